@@ -1,0 +1,463 @@
+//! Passwords: argon2id hashing on a bounded pool, Django's hash formats, and a
+//! dummy verification for unknown users.
+//!
+//! Hashing is deliberately slow (argon2id, m = 19456 KiB, t = 2, p = 1 by
+//! default, OWASP's parameters), so it never runs on the async runtime's worker
+//! threads: [`PasswordHasher`] runs it on the blocking pool, at most one job per
+//! permit (one per core by default). A login storm queues there; a queue past
+//! its limit is refused with [`HashError::Busy`] (the server answers 503) instead
+//! of growing without bound.
+//!
+//! One normalisation is documented and applied: a password is hashed as its
+//! Unicode NFKC form (NIST SP 800-63B 5.1.1.2), so the composed and decomposed
+//! spellings of "pässwörd" are the same password. Hashes imported from Django,
+//! which hashes the password as received, are tried with the password as
+//! received first.
+
+use crate::secret::Secret;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use tokio::sync::Semaphore;
+use unicode_normalization::UnicodeNormalization;
+
+/// Passwords longer than this many bytes are refused before any hashing
+/// (Django's 2013 security release: a megabyte password costs a minute of CPU).
+pub const MAX_PASSWORD_BYTES: usize = 4096;
+
+/// The marker of an unusable password, as Django's `set_unusable_password`.
+pub const UNUSABLE_PASSWORD_PREFIX: &str = "!";
+
+/// argon2 cost parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory in KiB.
+    pub m_cost: u32,
+    /// Iterations.
+    pub t_cost: u32,
+    /// Parallelism.
+    pub p_cost: u32,
+}
+
+impl Default for Argon2Params {
+    /// OWASP's argon2id recommendation: m = 19456 KiB, t = 2, p = 1.
+    fn default() -> Self {
+        Argon2Params {
+            m_cost: 19_456,
+            t_cost: 2,
+            p_cost: 1,
+        }
+    }
+}
+
+impl std::str::FromStr for Argon2Params {
+    type Err = String;
+
+    /// Parses `m=19456,t=2,p=1`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut params = Argon2Params::default();
+        for part in s.split(',') {
+            let (k, v) = part
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| format!("expected m=..,t=..,p=.., got {s:?}"))?;
+            let v: u32 = v
+                .parse()
+                .map_err(|_| format!("{k} must be a positive integer"))?;
+            match k {
+                "m" => params.m_cost = v,
+                "t" => params.t_cost = v,
+                "p" => params.p_cost = v,
+                _ => return Err(format!("unknown argon2 parameter {k:?}")),
+            }
+        }
+        params.argon2().map(|_| params)
+    }
+}
+
+impl Argon2Params {
+    fn argon2(&self) -> Result<Argon2<'static>, String> {
+        let params = Params::new(self.m_cost, self.t_cost, self.p_cost, None)
+            .map_err(|e| format!("invalid argon2 parameters: {e}"))?;
+        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    }
+}
+
+/// Why hashing could not be done.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The hashing queue is full; try again later (HTTP 503).
+    #[error("the password hashing queue is full")]
+    Busy,
+    /// The blocking task failed.
+    #[error("password hashing failed: {0}")]
+    Internal(String),
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// Wrong password, unknown user, unusable or unknown hash format.
+    Invalid,
+    /// The password is right. `rehash` holds a new hash when the stored one is
+    /// weaker than the current default (Django upgrades at login too).
+    Valid {
+        /// The upgraded hash to store, if any.
+        rehash: Option<String>,
+    },
+}
+
+impl Verification {
+    /// Whether the password was right.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Verification::Valid { .. })
+    }
+}
+
+/// Hashes and verifies passwords on a bounded blocking pool.
+#[derive(Debug, Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    params: Argon2Params,
+    permits: Semaphore,
+    queue_limit: usize,
+    waiting: AtomicUsize,
+    running: AtomicUsize,
+    dummy_hash: String,
+}
+
+impl PasswordHasher {
+    /// A hasher with `workers` concurrent jobs and at most `queue_limit` waiting.
+    pub fn new(params: Argon2Params, workers: usize, queue_limit: usize) -> Result<Self, String> {
+        let argon2 = params.argon2()?;
+        // The dummy hash has the current parameters, so verifying against it
+        // takes exactly as long as verifying a real user's password.
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let dummy_hash = argon2
+            .hash_password(b"tessera-dummy-password", &salt)
+            .map_err(|e| e.to_string())?
+            .to_string();
+        Ok(PasswordHasher {
+            inner: Arc::new(Inner {
+                params,
+                permits: Semaphore::new(workers.max(1)),
+                queue_limit,
+                waiting: AtomicUsize::new(0),
+                running: AtomicUsize::new(0),
+                dummy_hash,
+            }),
+        })
+    }
+
+    /// One worker per core and a queue of 64 per worker.
+    pub fn with_defaults(params: Argon2Params) -> Result<Self, String> {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::new(params, workers, workers * 64)
+    }
+
+    /// The parameters new hashes use.
+    pub fn params(&self) -> Argon2Params {
+        self.inner.params
+    }
+
+    /// Jobs waiting for a worker (for `/metrics`).
+    pub fn queue_depth(&self) -> usize {
+        self.inner.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Jobs being hashed now.
+    pub fn running(&self) -> usize {
+        self.inner.running.load(Ordering::Relaxed)
+    }
+
+    /// Hashes a password with argon2id at the current parameters.
+    pub async fn hash(&self, password: &Secret) -> Result<String, HashError> {
+        let password = password.clone();
+        self.run(move |inner| hash_now(&inner.params, &password))
+            .await?
+    }
+
+    /// Verifies `password` against `stored`, or against a dummy hash when
+    /// `stored` is `None` (unknown user), so that both take the same time.
+    pub async fn verify(
+        &self,
+        password: &Secret,
+        stored: Option<&str>,
+    ) -> Result<Verification, HashError> {
+        let password = password.clone();
+        let stored = stored.map(str::to_owned);
+        self.run(move |inner| {
+            let result = match stored.as_deref() {
+                Some(hash) => verify_now(&inner.params, &password, hash),
+                None => {
+                    let _ = verify_now(&inner.params, &password, &inner.dummy_hash);
+                    Verification::Invalid
+                }
+            };
+            Ok(result)
+        })
+        .await?
+    }
+
+    /// Spends one verification's time without a result, for paths that must
+    /// not be faster than a real check (an over-long password, an inactive user).
+    pub async fn dummy_verify(&self) -> Result<(), HashError> {
+        self.verify(&Secret::new("x"), None).await.map(|_| ())
+    }
+
+    async fn run<T, F>(&self, job: F) -> Result<T, HashError>
+    where
+        F: FnOnce(&Inner) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let inner = self.inner.clone();
+        if inner.waiting.fetch_add(1, Ordering::AcqRel) >= inner.queue_limit {
+            inner.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(HashError::Busy);
+        }
+        let permit = inner.permits.acquire().await;
+        inner.waiting.fetch_sub(1, Ordering::AcqRel);
+        let _permit = permit.map_err(|e| HashError::Internal(e.to_string()))?;
+        let worker = inner.clone();
+        inner.running.fetch_add(1, Ordering::AcqRel);
+        let result = tokio::task::spawn_blocking(move || job(&worker)).await;
+        inner.running.fetch_sub(1, Ordering::AcqRel);
+        result.map_err(|e| HashError::Internal(e.to_string()))
+    }
+}
+
+fn normalized(password: &Secret) -> Secret {
+    Secret::new(password.expose().nfkc().collect::<String>())
+}
+
+/// Hashes synchronously; for the CLI and tests. Prefer [`PasswordHasher::hash`].
+pub fn hash_now(params: &Argon2Params, password: &Secret) -> Result<String, HashError> {
+    let argon2 = params.argon2().map_err(HashError::Internal)?;
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2
+        .hash_password(normalized(password).expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError::Internal(e.to_string()))
+}
+
+/// Verifies synchronously; for the CLI and tests. Prefer [`PasswordHasher::verify`].
+pub fn verify_now(params: &Argon2Params, password: &Secret, stored: &str) -> Verification {
+    if password.expose().len() > MAX_PASSWORD_BYTES || stored.starts_with(UNUSABLE_PASSWORD_PREFIX)
+    {
+        return Verification::Invalid;
+    }
+    let nfkc = normalized(password);
+    let ok = if stored.starts_with("$argon2") {
+        verify_phc(nfkc.expose(), stored)
+    } else if let Some(phc) = stored.strip_prefix("argon2") {
+        // Django's Argon2PasswordHasher: "argon2" + a PHC string.
+        django_either(password, &nfkc, |p| verify_phc(p, phc))
+    } else if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
+        django_either(password, &nfkc, |p| verify_django_pbkdf2_sha256(p, rest))
+    } else {
+        tracing::warn!("a stored password hash has an unknown format");
+        false
+    };
+    if !ok {
+        return Verification::Invalid;
+    }
+    let rehash = needs_rehash(params, stored)
+        .then(|| hash_now(params, password).ok())
+        .flatten();
+    Verification::Valid { rehash }
+}
+
+fn django_either(raw: &Secret, nfkc: &Secret, check: impl Fn(&str) -> bool) -> bool {
+    check(raw.expose()) || (raw != nfkc && check(nfkc.expose()))
+}
+
+fn verify_phc(password: &str, phc: &str) -> bool {
+    match PasswordHash::new(phc) {
+        Ok(parsed) => Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Django's `PBKDF2PasswordHasher`: `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`.
+fn verify_django_pbkdf2_sha256(password: &str, rest: &str) -> bool {
+    let mut parts = rest.splitn(3, '$');
+    let (Some(iterations), Some(salt), Some(expected)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(iterations) = iterations.parse::<u32>() else {
+        return false;
+    };
+    // Refuse absurd work factors in a hostile import (Django's default is 1,000,000 in 5.x).
+    if iterations == 0 || iterations > 10_000_000 {
+        return false;
+    }
+    let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(expected) else {
+        return false;
+    };
+    let mut out = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
+    expected.len() == out.len() && bool::from(out.ct_eq(&expected[..]))
+}
+
+/// Whether `stored` is anything but argon2id at the current parameters.
+pub fn needs_rehash(params: &Argon2Params, stored: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return true;
+    };
+    if parsed.algorithm.as_str() != "argon2id" {
+        return true;
+    }
+    let Ok(current) = Params::try_from(&parsed) else {
+        return true;
+    };
+    current.m_cost() < params.m_cost
+        || current.t_cost() < params.t_cost
+        || current.p_cost() != params.p_cost
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> Argon2Params {
+        Argon2Params {
+            m_cost: 64,
+            t_cost: 1,
+            p_cost: 1,
+        }
+    }
+
+    #[test]
+    fn default_parameters_are_owasps() {
+        let hash = hash_now(&Argon2Params::default(), &Secret::new("pw")).unwrap_or_default();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+    }
+
+    #[test]
+    fn a_hash_verifies_its_password_only() {
+        let p = cheap();
+        let hash = hash_now(&p, &Secret::new("correct horse")).unwrap_or_default();
+        assert_eq!(
+            verify_now(&p, &Secret::new("correct horse"), &hash),
+            Verification::Valid { rehash: None }
+        );
+        assert_eq!(
+            verify_now(&p, &Secret::new("correct hors"), &hash),
+            Verification::Invalid
+        );
+        assert_eq!(
+            verify_now(&p, &Secret::new("Correct horse"), &hash),
+            Verification::Invalid
+        );
+        assert_eq!(
+            verify_now(&p, &Secret::new(" correct horse"), &hash),
+            Verification::Invalid
+        );
+    }
+
+    #[test]
+    fn composed_and_decomposed_spellings_are_one_password() {
+        let p = cheap();
+        let hash = hash_now(&p, &Secret::new("p\u{e4}ssw\u{f6}rd")).unwrap_or_default();
+        assert!(verify_now(&p, &Secret::new("pa\u{308}sswo\u{308}rd"), &hash).is_valid());
+    }
+
+    #[test]
+    fn djangos_pbkdf2_sha256_hashes_verify_and_are_upgraded() {
+        // make_password("tessera", salt="seasalt", hasher=PBKDF2PasswordHasher with 1000 iterations),
+        // computed with Python's hashlib.pbkdf2_hmac exactly as Django does.
+        let django = "pbkdf2_sha256$1000$seasalt$JufROfxj26yFKzOTf2LtZ4LBpdvdVUqDMTeLsZNG59w=";
+        let p = cheap();
+        match verify_now(&p, &Secret::new("tessera"), django) {
+            Verification::Valid { rehash: Some(new) } => {
+                assert!(new.starts_with("$argon2id$"));
+                assert!(verify_now(&p, &Secret::new("tessera"), &new).is_valid());
+            }
+            other => panic!("expected a valid password with a rehash, got {other:?}"),
+        }
+        assert_eq!(
+            verify_now(&p, &Secret::new("tesserA"), django),
+            Verification::Invalid
+        );
+    }
+
+    #[test]
+    fn djangos_argon2_hashes_verify() {
+        let p = cheap();
+        let phc = hash_now(&p, &Secret::new("pw")).unwrap_or_default();
+        let django = format!("argon2{phc}");
+        assert!(verify_now(&p, &Secret::new("pw"), &django).is_valid());
+    }
+
+    #[test]
+    fn unusable_unknown_and_overlong_are_invalid() {
+        let p = cheap();
+        assert_eq!(
+            verify_now(&p, &Secret::new("x"), "!abc"),
+            Verification::Invalid
+        );
+        assert_eq!(
+            verify_now(&p, &Secret::new("x"), "md5$a$b"),
+            Verification::Invalid
+        );
+        let long = "a".repeat(MAX_PASSWORD_BYTES + 1);
+        let hash = hash_now(&p, &Secret::new(long.clone())).unwrap_or_default();
+        assert_eq!(
+            verify_now(&p, &Secret::new(long), &hash),
+            Verification::Invalid
+        );
+    }
+
+    #[test]
+    fn weaker_parameters_need_a_rehash() {
+        let strong = Argon2Params::default();
+        let weak = hash_now(&cheap(), &Secret::new("pw")).unwrap_or_default();
+        assert!(needs_rehash(&strong, &weak));
+        assert!(!needs_rehash(&cheap(), &weak));
+        assert!(needs_rehash(&strong, "pbkdf2_sha256$1$a$b"));
+    }
+
+    #[test]
+    fn params_parse_and_refuse_nonsense() {
+        assert_eq!(
+            "m=19456,t=2,p=1".parse::<Argon2Params>(),
+            Ok(Argon2Params::default())
+        );
+        assert!("m=1,t=0,p=1".parse::<Argon2Params>().is_err());
+        assert!("q=1".parse::<Argon2Params>().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_pool_refuses_past_its_queue_limit() {
+        let hasher = PasswordHasher::new(cheap(), 1, 0).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            hasher.hash(&Secret::new("pw")).await,
+            Err(HashError::Busy)
+        ));
+        let hasher = PasswordHasher::new(cheap(), 1, 4).unwrap_or_else(|e| panic!("{e}"));
+        let hash = hasher.hash(&Secret::new("pw")).await.unwrap_or_default();
+        assert!(hasher
+            .verify(&Secret::new("pw"), Some(&hash))
+            .await
+            .map(|v| v.is_valid())
+            .unwrap_or(false));
+        assert_eq!(
+            hasher.verify(&Secret::new("pw"), None).await.ok(),
+            Some(Verification::Invalid)
+        );
+        assert_eq!(hasher.queue_depth(), 0);
+    }
+}

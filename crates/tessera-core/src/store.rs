@@ -1,0 +1,141 @@
+//! The store traits. Each backend (SQLite, PostgreSQL, ...) implements them and
+//! passes the one shared suite in `tessera-testkit`.
+//!
+//! Contracts that every implementation keeps:
+//! - usernames are unique, compared exactly (they are NFKC-normalised before
+//!   they reach a store);
+//! - a token is found only by the SHA-256 digest of its key, with one indexed
+//!   read, and an expired token is never returned ([`TokenStore::find_token`]);
+//! - a store that cannot be reached answers [`StoreError::Unavailable`], never a
+//!   made-up answer, so callers fail closed.
+
+use crate::token::{KeyDigest, NewToken, TokenRecord};
+use crate::user::{NewUser, User, UserUpdate};
+use async_trait::async_trait;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached (HTTP 503).
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A uniqueness rule was broken, such as a taken username.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else (HTTP 500).
+    #[error("store error: {0}")]
+    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A user with the password hash, for verifying a login.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    /// The user.
+    pub user: User,
+    /// The stored hash.
+    pub password_hash: String,
+}
+
+/// One page of users.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    /// How many users match, over all pages.
+    pub count: u64,
+    /// This page's users, ordered by id.
+    pub users: Vec<User>,
+}
+
+/// Users and their password hashes.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// Creates a user; a taken username is [`StoreError::Conflict`].
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError>;
+    /// The user with this id.
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError>;
+    /// The user with exactly this username, with the password hash.
+    async fn credentials_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<UserCredentials>, StoreError>;
+    /// Applies `update`; `None` when there is no such user.
+    async fn update_user(&self, id: i64, update: UserUpdate) -> Result<Option<User>, StoreError>;
+    /// Records a successful password login.
+    async fn set_last_login(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Users whose username or e-mail contains `search` (case-insensitive),
+    /// ordered by id, `limit` from `offset`.
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<UserPage, StoreError>;
+}
+
+/// API tokens, kept only as digests of their keys.
+#[async_trait]
+pub trait TokenStore: Send + Sync + 'static {
+    /// Stores a token. When `max_per_user` is given and the user already holds
+    /// that many unexpired tokens, nothing is stored and `Ok(None)` is returned;
+    /// the count and the insert are one atomic step.
+    async fn create_token(
+        &self,
+        new: NewToken,
+        max_per_user: Option<u64>,
+    ) -> Result<Option<TokenRecord>, StoreError>;
+    /// The unexpired token with this digest, with its user. One indexed read.
+    async fn find_token(
+        &self,
+        digest: &KeyDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<(TokenRecord, User)>, StoreError>;
+    /// A user's unexpired tokens, oldest first.
+    async fn list_tokens(
+        &self,
+        user_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TokenRecord>, StoreError>;
+    /// Deletes a token; with `owner`, only if that user owns it. Whether one was deleted.
+    async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError>;
+    /// Records a use of the token.
+    async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Deletes the tokens that expired before `now`; how many.
+    async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Whether every store answers, for `/readyz`.
+#[async_trait]
+pub trait Health: Send + Sync + 'static {
+    /// `Ok` when the store answers a trivial query.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The stores a Tessera instance works with.
+#[derive(Clone)]
+pub struct Stores {
+    /// Users.
+    pub users: Arc<dyn UserStore>,
+    /// Tokens.
+    pub tokens: Arc<dyn TokenStore>,
+    /// Readiness.
+    pub health: Arc<dyn Health>,
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Stores")
+    }
+}
+
+impl Stores {
+    /// All three roles played by one store value.
+    pub fn from_one<S: UserStore + TokenStore + Health>(store: S) -> Self {
+        let store = Arc::new(store);
+        Stores {
+            users: store.clone(),
+            tokens: store.clone(),
+            health: store,
+        }
+    }
+}
