@@ -1,1 +1,40 @@
-//! placeholder
+//! Tessera for axum: DRF's authentication, per route.
+//!
+//! A route declares its [`Policy`] — authenticators and a permission — as a DRF
+//! view declares `authentication_classes` and `permission_classes`. The
+//! policy's layer authenticates the request, checks the permission, and leaves
+//! the caller's identity for the [`Caller`] and [`AuthUser`] extractors.
+//! Refusals have DRF's status codes and bodies, with the 401-or-403 rule
+//! decided by the route's first authenticator.
+//!
+//! ```no_run
+//! use axum::{routing::get, Json, Router};
+//! use tessera_axum::{AuthUser, Authenticator, Policy, Tessera};
+//! use tessera_core::permission::{IsAuthenticated, IsStaff};
+//!
+//! async fn example(AuthUser(me): AuthUser) -> Json<serde_json::Value> {
+//!     Json(serde_json::json!({ "user": me.user.username }))
+//! }
+//!
+//! fn routes(tessera: &Tessera) -> Router {
+//!     let policy = Policy::new()
+//!         .authenticators([Authenticator::Token])
+//!         .permission(IsAuthenticated & !IsStaff);
+//!     Router::new().route("/api/example/", get(example).layer(policy.layer(tessera)))
+//! }
+//! ```
+
+pub mod authentication;
+pub mod body;
+pub mod error;
+pub mod extract;
+pub mod fields;
+pub mod login;
+pub mod policy;
+pub mod state;
+
+pub use authentication::Authenticator;
+pub use error::{ApiError, Rejection, ValidationErrors};
+pub use extract::{AuthUser, Caller};
+pub use policy::{Policy, PolicyContext, PolicyLayer};
+pub use state::{Settings, Tessera};

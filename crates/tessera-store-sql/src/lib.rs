@@ -1,1 +1,190 @@
-//! placeholder
+//! Tessera's user and token stores on SQLite and PostgreSQL, through sqlx.
+//!
+//! One [`SqlStore`] type serves both databases: the URL picks the backend, the
+//! schema is the same (times as microseconds since the Unix epoch, scopes as a
+//! JSON array, key digests as bytes under a unique index), and every query is
+//! written once, with `$1`-style parameters that both drivers accept. The
+//! migrations are embedded in the binary.
+//!
+//! ```no_run
+//! use tessera_core::store::{Health, UserStore};
+//! use tessera_store_sql::SqlStore;
+//!
+//! # async fn run() -> Result<(), tessera_core::StoreError> {
+//! // The file and its directory are created when missing.
+//! let store = SqlStore::connect("sqlite://tessera-data/tessera.sqlite3?mode=rwc").await?;
+//! store.migrate().await?;
+//! store.ping().await?;
+//! assert_eq!(store.backend(), "sqlite");
+//! let page = store.list_users(None, 0, 50).await?;
+//! println!("{} users", page.count);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Failures keep the store contract of [`tessera_core::store`]: a database that
+//! cannot be reached is [`StoreError::Unavailable`], a broken uniqueness rule is
+//! [`StoreError::Conflict`], anything else [`StoreError::Other`].
+
+mod error;
+mod rows;
+mod tokens;
+mod users;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use tessera_core::store::Health;
+use tessera_core::StoreError;
+
+use error::store_error;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// How long SQLite waits for another connection's write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for a pooled connection before the store counts as
+/// unavailable (a 503 rather than a request hanging on a dead database).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs `$body` with `$pool` bound to whichever pool the store holds, so a query
+/// is written once and compiled for both drivers.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.pool {
+            $crate::Pool::Sqlite($pool) => $body,
+            $crate::Pool::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+#[derive(Debug, Clone)]
+pub(crate) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Users and tokens in SQLite or PostgreSQL. Cloning is cheap: clones share one
+/// connection pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pub(crate) pool: Pool,
+}
+
+impl SqlStore {
+    /// Connects to `url`: `sqlite://PATH[?mode=rwc]`, `sqlite::memory:`, or
+    /// `postgres://...` (`postgresql://` too).
+    ///
+    /// A SQLite database file and its parent directory are created when missing;
+    /// connections use WAL journaling, `synchronous = NORMAL`, foreign keys and a
+    /// five-second busy timeout. The schema is not touched: call
+    /// [`SqlStore::migrate`].
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url).map_err(store_error)?;
+            Self::connect_sqlite(options).await
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url).map_err(store_error)?;
+            Self::connect_postgres(options).await
+        } else {
+            // The URL itself is not echoed: it may carry a password.
+            Err(StoreError::Other(
+                "unsupported database URL: expected sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    /// Connects to the PostgreSQL database at `url` with every connection's
+    /// `search_path` set to `schema`, so that tables are created and found
+    /// there. Tests use it to give each test a schema of its own; a deployment
+    /// can use it to share a database with other applications.
+    pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<SqlStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(store_error)?
+            .options([("search_path", schema)]);
+        Self::connect_postgres(options).await
+    }
+
+    /// Connects a SQLite pool with these options and Tessera's settings.
+    async fn connect_sqlite(options: SqliteConnectOptions) -> Result<SqlStore, StoreError> {
+        create_parent_directory(options.get_filename()).await?;
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let pool = SqlitePoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(store_error)?;
+        Ok(SqlStore {
+            pool: Pool::Sqlite(pool),
+        })
+    }
+
+    /// Connects a PostgreSQL pool with these options.
+    async fn connect_postgres(options: PgConnectOptions) -> Result<SqlStore, StoreError> {
+        let pool = PgPoolOptions::new()
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(store_error)?;
+        Ok(SqlStore {
+            pool: Pool::Postgres(pool),
+        })
+    }
+
+    /// Applies the embedded migrations that the database has not seen yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        let applied = match &self.pool {
+            Pool::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await,
+            Pool::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await,
+        };
+        applied.map_err(error::migrate_error)
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend(&self) -> &'static str {
+        match self.pool {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Closes every connection, waiting for those in use to be returned. Later
+    /// operations fail with [`StoreError::Unavailable`].
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await);
+    }
+}
+
+/// Creates the directory a SQLite database file lives in. In-memory databases
+/// (`:memory:`, `file:` names) have none.
+async fn create_parent_directory(filename: &Path) -> Result<(), StoreError> {
+    let name = filename.to_string_lossy();
+    if name == ":memory:" || name.starts_with("file:") {
+        return Ok(());
+    }
+    match filename.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| StoreError::Other(Box::new(e))),
+        _ => Ok(()),
+    }
+}
+
+#[async_trait::async_trait]
+impl Health for SqlStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
+            .map_err(store_error)
+    }
+}

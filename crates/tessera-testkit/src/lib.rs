@@ -1,1 +1,175 @@
-//! placeholder
+//! Dev-only helpers for Tessera's tests: the store suite written once and run
+//! against every backend, a clock that tests move by hand, and an in-memory
+//! store.
+//!
+//! A backend's tests are one macro call, in the pattern of tower-sessions'
+//! `route_tests!`: each behaviour of the store traits becomes a test of its own,
+//! named after the behaviour, in a module named after the backend. The
+//! expression makes a fresh, empty store for each test, wrapped in a [`Fixture`]
+//! (with whatever must be cleaned up after it), or `None` to skip the test.
+//!
+//! ```
+//! use tessera_testkit::{store_tests, Fixture, MemoryStore};
+//!
+//! store_tests!(memory, async { Some(Fixture::new(MemoryStore::new())) });
+//! ```
+//!
+//! This defines `memory::create_user_returns_the_stored_user`,
+//! `memory::max_per_user_is_atomic_under_concurrency`, and so on: one test per
+//! function of [`suite`].
+
+// Only tests use this crate: failing loudly is what it is for.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod clock;
+pub mod fixture;
+pub mod memory;
+pub mod suite;
+
+pub use clock::ManualClock;
+pub use fixture::{unreachable_backend, Fixture};
+pub use memory::MemoryStore;
+
+use tessera_core::store::{Health, TokenStore, UserStore};
+
+/// Every store trait at once: what the suite needs of a backend.
+pub trait Store: UserStore + TokenStore + Health {}
+
+impl<S: UserStore + TokenStore + Health> Store for S {}
+
+/// Defines, in a module named `$backend`, one `#[test]` per function of
+/// [`suite`], each running on a new multi-threaded tokio runtime.
+///
+/// `$make` is a future (usually an `async` block) giving an
+/// `Option<Fixture<S>>` where `S` implements [`Store`]; it is evaluated
+/// afresh in every test, inside the module, which imports its parent's items
+/// (`use super::*`). `None` skips the test: [`unreachable_backend`] decides
+/// that for a service that cannot be reached. The fixture's teardown runs
+/// after the test whether it passed or not.
+#[macro_export]
+macro_rules! store_tests {
+    ($backend:ident, $make:expr $(,)?) => {
+        $crate::__store_tests! {
+            $backend, $make;
+            create_user_returns_the_stored_user,
+            create_user_keeps_flags_and_empty_email,
+            create_user_with_a_taken_username_is_a_conflict,
+            usernames_differing_in_case_are_different_users,
+            user_by_id_of_an_unknown_user_is_none,
+            credentials_by_username_returns_the_user_and_hash,
+            credentials_by_username_is_an_exact_match,
+            update_user_changes_only_the_given_fields,
+            update_user_applies_every_field,
+            update_user_with_nothing_to_change_returns_the_user,
+            update_user_of_an_unknown_user_is_none,
+            set_last_login_records_the_time,
+            list_users_orders_by_id_and_counts_all,
+            list_users_pages_with_offset_and_limit,
+            list_users_search_matches_username_or_email_case_insensitively,
+            list_users_search_pages_and_counts_matches,
+            list_users_search_treats_wildcards_literally,
+            create_token_returns_the_record,
+            find_token_returns_the_record_and_its_user,
+            find_token_with_an_unknown_digest_is_none,
+            find_token_at_or_after_expiry_is_none,
+            token_without_expiry_never_expires,
+            find_token_returns_the_owner_as_it_is_now,
+            token_scopes_round_trip,
+            token_times_round_trip_to_the_microsecond,
+            authenticated_at_round_trips,
+            create_token_with_a_taken_digest_is_a_conflict,
+            create_token_for_an_unknown_user_fails,
+            max_per_user_refuses_tokens_past_the_cap,
+            max_per_user_counts_only_unexpired_tokens,
+            max_per_user_counts_each_user_separately,
+            max_per_user_is_atomic_under_concurrency,
+            list_tokens_is_oldest_first_and_excludes_expired,
+            delete_token_deletes_it,
+            delete_token_with_an_owner_deletes_only_their_token,
+            delete_unknown_token_is_false,
+            touch_token_records_the_last_use,
+            purge_expired_tokens_deletes_only_expired_ones,
+            ping_answers,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __store_tests {
+    ($backend:ident, $make:expr; $($test:ident,)*) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(
+                #[test]
+                fn $test() {
+                    $crate::__private::block_on(async {
+                        let Some(fixture) = $make.await else {
+                            return;
+                        };
+                        let outcome =
+                            $crate::__private::catch_unwind($crate::suite::$test(fixture.store()))
+                                .await;
+                        fixture.teardown().await;
+                        $crate::__private::resume(outcome);
+                    });
+                }
+            )*
+        }
+    };
+}
+
+#[doc(hidden)]
+pub mod __private {
+    use futures::FutureExt;
+    use std::future::Future;
+    use std::panic::AssertUnwindSafe;
+
+    /// Runs `test` on a new runtime with two worker threads, so that
+    /// concurrent operations really run at once.
+    pub fn block_on<F: Future<Output = ()>>(test: F) {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(test);
+    }
+
+    /// Runs `test`, catching a failed assertion so that teardown still runs.
+    pub async fn catch_unwind<F: Future<Output = ()>>(test: F) -> std::thread::Result<()> {
+        AssertUnwindSafe(test).catch_unwind().await
+    }
+
+    /// Fails the test again, after teardown, if it failed.
+    pub fn resume(outcome: std::thread::Result<()>) {
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A function added to the suite but not to `store_tests!` would silently
+    /// never run.
+    #[test]
+    fn every_suite_function_is_in_the_macro() {
+        let suite = include_str!("suite.rs");
+        let lib = include_str!("lib.rs");
+        let names: Vec<&str> = suite
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split('<').next())
+            .collect();
+        assert!(names.len() > 30, "{names:?}");
+        for name in names {
+            assert!(
+                lib.contains(&format!("            {name},\n")),
+                "{name} is missing from store_tests!"
+            );
+        }
+    }
+}

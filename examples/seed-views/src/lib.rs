@@ -1,1 +1,76 @@
-//! placeholder
+//! The seed's example views, written with `tessera-axum`: each is a DRF
+//! `APIView` with its `authentication_classes` and `permission_classes`, here a
+//! [`Policy`] on an axum route.
+//!
+//! Run them on their own with `cargo run -p seed-views` (SQLite in a
+//! temporary directory; see `src/main.rs`), or as part of the `tessera`
+//! server, which serves them under `/api/` unless `demo.enabled = false`.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_axum::body::JsonObject;
+use tessera_axum::{AuthUser, Authenticator, Caller, Policy, Tessera};
+use tessera_core::permission::{AllowAny, IsAuthenticated, IsStaff};
+
+/// `ExampleView` (GET): who is calling and how.
+pub async fn example_get(AuthUser(me): AuthUser) -> Json<Value> {
+    Json(json!({"user": me.user.username, "auth": me.credential.kind()}))
+}
+
+/// `ExampleView` (POST): echoes the body.
+pub async fn example_post(AuthUser(me): AuthUser, JsonObject(body): JsonObject) -> Json<Value> {
+    Json(json!({"user": me.user.username, "received": body}))
+}
+
+/// `SecureAPIView`.
+pub async fn secure() -> Json<Value> {
+    Json(json!({"message": "Hello, secure world!"}))
+}
+
+/// `ProtectedView`.
+pub async fn protected() -> Json<Value> {
+    Json(json!({"message": "This is a protected endpoint"}))
+}
+
+/// A public view that still says who is calling.
+pub async fn public(Caller(identity): Caller) -> Json<Value> {
+    Json(json!({"user": identity.user().map(|u| u.username.clone())}))
+}
+
+/// A staff-only view.
+pub async fn staff() -> Json<Value> {
+    Json(json!({"message": "Hello, staff."}))
+}
+
+/// The views, under `/api/`. `both` is the authenticator list of the views
+/// that accept either scheme (the server's default).
+pub fn router<S: Clone + Send + Sync + 'static>(
+    tessera: &Tessera,
+    both: &[Authenticator],
+) -> Router<S> {
+    let both = Policy::new().authenticators(both.iter().copied());
+    let token_only = Policy::new()
+        .authenticators([Authenticator::Token])
+        .permission(IsAuthenticated);
+    Router::new()
+        .route(
+            "/api/example/",
+            get(example_get)
+                .post(example_post)
+                .layer(both.clone().permission(IsAuthenticated).layer(tessera)),
+        )
+        .route("/api/secure/", get(secure).layer(token_only.layer(tessera)))
+        .route(
+            "/api/protected/",
+            get(protected).layer(token_only.layer(tessera)),
+        )
+        .route(
+            "/api/public/",
+            get(public).layer(both.clone().permission(AllowAny).layer(tessera)),
+        )
+        .route(
+            "/api/staff/",
+            get(staff).layer(both.permission(IsStaff).layer(tessera)),
+        )
+}

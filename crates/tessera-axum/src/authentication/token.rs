@@ -1,0 +1,145 @@
+//! DRF's `TokenAuthentication`, with Tessera's digests and expiry.
+//!
+//! The header is read as DRF reads it: the raw bytes split on ASCII white
+//! space, the keyword compared case-insensitively, the key decoded as UTF-8.
+//! A key that is not of Tessera's form (or DRF's 40-hex form) is refused as
+//! `Invalid token.` without touching the store.
+
+use crate::error::ApiError;
+use crate::state::Tessera;
+use http::header::AUTHORIZATION;
+use http::request::Parts;
+use tessera_core::identity::{Credential, Principal};
+use tessera_core::token::TokenKey;
+
+/// DRF's message for `Token` with nothing after it.
+pub const NO_CREDENTIALS: &str = "Invalid token header. No credentials provided.";
+/// DRF's message for `Token a b`.
+pub const CONTAINS_SPACES: &str = "Invalid token header. Token string should not contain spaces.";
+/// DRF's message for a key that is not UTF-8.
+pub const INVALID_CHARACTERS: &str =
+    "Invalid token header. Token string should not contain invalid characters.";
+/// DRF's message for an unknown, revoked or expired key.
+pub const INVALID_TOKEN: &str = "Invalid token.";
+/// DRF's message for the key of an inactive user.
+pub const USER_INACTIVE: &str = "User inactive or deleted.";
+
+/// What the `Authorization` header says to the token authenticator.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TokenHeader {
+    /// No header, or another scheme's: not ours.
+    Absent,
+    /// A candidate key.
+    Key(String),
+    /// Our keyword with a malformed rest: the message to refuse it with.
+    Malformed(&'static str),
+}
+
+/// Parses an `Authorization` header value as DRF's `TokenAuthentication` does.
+pub fn parse_header(value: Option<&[u8]>, keywords: &[&str]) -> TokenHeader {
+    let Some(value) = value else {
+        return TokenHeader::Absent;
+    };
+    // Python's bytes.split(): runs of ASCII white space, none at the ends.
+    let parts: Vec<&[u8]> = value
+        .split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .filter(|p| !p.is_empty())
+        .collect();
+    let Some(scheme) = parts.first() else {
+        return TokenHeader::Absent;
+    };
+    if !keywords
+        .iter()
+        .any(|k| scheme.eq_ignore_ascii_case(k.as_bytes()))
+    {
+        return TokenHeader::Absent;
+    }
+    match parts.len() {
+        1 => TokenHeader::Malformed(NO_CREDENTIALS),
+        2 => match std::str::from_utf8(parts[1]) {
+            Ok(key) => TokenHeader::Key(key.to_owned()),
+            Err(_) => TokenHeader::Malformed(INVALID_CHARACTERS),
+        },
+        _ => TokenHeader::Malformed(CONTAINS_SPACES),
+    }
+}
+
+/// Authenticates a request by its `Authorization` header.
+pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Principal>, ApiError> {
+    let settings = tessera.settings();
+    let mut keywords = vec![settings.token_keyword.as_str()];
+    if settings.accept_bearer {
+        keywords.push("Bearer");
+    }
+    let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
+    let candidate = match parse_header(header, &keywords) {
+        TokenHeader::Absent => return Ok(None),
+        TokenHeader::Malformed(message) => return Err(ApiError::authentication_failed(message)),
+        TokenHeader::Key(candidate) => candidate,
+    };
+    let Some(key) = TokenKey::parse(&candidate) else {
+        return Err(ApiError::authentication_failed(INVALID_TOKEN));
+    };
+    let now = tessera.clock().now();
+    let found = tessera
+        .stores()
+        .tokens
+        .find_token(&key.digest(), now)
+        .await?;
+    let Some((token, user)) = found else {
+        return Err(ApiError::authentication_failed(INVALID_TOKEN));
+    };
+    if !user.is_active {
+        return Err(ApiError::authentication_failed(USER_INACTIVE));
+    }
+    Ok(Some(Principal {
+        user,
+        credential: Credential::Token {
+            id: token.id,
+            scopes: token.scopes,
+            authenticated_at: token.authenticated_at,
+        },
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: &[u8]) -> TokenHeader {
+        parse_header(Some(v), &["Token"])
+    }
+
+    #[test]
+    fn header_forms_match_drf() {
+        assert_eq!(parse_header(None, &["Token"]), TokenHeader::Absent);
+        assert_eq!(parse(b""), TokenHeader::Absent);
+        assert_eq!(parse(b"   "), TokenHeader::Absent);
+        assert_eq!(parse(b"Basic abc"), TokenHeader::Absent);
+        assert_eq!(parse(b"Bearer abc"), TokenHeader::Absent);
+        assert_eq!(parse(b"Tokens abc"), TokenHeader::Absent);
+        assert_eq!(parse(b"Token"), TokenHeader::Malformed(NO_CREDENTIALS));
+        assert_eq!(parse(b"Token   "), TokenHeader::Malformed(NO_CREDENTIALS));
+        assert_eq!(parse(b"Token a b"), TokenHeader::Malformed(CONTAINS_SPACES));
+        assert_eq!(
+            parse(b"Token a\tb"),
+            TokenHeader::Malformed(CONTAINS_SPACES)
+        );
+        assert_eq!(
+            parse(b"Token \xff\xfe"),
+            TokenHeader::Malformed(INVALID_CHARACTERS)
+        );
+        assert_eq!(parse(b"Token abc"), TokenHeader::Key("abc".into()));
+        assert_eq!(parse(b"token abc"), TokenHeader::Key("abc".into()));
+        assert_eq!(parse(b"TOKEN  abc "), TokenHeader::Key("abc".into()));
+        assert_eq!(parse("Token é".as_bytes()), TokenHeader::Key("é".into()));
+    }
+
+    #[test]
+    fn bearer_only_when_enabled() {
+        assert_eq!(
+            parse_header(Some(b"bearer k"), &["Token", "Bearer"]),
+            TokenHeader::Key("k".into())
+        );
+    }
+}

@@ -1,0 +1,65 @@
+//! `tessera create-token USERNAME`: DRF's `drf_create_token`, printing the key
+//! once (only its digest is stored).
+
+use crate::accounts::{issue_token, TokenRequest};
+use crate::config::Config;
+use clap::Args;
+use std::sync::Arc;
+use tessera_axum::Rejection;
+use tessera_core::user::normalize_username;
+use tessera_core::SystemClock;
+
+/// Options of `create-token`.
+#[derive(Debug, Args)]
+pub struct CreateTokenArgs {
+    /// Whose token.
+    pub username: String,
+    /// The token's name.
+    #[arg(long, default_value = "cli")]
+    pub name: String,
+}
+
+pub(super) async fn run(config: Config, args: CreateTokenArgs) -> anyhow::Result<()> {
+    let store = crate::open_store(&config).await?;
+    let state = crate::state(config, store, Arc::new(SystemClock))?;
+    let tessera = &state.tessera;
+    let username = normalize_username(&args.username);
+    let user = tessera
+        .stores()
+        .users
+        .credentials_by_username(&username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("user {username:?} does not exist"))?
+        .user;
+    let request = TokenRequest {
+        name: args.name,
+        scopes: Vec::new(),
+        lifetime: None,
+        authenticated_at: None,
+    };
+    let (key, _) = issue_token(tessera, &user, request)
+        .await
+        .map_err(explain)?;
+    println!(
+        "Generated token {} for user {}",
+        key.expose(),
+        user.username
+    );
+    Ok(())
+}
+
+/// A refusal as one line of text.
+pub(crate) fn explain(rejection: Rejection) -> anyhow::Error {
+    match rejection {
+        Rejection::Api(e) => anyhow::anyhow!("{}", e.detail),
+        Rejection::Validation(errors) => anyhow::anyhow!(
+            "{}",
+            errors
+                .0
+                .iter()
+                .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ),
+    }
+}

@@ -1,0 +1,68 @@
+//! `tessera createsuperuser`, as Django's: prompts for what is missing, or with
+//! `--no-input` takes the password from `TESSERA_SUPERUSER_PASSWORD`.
+
+use crate::accounts::{create_user, UserInput};
+use crate::config::Config;
+use clap::Args;
+use std::sync::Arc;
+
+use tessera_core::secret::Secret;
+use tessera_core::SystemClock;
+
+/// Options of `createsuperuser`.
+#[derive(Debug, Args)]
+pub struct CreateSuperuserArgs {
+    /// The username.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The e-mail address.
+    #[arg(long)]
+    pub email: Option<String>,
+    /// Do not prompt; the password comes from `TESSERA_SUPERUSER_PASSWORD`.
+    #[arg(long)]
+    pub no_input: bool,
+}
+
+/// Django's `DJANGO_SUPERUSER_PASSWORD`.
+pub const PASSWORD_VARIABLE: &str = "TESSERA_SUPERUSER_PASSWORD";
+
+pub(super) async fn run(config: Config, args: CreateSuperuserArgs) -> anyhow::Result<()> {
+    let (username, email, password) = if args.no_input {
+        let username = args
+            .username
+            .ok_or_else(|| anyhow::anyhow!("--username is required with --no-input"))?;
+        let password = std::env::var(PASSWORD_VARIABLE)
+            .map_err(|_| anyhow::anyhow!("{PASSWORD_VARIABLE} must be set with --no-input"))?;
+        (username, args.email.unwrap_or_default(), password)
+    } else {
+        let username = match args.username {
+            Some(u) => u,
+            None => super::prompt_line("Username: ")?,
+        };
+        let email = match args.email {
+            Some(e) => e,
+            None => super::prompt_line("Email address: ")?,
+        };
+        (username, email, super::prompt_new_password()?)
+    };
+    if password.is_empty() {
+        anyhow::bail!("the password may not be blank");
+    }
+    let store = crate::open_store(&config).await?;
+    let state = crate::state(config, store, Arc::new(SystemClock))?;
+    let input = UserInput {
+        username,
+        email,
+        password: Secret::new(password),
+        is_active: true,
+        is_staff: true,
+        is_superuser: true,
+    };
+    match create_user(&state.tessera, input).await {
+        Ok(user) => {
+            println!("Superuser {} created.", user.username);
+            Ok(())
+        }
+        Err(rejection) => Err(super::create_token::explain(rejection)),
+    }
+}

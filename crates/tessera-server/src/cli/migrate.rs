@@ -1,0 +1,9 @@
+//! `tessera migrate`.
+
+use crate::config::Config;
+
+pub(super) async fn run(config: Config) -> anyhow::Result<()> {
+    let store = crate::open_store(&config).await?;
+    println!("Migrations applied to the {} store.", store.backend());
+    Ok(())
+}

@@ -1,0 +1,113 @@
+//! The command line: one file per subcommand, as Django's management commands.
+
+mod changepassword;
+mod create_token;
+mod createsuperuser;
+mod migrate;
+mod serve;
+
+use crate::config::Config;
+use clap::{Args, Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Tessera: Django REST Framework's authentication, as a service.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// A TOML configuration file; `TESSERA_SECTION__KEY` variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The database (`sqlite://...` or `postgres://...`), overriding `database.url`.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(serve::ServeArgs),
+    /// Apply the database migrations.
+    Migrate,
+    /// Create a superuser (Django's `createsuperuser`).
+    Createsuperuser(createsuperuser::CreateSuperuserArgs),
+    /// Issue a token for a user and print it once (DRF's `drf_create_token`).
+    CreateToken(create_token::CreateTokenArgs),
+    /// Change a user's password (Django's `changepassword`).
+    Changepassword(changepassword::ChangePasswordArgs),
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = Config::load(cli.global.config.as_deref()).map_err(anyhow::Error::msg)?;
+    if let Some(url) = cli.global.database_url {
+        config.database.url = url;
+    }
+    match cli.command {
+        Command::Serve(args) => serve::run(config, args).await,
+        Command::Migrate => migrate::run(config).await,
+        Command::Createsuperuser(args) => createsuperuser::run(config, args).await,
+        Command::CreateToken(args) => create_token::run(config, args).await,
+        Command::Changepassword(args) => changepassword::run(config, args).await,
+    }
+}
+
+/// Overrides `server.bind`.
+pub(crate) fn with_bind(mut config: Config, bind: Option<SocketAddr>) -> Config {
+    if let Some(bind) = bind {
+        config.server.bind = bind;
+    }
+    config
+}
+
+/// Asks for a line on the terminal (or reads one from standard input).
+pub(crate) fn prompt_line(prompt: &str) -> anyhow::Result<String> {
+    eprint!("{prompt}");
+    std::io::stderr().flush()?;
+    let mut line = String::new();
+    if std::io::stdin().lock().read_line(&mut line)? == 0 {
+        anyhow::bail!("no input: pass the value as an option, or use --no-input");
+    }
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Asks for a password without echo on a terminal; reads a line from standard
+/// input when it is not a terminal (scripts, tests).
+pub(crate) fn prompt_password(prompt: &str) -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        Ok(rpassword::prompt_password(prompt)?)
+    } else {
+        prompt_line(prompt)
+    }
+}
+
+/// Asks for a new password twice, as Django does, until both agree.
+pub(crate) fn prompt_new_password() -> anyhow::Result<String> {
+    for _ in 0..3 {
+        let first = prompt_password("Password: ")?;
+        let second = prompt_password("Password (again): ")?;
+        if first != second {
+            eprintln!("Error: Your passwords didn't match.");
+            continue;
+        }
+        if first.is_empty() {
+            eprintln!("Error: Blank passwords aren't allowed.");
+            continue;
+        }
+        return Ok(first);
+    }
+    anyhow::bail!("too many attempts")
+}

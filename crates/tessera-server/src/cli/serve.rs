@@ -1,0 +1,43 @@
+//! `tessera serve`.
+
+use crate::config::Config;
+use clap::Args;
+use std::net::SocketAddr;
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The listening address, overriding `server.bind`.
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+}
+
+pub(super) async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    let config = super::with_bind(config, args.bind);
+    let listener = tokio::net::TcpListener::bind(config.server.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.server.bind))?;
+    crate::run(listener, config, shutdown_signal()).await
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,451 @@
+//! Configuration: one TOML file, every key overridable by an environment
+//! variable named after its path (`TESSERA_DATABASE__URL` for `database.url`),
+//! and sensible defaults so that `tessera serve` needs none of it.
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// The whole configuration. Names follow DRF's settings where DRF has one.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[database]`.
+    pub database: DatabaseConfig,
+    /// `[limits]`.
+    pub limits: LimitsConfig,
+    /// `[authentication]`.
+    pub authentication: AuthenticationConfig,
+    /// `[tokens]`.
+    pub tokens: TokensConfig,
+    /// `[sessions]`.
+    pub sessions: SessionsConfig,
+    /// `[cookies]`.
+    pub cookies: CookiesConfig,
+    /// `[csrf]`.
+    pub csrf: CsrfConfig,
+    /// `[reauth]`.
+    pub reauth: ReauthConfig,
+    /// `[registration]`.
+    pub registration: RegistrationConfig,
+    /// `[throttle]`.
+    pub throttle: ThrottleConfig,
+    /// `[login_protection]`.
+    pub login_protection: LoginProtectionConfig,
+    /// `[alerts]`.
+    pub alerts: AlertsConfig,
+    /// `[password]`.
+    pub password: PasswordConfig,
+    /// `[demo]`.
+    pub demo: DemoConfig,
+    /// `[admin]`.
+    pub admin: AdminConfig,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Listening address.
+    pub bind: SocketAddr,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+        }
+    }
+}
+
+/// The default database: SQLite in `./tessera-data/`.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://tessera-data/tessera.db";
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://...` or `postgres://...`.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: DEFAULT_DATABASE_URL.to_owned(),
+        }
+    }
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Larger request bodies get 413.
+    pub body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig { body_bytes: 65_536 }
+    }
+}
+
+/// `[authentication]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthenticationConfig {
+    /// Routes' default authenticators (DRF's `DEFAULT_AUTHENTICATION_CLASSES`).
+    pub default: Vec<String>,
+    /// DRF's `TokenAuthentication.keyword`.
+    pub token_keyword: String,
+    /// Also accept `Bearer`.
+    pub accept_bearer: bool,
+}
+
+impl Default for AuthenticationConfig {
+    fn default() -> Self {
+        AuthenticationConfig {
+            default: vec!["token".to_owned()],
+            token_keyword: "Token".to_owned(),
+            accept_bearer: false,
+        }
+    }
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokensConfig {
+    /// Lifetime of a new token, or `none`.
+    pub default_lifetime: Lifetime,
+    /// How long a rotated key keeps working.
+    #[serde(with = "duration_text")]
+    pub rotation_grace: Duration,
+    /// Most unexpired tokens per user.
+    pub max_per_user: u64,
+    /// Give every new user a token (the seed's `post_save` signal).
+    pub create_on_user_creation: bool,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        TokensConfig {
+            default_lifetime: Lifetime(Some(Duration::from_secs(90 * 86_400))),
+            rotation_grace: Duration::from_secs(60),
+            max_per_user: 100,
+            create_on_user_creation: false,
+        }
+    }
+}
+
+/// `[sessions]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionsConfig {
+    /// Idle timeout.
+    #[serde(with = "duration_text")]
+    pub idle_timeout: Duration,
+    /// Absolute lifetime.
+    #[serde(with = "duration_text")]
+    pub max_age: Duration,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> Self {
+        SessionsConfig {
+            idle_timeout: Duration::from_secs(86_400),
+            max_age: Duration::from_secs(14 * 86_400),
+        }
+    }
+}
+
+/// `[cookies]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CookiesConfig {
+    /// `auto`, `true` or `false`.
+    pub secure: String,
+    /// Session cookie name.
+    pub session_name: String,
+    /// CSRF cookie name.
+    pub csrf_name: String,
+}
+
+impl Default for CookiesConfig {
+    fn default() -> Self {
+        CookiesConfig {
+            secure: "auto".to_owned(),
+            session_name: "sessionid".to_owned(),
+            csrf_name: "csrftoken".to_owned(),
+        }
+    }
+}
+
+/// `[csrf]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct CsrfConfig {
+    /// Django's `CSRF_TRUSTED_ORIGINS`.
+    pub trusted_origins: Vec<String>,
+}
+
+/// `[reauth]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReauthConfig {
+    /// How long a re-authentication counts.
+    #[serde(with = "duration_text")]
+    pub window: Duration,
+}
+
+impl Default for ReauthConfig {
+    fn default() -> Self {
+        ReauthConfig {
+            window: Duration::from_secs(600),
+        }
+    }
+}
+
+/// `[registration]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct RegistrationConfig {
+    /// Serve `POST /auth/register`.
+    pub enabled: bool,
+}
+
+/// `[throttle]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct ThrottleConfig {
+    /// `anon`, `user` and scope names to DRF rates.
+    pub rates: BTreeMap<String, String>,
+    /// Trusted `X-Forwarded-For` hops.
+    pub num_proxies: usize,
+}
+
+/// `[login_protection]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginProtectionConfig {
+    /// Failures per username in `window` before back-off.
+    pub max_failures: u32,
+    /// Failures per client address in `window`.
+    pub max_failures_per_address: u32,
+    /// The counting window.
+    #[serde(with = "duration_text")]
+    pub window: Duration,
+}
+
+impl Default for LoginProtectionConfig {
+    fn default() -> Self {
+        LoginProtectionConfig {
+            max_failures: 5,
+            max_failures_per_address: 100,
+            window: Duration::from_secs(900),
+        }
+    }
+}
+
+/// `[alerts]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// Where `security_alert` events are POSTed.
+    pub webhook_url: Option<String>,
+}
+
+/// `[password]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PasswordConfig {
+    /// `m=19456,t=2,p=1`.
+    pub argon2: String,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            argon2: "m=19456,t=2,p=1".to_owned(),
+        }
+    }
+}
+
+/// `[demo]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DemoConfig {
+    /// Serve the seed's example views under `/api/`.
+    pub enabled: bool,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig { enabled: true }
+    }
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Users per page of `GET /admin/users` (DRF's `PAGE_SIZE`).
+    pub page_size: u64,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig { page_size: 50 }
+    }
+}
+
+/// A lifetime that may be `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime(pub Option<Duration>);
+
+impl Serialize for Lifetime {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => s.serialize_str("none"),
+            Some(d) => s.serialize_str(&humantime::format_duration(d).to_string()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Lifetime {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.trim().eq_ignore_ascii_case("none") {
+            return Ok(Lifetime(None));
+        }
+        duration_text::parse(&text)
+            .map(|d| Lifetime(Some(d)))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// Durations written as `60s`, `10m`, `1d`, `90d`.
+pub mod duration_text {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    /// Parses a positive duration.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        let d = humantime::parse_duration(text.trim())
+            .map_err(|e| format!("invalid duration {text:?}: {e} (write e.g. 60s, 10m, 1d)"))?;
+        if d.is_zero() {
+            return Err(format!("duration {text:?} must be positive"));
+        }
+        Ok(d)
+    }
+
+    /// serde's `serialize_with`.
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    /// serde's `deserialize_with`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then `TESSERA_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(format!(
+                    "configuration file {} does not exist",
+                    path.display()
+                ));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        // Only variables naming a section and a key (`TESSERA_SECTION__KEY`)
+        // are configuration; others such as `TESSERA_SUPERUSER_PASSWORD` are not.
+        let env = Env::prefixed("TESSERA_")
+            .split("__")
+            .filter(|key| key.as_str().contains('.'));
+        figment = figment.merge(env);
+        figment.extract::<Config>().map_err(|e| {
+            e.into_iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_designs() {
+        let c = Config::default();
+        assert_eq!(c.server.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(
+            c.tokens.default_lifetime,
+            Lifetime(Some(Duration::from_secs(90 * 86_400)))
+        );
+        assert_eq!(c.tokens.rotation_grace, Duration::from_secs(60));
+        assert_eq!(c.limits.body_bytes, 65_536);
+        assert!(c.demo.enabled);
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "t.toml",
+                "[tokens]\ndefault_lifetime = \"none\"\nmax_per_user = 3\n[throttle.rates]\nuser = \"10/min\"\n",
+            )?;
+            jail.set_env("TESSERA_THROTTLE__RATES__ANON", "100/day");
+            jail.set_env("TESSERA_DATABASE__URL", "postgres://x@h/db");
+            jail.set_env("TESSERA_SUPERUSER_PASSWORD", "not config");
+            jail.set_env("TESSERA_TOKENS__MAX_PER_USER", "7");
+            let c = Config::load(Some(Path::new("t.toml"))).map_err(figment::Error::from)?;
+            assert_eq!(c.tokens.default_lifetime, Lifetime(None));
+            assert_eq!(c.tokens.max_per_user, 7);
+            assert_eq!(
+                c.throttle.rates.get("anon").map(String::as_str),
+                Some("100/day")
+            );
+            assert_eq!(
+                c.throttle.rates.get("user").map(String::as_str),
+                Some("10/min")
+            );
+            assert_eq!(c.database.url, "postgres://x@h/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_TOKENS__ROTATION_GRACE", "soon");
+            let e = Config::load(None).err().unwrap_or_default();
+            assert!(
+                e.to_lowercase().contains("rotation_grace") && e.contains("invalid duration"),
+                "{e}"
+            );
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_SERVER__BINDD", "x");
+            let e = Config::load(None).err().unwrap_or_default();
+            assert!(e.to_lowercase().contains("bindd"), "{e}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,51 @@
+//! `POST /api-token-auth/`: DRF's `obtain_auth_token`, minting a new key on each
+//! success (only digests are stored, so an old key cannot be handed back).
+
+use crate::accounts::{issue_token, TokenRequest};
+use crate::AppState;
+use axum::extract::State;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_axum::body::FormObject;
+use tessera_axum::fields::{CharField, Fields};
+use tessera_axum::login::{authenticate_password, LOGIN_FAILED};
+use tessera_axum::{Policy, Rejection, Tessera, ValidationErrors};
+use tessera_core::secret::Secret;
+
+/// The name given to keys obtained with a password.
+pub const OBTAINED_TOKEN_NAME: &str = "api-token-auth";
+
+pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
+    // DRF's ObtainAuthToken: the default authenticators still run (a bad
+    // token header is refused), and anyone may call it.
+    Router::new().route(
+        "/api-token-auth/",
+        post(obtain_token).layer(Policy::allow_any().layer(tessera)),
+    )
+}
+
+async fn obtain_token(
+    State(state): State<AppState>,
+    FormObject(data): FormObject,
+) -> Result<Json<Value>, Rejection> {
+    let mut fields = Fields::new(&data);
+    let username = fields.char("username", CharField::required());
+    let password = fields.char("password", CharField::password());
+    fields.finish()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
+    };
+    let tessera = &state.tessera;
+    let user = authenticate_password(tessera, &username, &Secret::new(password))
+        .await?
+        .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
+    let request = TokenRequest {
+        name: OBTAINED_TOKEN_NAME.to_owned(),
+        scopes: Vec::new(),
+        lifetime: None,
+        authenticated_at: Some(tessera.clock().now()),
+    };
+    let (key, _) = issue_token(tessera, &user, request).await?;
+    Ok(Json(json!({"token": key.expose()})))
+}

@@ -1,0 +1,223 @@
+//! The `tessera` command line, run as a process.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+pub fn tessera(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command
+        .current_dir(dir)
+        .env_remove("TESSERA_DATABASE__URL")
+        .env("TESSERA_PASSWORD__ARGON2", crate::support::TEST_ARGON2)
+        .env("RUST_LOG", "warn");
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `createsuperuser --no-input` then `create-token`, in a directory, on the
+/// default store. Returns the key.
+pub fn superuser_with_token(dir: &Path, username: &str, password: &str) -> String {
+    let out = run(tessera(dir)
+        .args([
+            "createsuperuser",
+            "--no-input",
+            "--username",
+            username,
+            "--email",
+            "root@example.com",
+        ])
+        .env("TESSERA_SUPERUSER_PASSWORD", password));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        format!("Superuser {username} created.\n")
+    );
+    let out = run(tessera(dir).args(["create-token", username]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let key = stdout
+        .strip_prefix("Generated token ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        stdout,
+        format!("Generated token {key} for user {username}\n")
+    );
+    assert!(tessera_core::token::TokenKey::parse(&key).is_some());
+    key
+}
+
+#[test]
+fn commands_share_the_default_store_in_the_working_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(tessera(dir.path()).arg("migrate"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "Migrations applied to the sqlite store.\n"
+    );
+    assert!(dir.path().join("tessera-data/tessera.db").exists());
+    superuser_with_token(dir.path(), "root", "root-pass-123");
+    // The same username again is refused with Django's message, exit 1.
+    let out = run(tessera(dir.path())
+        .args(["createsuperuser", "--no-input", "--username", "root"])
+        .env("TESSERA_SUPERUSER_PASSWORD", "x"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: username: A user with that username already exists."
+    );
+}
+
+#[test]
+fn createsuperuser_prompts_for_what_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tessera(dir.path())
+        .arg("createsuperuser")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"admin\nadmin@example.com\nfirst-pass\nfirst-pass\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let prompts = text(&out.stderr);
+    for prompt in [
+        "Username: ",
+        "Email address: ",
+        "Password: ",
+        "Password (again): ",
+    ] {
+        assert!(prompts.contains(prompt), "{prompts}");
+    }
+    assert_eq!(text(&out.stdout), "Superuser admin created.\n");
+}
+
+#[test]
+fn no_input_needs_the_password_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(tessera(dir.path())
+        .args(["createsuperuser", "--no-input", "--username", "root"])
+        .env_remove("TESSERA_SUPERUSER_PASSWORD"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: TESSERA_SUPERUSER_PASSWORD must be set with --no-input"
+    );
+}
+
+#[test]
+fn changepassword_asks_twice_and_changes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    superuser_with_token(dir.path(), "root", "old-pass-123");
+    let mut child = tessera(dir.path())
+        .args(["changepassword", "root"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"new-pass-1\nnew-pass-2\nnew-pass-9\nnew-pass-9\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Error: Your passwords didn't match."));
+    assert_eq!(
+        text(&out.stdout),
+        "Password changed successfully for user \"root\"\n"
+    );
+    let out = run(tessera(dir.path()).args(["changepassword", "nobody"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: user \"nobody\" does not exist"
+    );
+}
+
+#[test]
+fn bad_arguments_and_unreachable_databases_fail_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(tessera(dir.path()).args(["serve", "--bind", "not-an-address"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid value 'not-an-address' for '--bind <ADDR>'"));
+    let out = run(tessera(dir.path()).args([
+        "--database-url",
+        "postgres://postgres:hunter2@127.0.0.1:1/x",
+        "migrate",
+    ]));
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "error: cannot open the database at postgres://postgres:***@127.0.0.1:1/x"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2") && !stderr.contains("panicked"));
+    let out = run(tessera(dir.path())
+        .arg("migrate")
+        .env("TESSERA_TOKENS__ROTATION_GRACE", "soon"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("invalid duration \"soon\""));
+    let out = run(tessera(dir.path()).args(["--config", "missing.toml", "migrate"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: configuration file missing.toml does not exist"
+    );
+    let out = run(tessera(dir.path()).args(["create-token", "ghost"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: user \"ghost\" does not exist"
+    );
+}
+
+#[test]
+fn a_config_file_is_read_and_the_environment_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tessera.toml"),
+        "[database]\nurl = \"sqlite://from-file/db.sqlite\"\n",
+    )
+    .unwrap();
+    let out = run(tessera(dir.path()).args(["--config", "tessera.toml", "migrate"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("from-file/db.sqlite").exists());
+    let out = run(tessera(dir.path())
+        .args(["--config", "tessera.toml", "migrate"])
+        .env("TESSERA_DATABASE__URL", "sqlite://from-env/db.sqlite"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("from-env/db.sqlite").exists());
+    let out = run(tessera(dir.path())
+        .args([
+            "--config",
+            "tessera.toml",
+            "--database-url",
+            "sqlite://from-flag/db.sqlite",
+            "migrate",
+        ])
+        .env("TESSERA_DATABASE__URL", "sqlite://from-env/db.sqlite"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("from-flag/db.sqlite").exists());
+}

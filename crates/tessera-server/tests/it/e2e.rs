@@ -1,0 +1,182 @@
+//! The real `tessera` binary on a real socket.
+
+use crate::cli::{superuser_with_token, tessera};
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// A running server, killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// Starts `tessera serve` on a free port and waits for its address line.
+fn serve(dir: &std::path::Path, extra: &[(&str, &str)]) -> Server {
+    let mut command = tessera(dir);
+    command
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the server exited before listening")
+            .unwrap();
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining the log so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, addr }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn readme_walkthrough_on_a_real_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin_key = superuser_with_token(dir.path(), "admin", "admin-pass-123");
+    let server = serve(dir.path(), &[]);
+    let http = client();
+
+    let health = http.get(server.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+
+    // Obtain a token with the password, as a DRF client does.
+    let reply = http
+        .post(server.url("/api-token-auth/"))
+        .form(&[("username", "admin"), ("password", "admin-pass-123")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let key = reply.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    for k in [&key, &admin_key] {
+        let reply = http
+            .get(server.url("/api/example/"))
+            .header("Authorization", format!("Token {k}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        assert_eq!(
+            reply.json::<Value>().await.unwrap(),
+            json!({"user": "admin", "auth": "token"})
+        );
+    }
+
+    let reply = http.get(server.url("/api/example/")).send().await.unwrap();
+    assert_eq!(reply.status(), 401);
+    assert_eq!(reply.headers()["www-authenticate"], "Token");
+    assert_eq!(
+        reply.json::<Value>().await.unwrap(),
+        json!({"detail": "Authentication credentials were not provided.", "code": "not_authenticated"})
+    );
+}
+
+#[tokio::test]
+async fn the_server_runs_on_postgresql_too() {
+    let Some(url) = crate::support::postgres_database().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("TESSERA_DATABASE__URL", url.as_str())];
+    let out = tessera(dir.path())
+        .args(["createsuperuser", "--no-input", "--username", "pgadmin"])
+        .env("TESSERA_SUPERUSER_PASSWORD", "pg-pass-123")
+        .env("TESSERA_DATABASE__URL", &url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let server = serve(dir.path(), &env);
+    let http = client();
+    let reply = http
+        .post(server.url("/api-token-auth/"))
+        .json(&json!({"username": "pgadmin", "password": "pg-pass-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let key = reply.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reply = http
+        .get(server.url("/auth/me"))
+        .header("Authorization", format!("Token {key}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(
+        reply.json::<Value>().await.unwrap()["user"]["username"],
+        "pgadmin"
+    );
+    let ready = http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert!(
+        !dir.path().join("tessera-data").exists(),
+        "no SQLite store was made"
+    );
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = serve(dir.path(), &[]);
+    let http = client();
+    assert_eq!(
+        http.get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let pid = server.child.id().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = server.child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -1,0 +1,13 @@
+//! The server's HTTP tests: in-process with `tower::ServiceExt::oneshot`, and
+//! end to end against the real `tessera` binary on a socket.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod admin;
+mod cli;
+mod e2e;
+mod errors;
+mod obtain_token;
+mod permissions;
+mod support;
+mod token_authentication;

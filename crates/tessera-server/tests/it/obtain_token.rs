@@ -1,0 +1,227 @@
+//! `POST /api-token-auth/`, as DRF's `obtain_auth_token`.
+
+use crate::support::{raw, req, TestApp};
+use axum::body::Body;
+use axum::http::Method;
+use serde_json::json;
+
+fn token_of(reply: &crate::support::Reply) -> String {
+    reply.json()["token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn json_credentials_give_a_new_working_key_each_time() {
+    let app = TestApp::new().await;
+    app.user("alice", "s3cret-pass").await;
+    let body = json!({"username": "alice", "password": "s3cret-pass"});
+    let first = app.post_json("/api-token-auth/", None, body.clone()).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("cache-control"), Some("no-store"));
+    assert_eq!(first.header("set-cookie"), None);
+    let object = first.json();
+    assert_eq!(object.as_object().unwrap().len(), 1, "{object}");
+    let k1 = token_of(&first);
+    assert!(tessera_core::token::TokenKey::parse(&k1).is_some());
+    assert!(k1.starts_with("tsr_"));
+    let k2 = token_of(&app.post_json("/api-token-auth/", None, body).await);
+    assert_ne!(k1, k2);
+    for key in [&k1, &k2] {
+        let reply = app.get("/api/example/", Some(key)).await;
+        assert_eq!(reply.json(), json!({"user": "alice", "auth": "token"}));
+    }
+    // last_login is recorded.
+    let me = app.get("/auth/me", Some(&k1)).await.json();
+    assert_eq!(me["user"]["last_login"], json!("2026-01-01T00:00:00Z"));
+}
+
+#[tokio::test]
+async fn form_and_multipart_bodies_are_accepted() {
+    let app = TestApp::new().await;
+    app.user("alice", "pass word+&=").await;
+    let form = raw(
+        Method::POST,
+        "/api-token-auth/",
+        &[("content-type", b"application/x-www-form-urlencoded")],
+        "username=alice&password=pass+word%2B%26%3D",
+    );
+    let reply = app.send(form).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    assert!(token_of(&reply).starts_with("tsr_"));
+    let body = "--XyZ\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\nalice\r\n--XyZ\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\npass word+&=\r\n--XyZ--\r\n";
+    let multipart = raw(
+        Method::POST,
+        "/api-token-auth/",
+        &[("content-type", b"multipart/form-data; boundary=XyZ")],
+        body,
+    );
+    let reply = app.send(multipart).await;
+    assert_eq!(reply.status, 200, "{:?}", reply.json());
+    assert!(token_of(&reply).starts_with("tsr_"));
+}
+
+#[tokio::test]
+async fn json_with_charset_is_json() {
+    let app = TestApp::new().await;
+    app.user("alice", "s3cret-pass").await;
+    let request = raw(
+        Method::POST,
+        "/api-token-auth/",
+        &[("content-type", b"application/json; charset=utf-8")],
+        r#"{"username": "alice", "password": "s3cret-pass"}"#,
+    );
+    assert_eq!(app.send(request).await.status, 200);
+}
+
+#[tokio::test]
+async fn bad_credentials_are_one_generic_error() {
+    let app = TestApp::new().await;
+    app.user("alice", "s3cret-pass").await;
+    app.user_with("carol", "s3cret-pass", false, false).await;
+    let expected = json!({"non_field_errors": ["Unable to log in with provided credentials."]});
+    let cases = [
+        json!({"username": "alice", "password": "wrong"}),
+        json!({"username": "nobody", "password": "s3cret-pass"}),
+        json!({"username": "carol", "password": "s3cret-pass"}),
+        json!({"username": "ALICE", "password": "s3cret-pass"}),
+        json!({"username": "alice", "password": " s3cret-pass"}),
+        json!({"username": "alice", "password": "x".repeat(5000)}),
+    ];
+    let mut bodies = Vec::new();
+    for body in cases {
+        let reply = app.post_json("/api-token-auth/", None, body).await;
+        assert_eq!(reply.status, 400);
+        assert_eq!(reply.json(), expected);
+        bodies.push((
+            reply.body.clone(),
+            reply.headers.get("content-type").cloned(),
+        ));
+    }
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "byte-identical failures"
+    );
+}
+
+#[tokio::test]
+async fn missing_and_blank_fields_are_field_errors() {
+    let app = TestApp::new().await;
+    let reply = app.post_json("/api-token-auth/", None, json!({})).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json(),
+        json!({"username": ["This field is required."], "password": ["This field is required."]})
+    );
+    let reply = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": "  ", "password": ""}),
+        )
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({"username": ["This field may not be blank."], "password": ["This field may not be blank."]})
+    );
+    let reply = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": ["a"], "password": {"$ne": 1}}),
+        )
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json(),
+        json!({"username": ["Not a valid string."], "password": ["Not a valid string."]})
+    );
+    let reply = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": null, "password": "x\u{0}"}),
+        )
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({"username": ["This field may not be null."], "password": ["Null characters are not allowed."]})
+    );
+    // An empty body is an empty object.
+    let reply = app
+        .send(raw(Method::POST, "/api-token-auth/", &[], Body::empty()))
+        .await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json(),
+        json!({"username": ["This field is required."], "password": ["This field is required."]})
+    );
+    // A JSON list is not a dictionary.
+    let reply = app
+        .post_json("/api-token-auth/", None, json!(["alice"]))
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]})
+    );
+}
+
+#[tokio::test]
+async fn default_authenticators_run_first() {
+    let app = TestApp::new().await;
+    app.user("alice", "s3cret-pass").await;
+    let mut request = req(
+        Method::POST,
+        "/api-token-auth/",
+        None,
+        Some(json!({"username": "alice", "password": "s3cret-pass"})),
+    );
+    request
+        .headers_mut()
+        .insert("authorization", "Token not-a-key".parse().unwrap());
+    let reply = app.send(request).await;
+    reply.assert_error(401, "authentication_failed", "Invalid token.");
+    assert_eq!(reply.header("www-authenticate"), Some("Token"));
+}
+
+#[tokio::test]
+async fn the_per_user_cap_is_a_non_field_error() {
+    let app = TestApp::with_config(|c| c.tokens.max_per_user = 2).await;
+    app.user("alice", "s3cret-pass").await;
+    let body = json!({"username": "alice", "password": "s3cret-pass"});
+    for _ in 0..2 {
+        assert_eq!(
+            app.post_json("/api-token-auth/", None, body.clone())
+                .await
+                .status,
+            200
+        );
+    }
+    let reply = app.post_json("/api-token-auth/", None, body).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json(),
+        json!({"non_field_errors": ["Token limit reached: revoke one of your tokens before creating another."]})
+    );
+}
+
+#[tokio::test]
+async fn usernames_are_nfkc_normalised_at_login() {
+    let app = TestApp::new().await;
+    app.user("file", "s3cret-pass").await;
+    // U+FB01 LATIN SMALL LIGATURE FI.
+    let reply = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": "\u{FB01}le", "password": "s3cret-pass"}),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+}
+
+#[tokio::test]
+async fn other_methods_are_405_with_allow() {
+    let app = TestApp::new().await;
+    let reply = app.get("/api-token-auth/", None).await;
+    reply.assert_error(405, "method_not_allowed", "Method \"GET\" not allowed.");
+    assert_eq!(reply.header("allow"), Some("POST"));
+}

@@ -1,0 +1,214 @@
+//! A test application over SQLite in a temporary directory, with a manual clock.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::sync::Arc;
+use tempfile::TempDir;
+use tessera_core::secret::Secret;
+use tessera_core::User;
+use tessera_server::accounts::{create_user, issue_token, TokenRequest, UserInput};
+use tessera_server::config::Config;
+use tessera_server::AppState;
+use tessera_testkit::ManualClock;
+use tower::ServiceExt;
+
+/// Cheap argon2 parameters, so that tests are fast; the timing tests use the
+/// real ones.
+pub const TEST_ARGON2: &str = "m=256,t=1,p=1";
+
+pub struct TestApp {
+    pub state: AppState,
+    pub clock: ManualClock,
+    pub dir: TempDir,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the contract's error shape exactly.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str, detail: &str) {
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "body: {}",
+            String::from_utf8_lossy(&self.body)
+        );
+        assert_eq!(
+            self.json(),
+            serde_json::json!({"detail": detail, "code": code})
+        );
+        assert_eq!(self.header("content-type"), Some("application/json"));
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(edit: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::default();
+        config.database.url = format!("sqlite://{}/tessera.db", dir.path().display());
+        config.password.argon2 = TEST_ARGON2.to_owned();
+        edit(&mut config);
+        let store = tessera_server::open_store(&config).await.unwrap();
+        let clock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
+        let state = tessera_server::state(config, store, Arc::new(clock.clone())).unwrap();
+        TestApp { state, clock, dir }
+    }
+
+    pub fn app(&self) -> Router {
+        tessera_server::app(self.state.clone())
+    }
+
+    pub async fn user(&self, username: &str, password: &str) -> User {
+        self.user_with(username, password, false, true).await
+    }
+
+    pub async fn staff(&self, username: &str, password: &str) -> User {
+        self.user_with(username, password, true, true).await
+    }
+
+    pub async fn user_with(
+        &self,
+        username: &str,
+        password: &str,
+        staff: bool,
+        active: bool,
+    ) -> User {
+        let input = UserInput {
+            username: username.to_owned(),
+            email: format!("{username}@example.com"),
+            password: Secret::new(password),
+            is_active: active,
+            is_staff: staff,
+            is_superuser: false,
+        };
+        create_user(&self.state.tessera, input).await.unwrap()
+    }
+
+    /// A key for `user`, issued directly.
+    pub async fn token(&self, user: &User) -> String {
+        let request = TokenRequest {
+            name: "test".into(),
+            scopes: vec![],
+            lifetime: None,
+            authenticated_at: None,
+        };
+        let (key, _) = issue_token(&self.state.tessera, user, request)
+            .await
+            .unwrap();
+        key.expose().to_owned()
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, auth: Option<&str>) -> Reply {
+        self.send(req(Method::GET, path, auth, None)).await
+    }
+
+    pub async fn post_json(&self, path: &str, auth: Option<&str>, body: Value) -> Reply {
+        self.send(req(Method::POST, path, auth, Some(body))).await
+    }
+}
+
+/// A request with an optional `Authorization: Token <key>` and JSON body.
+pub fn req(method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "testserver");
+    if let Some(key) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Token {key}"));
+    }
+    match body {
+        Some(body) => builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap(),
+        None => builder.body(Body::empty()).unwrap(),
+    }
+}
+
+/// A request with raw headers and body.
+pub fn raw(
+    method: Method,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: impl Into<Body>,
+) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "testserver");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body.into()).unwrap()
+}
+
+/// A fresh, empty PostgreSQL database for one test, at the server named by
+/// `TESSERA_TEST_DATABASE_URL` (default: the local `test` database). `None`
+/// when PostgreSQL cannot be reached, except under CI, where that fails.
+pub async fn postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let base = std::env::var("TESSERA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let mut conn = match sqlx::PgConnection::connect(&base).await {
+        Ok(conn) => conn,
+        Err(e) if std::env::var_os("CI").is_some() => {
+            panic!("PostgreSQL is required under CI: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping: PostgreSQL unreachable at {base}: {e}");
+            return None;
+        }
+    };
+    let name = format!(
+        "tessera_e2e_{}",
+        tessera_core::token::TokenKey::generate().expose()[4..16].to_ascii_lowercase()
+    );
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&name);
+    Some(url.to_string())
+}

@@ -1,0 +1,175 @@
+//! [`TokenStore`] for both backends.
+
+use crate::rows::{encode_scopes, token_columns, TokenRow, TokenUserRow};
+use crate::{store_error, with_pool, Pool, SqlStore};
+use async_trait::async_trait;
+use tessera_core::clock::{from_micros, to_micros};
+use tessera_core::store::{StoreError, TokenStore};
+use tessera_core::token::{KeyDigest, NewToken, TokenRecord};
+use tessera_core::User;
+use time::OffsetDateTime;
+
+// The cap is checked by the insert itself: the row is written only while the
+// owner holds fewer than `$8` tokens unexpired at the new token's creation time.
+// On SQLite one statement is atomic (it takes the write lock before reading);
+// on PostgreSQL the owner's row is locked first (`LOCK_OWNER`), so that
+// concurrent inserts for one user are counted one after another.
+const INSERT_TOKEN: &str = "INSERT INTO tessera_tokens \
+     (user_id, digest, name, scopes, created, expires, authenticated_at) \
+     SELECT $1, $2, $3, $4, $5, $6, $7 \
+     WHERE (SELECT count(*) FROM tessera_tokens \
+            WHERE user_id = $1 AND (expires IS NULL OR expires > $5)) < $8 \
+     RETURNING id";
+
+const LOCK_OWNER: &str = "SELECT id FROM tessera_users WHERE id = $1 FOR UPDATE";
+
+// One read of the digest's unique index, joined to the owner by primary key.
+const FIND_TOKEN: &str = "SELECT t.id AS token_id, t.user_id, t.name, t.scopes, t.created, \
+     t.expires, t.last_used, t.authenticated_at, \
+     u.username, u.email, u.is_active, u.is_staff, u.is_superuser, u.date_joined, u.last_login \
+     FROM tessera_tokens t JOIN tessera_users u ON u.id = t.user_id \
+     WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2)";
+
+const LIST_TOKENS: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tessera_tokens WHERE user_id = $1 AND (expires IS NULL OR expires > $2) \
+     ORDER BY created, id"
+);
+
+const DELETE_TOKEN: &str =
+    "DELETE FROM tessera_tokens WHERE id = $1 AND ($2 IS NULL OR user_id = $2)";
+
+const TOUCH_TOKEN: &str = "UPDATE tessera_tokens SET last_used = $2 WHERE id = $1";
+
+const PURGE_EXPIRED_TOKENS: &str =
+    "DELETE FROM tessera_tokens WHERE expires IS NOT NULL AND expires <= $1";
+
+/// Runs [`INSERT_TOKEN`] for `$new` on `$executor`: the new id, or `None`
+/// when the cap refused it.
+macro_rules! insert_token {
+    ($executor:expr, $new:expr, $scopes:expr, $cap:expr) => {
+        sqlx::query_scalar::<_, i64>(INSERT_TOKEN)
+            .bind($new.user_id)
+            .bind(&$new.digest.0[..])
+            .bind(&$new.name)
+            .bind($scopes)
+            .bind(to_micros($new.created))
+            .bind($new.expires.map(to_micros))
+            .bind($new.authenticated_at.map(to_micros))
+            .bind($cap)
+            .fetch_optional($executor)
+            .await
+    };
+}
+
+#[async_trait]
+impl TokenStore for SqlStore {
+    /// Tokens are counted against `max_per_user` if they are unexpired at
+    /// `new.created`.
+    async fn create_token(
+        &self,
+        new: NewToken,
+        max_per_user: Option<u64>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let scopes = encode_scopes(&new.scopes)?;
+        let cap = max_per_user.map_or(i64::MAX, |max| i64::try_from(max).unwrap_or(i64::MAX));
+        let id = match &self.pool {
+            Pool::Sqlite(pool) => insert_token!(pool, new, &scopes, cap).map_err(store_error)?,
+            Pool::Postgres(pool) if max_per_user.is_none() => {
+                insert_token!(pool, new, &scopes, cap).map_err(store_error)?
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await.map_err(store_error)?;
+                sqlx::query(LOCK_OWNER)
+                    .bind(new.user_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let id = insert_token!(&mut *tx, new, &scopes, cap).map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                id
+            }
+        };
+        // What was stored, so equal to what a later read returns.
+        let micros = |t: OffsetDateTime| from_micros(to_micros(t));
+        Ok(id.map(|id| TokenRecord {
+            id,
+            user_id: new.user_id,
+            name: new.name,
+            scopes: new.scopes,
+            created: micros(new.created),
+            expires: new.expires.map(micros),
+            last_used: None,
+            authenticated_at: new.authenticated_at.map(micros),
+        }))
+    }
+
+    async fn find_token(
+        &self,
+        digest: &KeyDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<(TokenRecord, User)>, StoreError> {
+        let row: Option<TokenUserRow> = with_pool!(self, pool => {
+            sqlx::query_as(FIND_TOKEN)
+                .bind(&digest.0[..])
+                .bind(to_micros(now))
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(store_error)?;
+        row.map(TokenUserRow::into_pair).transpose()
+    }
+
+    async fn list_tokens(
+        &self,
+        user_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows: Vec<TokenRow> = with_pool!(self, pool => {
+            sqlx::query_as(LIST_TOKENS)
+                .bind(user_id)
+                .bind(to_micros(now))
+                .fetch_all(pool)
+                .await
+        })
+        .map_err(store_error)?;
+        rows.into_iter().map(TokenRow::into_record).collect()
+    }
+
+    async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
+        let done = with_pool!(self, pool => {
+            sqlx::query(DELETE_TOKEN)
+                .bind(id)
+                .bind(owner)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(store_error)?;
+        Ok(done > 0)
+    }
+
+    async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(TOUCH_TOKEN)
+                .bind(id)
+                .bind(to_micros(at))
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .map_err(store_error)
+    }
+
+    async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(PURGE_EXPIRED_TOKENS)
+                .bind(to_micros(now))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(store_error)
+    }
+}

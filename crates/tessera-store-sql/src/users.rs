@@ -1,0 +1,206 @@
+//! [`UserStore`] for both backends.
+
+use crate::rows::{user_columns, CredentialsRow, UserRow};
+use crate::{store_error, with_pool, SqlStore};
+use async_trait::async_trait;
+use tessera_core::clock::to_micros;
+use tessera_core::store::{StoreError, UserCredentials, UserPage, UserStore};
+use tessera_core::user::{NewUser, UserUpdate};
+use tessera_core::User;
+use time::OffsetDateTime;
+
+/// Django's message for `AbstractUser.username`'s unique constraint.
+const USERNAME_TAKEN: &str = "A user with that username already exists.";
+
+const INSERT_USER: &str = "INSERT INTO tessera_users \
+     (username, email, password_hash, is_active, is_staff, is_superuser, date_joined) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+
+const USER_BY_ID: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    " FROM tessera_users WHERE id = $1"
+);
+
+const CREDENTIALS_BY_USERNAME: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    ", password_hash FROM tessera_users WHERE username = $1"
+);
+
+// `COALESCE($n, column)` keeps a column whose update is `None`.
+const UPDATE_USER: &str = concat!(
+    "UPDATE tessera_users SET \
+     email = COALESCE($2, email), \
+     is_active = COALESCE($3, is_active), \
+     is_staff = COALESCE($4, is_staff), \
+     is_superuser = COALESCE($5, is_superuser), \
+     password_hash = COALESCE($6, password_hash) \
+     WHERE id = $1 RETURNING ",
+    user_columns!()
+);
+
+const SET_LAST_LOGIN: &str = "UPDATE tessera_users SET last_login = $2 WHERE id = $1";
+
+// `$1` is a LIKE pattern or NULL for every user. `lower()` on both sides makes
+// the match case-insensitive: fully Unicode on PostgreSQL, ASCII-only on SQLite
+// (whose `lower()` knows only ASCII), as Django's `icontains` is on each.
+macro_rules! user_search {
+    () => {
+        " FROM tessera_users WHERE $1 IS NULL \
+         OR lower(username) LIKE lower($1) ESCAPE '\\' \
+         OR lower(email) LIKE lower($1) ESCAPE '\\'"
+    };
+}
+
+const COUNT_USERS: &str = concat!("SELECT count(*)", user_search!());
+
+const LIST_USERS: &str = concat!(
+    "SELECT ",
+    user_columns!(),
+    user_search!(),
+    " ORDER BY id LIMIT $2 OFFSET $3"
+);
+
+/// A LIKE pattern matching values that contain `search` literally.
+fn contains_pattern(search: &str) -> String {
+    let mut pattern = String::with_capacity(search.len() + 2);
+    pattern.push('%');
+    for c in search.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// SQL integers are signed; a larger offset or limit means "all of them".
+fn clamp(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl UserStore for SqlStore {
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        let id: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar(INSERT_USER)
+                .bind(&new.username)
+                .bind(&new.email)
+                .bind(&new.password_hash)
+                .bind(new.is_active)
+                .bind(new.is_staff)
+                .bind(new.is_superuser)
+                .bind(to_micros(new.date_joined))
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(|e| match store_error(e) {
+            StoreError::Conflict(_) => StoreError::Conflict(USERNAME_TAKEN.to_owned()),
+            other => other,
+        })?;
+        Ok(User {
+            id,
+            username: new.username,
+            email: new.email,
+            is_active: new.is_active,
+            is_staff: new.is_staff,
+            is_superuser: new.is_superuser,
+            // What was stored, so equal to what a later read returns.
+            date_joined: tessera_core::clock::from_micros(to_micros(new.date_joined)),
+            last_login: None,
+        })
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = with_pool!(self, pool => {
+            sqlx::query_as(USER_BY_ID).bind(id).fetch_optional(pool).await
+        })
+        .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn credentials_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        let row: Option<CredentialsRow> = with_pool!(self, pool => {
+            sqlx::query_as(CREDENTIALS_BY_USERNAME)
+                .bind(username)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(store_error)?;
+        Ok(row.map(UserCredentials::from))
+    }
+
+    async fn update_user(&self, id: i64, update: UserUpdate) -> Result<Option<User>, StoreError> {
+        let row: Option<UserRow> = with_pool!(self, pool => {
+            sqlx::query_as(UPDATE_USER)
+                .bind(id)
+                .bind(&update.email)
+                .bind(update.is_active)
+                .bind(update.is_staff)
+                .bind(update.is_superuser)
+                .bind(&update.password_hash)
+                .fetch_optional(pool)
+                .await
+        })
+        .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn set_last_login(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(SET_LAST_LOGIN)
+                .bind(id)
+                .bind(to_micros(at))
+                .execute(pool)
+                .await
+                .map(drop)
+        })
+        .map_err(store_error)
+    }
+
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<UserPage, StoreError> {
+        let pattern = search.map(contains_pattern);
+        let (count, rows): (i64, Vec<UserRow>) = with_pool!(self, pool => {
+            let count = sqlx::query_scalar(COUNT_USERS)
+                .bind(&pattern)
+                .fetch_one(pool)
+                .await;
+            match count {
+                Ok(count) => sqlx::query_as(LIST_USERS)
+                    .bind(&pattern)
+                    .bind(clamp(limit))
+                    .bind(clamp(offset))
+                    .fetch_all(pool)
+                    .await
+                    .map(|rows| (count, rows)),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(store_error)?;
+        Ok(UserPage {
+            count: u64::try_from(count).unwrap_or(0),
+            users: rows.into_iter().map(User::from).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(contains_pattern("a%b_c\\d"), r"%a\%b\_c\\d%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
+}

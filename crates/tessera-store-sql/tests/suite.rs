@@ -1,0 +1,192 @@
+//! The shared store suite on SQLite (a temporary file per test) and on
+//! PostgreSQL (a fresh schema per test, so tests run in parallel), plus what
+//! is particular to `SqlStore`: URLs, migrations, SQLite settings, errors.
+//!
+//! PostgreSQL is found at `TESSERA_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`). When it cannot be reached the
+//! PostgreSQL tests are skipped with a note, unless `CI` is set: then they fail.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
+use std::time::{Duration, Instant};
+use tessera_core::store::{Health, StoreError, UserStore};
+use tessera_store_sql::SqlStore;
+use tessera_testkit::{store_tests, suite, unreachable_backend, Fixture};
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn postgres_url() -> String {
+    std::env::var("TESSERA_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned())
+}
+
+/// A migrated store in a new file, in a directory that does not exist yet.
+async fn sqlite() -> Fixture<SqlStore> {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("data").join("tessera.sqlite3");
+    let store = SqlStore::connect(&format!("sqlite://{}?mode=rwc", path.display()))
+        .await
+        .expect("connect to SQLite");
+    store.migrate().await.expect("migrate SQLite");
+    let closing = store.clone();
+    Fixture::new(store)
+        .on_teardown(async move { closing.close().await })
+        .keep(dir)
+}
+
+/// A migrated store in a schema of its own, dropped after the test; `None`
+/// (skip) when PostgreSQL cannot be reached outside CI.
+async fn postgres() -> Option<Fixture<SqlStore>> {
+    let url = postgres_url();
+    let mut admin = match PgConnection::connect(&url).await {
+        Ok(admin) => admin,
+        Err(e) => return unreachable_backend("PostgreSQL", &e),
+    };
+    let schema = format!("tessera_test_{:016x}", rand::random::<u64>());
+    admin
+        .execute(format!("CREATE SCHEMA {schema}").as_str())
+        .await
+        .expect("create the test schema");
+    let store = SqlStore::connect_postgres_schema(&url, &schema)
+        .await
+        .expect("connect to PostgreSQL");
+    store.migrate().await.expect("migrate PostgreSQL");
+    let closing = store.clone();
+    Some(Fixture::new(store).on_teardown(async move {
+        closing.close().await;
+        // Best effort: a schema left behind only costs disk space.
+        let _ = admin
+            .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+            .await;
+        let _ = admin.close().await;
+    }))
+}
+
+store_tests!(sqlite, async { Some(sqlite().await) });
+store_tests!(postgres, postgres());
+
+// ---------------------------------------------------------------- SqlStore itself
+
+#[tokio::test]
+async fn backend_names_the_database() {
+    let fixture = sqlite().await;
+    assert_eq!(fixture.store().backend(), "sqlite");
+    fixture.teardown().await;
+    if let Some(fixture) = postgres().await {
+        assert_eq!(fixture.store().backend(), "postgres");
+        fixture.teardown().await;
+    }
+}
+
+#[tokio::test]
+async fn migrating_twice_changes_nothing() {
+    let fixture = sqlite().await;
+    let store = fixture.store();
+    store
+        .create_user(suite::new_user("alice"))
+        .await
+        .expect("create_user");
+    store.migrate().await.expect("a second migration");
+    let page = store.list_users(None, 0, 10).await.expect("list_users");
+    assert_eq!(page.count, 1);
+    fixture.teardown().await;
+    if let Some(fixture) = postgres().await {
+        fixture.store().migrate().await.expect("a second migration");
+        fixture.teardown().await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_file_is_created_in_wal_mode_and_survives_reconnection() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("a").join("b").join("tessera.sqlite3");
+    let url = format!("sqlite://{}", path.display());
+    let store = SqlStore::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let alice = store
+        .create_user(suite::new_user("alice"))
+        .await
+        .expect("create_user");
+    store.close().await;
+    assert!(path.is_file(), "the file and its directories were created");
+
+    // WAL is a property of the file, so a plain connection sees it.
+    let mut plain = SqliteConnection::connect(&url).await.expect("connect");
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+        .fetch_one(&mut plain)
+        .await
+        .expect("journal_mode");
+    assert_eq!(mode, "wal");
+    plain.close().await.expect("close");
+
+    let again = SqlStore::connect(&url).await.expect("reconnect");
+    again.migrate().await.expect("migrate");
+    let read = again.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(read, Some(alice));
+    again.close().await;
+}
+
+#[tokio::test]
+async fn sqlite_enforces_foreign_keys() {
+    let fixture = sqlite().await;
+    let store = fixture.store();
+    let alice = store
+        .create_user(suite::new_user("alice"))
+        .await
+        .expect("create_user");
+    // Without `foreign_keys = ON` SQLite would store a token for nobody.
+    let orphan = suite::new_token(alice.id + 1, "orphan");
+    let result = tessera_core::store::TokenStore::create_token(store, orphan, None).await;
+    assert!(matches!(result, Err(StoreError::Other(_))), "{result:?}");
+    fixture.teardown().await;
+}
+
+#[tokio::test]
+async fn unsupported_urls_are_refused_without_echoing_them() {
+    for url in ["mysql://root:hunter2@localhost/db", "", "hunter2"] {
+        let error = SqlStore::connect(url).await.expect_err(url);
+        assert!(matches!(error, StoreError::Other(_)), "{error:?}");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_unavailable() {
+    // Nothing listens on port 1.
+    let started = Instant::now();
+    let error = SqlStore::connect("postgres://postgres@127.0.0.1:1/test")
+        .await
+        .expect_err("nothing listens on port 1");
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test]
+async fn a_closed_store_is_unavailable() {
+    let fixture = sqlite().await;
+    fixture.store().ping().await.expect("ping");
+    fixture.store().close().await;
+    let error = fixture.store().ping().await.expect_err("closed");
+    assert!(matches!(error, StoreError::Unavailable(_)), "{error:?}");
+    fixture.teardown().await;
+}
+
+#[tokio::test]
+async fn postgres_schemas_isolate_stores() {
+    let (Some(a), Some(b)) = (postgres().await, postgres().await) else {
+        return;
+    };
+    a.store()
+        .create_user(suite::new_user("alice"))
+        .await
+        .expect("create_user");
+    // The same username in another schema is no conflict: nothing is shared.
+    b.store()
+        .create_user(suite::new_user("alice"))
+        .await
+        .expect("create_user");
+    let page = b.store().list_users(None, 0, 10).await.expect("list_users");
+    assert_eq!(page.count, 1);
+    a.teardown().await;
+    b.teardown().await;
+}

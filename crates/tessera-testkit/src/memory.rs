@@ -1,0 +1,264 @@
+//! A store in memory: the reference the shared suite is checked against, and a
+//! quick store for tests of code above the stores.
+
+use async_trait::async_trait;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tessera_core::clock::truncate_to_micros;
+use tessera_core::store::{Health, StoreError, TokenStore, UserCredentials, UserPage, UserStore};
+use tessera_core::token::{KeyDigest, NewToken, TokenRecord};
+use tessera_core::user::{NewUser, UserUpdate};
+use tessera_core::User;
+use time::OffsetDateTime;
+
+/// Users and tokens in memory, keeping every contract of the store traits.
+/// Clones share the data.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    next_user_id: i64,
+    next_token_id: i64,
+    users: BTreeMap<i64, (User, String)>,
+    tokens: BTreeMap<i64, (KeyDigest, TokenRecord)>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn unexpired(record: &TokenRecord, now: OffsetDateTime) -> bool {
+    !record.is_expired(now)
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
+        let mut state = self.lock();
+        if state
+            .users
+            .values()
+            .any(|(u, _)| u.username == new.username)
+        {
+            return Err(StoreError::Conflict(
+                "A user with that username already exists.".to_owned(),
+            ));
+        }
+        state.next_user_id += 1;
+        let user = User {
+            id: state.next_user_id,
+            username: new.username,
+            email: new.email,
+            is_active: new.is_active,
+            is_staff: new.is_staff,
+            is_superuser: new.is_superuser,
+            date_joined: truncate_to_micros(new.date_joined),
+            last_login: None,
+        };
+        state
+            .users
+            .insert(user.id, (user.clone(), new.password_hash));
+        Ok(user)
+    }
+
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users.get(&id).map(|(u, _)| u.clone()))
+    }
+
+    async fn credentials_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
+        Ok(self
+            .lock()
+            .users
+            .values()
+            .find(|(u, _)| u.username == username)
+            .map(|(user, hash)| UserCredentials {
+                user: user.clone(),
+                password_hash: hash.clone(),
+            }))
+    }
+
+    async fn update_user(&self, id: i64, update: UserUpdate) -> Result<Option<User>, StoreError> {
+        let mut state = self.lock();
+        let Some((user, hash)) = state.users.get_mut(&id) else {
+            return Ok(None);
+        };
+        if let Some(email) = update.email {
+            user.email = email;
+        }
+        if let Some(is_active) = update.is_active {
+            user.is_active = is_active;
+        }
+        if let Some(is_staff) = update.is_staff {
+            user.is_staff = is_staff;
+        }
+        if let Some(is_superuser) = update.is_superuser {
+            user.is_superuser = is_superuser;
+        }
+        if let Some(password_hash) = update.password_hash {
+            *hash = password_hash;
+        }
+        Ok(Some(user.clone()))
+    }
+
+    async fn set_last_login(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+        if let Some((user, _)) = self.lock().users.get_mut(&id) {
+            user.last_login = Some(truncate_to_micros(at));
+        }
+        Ok(())
+    }
+
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<UserPage, StoreError> {
+        let needle = search.map(str::to_lowercase);
+        let state = self.lock();
+        let matching: Vec<&User> = state
+            .users
+            .values()
+            .map(|(u, _)| u)
+            .filter(|u| match &needle {
+                None => true,
+                Some(n) => {
+                    u.username.to_lowercase().contains(n) || u.email.to_lowercase().contains(n)
+                }
+            })
+            .collect();
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(limit).unwrap_or(usize::MAX);
+        Ok(UserPage {
+            count: matching.len() as u64,
+            users: matching
+                .into_iter()
+                .skip(skip)
+                .take(take)
+                .cloned()
+                .collect(),
+        })
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryStore {
+    async fn create_token(
+        &self,
+        new: NewToken,
+        max_per_user: Option<u64>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let mut state = self.lock();
+        if !state.users.contains_key(&new.user_id) {
+            return Err(StoreError::Other(
+                format!("no user with id {}", new.user_id).into(),
+            ));
+        }
+        if state.tokens.values().any(|(d, _)| *d == new.digest) {
+            return Err(StoreError::Conflict("the key digest is taken".to_owned()));
+        }
+        let created = truncate_to_micros(new.created);
+        if let Some(max) = max_per_user {
+            let held = state
+                .tokens
+                .values()
+                .filter(|(_, t)| t.user_id == new.user_id && unexpired(t, created))
+                .count() as u64;
+            if held >= max {
+                return Ok(None);
+            }
+        }
+        state.next_token_id += 1;
+        let record = TokenRecord {
+            id: state.next_token_id,
+            user_id: new.user_id,
+            name: new.name,
+            scopes: new.scopes,
+            created,
+            expires: new.expires.map(truncate_to_micros),
+            last_used: None,
+            authenticated_at: new.authenticated_at.map(truncate_to_micros),
+        };
+        state.tokens.insert(record.id, (new.digest, record.clone()));
+        Ok(Some(record))
+    }
+
+    async fn find_token(
+        &self,
+        digest: &KeyDigest,
+        now: OffsetDateTime,
+    ) -> Result<Option<(TokenRecord, User)>, StoreError> {
+        let state = self.lock();
+        let found = state
+            .tokens
+            .values()
+            .find(|(d, t)| d == digest && unexpired(t, now))
+            .and_then(|(_, t)| {
+                let (user, _) = state.users.get(&t.user_id)?;
+                Some((t.clone(), user.clone()))
+            });
+        Ok(found)
+    }
+
+    async fn list_tokens(
+        &self,
+        user_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut tokens: Vec<TokenRecord> = self
+            .lock()
+            .tokens
+            .values()
+            .map(|(_, t)| t)
+            .filter(|t| t.user_id == user_id && unexpired(t, now))
+            .cloned()
+            .collect();
+        tokens.sort_by_key(|t| (t.created, t.id));
+        Ok(tokens)
+    }
+
+    async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let owned = state
+            .tokens
+            .get(&id)
+            .is_some_and(|(_, t)| owner.is_none_or(|o| o == t.user_id));
+        if owned {
+            state.tokens.remove(&id);
+        }
+        Ok(owned)
+    }
+
+    async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+        if let Some((_, t)) = self.lock().tokens.get_mut(&id) {
+            t.last_used = Some(truncate_to_micros(at));
+        }
+        Ok(())
+    }
+
+    async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let before = state.tokens.len();
+        state.tokens.retain(|_, (_, t)| unexpired(t, now));
+        Ok((before - state.tokens.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl Health for MemoryStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

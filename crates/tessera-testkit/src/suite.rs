@@ -1,0 +1,926 @@
+//! The store suite: one function per behaviour of the store traits, generic over
+//! the store. [`store_tests!`](crate::store_tests) turns each into a named test
+//! per backend.
+//!
+//! Every function starts from an empty store and uses times with a non-zero
+//! microsecond part, so that a backend that loses precision fails.
+
+use crate::Store;
+use futures::future::join_all;
+use tessera_core::store::StoreError;
+use tessera_core::token::{NewToken, TokenKey, TokenRecord};
+use tessera_core::user::{NewUser, UserUpdate};
+use tessera_core::User;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+/// The instant the suite treats as "now".
+pub const T0: OffsetDateTime = datetime!(2024-05-06 07:08:09.123456 UTC);
+
+/// A user to create: `{username}@example.com`, active, neither staff nor
+/// superuser, joined at [`T0`].
+pub fn new_user(username: &str) -> NewUser {
+    NewUser {
+        username: username.to_owned(),
+        email: format!("{username}@example.com"),
+        password_hash: format!("argon2id$hash-of-{username}"),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+        date_joined: T0,
+    }
+}
+
+/// A token for `user_id` with a fresh key: no scopes, created at [`T0`], never
+/// expiring.
+pub fn new_token(user_id: i64, name: &str) -> NewToken {
+    NewToken {
+        user_id,
+        digest: TokenKey::generate().digest(),
+        name: name.to_owned(),
+        scopes: Vec::new(),
+        created: T0,
+        expires: None,
+        authenticated_at: None,
+    }
+}
+
+async fn user<S: Store>(store: &S, username: &str) -> User {
+    store
+        .create_user(new_user(username))
+        .await
+        .expect("create_user")
+}
+
+async fn token<S: Store>(store: &S, new: NewToken) -> TokenRecord {
+    store
+        .create_token(new, None)
+        .await
+        .expect("create_token")
+        .expect("a token without a cap is always stored")
+}
+
+async fn usernames<S: Store>(
+    store: &S,
+    search: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> (u64, Vec<String>) {
+    let page = store
+        .list_users(search, offset, limit)
+        .await
+        .expect("list_users");
+    let names = page.users.into_iter().map(|u| u.username).collect();
+    (page.count, names)
+}
+
+async fn token_names<S: Store>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<String> {
+    store
+        .list_tokens(user_id, now)
+        .await
+        .expect("list_tokens")
+        .into_iter()
+        .map(|t| t.name)
+        .collect()
+}
+
+// ---------------------------------------------------------------- users
+
+/// `create_user` returns the user as stored, and `user_by_id` reads it back.
+pub async fn create_user_returns_the_stored_user<S: Store>(store: &S) {
+    let new = NewUser {
+        username: "alice".to_owned(),
+        email: "alice@example.com".to_owned(),
+        password_hash: "argon2id$alice".to_owned(),
+        is_active: true,
+        is_staff: true,
+        is_superuser: false,
+        date_joined: T0,
+    };
+    let user = store.create_user(new).await.expect("create_user");
+    assert!(user.id > 0);
+    assert_eq!(user.username, "alice");
+    assert_eq!(user.email, "alice@example.com");
+    assert!(user.is_active);
+    assert!(user.is_staff);
+    assert!(!user.is_superuser);
+    assert_eq!(user.date_joined, T0);
+    assert_eq!(user.last_login, None);
+    let read = store.user_by_id(user.id).await.expect("user_by_id");
+    assert_eq!(read, Some(user));
+}
+
+/// Flags and an empty e-mail round-trip as given.
+pub async fn create_user_keeps_flags_and_empty_email<S: Store>(store: &S) {
+    let mut new = new_user("root");
+    new.email = String::new();
+    new.is_active = false;
+    new.is_superuser = true;
+    new.is_staff = true;
+    let user = store.create_user(new).await.expect("create_user");
+    let read = store.user_by_id(user.id).await.expect("user_by_id");
+    let read = read.expect("the user exists");
+    assert_eq!(read.email, "");
+    assert!(!read.is_active && read.is_staff && read.is_superuser);
+}
+
+/// A taken username is `Conflict`, and the existing user is left as it was.
+pub async fn create_user_with_a_taken_username_is_a_conflict<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let mut again = new_user("alice");
+    again.email = "impostor@example.com".to_owned();
+    let result = store.create_user(again).await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    let read = store.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(read, Some(alice));
+    assert_eq!(usernames(store, None, 0, 10).await.0, 1);
+}
+
+/// Usernames are compared exactly: `alice` and `Alice` are two users.
+pub async fn usernames_differing_in_case_are_different_users<S: Store>(store: &S) {
+    let lower = user(store, "alice").await;
+    let upper = user(store, "Alice").await;
+    assert_ne!(lower.id, upper.id);
+}
+
+/// Ids are distinct; an unknown id is `None`.
+pub async fn user_by_id_of_an_unknown_user_is_none<S: Store>(store: &S) {
+    let a = user(store, "a").await;
+    let b = user(store, "b").await;
+    assert_ne!(a.id, b.id);
+    for unknown in [a.id.max(b.id) + 1000, 0, -1] {
+        let read = store.user_by_id(unknown).await.expect("user_by_id");
+        assert_eq!(read, None, "id {unknown}");
+    }
+}
+
+/// `credentials_by_username` returns the user and the stored hash.
+pub async fn credentials_by_username_returns_the_user_and_hash<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    user(store, "bob").await;
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials_by_username")
+        .expect("alice exists");
+    assert_eq!(credentials.user, alice);
+    assert_eq!(credentials.password_hash, "argon2id$hash-of-alice");
+}
+
+/// Only the exact username is found: not another case, prefix, padding or
+/// (for non-ASCII) another case either.
+pub async fn credentials_by_username_is_an_exact_match<S: Store>(store: &S) {
+    user(store, "alice").await;
+    user(store, "zoë").await;
+    for other in [
+        "ALICE", "Alice", "alic", "alice ", " alice", "", "%", "ZOË", "zoe",
+    ] {
+        let found = store
+            .credentials_by_username(other)
+            .await
+            .expect("credentials_by_username");
+        assert!(found.is_none(), "{other:?} must not be found");
+    }
+    let found = store
+        .credentials_by_username("zoë")
+        .await
+        .expect("credentials_by_username");
+    assert_eq!(found.map(|c| c.user.username), Some("zoë".to_owned()));
+}
+
+/// `update_user` changes the given fields, leaves the rest, and returns the
+/// user as stored; `Some("")` sets an empty e-mail.
+pub async fn update_user_changes_only_the_given_fields<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let update = UserUpdate {
+        email: Some(String::new()),
+        is_staff: Some(true),
+        ..UserUpdate::default()
+    };
+    let updated = store
+        .update_user(alice.id, update)
+        .await
+        .expect("update_user")
+        .expect("alice exists");
+    let expected = User {
+        email: String::new(),
+        is_staff: true,
+        ..alice.clone()
+    };
+    assert_eq!(updated, expected);
+    let read = store.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(read, Some(expected));
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials_by_username")
+        .expect("alice exists");
+    assert_eq!(credentials.password_hash, "argon2id$hash-of-alice");
+    let bob_now = store.user_by_id(bob.id).await.expect("user_by_id");
+    assert_eq!(bob_now, Some(bob), "another user is untouched");
+}
+
+/// Every field of [`UserUpdate`] is applied, the password hash included.
+pub async fn update_user_applies_every_field<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let update = UserUpdate {
+        email: Some("new@example.org".to_owned()),
+        is_active: Some(false),
+        is_staff: Some(true),
+        is_superuser: Some(true),
+        password_hash: Some("argon2id$new".to_owned()),
+    };
+    let updated = store
+        .update_user(alice.id, update)
+        .await
+        .expect("update_user")
+        .expect("alice exists");
+    assert_eq!(updated.email, "new@example.org");
+    assert!(!updated.is_active && updated.is_staff && updated.is_superuser);
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials_by_username")
+        .expect("alice exists");
+    assert_eq!(credentials.password_hash, "argon2id$new");
+    assert_eq!(credentials.user, updated);
+}
+
+/// An empty update returns the user unchanged.
+pub async fn update_user_with_nothing_to_change_returns_the_user<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let updated = store
+        .update_user(alice.id, UserUpdate::default())
+        .await
+        .expect("update_user");
+    assert_eq!(updated, Some(alice));
+}
+
+/// Updating an unknown user is `None`.
+pub async fn update_user_of_an_unknown_user_is_none<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let update = UserUpdate {
+        is_staff: Some(true),
+        ..UserUpdate::default()
+    };
+    let updated = store
+        .update_user(alice.id + 1000, update)
+        .await
+        .expect("update_user");
+    assert_eq!(updated, None);
+}
+
+/// `set_last_login` records the time to the microsecond, for that user only;
+/// a later login replaces it.
+pub async fn set_last_login_records_the_time<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let at = T0 + Duration::hours(1) + Duration::microseconds(654_321);
+    store
+        .set_last_login(alice.id, at)
+        .await
+        .expect("set_last_login");
+    let read = store.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(read.and_then(|u| u.last_login), Some(at));
+    let bob_now = store.user_by_id(bob.id).await.expect("user_by_id");
+    assert_eq!(bob_now.and_then(|u| u.last_login), None);
+    let later = at + Duration::days(3) + Duration::microseconds(1);
+    store
+        .set_last_login(alice.id, later)
+        .await
+        .expect("set_last_login");
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials_by_username");
+    assert_eq!(credentials.and_then(|c| c.user.last_login), Some(later));
+}
+
+/// Without a search, every user, ordered by id; `count` is all of them.
+pub async fn list_users_orders_by_id_and_counts_all<S: Store>(store: &S) {
+    let (count, names) = usernames(store, None, 0, 10).await;
+    assert_eq!((count, names), (0, Vec::<String>::new()));
+    let mut ids = Vec::new();
+    for name in ["carol", "alice", "bob"] {
+        ids.push(user(store, name).await.id);
+    }
+    let page = store.list_users(None, 0, 10).await.expect("list_users");
+    assert_eq!(page.count, 3);
+    let listed: Vec<i64> = page.users.iter().map(|u| u.id).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    assert_eq!(listed, sorted);
+    assert_eq!(listed, ids, "ids grow with creation");
+    let carol = store.user_by_id(ids[0]).await.expect("user_by_id");
+    assert_eq!(page.users.first().cloned(), carol);
+}
+
+/// `offset` and `limit` page through the users; `count` is always the total.
+pub async fn list_users_pages_with_offset_and_limit<S: Store>(store: &S) {
+    for name in ["u1", "u2", "u3", "u4", "u5"] {
+        user(store, name).await;
+    }
+    let cases: [(u64, u64, &[&str]); 7] = [
+        (0, 2, &["u1", "u2"]),
+        (2, 2, &["u3", "u4"]),
+        (4, 2, &["u5"]),
+        (5, 2, &[]),
+        (100, 2, &[]),
+        (1, 0, &[]),
+        (1, u64::MAX, &["u2", "u3", "u4", "u5"]),
+    ];
+    for (offset, limit, expected) in cases {
+        let (count, names) = usernames(store, None, offset, limit).await;
+        assert_eq!(count, 5, "offset {offset}, limit {limit}");
+        assert_eq!(names, expected, "offset {offset}, limit {limit}");
+    }
+    let (count, names) = usernames(store, None, u64::MAX, u64::MAX).await;
+    assert_eq!((count, names.len()), (5, 0));
+}
+
+/// A search matches a case-insensitive substring of the username or the
+/// e-mail; `count` counts the matches.
+pub async fn list_users_search_matches_username_or_email_case_insensitively<S: Store>(store: &S) {
+    for (username, email) in [
+        ("alice", "a@example.com"),
+        ("bob", "ALICE.fan@Example.org"),
+        ("carol", "carol@other.net"),
+        ("DAVE", ""),
+    ] {
+        let mut new = new_user(username);
+        new.email = email.to_owned();
+        store.create_user(new).await.expect("create_user");
+    }
+    let cases: [(&str, &[&str]); 7] = [
+        ("ALI", &["alice", "bob"]),
+        ("example", &["alice", "bob"]),
+        ("Carol@", &["carol"]),
+        ("dave", &["DAVE"]),
+        (".NET", &["carol"]),
+        ("OB", &["bob"]),
+        ("zzz", &[]),
+    ];
+    for (search, expected) in cases {
+        let (count, names) = usernames(store, Some(search), 0, 10).await;
+        assert_eq!(names, expected, "search {search:?}");
+        assert_eq!(count, expected.len() as u64, "search {search:?}");
+    }
+    let (count, names) = usernames(store, Some(""), 0, 10).await;
+    assert_eq!((count, names.len()), (4, 4), "an empty search matches all");
+}
+
+/// A search's `count` is the number of matches, not of the page.
+pub async fn list_users_search_pages_and_counts_matches<S: Store>(store: &S) {
+    for name in ["match1", "other1", "match2", "other2", "match3"] {
+        user(store, name).await;
+    }
+    let (count, names) = usernames(store, Some("MATCH"), 1, 1).await;
+    assert_eq!(count, 3);
+    assert_eq!(names, ["match2"]);
+    let (count, names) = usernames(store, Some("match"), 3, 10).await;
+    assert_eq!((count, names.len()), (3, 0));
+}
+
+/// `%`, `_` and `\` in a search are literal characters, not wildcards.
+pub async fn list_users_search_treats_wildcards_literally<S: Store>(store: &S) {
+    for (username, email) in [
+        ("a_b", "one@example.com"),
+        ("axb", "two@example.com"),
+        ("p", "100%off@example.com"),
+        ("q", "100xoff@example.com"),
+    ] {
+        let mut new = new_user(username);
+        new.email = email.to_owned();
+        store.create_user(new).await.expect("create_user");
+    }
+    let cases: [(&str, &[&str]); 5] = [
+        ("a_b", &["a_b"]),
+        ("_", &["a_b"]),
+        ("%off", &["p"]),
+        ("%", &["p"]),
+        ("\\", &[]),
+    ];
+    for (search, expected) in cases {
+        let (count, names) = usernames(store, Some(search), 0, 10).await;
+        assert_eq!(names, expected, "search {search:?}");
+        assert_eq!(count, expected.len() as u64, "search {search:?}");
+    }
+}
+
+// ---------------------------------------------------------------- tokens
+
+/// `create_token` returns the record as stored: every field, no `last_used`.
+pub async fn create_token_returns_the_record<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = NewToken {
+        scopes: vec!["notes:read".to_owned(), "notes:write".to_owned()],
+        expires: Some(T0 + Duration::days(90)),
+        authenticated_at: Some(T0 - Duration::minutes(5)),
+        ..new_token(alice.id, "laptop")
+    };
+    let record = store
+        .create_token(new.clone(), None)
+        .await
+        .expect("create_token")
+        .expect("stored");
+    assert!(record.id > 0);
+    assert_eq!(record.user_id, alice.id);
+    assert_eq!(record.name, "laptop");
+    assert_eq!(record.scopes, new.scopes);
+    assert_eq!(record.created, T0);
+    assert_eq!(record.expires, new.expires);
+    assert_eq!(record.last_used, None);
+    assert_eq!(record.authenticated_at, new.authenticated_at);
+    let second = token(store, new_token(alice.id, "phone")).await;
+    assert_ne!(second.id, record.id);
+}
+
+/// `find_token` by digest returns the record and its owner.
+pub async fn find_token_returns_the_record_and_its_user<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let new = NewToken {
+        scopes: vec!["notes:read".to_owned()],
+        expires: Some(T0 + Duration::days(1)),
+        ..new_token(alice.id, "laptop")
+    };
+    let digest = new.digest;
+    let record = token(store, new).await;
+    let bobs = new_token(bob.id, "bob's");
+    let bobs_digest = bobs.digest;
+    let bobs_record = token(store, bobs).await;
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert_eq!(found, Some((record, alice)));
+    let found = store
+        .find_token(&bobs_digest, T0)
+        .await
+        .expect("find_token");
+    assert_eq!(found, Some((bobs_record, bob)));
+}
+
+/// A digest that was never stored finds nothing.
+pub async fn find_token_with_an_unknown_digest_is_none<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    token(store, new_token(alice.id, "laptop")).await;
+    let unknown = TokenKey::generate().digest();
+    let found = store.find_token(&unknown, T0).await.expect("find_token");
+    assert_eq!(found, None);
+}
+
+/// A token is found until its expiry and not at or after it.
+pub async fn find_token_at_or_after_expiry_is_none<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let expires = T0 + Duration::hours(1);
+    let new = NewToken {
+        expires: Some(expires),
+        ..new_token(alice.id, "short")
+    };
+    let digest = new.digest;
+    let record = token(store, new).await;
+    let just_before = expires - Duration::microseconds(1);
+    let found = store
+        .find_token(&digest, just_before)
+        .await
+        .expect("find_token");
+    assert_eq!(found.map(|(t, _)| t), Some(record));
+    for at in [
+        expires,
+        expires + Duration::microseconds(1),
+        expires + Duration::days(365),
+    ] {
+        let found = store.find_token(&digest, at).await.expect("find_token");
+        assert_eq!(found, None, "at {at}");
+    }
+}
+
+/// A token without an expiry is found at any time.
+pub async fn token_without_expiry_never_expires<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_token(alice.id, "forever");
+    let digest = new.digest;
+    let record = token(store, new).await;
+    let far = datetime!(2999-12-31 23:59:59.999999 UTC);
+    let found = store.find_token(&digest, far).await.expect("find_token");
+    assert_eq!(found.map(|(t, _)| t), Some(record));
+    assert_eq!(token_names(store, alice.id, far).await, ["forever"]);
+}
+
+/// A token's owner is returned as stored now, after changes to it.
+pub async fn find_token_returns_the_owner_as_it_is_now<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_token(alice.id, "laptop");
+    let digest = new.digest;
+    token(store, new).await;
+    let update = UserUpdate {
+        is_active: Some(false),
+        ..UserUpdate::default()
+    };
+    let updated = store
+        .update_user(alice.id, update)
+        .await
+        .expect("update_user");
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert_eq!(found.map(|(_, u)| u), updated);
+}
+
+/// Scopes round-trip exactly: none, one, several, with awkward characters.
+pub async fn token_scopes_round_trip<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let cases: [&[&str]; 4] = [
+        &[],
+        &["notes:read"],
+        &["b", "a", "a"],
+        &[
+            "with space",
+            "quote\"s",
+            "comma,",
+            "ünïcødé",
+            "[]",
+            "back\\slash",
+        ],
+    ];
+    for (i, scopes) in cases.into_iter().enumerate() {
+        let scopes: Vec<String> = scopes.iter().map(|s| (*s).to_owned()).collect();
+        let new = NewToken {
+            scopes: scopes.clone(),
+            created: T0 + Duration::seconds(i as i64),
+            ..new_token(alice.id, &format!("t{i}"))
+        };
+        let digest = new.digest;
+        let record = token(store, new).await;
+        assert_eq!(record.scopes, scopes);
+        let found = store.find_token(&digest, T0).await.expect("find_token");
+        assert_eq!(found.map(|(t, _)| t.scopes), Some(scopes.clone()));
+    }
+    let listed = store.list_tokens(alice.id, T0).await.expect("list_tokens");
+    let listed: Vec<usize> = listed.iter().map(|t| t.scopes.len()).collect();
+    assert_eq!(listed, [0, 1, 3, 6]);
+}
+
+/// `created`, `expires` and `authenticated_at` come back to the microsecond.
+pub async fn token_times_round_trip_to_the_microsecond<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = NewToken {
+        created: datetime!(2024-02-29 23:59:59.999999 UTC),
+        expires: Some(datetime!(2031-12-31 23:59:59.000001 UTC)),
+        authenticated_at: Some(datetime!(2024-02-29 23:58:00.5 UTC)),
+        ..new_token(alice.id, "precise")
+    };
+    let digest = new.digest;
+    let record = token(store, new.clone()).await;
+    assert_eq!(record.created, new.created);
+    assert_eq!(record.expires, new.expires);
+    assert_eq!(record.authenticated_at, new.authenticated_at);
+    let found = store
+        .find_token(&digest, new.created)
+        .await
+        .expect("find_token")
+        .map(|(t, _)| t);
+    assert_eq!(found, Some(record.clone()));
+    let listed = store
+        .list_tokens(alice.id, new.created)
+        .await
+        .expect("list_tokens");
+    assert_eq!(listed, [record]);
+}
+
+/// An `authenticated_at` of `None` stays `None`; `Some` stays `Some`.
+pub async fn authenticated_at_round_trips<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let never = new_token(alice.id, "never");
+    let never_digest = never.digest;
+    token(store, never).await;
+    let at = T0 - Duration::microseconds(7);
+    let proved = NewToken {
+        authenticated_at: Some(at),
+        ..new_token(alice.id, "proved")
+    };
+    let proved_digest = proved.digest;
+    token(store, proved).await;
+    let found = store
+        .find_token(&never_digest, T0)
+        .await
+        .expect("find_token");
+    assert_eq!(found.map(|(t, _)| t.authenticated_at), Some(None));
+    let found = store
+        .find_token(&proved_digest, T0)
+        .await
+        .expect("find_token");
+    assert_eq!(found.map(|(t, _)| t.authenticated_at), Some(Some(at)));
+}
+
+/// A digest already stored is `Conflict`, with or without a cap.
+pub async fn create_token_with_a_taken_digest_is_a_conflict<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let first = new_token(alice.id, "first");
+    let digest = first.digest;
+    let record = token(store, first).await;
+    for (owner, cap) in [(alice.id, None), (bob.id, None), (bob.id, Some(10))] {
+        let again = NewToken {
+            digest,
+            ..new_token(owner, "again")
+        };
+        let result = store.create_token(again, cap).await;
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    }
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert_eq!(found.map(|(t, _)| t), Some(record));
+}
+
+/// A token for a user that does not exist is refused.
+pub async fn create_token_for_an_unknown_user_fails<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    for cap in [None, Some(5)] {
+        let new = new_token(alice.id + 1000, "orphan");
+        let digest = new.digest;
+        let result = store.create_token(new, cap).await;
+        assert!(result.is_err(), "cap {cap:?}: {result:?}");
+        let found = store.find_token(&digest, T0).await.expect("find_token");
+        assert_eq!(found, None);
+    }
+}
+
+/// At the cap, `create_token` stores nothing and answers `None`.
+pub async fn max_per_user_refuses_tokens_past_the_cap<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    for i in 0..3 {
+        let created = store
+            .create_token(new_token(alice.id, &format!("t{i}")), Some(3))
+            .await
+            .expect("create_token");
+        assert!(created.is_some(), "token {i} is under the cap");
+    }
+    let refused = new_token(alice.id, "t3");
+    let digest = refused.digest;
+    let result = store
+        .create_token(refused, Some(3))
+        .await
+        .expect("create_token");
+    assert_eq!(result, None);
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert_eq!(found, None, "a refused token is not stored");
+    assert_eq!(
+        store.list_tokens(alice.id, T0).await.expect("list").len(),
+        3
+    );
+    let zero = store
+        .create_token(new_token(user(store, "bob").await.id, "b"), Some(0))
+        .await
+        .expect("create_token");
+    assert_eq!(zero, None, "a cap of zero refuses every token");
+    let uncapped = store
+        .create_token(new_token(alice.id, "t4"), None)
+        .await
+        .expect("create_token");
+    assert!(uncapped.is_some(), "without a cap there is no limit");
+}
+
+/// Tokens expired at the new token's `created` time do not count against the
+/// cap; one expiring exactly then is expired.
+pub async fn max_per_user_counts_only_unexpired_tokens<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let expired = [
+        (T0 - Duration::days(2), T0 - Duration::seconds(1)),
+        (T0 - Duration::days(1), T0),
+    ];
+    for (i, (created, expires)) in expired.into_iter().enumerate() {
+        let new = NewToken {
+            created,
+            expires: Some(expires),
+            ..new_token(alice.id, &format!("old{i}"))
+        };
+        token(store, new).await;
+    }
+    let live = NewToken {
+        expires: Some(T0 + Duration::microseconds(1)),
+        ..new_token(alice.id, "live")
+    };
+    token(store, live).await;
+    let second = store
+        .create_token(new_token(alice.id, "second"), Some(2))
+        .await
+        .expect("create_token");
+    assert!(second.is_some(), "only one unexpired token is held");
+    let third = store
+        .create_token(new_token(alice.id, "third"), Some(2))
+        .await
+        .expect("create_token");
+    assert_eq!(third, None);
+}
+
+/// The cap is per user: another user's tokens do not count.
+pub async fn max_per_user_counts_each_user_separately<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    for owner in [alice.id, bob.id] {
+        let created = store
+            .create_token(new_token(owner, "first"), Some(1))
+            .await
+            .expect("create_token");
+        assert!(created.is_some(), "user {owner}'s first token");
+    }
+    let again = store
+        .create_token(new_token(alice.id, "second"), Some(1))
+        .await
+        .expect("create_token");
+    assert_eq!(again, None);
+}
+
+/// The count and the insert are one atomic step: twenty concurrent creations
+/// under a cap of five store exactly five tokens.
+pub async fn max_per_user_is_atomic_under_concurrency<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let attempts =
+        (0..20).map(|i| store.create_token(new_token(alice.id, &format!("t{i}")), Some(5)));
+    let results = join_all(attempts).await;
+    let mut stored = 0;
+    for result in results {
+        if result.expect("create_token").is_some() {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 5);
+    let listed = store.list_tokens(alice.id, T0).await.expect("list_tokens");
+    assert_eq!(listed.len(), 5);
+}
+
+/// `list_tokens` lists one user's unexpired tokens, oldest first (by id when
+/// created together).
+pub async fn list_tokens_is_oldest_first_and_excludes_expired<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let now = T0 + Duration::minutes(1);
+    let tokens = [
+        ("third", T0 + Duration::seconds(2), None),
+        ("first", T0, Some(now + Duration::microseconds(1))),
+        ("second", T0 + Duration::seconds(1), None),
+        ("second-too", T0 + Duration::seconds(1), None),
+        (
+            "expired",
+            T0 - Duration::seconds(1),
+            Some(T0 + Duration::seconds(10)),
+        ),
+        ("expires-now", T0 - Duration::seconds(2), Some(now)),
+    ];
+    for (name, created, expires) in tokens {
+        let new = NewToken {
+            created,
+            expires,
+            ..new_token(alice.id, name)
+        };
+        token(store, new).await;
+    }
+    token(store, new_token(bob.id, "bob's")).await;
+    assert_eq!(
+        token_names(store, alice.id, now).await,
+        ["first", "second", "second-too", "third"]
+    );
+    assert_eq!(token_names(store, bob.id, now).await, ["bob's"]);
+    let nobody = user(store, "carol").await;
+    assert!(token_names(store, nobody.id, now).await.is_empty());
+}
+
+/// Deleting without an owner deletes the token; a second delete finds nothing.
+pub async fn delete_token_deletes_it<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_token(alice.id, "laptop");
+    let digest = new.digest;
+    let record = token(store, new).await;
+    let kept = token(store, new_token(alice.id, "phone")).await;
+    assert!(store
+        .delete_token(record.id, None)
+        .await
+        .expect("delete_token"));
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert_eq!(found, None);
+    assert!(!store
+        .delete_token(record.id, None)
+        .await
+        .expect("delete_token"));
+    assert_eq!(token_names(store, alice.id, T0).await, [kept.name]);
+}
+
+/// With an owner, only that owner's token is deleted; another owner's id
+/// answers `false` and leaves it.
+pub async fn delete_token_with_an_owner_deletes_only_their_token<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let new = new_token(alice.id, "laptop");
+    let digest = new.digest;
+    let record = token(store, new).await;
+    let deleted = store
+        .delete_token(record.id, Some(bob.id))
+        .await
+        .expect("delete_token");
+    assert!(!deleted);
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert!(found.is_some(), "bob cannot delete alice's token");
+    let deleted = store
+        .delete_token(record.id, Some(alice.id))
+        .await
+        .expect("delete_token");
+    assert!(deleted);
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert_eq!(found, None);
+}
+
+/// Deleting an id that does not exist answers `false`.
+pub async fn delete_unknown_token_is_false<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let record = token(store, new_token(alice.id, "laptop")).await;
+    for owner in [None, Some(alice.id)] {
+        let deleted = store
+            .delete_token(record.id + 1000, owner)
+            .await
+            .expect("delete_token");
+        assert!(!deleted);
+    }
+    assert_eq!(token_names(store, alice.id, T0).await, ["laptop"]);
+}
+
+/// `touch_token` sets `last_used` to the microsecond, for that token only; a
+/// later use replaces it.
+pub async fn touch_token_records_the_last_use<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_token(alice.id, "laptop");
+    let digest = new.digest;
+    let record = token(store, new).await;
+    let other = token(store, new_token(alice.id, "phone")).await;
+    let at = T0 + Duration::minutes(5) + Duration::microseconds(7);
+    store.touch_token(record.id, at).await.expect("touch_token");
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert_eq!(found.map(|(t, _)| t.last_used), Some(Some(at)));
+    let later = at + Duration::hours(2);
+    store
+        .touch_token(record.id, later)
+        .await
+        .expect("touch_token");
+    let listed = store.list_tokens(alice.id, T0).await.expect("list_tokens");
+    let last_used: Vec<_> = listed.iter().map(|t| (t.id, t.last_used)).collect();
+    assert_eq!(last_used, [(record.id, Some(later)), (other.id, None)]);
+    store
+        .touch_token(record.id + 1000, later)
+        .await
+        .expect("touching an unknown token is not an error");
+}
+
+/// `purge_expired_tokens` deletes the tokens expired at `now` (expiry at or
+/// before it), counts them, and keeps the rest.
+pub async fn purge_expired_tokens_deletes_only_expired_ones<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let tokens = [
+        (alice.id, "long-expired", Some(T0 - Duration::days(1))),
+        (bob.id, "just-expired", Some(T0 - Duration::microseconds(1))),
+        (alice.id, "expires-now", Some(T0)),
+        (
+            alice.id,
+            "expires-later",
+            Some(T0 + Duration::microseconds(1)),
+        ),
+        (bob.id, "never-expires", None),
+    ];
+    let mut digests = Vec::new();
+    for (owner, name, expires) in tokens {
+        let new = NewToken {
+            created: T0 - Duration::days(2),
+            expires,
+            ..new_token(owner, name)
+        };
+        digests.push(new.digest);
+        token(store, new).await;
+    }
+    let purged = store
+        .purge_expired_tokens(T0)
+        .await
+        .expect("purge_expired_tokens");
+    assert_eq!(purged, 3);
+    let before = T0 - Duration::days(2);
+    let mut left = Vec::new();
+    for digest in &digests {
+        let found = store.find_token(digest, before).await.expect("find_token");
+        left.push(found.map(|(t, _)| t.name));
+    }
+    assert_eq!(
+        left,
+        [
+            None,
+            None,
+            None,
+            Some("expires-later".to_owned()),
+            Some("never-expires".to_owned())
+        ]
+    );
+    let again = store
+        .purge_expired_tokens(T0)
+        .await
+        .expect("purge_expired_tokens");
+    assert_eq!(again, 0);
+}
+
+/// `ping` answers on a working store.
+pub async fn ping_answers<S: Store>(store: &S) {
+    store.ping().await.expect("ping");
+}
