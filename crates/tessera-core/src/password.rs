@@ -18,7 +18,7 @@ use crate::secret::Secret;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
@@ -130,6 +130,7 @@ struct Inner {
     queue_limit: usize,
     waiting: AtomicUsize,
     running: AtomicUsize,
+    verifications: AtomicU64,
     dummy_hash: String,
 }
 
@@ -151,6 +152,7 @@ impl PasswordHasher {
                 queue_limit,
                 waiting: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
+                verifications: AtomicU64::new(0),
                 dummy_hash,
             }),
         })
@@ -177,6 +179,12 @@ impl PasswordHasher {
         self.inner.running.load(Ordering::Relaxed)
     }
 
+    /// Verifications performed so far, dummy ones included: a login for an
+    /// unknown user must count one, like a wrong password.
+    pub fn verifications(&self) -> u64 {
+        self.inner.verifications.load(Ordering::Relaxed)
+    }
+
     /// Hashes a password with argon2id at the current parameters.
     pub async fn hash(&self, password: &Secret) -> Result<String, HashError> {
         let password = password.clone();
@@ -194,6 +202,7 @@ impl PasswordHasher {
         let password = password.clone();
         let stored = stored.map(str::to_owned);
         self.run(move |inner| {
+            inner.verifications.fetch_add(1, Ordering::Relaxed);
             let result = match stored.as_deref() {
                 Some(hash) => verify_now(&inner.params, &password, hash),
                 None => {
@@ -459,5 +468,34 @@ mod tests {
             Some(Verification::Invalid)
         );
         assert_eq!(hasher.queue_depth(), 0);
+        assert_eq!(hasher.verifications(), 2);
+    }
+
+    /// Hashing runs on the blocking pool: a single-threaded runtime keeps
+    /// serving other tasks while a slow (default-cost) hash is in flight.
+    #[test]
+    fn hashing_never_blocks_the_async_runtime() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        runtime.block_on(async {
+            let hasher = PasswordHasher::new(Argon2Params::default(), 1, 4)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let ticks = Arc::new(AtomicUsize::new(0));
+            let counter = ticks.clone();
+            let ticker = tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            let hash = hasher.hash(&Secret::new("pw")).await.unwrap_or_default();
+            let during = ticks.load(Ordering::Relaxed);
+            ticker.abort();
+            assert!(hash.starts_with("$argon2id$"));
+            // On the runtime's only thread the ticker could not have run at all.
+            assert!(during >= 3, "the runtime was blocked: {during} ticks");
+        });
     }
 }

@@ -728,22 +728,31 @@ pub async fn max_per_user_counts_each_user_separately<S: Store>(store: &S) {
     assert_eq!(again, None);
 }
 
-/// The count and the insert are one atomic step: twenty concurrent creations
-/// under a cap of five store exactly five tokens.
+/// The count and the insert are one atomic step: for each of four users,
+/// twenty concurrent creations (all eighty at once) under a cap of five store
+/// exactly five tokens.
 pub async fn max_per_user_is_atomic_under_concurrency<S: Store>(store: &S) {
-    let alice = user(store, "alice").await;
-    let attempts =
-        (0..20).map(|i| store.create_token(new_token(alice.id, &format!("t{i}")), Some(5)));
+    let mut users = Vec::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        users.push(user(store, name).await.id);
+    }
+    let attempts = (0..20).flat_map(|i| {
+        users
+            .iter()
+            .map(move |&owner| store.create_token(new_token(owner, &format!("t{i}")), Some(5)))
+    });
     let results = join_all(attempts).await;
-    let mut stored = 0;
+    let mut stored = std::collections::BTreeMap::new();
     for result in results {
-        if result.expect("create_token").is_some() {
-            stored += 1;
+        if let Some(record) = result.expect("create_token") {
+            *stored.entry(record.user_id).or_insert(0) += 1;
         }
     }
-    assert_eq!(stored, 5);
-    let listed = store.list_tokens(alice.id, T0).await.expect("list_tokens");
-    assert_eq!(listed.len(), 5);
+    for owner in users {
+        assert_eq!(stored.get(&owner), Some(&5), "user {owner}: {stored:?}");
+        let listed = store.list_tokens(owner, T0).await.expect("list_tokens");
+        assert_eq!(listed.len(), 5, "user {owner}");
+    }
 }
 
 /// `list_tokens` lists one user's unexpired tokens, oldest first (by id when

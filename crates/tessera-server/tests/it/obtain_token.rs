@@ -225,3 +225,71 @@ async fn other_methods_are_405_with_allow() {
     reply.assert_error(405, "method_not_allowed", "Method \"GET\" not allowed.");
     assert_eq!(reply.header("allow"), Some("POST"));
 }
+
+#[tokio::test]
+async fn every_failure_costs_exactly_one_verification() {
+    // Timing must not reveal who exists: an unknown user, a wrong password and
+    // an inactive user each cost one full argon2id verification (Django's
+    // dummy hash), as a success does.
+    let app = TestApp::new().await;
+    app.user("alice", "s3cret-pass").await;
+    app.user_with("carol", "s3cret-pass", false, false).await;
+    let hasher = app.state.tessera.hasher().clone();
+    for (username, password) in [
+        ("nobody", "s3cret-pass"),
+        ("alice", "wrong"),
+        ("carol", "s3cret-pass"),
+        ("alice", "s3cret-pass"),
+    ] {
+        let before = hasher.verifications();
+        app.post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": username, "password": password}),
+        )
+        .await;
+        assert_eq!(hasher.verifications() - before, 1, "{username}/{password}");
+    }
+}
+
+#[tokio::test]
+async fn a_weaker_stored_hash_is_upgraded_at_login() {
+    let app = TestApp::with_config(|c| c.password.argon2 = "m=512,t=1,p=1".into()).await;
+    let alice = app.user("alice", "s3cret-pass").await;
+    // A Django PBKDF2 hash of "tessera" (salt "seasalt", 1000 iterations).
+    let django = "pbkdf2_sha256$1000$seasalt$JufROfxj26yFKzOTf2LtZ4LBpdvdVUqDMTeLsZNG59w=";
+    let users = &app.state.tessera.stores().users;
+    let update = tessera_core::user::UserUpdate {
+        password_hash: Some(django.into()),
+        ..Default::default()
+    };
+    users.update_user(alice.id, update).await.unwrap();
+    let reply = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": "alice", "password": "tessera"}),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let stored = users
+        .credentials_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        stored
+            .password_hash
+            .starts_with("$argon2id$v=19$m=512,t=1,p=1$"),
+        "{}",
+        stored.password_hash
+    );
+    let again = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": "alice", "password": "tessera"}),
+        )
+        .await;
+    assert_eq!(again.status, 200);
+}
