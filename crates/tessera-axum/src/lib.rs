@@ -26,11 +26,15 @@
 
 pub mod authentication;
 pub mod body;
+pub mod client;
+pub mod cookies;
+pub mod csrf;
 pub mod error;
 pub mod extract;
 pub mod fields;
 pub mod login;
 pub mod policy;
+pub mod sessions;
 pub mod state;
 
 pub use authentication::Authenticator;

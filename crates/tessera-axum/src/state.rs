@@ -4,6 +4,7 @@
 use crate::authentication::Authenticator;
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::PasswordHasher;
 use tessera_core::{Clock, Stores, SystemClock};
 
@@ -22,6 +23,22 @@ pub struct Settings {
     pub max_tokens_per_user: u64,
     /// Largest request body read, in bytes.
     pub body_limit: usize,
+    /// Session cookie name (Django's `SESSION_COOKIE_NAME`).
+    pub session_cookie: String,
+    /// CSRF cookie name (Django's `CSRF_COOKIE_NAME`).
+    pub csrf_cookie: String,
+    /// Whether cookies carry `Secure`.
+    pub secure_cookies: bool,
+    /// A session unused this long ends.
+    pub session_idle_timeout: Duration,
+    /// A session ends this long after login, however busy.
+    pub session_max_age: Duration,
+    /// How long a password proof counts as recent ("sudo mode").
+    pub reauth_window: Duration,
+    /// Trusted `X-Forwarded-For` hops (DRF's `NUM_PROXIES`).
+    pub num_proxies: usize,
+    /// Django's `CSRF_TRUSTED_ORIGINS`, parsed.
+    pub csrf: CsrfConfig,
 }
 
 impl Default for Settings {
@@ -29,10 +46,18 @@ impl Default for Settings {
         Settings {
             token_keyword: "Token".to_owned(),
             accept_bearer: false,
-            default_authenticators: vec![Authenticator::Token],
+            default_authenticators: vec![Authenticator::Token, Authenticator::Session],
             token_lifetime: Some(Duration::from_secs(90 * 24 * 3600)),
             max_tokens_per_user: 100,
             body_limit: 64 * 1024,
+            session_cookie: "sessionid".to_owned(),
+            csrf_cookie: "csrftoken".to_owned(),
+            secure_cookies: true,
+            session_idle_timeout: Duration::from_secs(24 * 3600),
+            session_max_age: Duration::from_secs(14 * 24 * 3600),
+            reauth_window: Duration::from_secs(600),
+            num_proxies: 0,
+            csrf: CsrfConfig::default(),
         }
     }
 }

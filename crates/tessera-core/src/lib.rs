@@ -16,10 +16,12 @@
 //! ```
 
 pub mod clock;
+pub mod csrf;
 pub mod identity;
 pub mod password;
 pub mod permission;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod token;
 pub mod user;

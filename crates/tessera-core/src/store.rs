@@ -9,6 +9,7 @@
 //! - a store that cannot be reached answers [`StoreError::Unavailable`], never a
 //!   made-up answer, so callers fail closed.
 
+use crate::session::{NewSession, SessionRecord};
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;
@@ -98,10 +99,68 @@ pub trait TokenStore: Send + Sync + 'static {
     ) -> Result<Vec<TokenRecord>, StoreError>;
     /// Deletes a token; with `owner`, only if that user owns it. Whether one was deleted.
     async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError>;
+    /// Deletes every token of a user but `except`; how many.
+    async fn delete_user_tokens(
+        &self,
+        user_id: i64,
+        except: Option<i64>,
+    ) -> Result<u64, StoreError>;
     /// Records a use of the token.
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
     /// Deletes the tokens that expired before `now`; how many.
     async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// Server-side sessions, kept only by the digests of their ids.
+///
+/// A session is live while `now < expires` (absolute lifetime) and
+/// `now < last_seen + idle_timeout`; a session that is not live is never
+/// returned by [`find_session`](SessionStore::find_session) or
+/// [`list_sessions`](SessionStore::list_sessions).
+#[async_trait]
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a session.
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError>;
+    /// The live session with this digest, with its user. One indexed read.
+    async fn find_session(
+        &self,
+        digest: &KeyDigest,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError>;
+    /// A user's live sessions, oldest first.
+    async fn list_sessions(
+        &self,
+        user_id: i64,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<Vec<SessionRecord>, StoreError>;
+    /// Gives the session a new id (Django's `cycle_key`), keeping its row, and
+    /// sets `authenticated_at` when given. Whether the session existed.
+    async fn rotate_session(
+        &self,
+        id: i64,
+        new_digest: &KeyDigest,
+        authenticated_at: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError>;
+    /// Replaces the session's data.
+    async fn set_session_data(&self, id: i64, data: serde_json::Value) -> Result<(), StoreError>;
+    /// Records a use of the session.
+    async fn touch_session(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Deletes a session; with `owner`, only if that user owns it. Whether one was deleted.
+    async fn delete_session(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError>;
+    /// Deletes every session of a user but `except`; how many.
+    async fn delete_user_sessions(
+        &self,
+        user_id: i64,
+        except: Option<i64>,
+    ) -> Result<u64, StoreError>;
+    /// Deletes the sessions that are not live at `now`; how many.
+    async fn purge_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<u64, StoreError>;
 }
 
 /// Whether every store answers, for `/readyz`.
@@ -118,6 +177,8 @@ pub struct Stores {
     pub users: Arc<dyn UserStore>,
     /// Tokens.
     pub tokens: Arc<dyn TokenStore>,
+    /// Sessions.
+    pub sessions: Arc<dyn SessionStore>,
     /// Readiness.
     pub health: Arc<dyn Health>,
 }
@@ -129,12 +190,13 @@ impl std::fmt::Debug for Stores {
 }
 
 impl Stores {
-    /// All three roles played by one store value.
-    pub fn from_one<S: UserStore + TokenStore + Health>(store: S) -> Self {
+    /// Every role played by one store value.
+    pub fn from_one<S: UserStore + TokenStore + SessionStore + Health>(store: S) -> Self {
         let store = Arc::new(store);
         Stores {
             users: store.clone(),
             tokens: store.clone(),
+            sessions: store.clone(),
             health: store,
         }
     }

@@ -112,7 +112,7 @@ pub struct AuthenticationConfig {
 impl Default for AuthenticationConfig {
     fn default() -> Self {
         AuthenticationConfig {
-            default: vec!["token".to_owned()],
+            default: vec!["token".to_owned(), "session".to_owned()],
             token_keyword: "Token".to_owned(),
             accept_bearer: false,
         }

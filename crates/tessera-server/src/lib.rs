@@ -17,6 +17,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tessera_axum::{Authenticator, Settings, Tessera};
+use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::{Argon2Params, PasswordHasher};
 use tessera_core::{Clock, Stores, SystemClock};
 use tessera_store_sql::SqlStore;
@@ -48,6 +49,9 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         .map(|name| name.parse::<Authenticator>().map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()
         .context("authentication.default")?;
+    let csrf = CsrfConfig::new(config.csrf.trusted_origins.iter().cloned())
+        .map_err(anyhow::Error::msg)
+        .context("csrf.trusted_origins")?;
     Ok(Settings {
         token_keyword: config.authentication.token_keyword.clone(),
         accept_bearer: config.authentication.accept_bearer,
@@ -55,7 +59,26 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         token_lifetime: config.tokens.default_lifetime.0,
         max_tokens_per_user: config.tokens.max_per_user,
         body_limit: config.limits.body_bytes,
+        session_cookie: config.cookies.session_name.clone(),
+        csrf_cookie: config.cookies.csrf_name.clone(),
+        secure_cookies: secure_cookies(config)?,
+        session_idle_timeout: config.sessions.idle_timeout,
+        session_max_age: config.sessions.max_age,
+        reauth_window: config.reauth.window,
+        num_proxies: config.throttle.num_proxies,
+        csrf,
     })
+}
+
+/// `cookies.secure`: `auto` sets `Secure` unless the server listens on a
+/// loopback address (development over plain HTTP).
+pub fn secure_cookies(config: &Config) -> anyhow::Result<bool> {
+    match config.cookies.secure.as_str() {
+        "auto" => Ok(!config.server.bind.ip().is_loopback()),
+        "true" => Ok(true),
+        "false" => Ok(false),
+        other => anyhow::bail!("cookies.secure must be auto, true or false, not {other:?}"),
+    }
 }
 
 /// The password hasher the configuration asks for.
@@ -107,11 +130,14 @@ pub async fn run(
     let store = open_store(&config).await?;
     let state = state(config, store, Arc::new(SystemClock))?;
     let addr = listener.local_addr()?;
-    if addr.ip().is_loopback() {
-        tracing::info!("development mode: listening on loopback without TLS");
+    if !state.tessera.settings().secure_cookies {
+        tracing::info!(
+            "development mode: cookies are sent without Secure (plain HTTP on loopback); \
+             set cookies.secure = true behind TLS"
+        );
     }
     tracing::info!(%addr, "tessera listening");
-    let purge = spawn_purge(state.tessera.stores().clone());
+    let purge = spawn_purge(state.tessera.clone());
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -123,19 +149,34 @@ pub async fn run(
     Ok(())
 }
 
-/// Deletes expired tokens every hour.
-fn spawn_purge(stores: Stores) -> tokio::task::JoinHandle<()> {
+/// Deletes expired tokens and sessions every ten minutes.
+fn spawn_purge(tessera: Tessera) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
             tick.tick().await;
-            match stores.tokens.purge_expired_tokens(SystemClock.now()).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(purged = n, "expired tokens purged"),
-                Err(e) => tracing::warn!(error = %e, "purging expired tokens failed"),
+            if let Err(e) = purge_expired(&tessera).await {
+                tracing::warn!(error = %e, "purging expired credentials failed");
             }
         }
     })
+}
+
+/// Deletes expired tokens and sessions (the background task and `tessera
+/// clearsessions`); how many of each.
+pub async fn purge_expired(tessera: &Tessera) -> Result<(u64, u64), tessera_core::StoreError> {
+    let now = tessera.clock().now();
+    let tokens = tessera.stores().tokens.purge_expired_tokens(now).await?;
+    let idle = tessera_axum::authentication::session::idle_timeout(tessera);
+    let sessions = tessera
+        .stores()
+        .sessions
+        .purge_expired_sessions(now, idle)
+        .await?;
+    if tokens + sessions > 0 {
+        tracing::info!(tokens, sessions, "expired credentials purged");
+    }
+    Ok((tokens, sessions))
 }
 
 /// A database URL with any password replaced, for messages.

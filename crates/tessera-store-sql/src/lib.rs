@@ -1,10 +1,11 @@
-//! Tessera's user and token stores on SQLite and PostgreSQL, through sqlx.
+//! Tessera's user, token and session stores on SQLite and PostgreSQL, through
+//! sqlx.
 //!
 //! One [`SqlStore`] type serves both databases: the URL picks the backend, the
-//! schema is the same (times as microseconds since the Unix epoch, scopes as a
-//! JSON array, key digests as bytes under a unique index), and every query is
-//! written once, with `$1`-style parameters that both drivers accept. The
-//! migrations are embedded in the binary.
+//! schema is the same (times as microseconds since the Unix epoch, scopes and
+//! session data as JSON text, key and session digests as bytes under a unique
+//! index), and every query is written once, with `$1`-style parameters that
+//! both drivers accept. The migrations are embedded in the binary.
 //!
 //! ```no_run
 //! use tessera_core::store::{Health, UserStore};
@@ -28,6 +29,7 @@
 
 mod error;
 mod rows;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -70,7 +72,7 @@ pub(crate) enum Pool {
     Postgres(PgPool),
 }
 
-/// Users and tokens in SQLite or PostgreSQL. Cloning is cheap: clones share one
+/// Users, tokens and sessions in SQLite or PostgreSQL. Cloning is cheap: clones share one
 /// connection pool.
 #[derive(Debug, Clone)]
 pub struct SqlStore {

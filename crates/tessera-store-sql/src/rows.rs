@@ -5,6 +5,7 @@
 
 use sqlx::FromRow;
 use tessera_core::clock::from_micros;
+use tessera_core::session::SessionRecord;
 use tessera_core::store::{StoreError, UserCredentials};
 use tessera_core::token::TokenRecord;
 use tessera_core::User;
@@ -24,6 +25,15 @@ macro_rules! token_columns {
     };
 }
 pub(crate) use token_columns;
+
+/// The columns of [`SessionRow`], from `tessera_sessions`.
+macro_rules! session_columns {
+    () => {
+        "id AS session_id, user_id, data, created, last_seen, expires, ip, user_agent, \
+         authenticated_at"
+    };
+}
+pub(crate) use session_columns;
 
 /// A user's columns other than its id (which a token row carries as `user_id`).
 #[derive(FromRow)]
@@ -127,6 +137,61 @@ impl TokenUserRow {
     }
 }
 
+/// `session_columns!()`.
+#[derive(FromRow)]
+pub(crate) struct SessionRow {
+    session_id: i64,
+    user_id: i64,
+    data: String,
+    created: i64,
+    last_seen: i64,
+    expires: i64,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    authenticated_at: Option<i64>,
+}
+
+impl SessionRow {
+    pub(crate) fn into_record(self) -> Result<SessionRecord, StoreError> {
+        Ok(SessionRecord {
+            id: self.session_id,
+            user_id: self.user_id,
+            data: decode_data(&self.data)?,
+            created: from_micros(self.created),
+            last_seen: from_micros(self.last_seen),
+            expires: from_micros(self.expires),
+            ip: self.ip,
+            user_agent: self.user_agent,
+            authenticated_at: self.authenticated_at.map(from_micros),
+        })
+    }
+}
+
+/// A session and its owner, from one join.
+#[derive(FromRow)]
+pub(crate) struct SessionUserRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    #[sqlx(flatten)]
+    user: UserFields,
+}
+
+impl SessionUserRow {
+    pub(crate) fn into_pair(self) -> Result<(SessionRecord, User), StoreError> {
+        let user = self.user.into_user(self.session.user_id);
+        Ok((self.session.into_record()?, user))
+    }
+}
+
+/// A session's data is kept as JSON text.
+pub(crate) fn encode_data(data: &serde_json::Value) -> Result<String, StoreError> {
+    serde_json::to_string(data).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
+fn decode_data(json: &str) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Other(Box::new(e)))
+}
+
 /// Scopes are kept as a JSON array of strings.
 pub(crate) fn encode_scopes(scopes: &[String]) -> Result<String, StoreError> {
     serde_json::to_string(scopes).map_err(|e| StoreError::Other(Box::new(e)))
@@ -149,5 +214,13 @@ mod tests {
             let json = encode_scopes(&scopes).unwrap_or_default();
             assert_eq!(decode_scopes(&json).ok(), Some(scopes));
         }
+    }
+
+    #[test]
+    fn session_data_round_trips_through_json() {
+        let data = serde_json::json!({"b": [1, 2.5, null], "a": {"ü": "\"x\""}, "c": true});
+        let json = encode_data(&data).unwrap_or_default();
+        assert_eq!(decode_data(&json).ok(), Some(data));
+        assert!(decode_data("not json").is_err());
     }
 }

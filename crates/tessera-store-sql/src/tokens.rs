@@ -40,6 +40,9 @@ const LIST_TOKENS: &str = concat!(
 const DELETE_TOKEN: &str =
     "DELETE FROM tessera_tokens WHERE id = $1 AND ($2 IS NULL OR user_id = $2)";
 
+const DELETE_USER_TOKENS: &str =
+    "DELETE FROM tessera_tokens WHERE user_id = $1 AND ($2 IS NULL OR id <> $2)";
+
 const TOUCH_TOKEN: &str = "UPDATE tessera_tokens SET last_used = $2 WHERE id = $1";
 
 const PURGE_EXPIRED_TOKENS: &str =
@@ -148,6 +151,22 @@ impl TokenStore for SqlStore {
         })
         .map_err(store_error)?;
         Ok(done > 0)
+    }
+
+    async fn delete_user_tokens(
+        &self,
+        user_id: i64,
+        except: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query(DELETE_USER_TOKENS)
+                .bind(user_id)
+                .bind(except)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(store_error)
     }
 
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {

@@ -30,12 +30,12 @@ pub use clock::ManualClock;
 pub use fixture::{unreachable_backend, Fixture};
 pub use memory::MemoryStore;
 
-use tessera_core::store::{Health, TokenStore, UserStore};
+use tessera_core::store::{Health, SessionStore, TokenStore, UserStore};
 
 /// Every store trait at once: what the suite needs of a backend.
-pub trait Store: UserStore + TokenStore + Health {}
+pub trait Store: UserStore + TokenStore + SessionStore + Health {}
 
-impl<S: UserStore + TokenStore + Health> Store for S {}
+impl<S: UserStore + TokenStore + SessionStore + Health> Store for S {}
 
 /// Defines, in a module named `$backend`, one `#[test]` per function of
 /// [`suite`], each running on a new multi-threaded tokio runtime.
@@ -87,8 +87,27 @@ macro_rules! store_tests {
             delete_token_deletes_it,
             delete_token_with_an_owner_deletes_only_their_token,
             delete_unknown_token_is_false,
+            delete_user_tokens_deletes_all_but_the_exception,
             touch_token_records_the_last_use,
             purge_expired_tokens_deletes_only_expired_ones,
+            create_session_returns_the_record,
+            find_session_returns_the_record_and_its_user,
+            session_data_round_trips,
+            find_session_with_an_unknown_digest_is_none,
+            find_session_returns_the_owner_as_it_is_now,
+            session_idle_expiry_is_exact,
+            session_absolute_expiry_holds_even_when_recently_touched,
+            touch_session_extends_idle_life,
+            rotate_session_replaces_the_digest_of_the_same_row,
+            rotate_session_to_a_taken_digest_is_a_conflict,
+            create_session_with_a_taken_digest_is_a_conflict,
+            create_session_for_an_unknown_user_fails,
+            set_session_data_replaces_the_data,
+            delete_session_deletes_it,
+            delete_session_with_an_owner_deletes_only_their_session,
+            delete_user_sessions_deletes_all_but_the_exception,
+            list_sessions_is_oldest_first_and_only_live,
+            purge_expired_sessions_deletes_only_dead_ones,
             ping_answers,
         }
     };

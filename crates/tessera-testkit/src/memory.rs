@@ -5,13 +5,16 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tessera_core::clock::truncate_to_micros;
-use tessera_core::store::{Health, StoreError, TokenStore, UserCredentials, UserPage, UserStore};
+use tessera_core::session::{NewSession, SessionRecord};
+use tessera_core::store::{
+    Health, SessionStore, StoreError, TokenStore, UserCredentials, UserPage, UserStore,
+};
 use tessera_core::token::{KeyDigest, NewToken, TokenRecord};
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
 use time::OffsetDateTime;
 
-/// Users and tokens in memory, keeping every contract of the store traits.
+/// Users, tokens and sessions in memory, keeping every contract of the store traits.
 /// Clones share the data.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
@@ -22,8 +25,10 @@ pub struct MemoryStore {
 struct State {
     next_user_id: i64,
     next_token_id: i64,
+    next_session_id: i64,
     users: BTreeMap<i64, (User, String)>,
     tokens: BTreeMap<i64, (KeyDigest, TokenRecord)>,
+    sessions: BTreeMap<i64, (KeyDigest, SessionRecord)>,
 }
 
 impl MemoryStore {
@@ -241,6 +246,19 @@ impl TokenStore for MemoryStore {
         Ok(owned)
     }
 
+    async fn delete_user_tokens(
+        &self,
+        user_id: i64,
+        except: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let before = state.tokens.len();
+        state
+            .tokens
+            .retain(|&id, (_, t)| t.user_id != user_id || Some(id) == except);
+        Ok((before - state.tokens.len()) as u64)
+    }
+
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
         if let Some((_, t)) = self.lock().tokens.get_mut(&id) {
             t.last_used = Some(truncate_to_micros(at));
@@ -253,6 +271,154 @@ impl TokenStore for MemoryStore {
         let before = state.tokens.len();
         state.tokens.retain(|_, (_, t)| unexpired(t, now));
         Ok((before - state.tokens.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
+        let mut state = self.lock();
+        if !state.users.contains_key(&new.user_id) {
+            return Err(StoreError::Other(
+                format!("no user with id {}", new.user_id).into(),
+            ));
+        }
+        if state.sessions.values().any(|(d, _)| *d == new.digest) {
+            return Err(StoreError::Conflict(
+                "the session digest is taken".to_owned(),
+            ));
+        }
+        state.next_session_id += 1;
+        let created = truncate_to_micros(new.created);
+        let record = SessionRecord {
+            id: state.next_session_id,
+            user_id: new.user_id,
+            data: new.data,
+            created,
+            last_seen: created,
+            expires: truncate_to_micros(new.expires),
+            ip: new.ip,
+            user_agent: new.user_agent,
+            authenticated_at: new.authenticated_at.map(truncate_to_micros),
+        };
+        state
+            .sessions
+            .insert(record.id, (new.digest, record.clone()));
+        Ok(record)
+    }
+
+    async fn find_session(
+        &self,
+        digest: &KeyDigest,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        let state = self.lock();
+        let found = state
+            .sessions
+            .values()
+            .find(|(d, s)| d == digest && s.is_live(now, idle_timeout))
+            .and_then(|(_, s)| {
+                let (user, _) = state.users.get(&s.user_id)?;
+                Some((s.clone(), user.clone()))
+            });
+        Ok(found)
+    }
+
+    async fn list_sessions(
+        &self,
+        user_id: i64,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let mut sessions: Vec<SessionRecord> = self
+            .lock()
+            .sessions
+            .values()
+            .map(|(_, s)| s)
+            .filter(|s| s.user_id == user_id && s.is_live(now, idle_timeout))
+            .cloned()
+            .collect();
+        sessions.sort_by_key(|s| (s.created, s.id));
+        Ok(sessions)
+    }
+
+    async fn rotate_session(
+        &self,
+        id: i64,
+        new_digest: &KeyDigest,
+        authenticated_at: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        if state
+            .sessions
+            .iter()
+            .any(|(&other, (d, _))| other != id && d == new_digest)
+        {
+            return Err(StoreError::Conflict(
+                "the session digest is taken".to_owned(),
+            ));
+        }
+        let Some((digest, session)) = state.sessions.get_mut(&id) else {
+            return Ok(false);
+        };
+        *digest = *new_digest;
+        if let Some(at) = authenticated_at {
+            session.authenticated_at = Some(truncate_to_micros(at));
+        }
+        Ok(true)
+    }
+
+    async fn set_session_data(&self, id: i64, data: serde_json::Value) -> Result<(), StoreError> {
+        if let Some((_, s)) = self.lock().sessions.get_mut(&id) {
+            s.data = data;
+        }
+        Ok(())
+    }
+
+    async fn touch_session(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
+        if let Some((_, s)) = self.lock().sessions.get_mut(&id) {
+            s.last_seen = truncate_to_micros(at);
+        }
+        Ok(())
+    }
+
+    async fn delete_session(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let owned = state
+            .sessions
+            .get(&id)
+            .is_some_and(|(_, s)| owner.is_none_or(|o| o == s.user_id));
+        if owned {
+            state.sessions.remove(&id);
+        }
+        Ok(owned)
+    }
+
+    async fn delete_user_sessions(
+        &self,
+        user_id: i64,
+        except: Option<i64>,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let before = state.sessions.len();
+        state
+            .sessions
+            .retain(|&id, (_, s)| s.user_id != user_id || Some(id) == except);
+        Ok((before - state.sessions.len()) as u64)
+    }
+
+    async fn purge_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let before = state.sessions.len();
+        state
+            .sessions
+            .retain(|_, (_, s)| s.is_live(now, idle_timeout));
+        Ok((before - state.sessions.len()) as u64)
     }
 }
 

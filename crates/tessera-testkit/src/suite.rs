@@ -7,8 +7,10 @@
 
 use crate::Store;
 use futures::future::join_all;
+use serde_json::json;
+use tessera_core::session::{NewSession, SessionKey, SessionRecord};
 use tessera_core::store::StoreError;
-use tessera_core::token::{NewToken, TokenKey, TokenRecord};
+use tessera_core::token::{KeyDigest, NewToken, TokenKey, TokenRecord};
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
 use time::macros::datetime;
@@ -42,6 +44,25 @@ pub fn new_token(user_id: i64, name: &str) -> NewToken {
         created: T0,
         expires: None,
         authenticated_at: None,
+    }
+}
+
+/// The idle timeout the session functions use.
+pub const IDLE: Duration = Duration::hours(1);
+
+/// A session for `user_id` with a fresh id: created (and last seen) at [`T0`],
+/// ending 14 days later, with some data, an address, a user agent, and the
+/// password proved at [`T0`].
+pub fn new_session(user_id: i64) -> NewSession {
+    NewSession {
+        user_id,
+        digest: SessionKey::generate().digest(),
+        data: json!({"cart": [1, 2], "theme": "dark"}),
+        created: T0,
+        expires: T0 + Duration::days(14),
+        ip: Some("203.0.113.7".to_owned()),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".to_owned()),
+        authenticated_at: Some(T0),
     }
 }
 
@@ -81,6 +102,33 @@ async fn token_names<S: Store>(store: &S, user_id: i64, now: OffsetDateTime) -> 
         .expect("list_tokens")
         .into_iter()
         .map(|t| t.name)
+        .collect()
+}
+
+async fn session<S: Store>(store: &S, new: NewSession) -> SessionRecord {
+    store.create_session(new).await.expect("create_session")
+}
+
+/// The live session with this digest at `now` under [`IDLE`], without its user.
+async fn live<S: Store>(
+    store: &S,
+    digest: &KeyDigest,
+    now: OffsetDateTime,
+) -> Option<SessionRecord> {
+    store
+        .find_session(digest, now, IDLE)
+        .await
+        .expect("find_session")
+        .map(|(s, _)| s)
+}
+
+async fn session_ids<S: Store>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<i64> {
+    store
+        .list_sessions(user_id, now, IDLE)
+        .await
+        .expect("list_sessions")
+        .into_iter()
+        .map(|s| s.id)
         .collect()
 }
 
@@ -849,6 +897,47 @@ pub async fn delete_unknown_token_is_false<S: Store>(store: &S) {
     assert_eq!(token_names(store, alice.id, T0).await, ["laptop"]);
 }
 
+/// `delete_user_tokens` deletes every token of the user, expired ones too,
+/// but `except`, and counts them; other users' tokens are untouched.
+pub async fn delete_user_tokens_deletes_all_but_the_exception<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let laptop = token(store, new_token(alice.id, "laptop")).await;
+    token(store, new_token(alice.id, "phone")).await;
+    let expired = NewToken {
+        created: T0 - Duration::days(2),
+        expires: Some(T0 - Duration::days(1)),
+        ..new_token(alice.id, "expired")
+    };
+    token(store, expired).await;
+    let bobs = token(store, new_token(bob.id, "bob's")).await;
+    let deleted = store
+        .delete_user_tokens(alice.id, Some(laptop.id))
+        .await
+        .expect("delete_user_tokens");
+    assert_eq!(deleted, 2);
+    assert_eq!(token_names(store, alice.id, T0).await, ["laptop"]);
+    assert_eq!(token_names(store, bob.id, T0).await, ["bob's"]);
+    let deleted = store
+        .delete_user_tokens(alice.id, Some(bobs.id))
+        .await
+        .expect("delete_user_tokens");
+    assert_eq!(deleted, 1, "another user's id spares nothing of alice's");
+    assert!(token_names(store, alice.id, T0).await.is_empty());
+    assert_eq!(token_names(store, bob.id, T0).await, ["bob's"]);
+    let deleted = store
+        .delete_user_tokens(bob.id, None)
+        .await
+        .expect("delete_user_tokens");
+    assert_eq!(deleted, 1);
+    assert!(token_names(store, bob.id, T0).await.is_empty());
+    let deleted = store
+        .delete_user_tokens(bob.id, None)
+        .await
+        .expect("delete_user_tokens");
+    assert_eq!(deleted, 0);
+}
+
 /// `touch_token` sets `last_used` to the microsecond, for that token only; a
 /// later use replaces it.
 pub async fn touch_token_records_the_last_use<S: Store>(store: &S) {
@@ -928,6 +1017,552 @@ pub async fn purge_expired_tokens_deletes_only_expired_ones<S: Store>(store: &S)
         .expect("purge_expired_tokens");
     assert_eq!(again, 0);
 }
+
+// ---------------------------------------------------------------- sessions
+
+/// `create_session` returns the record as stored: every field, with
+/// `last_seen` equal to `created`.
+pub async fn create_session_returns_the_record<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = NewSession {
+        authenticated_at: Some(T0 - Duration::microseconds(3)),
+        ..new_session(alice.id)
+    };
+    let record = session(store, new.clone()).await;
+    assert!(record.id > 0);
+    assert_eq!(record.user_id, alice.id);
+    assert_eq!(record.data, new.data);
+    assert_eq!(record.created, T0);
+    assert_eq!(record.last_seen, T0);
+    assert_eq!(record.expires, new.expires);
+    assert_eq!(record.ip, new.ip);
+    assert_eq!(record.user_agent, new.user_agent);
+    assert_eq!(record.authenticated_at, new.authenticated_at);
+    let second = session(store, new_session(alice.id)).await;
+    assert_ne!(second.id, record.id);
+}
+
+/// `find_session` by digest returns the record, every field as created (times
+/// to the microsecond, absent fields absent), and its owner.
+pub async fn find_session_returns_the_record_and_its_user<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let full = NewSession {
+        created: datetime!(2024-02-29 23:59:59.999999 UTC),
+        expires: datetime!(2024-03-14 23:59:59.000001 UTC),
+        authenticated_at: Some(datetime!(2024-02-29 23:58:00.5 UTC)),
+        ip: Some("2001:db8::1".to_owned()),
+        user_agent: Some("curl/8.5.0 \"quoted\" ünïcødé".to_owned()),
+        ..new_session(alice.id)
+    };
+    let sparse = NewSession {
+        ip: None,
+        user_agent: None,
+        authenticated_at: None,
+        data: json!({}),
+        ..new_session(bob.id)
+    };
+    for (new, owner) in [(full, &alice), (sparse, &bob)] {
+        let record = session(store, new.clone()).await;
+        let found = store
+            .find_session(&new.digest, new.created, IDLE)
+            .await
+            .expect("find_session");
+        assert_eq!(found, Some((record.clone(), owner.clone())));
+        let expected = SessionRecord {
+            id: record.id,
+            user_id: new.user_id,
+            data: new.data,
+            created: new.created,
+            last_seen: new.created,
+            expires: new.expires,
+            ip: new.ip,
+            user_agent: new.user_agent,
+            authenticated_at: new.authenticated_at,
+        };
+        assert_eq!(record, expected);
+    }
+}
+
+/// Session data round-trips as JSON: objects, nesting, every kind of value,
+/// and data that is not an object at all.
+pub async fn session_data_round_trips<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let cases = [
+        json!({}),
+        json!({
+            "nested": {"list": [1, -2, 3.5, null, true, false, "ü\"\\"], "empty": []},
+            "big": u64::MAX,
+            "small": i64::MIN,
+            "float": 0.1,
+            "text": "line\nbreak\ttab \u{1F600}",
+            "": "empty key",
+        }),
+        json!(null),
+        json!("just a string"),
+        json!([1, "two", {"three": 3}]),
+        json!(42),
+    ];
+    for data in cases {
+        let new = NewSession {
+            data: data.clone(),
+            ..new_session(alice.id)
+        };
+        let digest = new.digest;
+        let record = session(store, new).await;
+        assert_eq!(record.data, data);
+        let found = live(store, &digest, T0).await;
+        assert_eq!(found.map(|s| s.data), Some(data));
+    }
+}
+
+/// A digest that was never stored finds nothing, and neither does a token's
+/// digest.
+pub async fn find_session_with_an_unknown_digest_is_none<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    session(store, new_session(alice.id)).await;
+    let new = new_token(alice.id, "laptop");
+    let token_digest = new.digest;
+    token(store, new).await;
+    for digest in [SessionKey::generate().digest(), token_digest] {
+        assert_eq!(live(store, &digest, T0).await, None);
+    }
+}
+
+/// A session's owner is returned as stored now, after changes to it.
+pub async fn find_session_returns_the_owner_as_it_is_now<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id);
+    let digest = new.digest;
+    session(store, new).await;
+    let update = UserUpdate {
+        is_active: Some(false),
+        ..UserUpdate::default()
+    };
+    let updated = store
+        .update_user(alice.id, update)
+        .await
+        .expect("update_user");
+    let found = store
+        .find_session(&digest, T0, IDLE)
+        .await
+        .expect("find_session");
+    assert_eq!(found.map(|(_, u)| u), updated);
+}
+
+/// A session idle for less than the idle timeout is live, and gone once it has
+/// been idle for exactly the timeout, in `find_session` and `list_sessions`.
+pub async fn session_idle_expiry_is_exact<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id);
+    let digest = new.digest;
+    let record = session(store, new).await;
+    let just_before = T0 + IDLE - Duration::microseconds(1);
+    assert_eq!(
+        live(store, &digest, just_before).await,
+        Some(record.clone())
+    );
+    assert_eq!(session_ids(store, alice.id, just_before).await, [record.id]);
+    for at in [
+        T0 + IDLE,
+        T0 + IDLE + Duration::microseconds(1),
+        T0 + Duration::days(13),
+    ] {
+        assert_eq!(live(store, &digest, at).await, None, "at {at}");
+        assert!(session_ids(store, alice.id, at).await.is_empty(), "at {at}");
+    }
+    let longer = store
+        .find_session(&digest, T0 + IDLE, IDLE + Duration::microseconds(1))
+        .await
+        .expect("find_session");
+    assert!(
+        longer.is_some(),
+        "the idle timeout is the caller's to choose"
+    );
+}
+
+/// A session ends at its absolute expiry even when it was used just before.
+pub async fn session_absolute_expiry_holds_even_when_recently_touched<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let expires = T0 + Duration::hours(3) + Duration::microseconds(17);
+    let new = NewSession {
+        expires,
+        ..new_session(alice.id)
+    };
+    let digest = new.digest;
+    let record = session(store, new).await;
+    let mut at = T0;
+    while at + IDLE / 2 < expires {
+        at += IDLE / 2;
+        store
+            .touch_session(record.id, at)
+            .await
+            .expect("touch_session");
+    }
+    let last = expires - Duration::microseconds(2);
+    store
+        .touch_session(record.id, last)
+        .await
+        .expect("touch_session");
+    let just_before = expires - Duration::microseconds(1);
+    let found = live(store, &digest, just_before).await;
+    assert_eq!(found.map(|s| s.last_seen), Some(last));
+    assert_eq!(session_ids(store, alice.id, just_before).await, [record.id]);
+    for at in [expires, expires + Duration::microseconds(1)] {
+        assert_eq!(live(store, &digest, at).await, None, "at {at}");
+        assert!(session_ids(store, alice.id, at).await.is_empty(), "at {at}");
+    }
+}
+
+/// `touch_session` sets `last_seen` to the microsecond, for that session
+/// only, and the idle timeout then runs from it.
+pub async fn touch_session_extends_idle_life<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id);
+    let digest = new.digest;
+    let record = session(store, new).await;
+    let other = new_session(alice.id);
+    let other_digest = other.digest;
+    session(store, other).await;
+    let at = T0 + IDLE - Duration::microseconds(5);
+    store
+        .touch_session(record.id, at)
+        .await
+        .expect("touch_session");
+    let later = T0 + IDLE + Duration::minutes(30);
+    let found = live(store, &digest, later).await;
+    let expected = SessionRecord {
+        last_seen: at,
+        ..record.clone()
+    };
+    assert_eq!(found, Some(expected));
+    assert_eq!(live(store, &other_digest, later).await, None);
+    assert_eq!(session_ids(store, alice.id, later).await, [record.id]);
+    let just_before = at + IDLE - Duration::microseconds(1);
+    assert!(live(store, &digest, just_before).await.is_some());
+    assert_eq!(live(store, &digest, at + IDLE).await, None);
+    store
+        .touch_session(record.id + 1000, later)
+        .await
+        .expect("touching an unknown session is not an error");
+}
+
+/// `rotate_session` gives the same row a new digest: the old one finds
+/// nothing, the new one finds the session with its id, data and times, and
+/// `authenticated_at` is set when given and left when not.
+pub async fn rotate_session_replaces_the_digest_of_the_same_row<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id);
+    let old = new.digest;
+    let record = session(store, new).await;
+    let touched = T0 + Duration::minutes(3);
+    store
+        .touch_session(record.id, touched)
+        .await
+        .expect("touch_session");
+    let first = SessionKey::generate().digest();
+    let proved = T0 + Duration::minutes(4) + Duration::microseconds(9);
+    let rotated = store
+        .rotate_session(record.id, &first, Some(proved))
+        .await
+        .expect("rotate_session");
+    assert!(rotated);
+    assert_eq!(live(store, &old, touched).await, None);
+    let expected = SessionRecord {
+        last_seen: touched,
+        authenticated_at: Some(proved),
+        ..record.clone()
+    };
+    assert_eq!(live(store, &first, touched).await, Some(expected.clone()));
+    let second = SessionKey::generate().digest();
+    let rotated = store
+        .rotate_session(record.id, &second, None)
+        .await
+        .expect("rotate_session");
+    assert!(rotated);
+    assert_eq!(live(store, &first, touched).await, None);
+    assert_eq!(live(store, &second, touched).await, Some(expected));
+    assert_eq!(session_ids(store, alice.id, touched).await, [record.id]);
+
+    let never = NewSession {
+        authenticated_at: None,
+        ..new_session(alice.id)
+    };
+    let never = session(store, never).await;
+    let third = SessionKey::generate().digest();
+    let rotated = store
+        .rotate_session(never.id, &third, None)
+        .await
+        .expect("rotate_session");
+    assert!(rotated);
+    let found = live(store, &third, T0).await;
+    assert_eq!(found.map(|s| s.authenticated_at), Some(None));
+
+    let unknown = store
+        .rotate_session(never.id + 1000, &SessionKey::generate().digest(), Some(T0))
+        .await
+        .expect("rotate_session");
+    assert!(!unknown, "an unknown session is not rotated");
+}
+
+/// Rotating to a digest another session holds is `Conflict`, and both
+/// sessions keep theirs.
+pub async fn rotate_session_to_a_taken_digest_is_a_conflict<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let a = new_session(alice.id);
+    let a_digest = a.digest;
+    let a = session(store, a).await;
+    let b = new_session(alice.id);
+    let b_digest = b.digest;
+    let b = session(store, b).await;
+    let result = store.rotate_session(a.id, &b_digest, Some(T0)).await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    assert_eq!(live(store, &a_digest, T0).await, Some(a));
+    assert_eq!(live(store, &b_digest, T0).await, Some(b));
+}
+
+/// A session digest already stored is `Conflict`, for any owner.
+pub async fn create_session_with_a_taken_digest_is_a_conflict<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let first = new_session(alice.id);
+    let digest = first.digest;
+    let record = session(store, first).await;
+    for owner in [alice.id, bob.id] {
+        let again = NewSession {
+            digest,
+            ..new_session(owner)
+        };
+        let result = store.create_session(again).await;
+        assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    }
+    assert_eq!(live(store, &digest, T0).await, Some(record));
+}
+
+/// A session for a user that does not exist is refused.
+pub async fn create_session_for_an_unknown_user_fails<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id + 1000);
+    let digest = new.digest;
+    let result = store.create_session(new).await;
+    assert!(result.is_err(), "{result:?}");
+    assert_eq!(live(store, &digest, T0).await, None);
+}
+
+/// `set_session_data` replaces the data of that session only; the rest of
+/// the record is unchanged.
+pub async fn set_session_data_replaces_the_data<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id);
+    let digest = new.digest;
+    let record = session(store, new).await;
+    let other = new_session(alice.id);
+    let other_digest = other.digest;
+    let other = session(store, other).await;
+    let data = json!({"cart": [], "csrf": "x", "n": 2});
+    store
+        .set_session_data(record.id, data.clone())
+        .await
+        .expect("set_session_data");
+    let expected = SessionRecord {
+        data: data.clone(),
+        ..record.clone()
+    };
+    assert_eq!(live(store, &digest, T0).await, Some(expected));
+    assert_eq!(live(store, &other_digest, T0).await, Some(other));
+    store
+        .set_session_data(record.id, json!(null))
+        .await
+        .expect("set_session_data");
+    let found = live(store, &digest, T0).await;
+    assert_eq!(found.map(|s| s.data), Some(json!(null)));
+    store
+        .set_session_data(record.id + 1000, data)
+        .await
+        .expect("setting an unknown session's data is not an error");
+}
+
+/// Deleting without an owner deletes the session; a second delete, or an
+/// unknown id, answers `false`.
+pub async fn delete_session_deletes_it<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id);
+    let digest = new.digest;
+    let record = session(store, new).await;
+    let kept = session(store, new_session(alice.id)).await;
+    for owner in [None, Some(alice.id)] {
+        let deleted = store
+            .delete_session(kept.id + 1000, owner)
+            .await
+            .expect("delete_session");
+        assert!(!deleted, "an unknown id");
+    }
+    let deleted = store
+        .delete_session(record.id, None)
+        .await
+        .expect("delete_session");
+    assert!(deleted);
+    assert_eq!(live(store, &digest, T0).await, None);
+    let deleted = store
+        .delete_session(record.id, None)
+        .await
+        .expect("delete_session");
+    assert!(!deleted);
+    assert_eq!(session_ids(store, alice.id, T0).await, [kept.id]);
+}
+
+/// With an owner, only that owner's session is deleted; another owner's id
+/// answers `false` and leaves it.
+pub async fn delete_session_with_an_owner_deletes_only_their_session<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let new = new_session(alice.id);
+    let digest = new.digest;
+    let record = session(store, new).await;
+    let deleted = store
+        .delete_session(record.id, Some(bob.id))
+        .await
+        .expect("delete_session");
+    assert!(!deleted);
+    assert_eq!(live(store, &digest, T0).await, Some(record.clone()));
+    let deleted = store
+        .delete_session(record.id, Some(alice.id))
+        .await
+        .expect("delete_session");
+    assert!(deleted);
+    assert_eq!(live(store, &digest, T0).await, None);
+}
+
+/// `delete_user_sessions` deletes every session of the user, dead ones too,
+/// but `except`, and counts them; other users' sessions are untouched.
+pub async fn delete_user_sessions_deletes_all_but_the_exception<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let current = session(store, new_session(alice.id)).await;
+    session(store, new_session(alice.id)).await;
+    let dead = NewSession {
+        created: T0 - Duration::days(30),
+        expires: T0 - Duration::days(16),
+        ..new_session(alice.id)
+    };
+    session(store, dead).await;
+    let bobs = session(store, new_session(bob.id)).await;
+    let deleted = store
+        .delete_user_sessions(alice.id, Some(current.id))
+        .await
+        .expect("delete_user_sessions");
+    assert_eq!(deleted, 2);
+    assert_eq!(session_ids(store, alice.id, T0).await, [current.id]);
+    assert_eq!(session_ids(store, bob.id, T0).await, [bobs.id]);
+    let deleted = store
+        .delete_user_sessions(alice.id, Some(bobs.id))
+        .await
+        .expect("delete_user_sessions");
+    assert_eq!(deleted, 1, "another user's id spares nothing of alice's");
+    assert!(session_ids(store, alice.id, T0).await.is_empty());
+    assert_eq!(session_ids(store, bob.id, T0).await, [bobs.id]);
+    let deleted = store
+        .delete_user_sessions(bob.id, None)
+        .await
+        .expect("delete_user_sessions");
+    assert_eq!(deleted, 1);
+    let deleted = store
+        .delete_user_sessions(bob.id, None)
+        .await
+        .expect("delete_user_sessions");
+    assert_eq!(deleted, 0);
+}
+
+/// `list_sessions` lists one user's live sessions, oldest first (by id when
+/// created together), leaving out idle and absolutely expired ones.
+pub async fn list_sessions_is_oldest_first_and_only_live<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let now = T0 + Duration::minutes(30);
+    let sessions = [
+        ("third", T0 + Duration::seconds(2), T0 + Duration::days(1)),
+        (
+            "first",
+            T0 - Duration::minutes(20),
+            now + Duration::microseconds(1),
+        ),
+        ("second", T0, T0 + Duration::days(1)),
+        ("second-too", T0, T0 + Duration::days(1)),
+        ("idle", now - IDLE, T0 + Duration::days(1)),
+        ("expires-now", T0 - Duration::minutes(10), now),
+    ];
+    let mut ids = std::collections::BTreeMap::new();
+    for (name, created, expires) in sessions {
+        let new = NewSession {
+            created,
+            expires,
+            data: json!({ "name": name }),
+            ..new_session(alice.id)
+        };
+        ids.insert(name, session(store, new).await.id);
+    }
+    let bobs = session(store, new_session(bob.id)).await;
+    let listed = store
+        .list_sessions(alice.id, now, IDLE)
+        .await
+        .expect("list_sessions");
+    let names: Vec<&str> = listed
+        .iter()
+        .filter_map(|s| s.data.get("name").and_then(|n| n.as_str()))
+        .collect();
+    assert_eq!(names, ["first", "second", "second-too", "third"]);
+    assert!(ids["second"] < ids["second-too"]);
+    assert_eq!(session_ids(store, bob.id, now).await, [bobs.id]);
+    let nobody = user(store, "carol").await;
+    assert!(session_ids(store, nobody.id, now).await.is_empty());
+}
+
+/// `purge_expired_sessions` deletes the sessions that are not live at `now`
+/// (idle for the timeout or more, or at or past their expiry), counts them,
+/// and keeps the live ones.
+pub async fn purge_expired_sessions_deletes_only_dead_ones<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let now = T0 + Duration::days(1);
+    let us = Duration::microseconds(1);
+    let sessions = [
+        (alice.id, now - Duration::days(20), now - Duration::days(6)),
+        (bob.id, now - IDLE, now + Duration::days(1)),
+        (alice.id, now - Duration::minutes(1), now),
+        (alice.id, now - Duration::minutes(1), now - us),
+        (alice.id, now - IDLE + us, now + Duration::days(1)),
+        (bob.id, now - Duration::minutes(1), now + us),
+        (alice.id, now, now + Duration::days(14)),
+    ];
+    let dead = 4;
+    let mut digests = Vec::new();
+    for (owner, created, expires) in sessions {
+        let new = NewSession {
+            created,
+            expires,
+            ..new_session(owner)
+        };
+        digests.push((new.digest, created));
+        session(store, new).await;
+    }
+    let purged = store
+        .purge_expired_sessions(now, IDLE)
+        .await
+        .expect("purge_expired_sessions");
+    assert_eq!(purged, dead);
+    let mut left = Vec::new();
+    for (digest, created) in &digests {
+        left.push(live(store, digest, *created).await.is_some());
+    }
+    assert_eq!(left, [false, false, false, false, true, true, true]);
+    let again = store
+        .purge_expired_sessions(now, IDLE)
+        .await
+        .expect("purge_expired_sessions");
+    assert_eq!(again, 0);
+}
+
+// ---------------------------------------------------------------- health
 
 /// `ping` answers on a working store.
 pub async fn ping_answers<S: Store>(store: &S) {

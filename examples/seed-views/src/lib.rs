@@ -33,6 +33,11 @@ pub async fn protected() -> Json<Value> {
     Json(json!({"message": "This is a protected endpoint"}))
 }
 
+/// `SessionView`: only a session authenticates here.
+pub async fn session_only() -> Json<Value> {
+    Json(json!({"message": "You are authenticated through session!"}))
+}
+
 /// A public view that still says who is calling.
 pub async fn public(Caller(identity): Caller) -> Json<Value> {
     Json(json!({"user": identity.user().map(|u| u.username.clone())}))
@@ -53,6 +58,11 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     let token_only = Policy::new()
         .authenticators([Authenticator::Token])
         .permission(IsAuthenticated);
+    // Only a session: an anonymous request is refused with 403, as DRF does
+    // when the first authenticator offers no `WWW-Authenticate` challenge.
+    let session_only_policy = Policy::new()
+        .authenticators([Authenticator::Session])
+        .permission(IsAuthenticated);
     Router::new()
         .route(
             "/api/example/",
@@ -64,6 +74,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         .route(
             "/api/protected/",
             get(protected).layer(token_only.layer(tessera)),
+        )
+        .route(
+            "/api/session/",
+            get(session_only).layer(session_only_policy.layer(tessera)),
         )
         .route(
             "/api/public/",

@@ -5,6 +5,7 @@
 //! (`Err`, the request fails with 401, or 403 when the route's first
 //! authenticator has no `WWW-Authenticate` challenge).
 
+pub mod session;
 pub mod token;
 
 use crate::error::ApiError;
@@ -17,6 +18,9 @@ use tessera_core::Principal;
 pub enum Authenticator {
     /// DRF's `TokenAuthentication`: `Authorization: Token <key>`.
     Token,
+    /// DRF's `SessionAuthentication`: the session cookie, with Django's CSRF
+    /// check on unsafe methods.
+    Session,
 }
 
 impl Authenticator {
@@ -28,6 +32,7 @@ impl Authenticator {
     ) -> Result<Option<Principal>, ApiError> {
         match self {
             Authenticator::Token => token::authenticate(parts, tessera).await,
+            Authenticator::Session => session::authenticate(parts, tessera).await,
         }
     }
 
@@ -36,6 +41,7 @@ impl Authenticator {
     pub fn authenticate_header(&self, tessera: &Tessera) -> Option<String> {
         match self {
             Authenticator::Token => Some(tessera.settings().token_keyword.clone()),
+            Authenticator::Session => None,
         }
     }
 
@@ -43,6 +49,7 @@ impl Authenticator {
     pub fn name(&self) -> &'static str {
         match self {
             Authenticator::Token => "token",
+            Authenticator::Session => "session",
         }
     }
 }
@@ -53,8 +60,9 @@ impl std::str::FromStr for Authenticator {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "token" => Ok(Authenticator::Token),
+            "session" => Ok(Authenticator::Session),
             other => Err(format!(
-                "unknown authenticator {other:?} (expected \"token\")"
+                "unknown authenticator {other:?} (expected \"token\" or \"session\")"
             )),
         }
     }

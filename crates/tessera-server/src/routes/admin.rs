@@ -4,7 +4,7 @@ use crate::accounts::{create_user, password_errors, UserInput};
 use crate::AppState;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::{get, patch};
+use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -26,6 +26,14 @@ pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
         .route(
             "/admin/users/{id}",
             patch(update_user).layer(staff.layer(tessera)),
+        )
+        .route(
+            "/admin/users/{id}/sessions",
+            get(user_sessions).layer(staff.layer(tessera)),
+        )
+        .route(
+            "/admin/sessions/{id}",
+            delete(revoke_session).layer(staff.layer(tessera)),
         )
 }
 
@@ -165,4 +173,36 @@ async fn update_user(
         .await?
         .ok_or_else(ApiError::not_found)?;
     Ok(Json(user))
+}
+
+async fn user_sessions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    let tessera = &state.tessera;
+    if tessera.stores().users.user_by_id(id).await?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(
+        super::session::session_views(tessera, id, None).await?,
+    ))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    if state
+        .tessera
+        .stores()
+        .sessions
+        .delete_session(id, None)
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
 }

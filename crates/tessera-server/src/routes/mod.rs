@@ -4,6 +4,7 @@
 mod admin;
 mod me;
 mod ops;
+mod session;
 mod token_auth;
 
 use crate::AppState;
@@ -22,6 +23,7 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(token_auth::routes(tessera))
         .merge(me::routes(tessera))
+        .merge(session::routes(tessera))
         .merge(admin::routes(tessera))
         .merge(ops::routes());
     if state.config.demo.enabled {

@@ -1,0 +1,66 @@
+//! DRF's `SessionAuthentication`: the session cookie names a server-side
+//! session; unsafe methods must pass Django's CSRF check.
+//!
+//! A missing, garbled, forged, expired or revoked session cookie makes the
+//! request anonymous (DRF returns `None`), never an error: the cookie is not a
+//! credential the client chose to present the way a token header is.
+
+use crate::cookies;
+use crate::csrf;
+use crate::error::ApiError;
+use crate::state::Tessera;
+use http::request::Parts;
+use tessera_core::identity::{Credential, Principal};
+use tessera_core::session::SessionKey;
+
+/// How stale `last_seen` may get before a use rewrites it: writes are
+/// coalesced to at most one a minute per session.
+pub const TOUCH_INTERVAL: time::Duration = time::Duration::seconds(60);
+
+/// Authenticates a request by its session cookie.
+pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Principal>, ApiError> {
+    let settings = tessera.settings();
+    let Some(value) = cookies::read(&parts.headers, &settings.session_cookie) else {
+        return Ok(None);
+    };
+    let Some(key) = SessionKey::parse(&value) else {
+        return Ok(None);
+    };
+    let now = tessera.clock().now();
+    let idle = idle_timeout(tessera);
+    let found = tessera
+        .stores()
+        .sessions
+        .find_session(&key.digest(), now, idle)
+        .await?;
+    let Some((session, user)) = found else {
+        return Ok(None);
+    };
+    if !user.is_active {
+        return Ok(None);
+    }
+    // DRF's `enforce_csrf`: only once the session has authenticated a user.
+    csrf::enforce(parts, tessera)?;
+    if now - session.last_seen >= TOUCH_INTERVAL {
+        let sessions = tessera.stores().sessions.clone();
+        let id = session.id;
+        // Off the request path: the response does not wait for this write.
+        tokio::spawn(async move {
+            if let Err(e) = sessions.touch_session(id, now).await {
+                tracing::warn!(error = %e, "recording session use failed");
+            }
+        });
+    }
+    Ok(Some(Principal {
+        user,
+        credential: Credential::Session {
+            id: session.id,
+            authenticated_at: session.authenticated_at,
+        },
+    }))
+}
+
+/// The configured idle timeout as a `time::Duration`.
+pub fn idle_timeout(tessera: &Tessera) -> time::Duration {
+    time::Duration::try_from(tessera.settings().session_idle_timeout).unwrap_or(time::Duration::DAY)
+}

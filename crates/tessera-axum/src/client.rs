@@ -1,0 +1,86 @@
+//! The client's address: the socket peer, or the `X-Forwarded-For` entry the
+//! configured number of trusted proxies back (DRF's `NUM_PROXIES`), so that a
+//! client cannot choose its own address.
+
+use axum::extract::ConnectInfo;
+use http::request::Parts;
+use std::net::{IpAddr, SocketAddr};
+
+/// The client address of a request, if known.
+pub fn client_ip(parts: &Parts, num_proxies: usize) -> Option<IpAddr> {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if num_proxies == 0 {
+        return peer;
+    }
+    // Every X-Forwarded-For header, joined, as one list; the last entry was
+    // added by the nearest proxy. With N trusted proxies the client is the
+    // N-th entry from the end; with fewer entries, the first one.
+    let entries: Vec<&str> = parts
+        .headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if entries.is_empty() {
+        return peer;
+    }
+    let index = entries.len().saturating_sub(num_proxies);
+    entries[index].parse().ok().or(peer)
+}
+
+/// Whether the request came over HTTPS, as a trusted proxy says with
+/// `X-Forwarded-Proto` (Django's `SECURE_PROXY_SSL_HEADER`). Without trusted
+/// proxies, Tessera serves plain HTTP and the header is ignored.
+pub fn is_secure(parts: &Parts, num_proxies: usize) -> bool {
+    num_proxies > 0
+        && parts
+            .headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next_back())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::Request;
+
+    fn parts(xff: &[&str], peer: Option<&str>) -> Parts {
+        let mut builder = Request::builder();
+        for v in xff {
+            builder = builder.header("x-forwarded-for", *v);
+        }
+        let (mut parts, ()) = builder.body(()).unwrap_or_default().into_parts();
+        if let Some(peer) = peer.and_then(|p| p.parse::<SocketAddr>().ok()) {
+            parts.extensions.insert(ConnectInfo(peer));
+        }
+        parts
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        s.parse().ok()
+    }
+
+    #[test]
+    fn without_proxies_the_peer_is_the_client() {
+        let p = parts(&["1.1.1.1"], Some("10.0.0.1:5000"));
+        assert_eq!(client_ip(&p, 0), ip("10.0.0.1"));
+    }
+
+    #[test]
+    fn with_proxies_the_entry_that_many_hops_back() {
+        let p = parts(&["6.6.6.6, 2.2.2.2", "3.3.3.3"], Some("10.0.0.1:5000"));
+        assert_eq!(client_ip(&p, 1), ip("3.3.3.3"));
+        assert_eq!(client_ip(&p, 2), ip("2.2.2.2"));
+        assert_eq!(client_ip(&p, 9), ip("6.6.6.6"));
+        let p = parts(&["garbage"], Some("10.0.0.1:5000"));
+        assert_eq!(client_ip(&p, 1), ip("10.0.0.1"));
+    }
+}

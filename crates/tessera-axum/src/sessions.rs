@@ -1,0 +1,121 @@
+//! Django's `login()` and `logout()` for sessions: a fresh session id at every
+//! login (an id planted before login is never the one used after it), the
+//! CSRF secret rotated with it, cookies set with the contract's attributes.
+
+use crate::client::client_ip;
+use crate::cookies::{self, CookieOptions};
+use crate::csrf;
+use crate::error::ApiError;
+use crate::state::Tessera;
+use http::header::USER_AGENT;
+use http::request::Parts;
+use http::HeaderMap;
+use tessera_core::session::{NewSession, SessionKey, SessionRecord};
+use tessera_core::User;
+
+/// The longest user agent kept with a session.
+const MAX_USER_AGENT: usize = 512;
+
+fn session_cookie_options(tessera: &Tessera) -> CookieOptions {
+    let settings = tessera.settings();
+    CookieOptions {
+        secure: settings.secure_cookies,
+        http_only: true,
+        max_age: i64::try_from(settings.session_max_age.as_secs()).unwrap_or(i64::MAX),
+    }
+}
+
+/// Starts a session for `user`, who has just proved the password. Ends the
+/// session the request carried, if any, and returns the `Set-Cookie` headers
+/// (session id and a rotated CSRF secret) for the response.
+pub async fn login(
+    tessera: &Tessera,
+    parts: &Parts,
+    user: &User,
+) -> Result<(SessionRecord, HeaderMap), ApiError> {
+    let settings = tessera.settings();
+    let sessions = &tessera.stores().sessions;
+    // Django's `login()` flushes or cycles the old session: its id must die.
+    if let Some(old) =
+        cookies::read(&parts.headers, &settings.session_cookie).and_then(|v| SessionKey::parse(&v))
+    {
+        let now = tessera.clock().now();
+        let idle = crate::authentication::session::idle_timeout(tessera);
+        if let Some((record, _)) = sessions.find_session(&old.digest(), now, idle).await? {
+            sessions.delete_session(record.id, None).await?;
+        }
+    }
+    let key = SessionKey::generate();
+    let now = tessera.clock().now();
+    let max_age = time::Duration::try_from(settings.session_max_age).unwrap_or(time::Duration::DAY);
+    let user_agent = parts.headers.get(USER_AGENT).map(|v| {
+        String::from_utf8_lossy(v.as_bytes())
+            .chars()
+            .take(MAX_USER_AGENT)
+            .collect()
+    });
+    let new = NewSession {
+        user_id: user.id,
+        digest: key.digest(),
+        data: serde_json::Value::Object(serde_json::Map::new()),
+        created: now,
+        expires: now + max_age,
+        ip: client_ip(parts, settings.num_proxies).map(|ip| ip.to_string()),
+        user_agent,
+        authenticated_at: Some(now),
+    };
+    let record = sessions.create_session(new).await?;
+    let mut headers = HeaderMap::new();
+    cookies::append(
+        &mut headers,
+        cookies::set(
+            &settings.session_cookie,
+            key.expose(),
+            session_cookie_options(tessera),
+        ),
+    );
+    // Django's `rotate_token`: a CSRF token read before login is dead after it.
+    let mut csrf_state = csrf::cookie_state(&parts.headers, tessera);
+    csrf_state.rotate();
+    csrf::set_cookie(&mut headers, &csrf_state, tessera);
+    Ok((record, headers))
+}
+
+/// Gives the session a new id (at re-authentication and password change) and
+/// returns the `Set-Cookie` header for it.
+pub async fn cycle(
+    tessera: &Tessera,
+    session_id: i64,
+    reauthenticated: bool,
+) -> Result<HeaderMap, ApiError> {
+    let key = SessionKey::generate();
+    let at = reauthenticated.then(|| tessera.clock().now());
+    tessera
+        .stores()
+        .sessions
+        .rotate_session(session_id, &key.digest(), at)
+        .await?;
+    let mut headers = HeaderMap::new();
+    cookies::append(
+        &mut headers,
+        cookies::set(
+            &tessera.settings().session_cookie,
+            key.expose(),
+            session_cookie_options(tessera),
+        ),
+    );
+    Ok(headers)
+}
+
+/// The `Set-Cookie` header that deletes the session cookie.
+pub fn clear_cookie(tessera: &Tessera) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    cookies::append(
+        &mut headers,
+        cookies::clear(
+            &tessera.settings().session_cookie,
+            session_cookie_options(tessera),
+        ),
+    );
+    headers
+}

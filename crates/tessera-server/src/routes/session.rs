@@ -1,0 +1,176 @@
+//! Session login and the account's credentials: `/auth/csrf`, `/auth/login`,
+//! `/auth/logout`, `/auth/logout-all`, `/auth/sessions`.
+
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_axum::body::FormObject;
+use tessera_axum::fields::{CharField, Fields};
+use tessera_axum::login::{authenticate_password, LOGIN_FAILED};
+use tessera_axum::{
+    csrf, sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors,
+};
+use tessera_core::secret::Secret;
+use tessera_core::session::SessionView;
+use tessera_core::Credential;
+
+pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
+    let open = Policy::allow_any().authenticators([]);
+    let signed_in = Policy::new();
+    Router::new()
+        .route("/auth/csrf", get(csrf_token).layer(open.layer(tessera)))
+        .route("/auth/login", post(login).layer(open.layer(tessera)))
+        .route("/auth/logout", post(logout).layer(signed_in.layer(tessera)))
+        .route(
+            "/auth/logout-all",
+            post(logout_all).layer(signed_in.layer(tessera)),
+        )
+        .route(
+            "/auth/sessions",
+            get(list_sessions).layer(signed_in.layer(tessera)),
+        )
+        .route(
+            "/auth/sessions/{id}",
+            delete(delete_session).layer(signed_in.layer(tessera)),
+        )
+}
+
+/// Django's `get_token`: a masked token, and the cookie set or renewed.
+async fn csrf_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let tessera = &state.tessera;
+    let mut cookie = csrf::cookie_state(&headers, tessera);
+    let token = cookie.get_token();
+    let mut response = Json(json!({"csrfToken": token})).into_response();
+    csrf::set_cookie(response.headers_mut(), &cookie, tessera);
+    response
+}
+
+/// `POST /auth/login`: CSRF-checked even for the anonymous (DRF leaves login
+/// views open to login CSRF), then the password, then a fresh session.
+async fn login(
+    State(state): State<AppState>,
+    parts: Parts,
+    FormObject(data): FormObject,
+) -> Result<Response, Rejection> {
+    let tessera = &state.tessera;
+    csrf::enforce(&parts, tessera)?;
+    let mut fields = Fields::new(&data);
+    let username = fields.char("username", CharField::required());
+    let password = fields.char("password", CharField::password());
+    fields.finish()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
+    };
+    let user = authenticate_password(tessera, &username, &Secret::new(password))
+        .await?
+        .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
+    let (_, cookies) = sessions::login(tessera, &parts, &user).await?;
+    let mut response = Json(json!({"user": user})).into_response();
+    response.headers_mut().extend(cookies);
+    Ok(response)
+}
+
+/// Ends the calling credential: a session is deleted and its cookie cleared,
+/// a token is revoked.
+async fn logout(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> Result<Response, ApiError> {
+    let tessera = &state.tessera;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    match me.credential {
+        Credential::Session { id, .. } => {
+            tessera.stores().sessions.delete_session(id, None).await?;
+            response
+                .headers_mut()
+                .extend(sessions::clear_cookie(tessera));
+        }
+        Credential::Token { id, .. } => {
+            tessera.stores().tokens.delete_token(id, None).await?;
+        }
+    }
+    Ok(response)
+}
+
+/// Ends every session and token of the user.
+async fn logout_all(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> Result<Response, ApiError> {
+    let tessera = &state.tessera;
+    tessera
+        .stores()
+        .sessions
+        .delete_user_sessions(me.user.id, None)
+        .await?;
+    tessera
+        .stores()
+        .tokens
+        .delete_user_tokens(me.user.id, None)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if matches!(me.credential, Credential::Session { .. }) {
+        response
+            .headers_mut()
+            .extend(sessions::clear_cookie(tessera));
+    }
+    Ok(response)
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> Result<Json<Value>, ApiError> {
+    let current = match me.credential {
+        Credential::Session { id, .. } => Some(id),
+        Credential::Token { .. } => None,
+    };
+    let views = session_views(&state.tessera, me.user.id, current).await?;
+    Ok(Json(views))
+}
+
+/// A user's live sessions as API.md's list.
+pub(super) async fn session_views(
+    tessera: &Tessera,
+    user_id: i64,
+    current: Option<i64>,
+) -> Result<Value, ApiError> {
+    let now = tessera.clock().now();
+    let idle = tessera_axum::authentication::session::idle_timeout(tessera);
+    let records = tessera
+        .stores()
+        .sessions
+        .list_sessions(user_id, now, idle)
+        .await?;
+    let views: Vec<SessionView> = records
+        .iter()
+        .map(|r| SessionView::of(r, Some(r.id) == current))
+        .collect();
+    Ok(serde_json::to_value(views).unwrap_or_default())
+}
+
+/// Ends one of the user's own sessions; another user's id is 404, as is an
+/// unknown one (no hint that it exists).
+async fn delete_session(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    if state
+        .tessera
+        .stores()
+        .sessions
+        .delete_session(id, Some(me.user.id))
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
