@@ -19,7 +19,7 @@ use tessera_core::permission::{IsAuthenticated, IsStaff, Permission, RequestInfo
 use tessera_core::secret::Secret;
 use tessera_core::token::{NewToken, TokenKey};
 use tessera_core::user::NewUser;
-use tessera_core::{permission_ops, Clock, Identity, Stores, User};
+use tessera_core::{permission_ops, Identity, Stores, User};
 use tessera_store_sql::SqlStore;
 use tower::ServiceExt;
 

@@ -966,23 +966,23 @@ mod tests {
     /// (a token Django masked, its secret)
     const DJANGO_UNMASK: &[(&str, &str)] = &[
         (
-            "clzoJ97j2KjDAFXaZU9rxwcW8xfgh783cmBrNedqaTJ428rFvrH0nn4P2sbdf6xS",
+            "H8rmF0elNdjJJXEwJw7dT5BX93kmOsVzH9tpJ5ksVmJabq81f3FMJWtQ3YgjMrko",
             "abcdefghijABCDEFGHIJ0123456789zZ",
         ),
         (
-            "AUw9MBcTRfrygQ2jbrmyNNZzKMhRFyQnpjv7Jx7NK7iopY9pgvpAONy7hiMl80hN",
+            "OhTqhf9p1LC8BOH44bozgMzcX0RfU4ReDGSoeb4jUDtYKWOa9frBhM8KuwmJnwiE",
             "Zz9876543210jihgfedcbaJIHGFEDCBA",
         ),
         (
-            "hqKltbJjY2vlw6dymoxwQzBSXdqXUFhwhqKltbJjY2vlw6dymoxwQzBSXdqXUFhw",
+            "jPgVqZJyPwXx8VBSwdWW0M2eSQ8N3romjPgVqZJyPwXx8VBSwdWW0M2eSQ8N3rom",
             "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
         ),
         (
-            "fEMR8yVzq3VpRNgRMoqWPOYXbZFVXNHPeDLQ7xUyp2UoQMfQLnpVONXWaYEUWMGO",
+            "GTaoZGAuB68z4TEyEw18z2dnSYBsZvM4FS9nYFztA57y3SDxDv07y1cmRXArYuL3",
             "99999999999999999999999999999999",
         ),
         (
-            "a8EXaLmaJ5nYjBqt3noXlUCNzuvtigGaZXtMZAbZyUcN8qfiScdMaJrCojki75vZ",
+            "OovbiNbMl678ZHBqRATZ2GcoLBWwz9CeDdk07C0BaVWXOwqfGpIORv1dAqLloYr3",
             "ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ",
         ),
     ];
@@ -1040,7 +1040,7 @@ mod tests {
             ),
             ("*".to_owned(), Some("has incorrect length")),
             (
-                "wEPq2kv7Kgzp3bkxCFeprELWwjvG9IZdwFRt6pBeSpZQvEO28cMYhvDPqerD7Ho2".to_owned(),
+                "qlVQzJwoFduRlCObtglxFU2ZGGjfgtvNqmXTDOCvNmUiN5iGZNT6vLUSABfcesUC".to_owned(),
                 None,
             ),
             ("abcdefghijABCDEFGHIJ0123456789zZ".to_owned(), None),
@@ -1495,8 +1495,8 @@ mod tests {
     ];
 
     /// Django's masked tokens of SECRET and OTHER used below.
-    const MASKED: &str = "wEPq2kv7Kgzp3bkxCFeprELWwjvG9IZdwFRt6pBeSpZQvEO28cMYhvDPqerD7Ho2";
-    const MASKED_OTHER: &str = "vKDgdiAAKRqx01BxNdgeEaYZ8QFchqX0k9CeaevuDJhn99IDShjgFaxxFmaGKSoq";
+    const MASKED: &str = "qlVQzJwoFduRlCObtglxFU2ZGGjfgtvNqmXTDOCvNmUiN5iGZNT6vLUSABfcesUC";
+    const MASKED_OTHER: &str = "o6U6e56ttbvh2jckZJmid9KlDCEd3pkTdvT4b11nm3m7brjq4Npke9jTa89HwRLj";
 
     /// A request through DRF's `CSRFCheck` (`process_request`, `process_view`):
     /// trusted origins, allowed hosts, method, secure, Host, Origin, Referer,
@@ -1544,7 +1544,7 @@ mod tests {
         Case(&[], &["*"], "POST", false, Some(b"api.example.com"), None, None, Some(SECRET.to_owned()), Some(MASKED.as_bytes().to_vec()), None, None),
         Case(&[], &["*"], "POST", false, Some(b"api.example.com"), None, None, Some(SECRET.to_owned()), Some(OTHER.as_bytes().to_vec()), None, Some("CSRF token from the 'X-Csrftoken' HTTP header incorrect.")),
         Case(&[], &["*"], "POST", false, Some(b"api.example.com"), None, None, Some(SECRET.to_owned()), Some(MASKED_OTHER.as_bytes().to_vec()), None, Some("CSRF token from the 'X-Csrftoken' HTTP header incorrect.")),
-        Case(&[], &["*"], "POST", false, Some(b"api.example.com"), None, None, Some(SECRET.to_owned()), Some(b"wEPq2kv7Kgzp3bkxCFeprELWwjvG9IZdwEPq2kv7Kgzp3bkxCFeprELWwjvG9IZd".to_vec()), None, Some("CSRF token from the 'X-Csrftoken' HTTP header incorrect.")),
+        Case(&[], &["*"], "POST", false, Some(b"api.example.com"), None, None, Some(SECRET.to_owned()), Some(b"qlVQzJwoFduRlCObtglxFU2ZGGjfgtvNqlVQzJwoFduRlCObtglxFU2ZGGjfgtvN".to_vec()), None, Some("CSRF token from the 'X-Csrftoken' HTTP header incorrect.")),
         Case(&[], &["*"], "PUT", false, Some(b"api.example.com"), None, None, Some(SECRET.to_owned()), Some(MASKED.as_bytes().to_vec()), None, None),
         Case(&[], &["*"], "DELETE", false, Some(b"api.example.com"), None, None, Some(SECRET.to_owned()), Some(OTHER.as_bytes().to_vec()), None, Some("CSRF token from the 'X-Csrftoken' HTTP header incorrect.")),
         Case(&[], &["*"], "POST", false, Some(b"api.example.com"), None, None, Some(SECRET.to_owned()), None, Some(SECRET.to_owned()), None),

@@ -9,6 +9,7 @@ of `src/csrf.rs`. The Rust tests never run Python.
     python3 -m venv /tmp/djvenv && /tmp/djvenv/bin/pip install django==5.1
     /tmp/djvenv/bin/python crates/tessera-core/tests/csrf_vectors.py          # print
     /tmp/djvenv/bin/python crates/tessera-core/tests/csrf_vectors.py --write  # splice
+    rustfmt --edition 2021 crates/tessera-core/src/csrf.rs
 
 Masked tokens use random masks, so every run writes different (equally valid)
 tokens; everything else is deterministic.

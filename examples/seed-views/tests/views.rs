@@ -10,7 +10,7 @@ use tessera_axum::{Authenticator, Settings, Tessera};
 use tessera_core::password::{Argon2Params, PasswordHasher};
 use tessera_core::token::{NewToken, TokenKey};
 use tessera_core::user::NewUser;
-use tessera_core::{Clock, Stores};
+use tessera_core::Stores;
 use tessera_store_sql::SqlStore;
 use tower::ServiceExt;
 

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand, as Django's management commands.
 
 mod changepassword;
+mod clearsessions;
 mod create_token;
 mod createsuperuser;
 mod migrate;
@@ -48,6 +49,8 @@ pub enum Command {
     CreateToken(create_token::CreateTokenArgs),
     /// Change a user's password (Django's `changepassword`).
     Changepassword(changepassword::ChangePasswordArgs),
+    /// Delete expired sessions and tokens (Django's `clearsessions`).
+    Clearsessions,
 }
 
 /// Runs the parsed command line.
@@ -62,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Createsuperuser(args) => createsuperuser::run(config, args).await,
         Command::CreateToken(args) => create_token::run(config, args).await,
         Command::Changepassword(args) => changepassword::run(config, args).await,
+        Command::Clearsessions => clearsessions::run(config).await,
     }
 }
 

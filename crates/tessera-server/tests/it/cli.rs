@@ -221,3 +221,14 @@ fn a_config_file_is_read_and_the_environment_overrides_it() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("from-flag/db.sqlite").exists());
 }
+
+#[test]
+fn clearsessions_reports_what_it_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(tessera(dir.path()).arg("clearsessions"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "Deleted 0 expired sessions and 0 expired tokens.\n"
+    );
+}

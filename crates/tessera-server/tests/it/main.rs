@@ -9,5 +9,6 @@ mod e2e;
 mod errors;
 mod obtain_token;
 mod permissions;
+mod sessions;
 mod support;
 mod token_authentication;
