@@ -167,10 +167,18 @@ impl<'a> Fields<'a> {
         };
         let parsed = match value {
             Value::Bool(b) => Some(*b),
-            Value::Number(n) => match n.as_f64() {
-                Some(x) if x == 1.0 => Some(true),
-                Some(x) if x == 0.0 => Some(false),
-                _ => None,
+            Value::Number(n) => match n.as_i64() {
+                Some(1) => Some(true),
+                Some(0) => Some(false),
+                _ => n.as_f64().and_then(|x| {
+                    if x == 1.0 {
+                        Some(true)
+                    } else if x == 0.0 {
+                        Some(false)
+                    } else {
+                        None
+                    }
+                }),
             },
             Value::String(s) => match s.as_str() {
                 "true" | "True" | "TRUE" | "1" | "on" | "On" | "ON" | "y" | "Y" | "yes" | "Yes"

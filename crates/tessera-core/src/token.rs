@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(k.len(), KEY_LEN);
         assert!(k.starts_with("tsr_"));
         assert!(k[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_eq!(&k[4 + 43..], checksum(k[4..4 + 43].as_bytes()));
+        assert_eq!(&k[4 + 43..], checksum(&k.as_bytes()[4..4 + 43]));
         assert_eq!(TokenKey::parse(k), Some(key.clone()));
     }
 
