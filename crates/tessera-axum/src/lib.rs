@@ -36,6 +36,7 @@ pub mod login;
 pub mod policy;
 pub mod sessions;
 pub mod state;
+pub mod touch;
 
 pub use authentication::Authenticator;
 pub use error::{ApiError, Rejection, ValidationErrors};

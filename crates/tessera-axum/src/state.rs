@@ -2,6 +2,7 @@
 //! hasher, the clock and the authentication settings.
 
 use crate::authentication::Authenticator;
+use crate::touch::Toucher;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::csrf::CsrfConfig;
@@ -74,6 +75,7 @@ struct Inner {
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     settings: Settings,
+    toucher: Arc<Toucher>,
 }
 
 impl Tessera {
@@ -95,6 +97,7 @@ impl Tessera {
                 hasher,
                 clock,
                 settings,
+                toucher: Arc::new(Toucher::default()),
             }),
         }
     }
@@ -117,5 +120,10 @@ impl Tessera {
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// The coalescer of credential-use writes.
+    pub fn toucher(&self) -> &Arc<Toucher> {
+        &self.inner.toucher
     }
 }

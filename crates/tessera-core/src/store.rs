@@ -105,6 +105,21 @@ pub trait TokenStore: Send + Sync + 'static {
         user_id: i64,
         except: Option<i64>,
     ) -> Result<u64, StoreError>;
+    /// The token with this id, expired or not (for rotation and revocation).
+    async fn token_by_id(&self, id: i64) -> Result<Option<TokenRecord>, StoreError>;
+    /// Sets the token's expiry (rotation's grace period). Whether it existed.
+    async fn set_token_expiry(
+        &self,
+        id: i64,
+        expires: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError>;
+    /// Records a fresh password proof for the token (re-authentication).
+    /// Whether it existed.
+    async fn set_token_authenticated_at(
+        &self,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Records a use of the token.
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
     /// Deletes the tokens that expired before `now`; how many.

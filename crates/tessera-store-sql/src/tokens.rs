@@ -43,6 +43,17 @@ const DELETE_TOKEN: &str =
 const DELETE_USER_TOKENS: &str =
     "DELETE FROM tessera_tokens WHERE user_id = $1 AND ($2 IS NULL OR id <> $2)";
 
+const TOKEN_BY_ID: &str = concat!(
+    "SELECT ",
+    token_columns!(),
+    " FROM tessera_tokens WHERE id = $1"
+);
+
+const SET_TOKEN_EXPIRY: &str = "UPDATE tessera_tokens SET expires = $2 WHERE id = $1";
+
+const SET_TOKEN_AUTHENTICATED_AT: &str =
+    "UPDATE tessera_tokens SET authenticated_at = $2 WHERE id = $1";
+
 const TOUCH_TOKEN: &str = "UPDATE tessera_tokens SET last_used = $2 WHERE id = $1";
 
 const PURGE_EXPIRED_TOKENS: &str =
@@ -167,6 +178,48 @@ impl TokenStore for SqlStore {
                 .map(|done| done.rows_affected())
         })
         .map_err(store_error)
+    }
+
+    async fn token_by_id(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
+        let row: Option<TokenRow> = with_pool!(self, pool => {
+            sqlx::query_as(TOKEN_BY_ID).bind(id).fetch_optional(pool).await
+        })
+        .map_err(store_error)?;
+        row.map(TokenRow::into_record).transpose()
+    }
+
+    async fn set_token_expiry(
+        &self,
+        id: i64,
+        expires: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        let done = with_pool!(self, pool => {
+            sqlx::query(SET_TOKEN_EXPIRY)
+                .bind(id)
+                .bind(expires.map(to_micros))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(store_error)?;
+        Ok(done > 0)
+    }
+
+    async fn set_token_authenticated_at(
+        &self,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let done = with_pool!(self, pool => {
+            sqlx::query(SET_TOKEN_AUTHENTICATED_AT)
+                .bind(id)
+                .bind(to_micros(at))
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(store_error)?;
+        Ok(done > 0)
     }
 
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {

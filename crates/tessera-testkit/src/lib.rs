@@ -89,6 +89,8 @@ macro_rules! store_tests {
             delete_unknown_token_is_false,
             delete_user_tokens_deletes_all_but_the_exception,
             touch_token_records_the_last_use,
+            token_by_id_returns_expired_tokens_too,
+            token_expiry_and_authentication_time_can_be_set,
             purge_expired_tokens_deletes_only_expired_ones,
             create_session_returns_the_record,
             find_session_returns_the_record_and_its_user,

@@ -259,6 +259,38 @@ impl TokenStore for MemoryStore {
         Ok((before - state.tokens.len()) as u64)
     }
 
+    async fn token_by_id(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
+        Ok(self.lock().tokens.get(&id).map(|(_, t)| t.clone()))
+    }
+
+    async fn set_token_expiry(
+        &self,
+        id: i64,
+        expires: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.lock().tokens.get_mut(&id) {
+            Some((_, t)) => {
+                t.expires = expires.map(truncate_to_micros);
+                true
+            }
+            None => false,
+        })
+    }
+
+    async fn set_token_authenticated_at(
+        &self,
+        id: i64,
+        at: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        Ok(match self.lock().tokens.get_mut(&id) {
+            Some((_, t)) => {
+                t.authenticated_at = Some(truncate_to_micros(at));
+                true
+            }
+            None => false,
+        })
+    }
+
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
         if let Some((_, t)) = self.lock().tokens.get_mut(&id) {
             t.last_used = Some(truncate_to_micros(at));

@@ -964,6 +964,79 @@ pub async fn touch_token_records_the_last_use<S: Store>(store: &S) {
         .expect("touching an unknown token is not an error");
 }
 
+/// `token_by_id` returns a token whether expired or not; unknown ids are `None`.
+pub async fn token_by_id_returns_expired_tokens_too<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let mut new = new_token(alice.id, "old");
+    new.expires = Some(T0 + Duration::seconds(1));
+    let digest = new.digest;
+    let record = token(store, new).await;
+    let later = T0 + Duration::days(1);
+    assert!(store
+        .find_token(&digest, later)
+        .await
+        .expect("find")
+        .is_none());
+    let found = store.token_by_id(record.id).await.expect("token_by_id");
+    assert_eq!(found, Some(record.clone()));
+    assert_eq!(
+        store
+            .token_by_id(record.id + 1000)
+            .await
+            .expect("token_by_id"),
+        None
+    );
+}
+
+/// `set_token_expiry` moves the expiry either way (or removes it), and the
+/// token is found or not accordingly; `set_token_authenticated_at` records a
+/// password proof. Both say whether the token existed.
+pub async fn token_expiry_and_authentication_time_can_be_set<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_token(alice.id, "laptop");
+    let digest = new.digest;
+    let record = token(store, new).await;
+    let grace = T0 + Duration::seconds(60);
+    assert!(store
+        .set_token_expiry(record.id, Some(grace))
+        .await
+        .expect("set_token_expiry"));
+    assert!(store
+        .find_token(&digest, grace - Duration::microseconds(1))
+        .await
+        .expect("find")
+        .is_some());
+    assert!(store
+        .find_token(&digest, grace)
+        .await
+        .expect("find")
+        .is_none());
+    assert!(store
+        .set_token_expiry(record.id, None)
+        .await
+        .expect("set_token_expiry"));
+    assert!(store
+        .find_token(&digest, T0 + Duration::days(999))
+        .await
+        .expect("find")
+        .is_some());
+    let at = T0 + Duration::minutes(3) + Duration::microseconds(5);
+    assert!(store
+        .set_token_authenticated_at(record.id, at)
+        .await
+        .expect("set_token_authenticated_at"));
+    let found = store.token_by_id(record.id).await.expect("token_by_id");
+    assert_eq!(found.and_then(|t| t.authenticated_at), Some(at));
+    assert!(!store
+        .set_token_expiry(record.id + 1000, None)
+        .await
+        .expect("unknown id"));
+    assert!(!store
+        .set_token_authenticated_at(record.id + 1000, at)
+        .await
+        .expect("unknown id"));
+}
+
 /// `purge_expired_tokens` deletes the tokens expired at `now` (expiry at or
 /// before it), counts them, and keeps the rest.
 pub async fn purge_expired_tokens_deletes_only_expired_ones<S: Store>(store: &S) {

@@ -9,13 +9,10 @@ use crate::cookies;
 use crate::csrf;
 use crate::error::ApiError;
 use crate::state::Tessera;
+use crate::touch::Used;
 use http::request::Parts;
 use tessera_core::identity::{Credential, Principal};
 use tessera_core::session::SessionKey;
-
-/// How stale `last_seen` may get before a use rewrites it: writes are
-/// coalesced to at most one a minute per session.
-pub const TOUCH_INTERVAL: time::Duration = time::Duration::seconds(60);
 
 /// Authenticates a request by its session cookie.
 pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Principal>, ApiError> {
@@ -41,16 +38,12 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
     }
     // DRF's `enforce_csrf`: only once the session has authenticated a user.
     csrf::enforce(parts, tessera)?;
-    if now - session.last_seen >= TOUCH_INTERVAL {
-        let sessions = tessera.stores().sessions.clone();
-        let id = session.id;
-        // Off the request path: the response does not wait for this write.
-        tokio::spawn(async move {
-            if let Err(e) = sessions.touch_session(id, now).await {
-                tracing::warn!(error = %e, "recording session use failed");
-            }
-        });
-    }
+    tessera.toucher().used(
+        tessera.stores(),
+        Used::Session(session.id),
+        Some(session.last_seen),
+        now,
+    );
     Ok(Some(Principal {
         user,
         credential: Credential::Session {

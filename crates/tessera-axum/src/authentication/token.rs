@@ -7,6 +7,7 @@
 
 use crate::error::ApiError;
 use crate::state::Tessera;
+use crate::touch::Used;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
 use tessera_core::identity::{Credential, Principal};
@@ -92,6 +93,12 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
     if !user.is_active {
         return Err(ApiError::authentication_failed(USER_INACTIVE));
     }
+    tessera.toucher().used(
+        tessera.stores(),
+        Used::Token(token.id),
+        token.last_used,
+        now,
+    );
     Ok(Some(Principal {
         user,
         credential: Credential::Token {

@@ -2,6 +2,7 @@
 //! wrong methods (405 with `Allow`) and hardening headers on every response.
 
 mod admin;
+mod login_page;
 mod me;
 mod ops;
 mod session;
@@ -25,7 +26,8 @@ pub fn app(state: AppState) -> Router {
         .merge(me::routes(tessera))
         .merge(session::routes(tessera))
         .merge(admin::routes(tessera))
-        .merge(ops::routes());
+        .merge(ops::routes())
+        .merge(login_page::routes());
     if state.config.demo.enabled {
         router = router.merge(seed_views::router(
             tessera,

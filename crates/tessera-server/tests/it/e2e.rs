@@ -8,9 +8,9 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 /// A running server, killed on drop.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Drop for Server {
@@ -21,13 +21,13 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }
 
 /// Starts `tessera serve` on a free port and waits for its address line.
-fn serve(dir: &std::path::Path, extra: &[(&str, &str)]) -> Server {
+pub(crate) fn serve(dir: &std::path::Path, extra: &[(&str, &str)]) -> Server {
     let mut command = tessera(dir);
     command
         .args(["serve", "--bind", "127.0.0.1:0"])

@@ -1,0 +1,68 @@
+//! `GET /login`: a small sign-in page for session authentication, with its
+//! script and style sheet. No front-end build: the assets are compiled in.
+//! The page reads no identity, so the routes carry no authentication layer;
+//! its script talks to `/auth/csrf`, `/auth/login`, `/auth/me`,
+//! `/auth/logout` and `/api/example/`.
+
+use crate::AppState;
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+const HTML: &str = include_str!("../../assets/login.html");
+const SCRIPT: &str = include_str!("../../assets/login.js");
+const STYLE: &str = include_str!("../../assets/login.css");
+
+/// The page's policy: its own script, style and fetches only; no inline
+/// script, no framing, forms posted only to this origin.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    connect-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+    base-uri 'none'";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(page))
+        .route("/login.js", get(script))
+        .route("/login.css", get(style))
+}
+
+async fn page() -> impl IntoResponse {
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            ),
+            (
+                HeaderName::from_static("cross-origin-opener-policy"),
+                HeaderValue::from_static("same-origin"),
+            ),
+        ],
+        HTML,
+    )
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/javascript; charset=utf-8"),
+        )],
+        SCRIPT,
+    )
+}
+
+async fn style() -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/css; charset=utf-8"),
+        )],
+        STYLE,
+    )
+}
