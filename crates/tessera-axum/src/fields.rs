@@ -215,6 +215,15 @@ impl<'a> Fields<'a> {
         self.errors.add(name, message);
     }
 
+    /// Adds the errors of another check.
+    pub fn merge(&mut self, errors: ValidationErrors) {
+        for (field, messages) in errors.0 {
+            for message in messages {
+                self.errors.add(&field, message);
+            }
+        }
+    }
+
     /// The errors so far, if any.
     pub fn finish(self) -> Result<(), ValidationErrors> {
         self.errors.into_result()

@@ -24,6 +24,7 @@
 //! }
 //! ```
 
+pub mod accounts;
 pub mod authentication;
 pub mod body;
 pub mod client;

@@ -26,6 +26,7 @@ use tower::{Layer, Service};
 pub struct Policy {
     authenticators: Option<Vec<Authenticator>>,
     permission: Perm,
+    recent_auth: bool,
 }
 
 impl Default for Policy {
@@ -41,6 +42,7 @@ impl Policy {
         Policy {
             authenticators: None,
             permission: Perm::new(tessera_core::permission::IsAuthenticated),
+            recent_auth: false,
         }
     }
 
@@ -65,6 +67,14 @@ impl Policy {
         self
     }
 
+    /// Requires a recent password proof ("sudo mode"): the credential was
+    /// issued with the password, or re-authenticated at `/auth/reauth`, within
+    /// the configured window; otherwise `403 reauthentication_required`.
+    pub fn require_recent_auth(mut self) -> Self {
+        self.recent_auth = true;
+        self
+    }
+
     /// The layer that enforces this policy on a route.
     pub fn layer(&self, tessera: &Tessera) -> PolicyLayer {
         let authenticators = self
@@ -76,6 +86,7 @@ impl Policy {
                 tessera: tessera.clone(),
                 authenticators,
                 permission: self.permission.clone(),
+                recent_auth: self.recent_auth,
             }),
         }
     }
@@ -90,6 +101,33 @@ struct ContextInner {
     tessera: Tessera,
     authenticators: Vec<Authenticator>,
     permission: Perm,
+    recent_auth: bool,
+}
+
+/// The refusal of a request that needs a recent password proof.
+pub fn reauthentication_required() -> ApiError {
+    ApiError::new(
+        http::StatusCode::FORBIDDEN,
+        "reauthentication_required",
+        "Recent authentication required: confirm your password at /auth/reauth.",
+    )
+}
+
+/// Whether a credential's password proof is within the re-authentication window.
+pub fn is_recent(tessera: &Tessera, identity: &Identity) -> bool {
+    let Some(at) = identity.credential().and_then(|c| match c {
+        tessera_core::Credential::Token {
+            authenticated_at, ..
+        }
+        | tessera_core::Credential::Session {
+            authenticated_at, ..
+        } => *authenticated_at,
+    }) else {
+        return false;
+    };
+    let window =
+        time::Duration::try_from(tessera.settings().reauth_window).unwrap_or(time::Duration::ZERO);
+    tessera.clock().now() - at < window
 }
 
 impl PolicyContext {
@@ -200,6 +238,12 @@ where
                 return Ok(context
                     .refuse(&identity, permission.message())
                     .into_response());
+            }
+            if context.0.recent_auth
+                && identity.is_authenticated()
+                && !is_recent(&context.0.tessera, &identity)
+            {
+                return Ok(reauthentication_required().into_response());
             }
             parts.extensions.insert(identity);
             parts.extensions.insert(context);

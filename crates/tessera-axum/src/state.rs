@@ -1,9 +1,10 @@
 //! [`Tessera`]: what every layer and handler shares — the stores, the password
 //! hasher, the clock and the authentication settings.
 
+use crate::accounts::UserCreatedHook;
 use crate::authentication::Authenticator;
 use crate::touch::Toucher;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::PasswordHasher;
@@ -69,13 +70,23 @@ pub struct Tessera {
     inner: Arc<Inner>,
 }
 
-#[derive(Debug)]
 struct Inner {
     stores: Stores,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     settings: Settings,
     toucher: Arc<Toucher>,
+    hooks: RwLock<Vec<UserCreatedHook>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tessera")
+            .field("stores", &self.stores)
+            .field("clock", &self.clock)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Tessera {
@@ -98,6 +109,7 @@ impl Tessera {
                 clock,
                 settings,
                 toucher: Arc::new(Toucher::default()),
+                hooks: RwLock::new(Vec::new()),
             }),
         }
     }
@@ -120,6 +132,23 @@ impl Tessera {
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// Registers code to run after every user creation (Django's `post_save`
+    /// signal), such as issuing the new user a token.
+    pub fn on_user_created(&self, hook: UserCreatedHook) {
+        if let Ok(mut hooks) = self.inner.hooks.write() {
+            hooks.push(hook);
+        }
+    }
+
+    /// The registered user-created hooks.
+    pub fn user_created_hooks(&self) -> Vec<UserCreatedHook> {
+        self.inner
+            .hooks
+            .read()
+            .map(|h| h.clone())
+            .unwrap_or_default()
     }
 
     /// The coalescer of credential-use writes.

@@ -268,12 +268,18 @@ pub struct AlertsConfig {
 pub struct PasswordConfig {
     /// `m=19456,t=2,p=1`.
     pub argon2: String,
+    /// Shortest password accepted when one is set (never below 8).
+    pub min_length: usize,
+    /// A password change ends the user's other sessions and tokens.
+    pub revoke_on_change: bool,
 }
 
 impl Default for PasswordConfig {
     fn default() -> Self {
         PasswordConfig {
             argon2: "m=19456,t=2,p=1".to_owned(),
+            min_length: 8,
+            revoke_on_change: true,
         }
     }
 }

@@ -6,7 +6,6 @@
 //! listener until `shutdown` resolves. The binary (`main.rs`) only parses the
 //! command line and calls into [`cli`].
 
-pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod routes;
@@ -16,10 +15,11 @@ use config::Config;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::{Authenticator, Settings, Tessera};
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::{Argon2Params, PasswordHasher};
-use tessera_core::{Clock, Stores, SystemClock};
+use tessera_core::{Clock, Stores, SystemClock, User};
 use tessera_store_sql::SqlStore;
 use tokio::net::TcpListener;
 
@@ -114,10 +114,33 @@ pub fn state(config: Config, store: SqlStore, clock: Arc<dyn Clock>) -> anyhow::
         settings(&config)?,
         clock,
     );
+    if config.tokens.create_on_user_creation {
+        tessera.on_user_created(Arc::new(|tessera: Tessera, user: User| {
+            Box::pin(async move { token_for_new_user(&tessera, &user).await })
+        }));
+    }
     Ok(AppState {
         tessera,
         config: Arc::new(config),
     })
+}
+
+/// The seed's `post_save` signal: every new user gets a token, whose key is
+/// returned with the creation (it is shown only then).
+async fn token_for_new_user(
+    tessera: &Tessera,
+    user: &User,
+) -> Result<serde_json::Map<String, serde_json::Value>, tessera_axum::Rejection> {
+    let request = TokenRequest {
+        name: "created-with-user".to_owned(),
+        scopes: Vec::new(),
+        lifetime: None,
+        authenticated_at: None,
+    };
+    let (key, _) = issue_token(tessera, user, request).await?;
+    let mut extra = serde_json::Map::new();
+    extra.insert("token".to_owned(), serde_json::Value::from(key.expose()));
+    Ok(extra)
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then

@@ -1,9 +1,9 @@
 //! `tessera changepassword USERNAME`, as Django's: asks twice for the new one.
 
-use crate::accounts::password_errors;
 use crate::config::Config;
 use clap::Args;
 use std::sync::Arc;
+use tessera_axum::accounts::password_errors;
 use tessera_core::secret::Secret;
 use tessera_core::user::{normalize_username, UserUpdate};
 use tessera_core::SystemClock;
@@ -29,8 +29,9 @@ pub(super) async fn run(config: Config, args: ChangePasswordArgs) -> anyhow::Res
         .user;
     eprintln!("Changing password for user {:?}", user.username);
     let password = Secret::new(super::prompt_new_password()?);
-    if let Some(problem) = password_errors(&password).into_iter().next() {
-        anyhow::bail!("{problem}");
+    let problems = password_errors(tessera, &password, &user.username, &user.email);
+    if !problems.is_empty() {
+        anyhow::bail!("{}", problems.join(" "));
     }
     let hash = tessera.hasher().hash(&password).await?;
     let update = UserUpdate {

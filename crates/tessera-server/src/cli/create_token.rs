@@ -1,10 +1,10 @@
 //! `tessera create-token USERNAME`: DRF's `drf_create_token`, printing the key
 //! once (only its digest is stored).
 
-use crate::accounts::{issue_token, TokenRequest};
 use crate::config::Config;
 use clap::Args;
 use std::sync::Arc;
+use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::Rejection;
 use tessera_core::user::normalize_username;
 use tessera_core::SystemClock;

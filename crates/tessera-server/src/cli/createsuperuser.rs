@@ -1,10 +1,10 @@
 //! `tessera createsuperuser`, as Django's: prompts for what is missing, or with
 //! `--no-input` takes the password from `TESSERA_SUPERUSER_PASSWORD`.
 
-use crate::accounts::{create_user, UserInput};
 use crate::config::Config;
 use clap::Args;
 use std::sync::Arc;
+use tessera_axum::accounts::{create_user, UserInput};
 
 use tessera_core::secret::Secret;
 use tessera_core::SystemClock;
@@ -59,8 +59,8 @@ pub(super) async fn run(config: Config, args: CreateSuperuserArgs) -> anyhow::Re
         is_superuser: true,
     };
     match create_user(&state.tessera, input).await {
-        Ok(user) => {
-            println!("Superuser {} created.", user.username);
+        Ok(created) => {
+            println!("Superuser {} created.", created.user.username);
             Ok(())
         }
         Err(rejection) => Err(super::create_token::explain(rejection)),

@@ -1,6 +1,5 @@
 //! Staff-only user administration: list (search, pages), create, update.
 
-use crate::accounts::{create_user, password_errors, UserInput};
 use crate::AppState;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -8,6 +7,7 @@ use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tessera_axum::accounts::{create_user, new_user_errors, password_errors, UserInput};
 use tessera_axum::body::JsonObject;
 use tessera_axum::fields::{CharField, Fields};
 use tessera_axum::{ApiError, Policy, Rejection, Tessera};
@@ -34,6 +34,14 @@ pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
         .route(
             "/admin/sessions/{id}",
             delete(revoke_session).layer(staff.layer(tessera)),
+        )
+        .route(
+            "/admin/users/{id}/tokens",
+            get(user_tokens).layer(staff.layer(tessera)),
+        )
+        .route(
+            "/admin/tokens/{id}",
+            delete(revoke_token).layer(staff.layer(tessera)),
         )
 }
 
@@ -114,13 +122,22 @@ fn page_link(headers: &HeaderMap, path: &str, search: Option<&str>, page: u64) -
 async fn add_user(
     State(state): State<AppState>,
     JsonObject(data): JsonObject,
-) -> Result<(StatusCode, Json<User>), Rejection> {
+) -> Result<(StatusCode, Json<Value>), Rejection> {
     let mut fields = Fields::new(&data);
     let username = fields.char("username", CharField::required());
     let password = fields.char("password", CharField::password());
     let email = fields.email("email");
     let is_staff = fields.boolean("is_staff", false);
     let is_active = fields.boolean("is_active", false);
+    if let (Some(u), Some(p)) = (&username, &password) {
+        let errors = new_user_errors(
+            &state.tessera,
+            u,
+            &Secret::new(p.clone()),
+            email.as_deref().unwrap_or(""),
+        );
+        fields.merge(errors);
+    }
     fields.finish()?;
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::internal().into());
@@ -133,8 +150,11 @@ async fn add_user(
         is_staff: is_staff.unwrap_or(false),
         is_superuser: false,
     };
-    let user = create_user(&state.tessera, input).await?;
-    Ok((StatusCode::CREATED, Json(user)))
+    let created = create_user(&state.tessera, input).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(with_extra(&created.user, created.extra)),
+    ))
 }
 
 async fn update_user(
@@ -153,16 +173,25 @@ async fn update_user(
         password_hash: None,
     };
     let password = fields.char("password", CharField::password().optional_password());
+    let tessera = &state.tessera;
+    let existing = tessera
+        .stores()
+        .users
+        .user_by_id(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     if let Some(password) = &password {
-        for message in password_errors(&Secret::new(password.clone())) {
+        let email = update.email.as_deref().unwrap_or(&existing.email);
+        for message in password_errors(
+            tessera,
+            &Secret::new(password.clone()),
+            &existing.username,
+            email,
+        ) {
             fields.error("password", message);
         }
     }
     fields.finish()?;
-    let tessera = &state.tessera;
-    if tessera.stores().users.user_by_id(id).await?.is_none() {
-        return Err(ApiError::not_found().into());
-    }
     if let Some(password) = password {
         update.password_hash = Some(tessera.hasher().hash(&Secret::new(password)).await?);
     }
@@ -201,6 +230,39 @@ async fn revoke_session(
         .delete_session(id, None)
         .await?
     {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// A user's JSON with the fields the user-created hooks added.
+pub(super) fn with_extra(user: &User, extra: serde_json::Map<String, Value>) -> Value {
+    let mut body = serde_json::to_value(user).unwrap_or_default();
+    if let Value::Object(map) = &mut body {
+        map.extend(extra);
+    }
+    body
+}
+
+async fn user_tokens(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    let tessera = &state.tessera;
+    if tessera.stores().users.user_by_id(id).await?.is_none() {
+        return Err(ApiError::not_found());
+    }
+    Ok(Json(super::tokens::token_views(tessera, id, None).await?))
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    if state.tessera.stores().tokens.delete_token(id, None).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

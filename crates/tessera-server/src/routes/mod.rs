@@ -1,12 +1,14 @@
 //! The routes of API.md, and the contract's answers for unknown routes (404),
 //! wrong methods (405 with `Allow`) and hardening headers on every response.
 
+mod account;
 mod admin;
 mod login_page;
 mod me;
 mod ops;
 mod session;
 mod token_auth;
+mod tokens;
 
 use crate::AppState;
 use axum::extract::Request;
@@ -25,6 +27,8 @@ pub fn app(state: AppState) -> Router {
         .merge(token_auth::routes(tessera))
         .merge(me::routes(tessera))
         .merge(session::routes(tessera))
+        .merge(tokens::routes(tessera))
+        .merge(account::routes(tessera))
         .merge(admin::routes(tessera))
         .merge(ops::routes())
         .merge(login_page::routes());

@@ -1,12 +1,12 @@
 //! `POST /api-token-auth/`: DRF's `obtain_auth_token`, minting a new key on each
 //! success (only digests are stored, so an old key cannot be handed back).
 
-use crate::accounts::{issue_token, TokenRequest};
 use crate::AppState;
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::body::FormObject;
 use tessera_axum::fields::{CharField, Fields};
 use tessera_axum::login::{authenticate_password, LOGIN_FAILED};

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod e2e;
 mod errors;
+mod lifecycle;
 mod obtain_token;
 mod permissions;
 mod sessions;

@@ -1027,3 +1027,99 @@ async fn expired_sessions_and_tokens_are_purged() {
         (0, 0)
     );
 }
+
+#[tokio::test]
+async fn session_reauthentication_rotates_the_id_and_renews_the_window() {
+    let app = TestApp::new().await;
+    app.user("alice", "s3cret-pass").await;
+    let (mut jar, _) = login(&app, "alice", "s3cret-pass").await;
+    let secret = csrf_header(&jar);
+    let create = |jar: Jar| {
+        let secret = secret.clone();
+        let app = &app;
+        async move {
+            request(
+                app,
+                Method::POST,
+                "/auth/tokens",
+                &jar,
+                &[("x-csrftoken", &secret)],
+                Some(json!({"name": "t"})),
+            )
+            .await
+        }
+    };
+    assert_eq!(
+        create(jar.clone()).await.status,
+        201,
+        "a fresh login is recent"
+    );
+    app.clock.advance(Duration::from_secs(601));
+    create(jar.clone()).await.assert_error(
+        403,
+        "reauthentication_required",
+        "Recent authentication required: confirm your password at /auth/reauth.",
+    );
+    let old = jar.clone();
+    let reply = request(
+        &app,
+        Method::POST,
+        "/auth/reauth",
+        &jar,
+        &[("x-csrftoken", &secret)],
+        Some(json!({"password": "s3cret-pass"})),
+    )
+    .await;
+    assert_eq!(reply.status, 204);
+    jar.absorb(&reply);
+    assert_ne!(jar.session, old.session, "a new session id");
+    assert_eq!(
+        request(&app, Method::GET, "/api/public/", &old, &[], None)
+            .await
+            .json(),
+        json!({"user": null})
+    );
+    assert_eq!(create(jar.clone()).await.status, 201);
+}
+
+#[tokio::test]
+async fn session_password_change_keeps_this_session_under_a_new_id_and_ends_the_others() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", "s3cret-pass").await;
+    let key = app.token(&alice).await;
+    let (mut a, _) = login(&app, "alice", "s3cret-pass").await;
+    let (b, _) = login(&app, "alice", "s3cret-pass").await;
+    let before = a.clone();
+    let secret = csrf_header(&a);
+    let reply = request(
+        &app,
+        Method::POST,
+        "/auth/password",
+        &a,
+        &[("x-csrftoken", &secret)],
+        Some(json!({"old_password": "s3cret-pass", "new_password": "n3w-pass-word"})),
+    )
+    .await;
+    assert_eq!(reply.status, 204);
+    a.absorb(&reply);
+    assert_ne!(a.session, before.session);
+    assert_eq!(
+        request(&app, Method::GET, "/api/public/", &a, &[], None)
+            .await
+            .json(),
+        json!({"user": "alice"})
+    );
+    for dead in [&before, &b] {
+        assert_eq!(
+            request(&app, Method::GET, "/api/public/", dead, &[], None)
+                .await
+                .json(),
+            json!({"user": null})
+        );
+    }
+    app.get("/auth/me", Some(&key)).await.assert_error(
+        401,
+        "authentication_failed",
+        "Invalid token.",
+    );
+}

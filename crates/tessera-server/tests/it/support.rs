@@ -7,9 +7,9 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use std::sync::Arc;
 use tempfile::TempDir;
+use tessera_axum::accounts::{create_user, issue_token, TokenRequest, UserInput};
 use tessera_core::secret::Secret;
 use tessera_core::User;
-use tessera_server::accounts::{create_user, issue_token, TokenRequest, UserInput};
 use tessera_server::config::Config;
 use tessera_server::AppState;
 use tessera_testkit::ManualClock;
@@ -104,7 +104,7 @@ impl TestApp {
             is_staff: staff,
             is_superuser: false,
         };
-        create_user(&self.state.tessera, input).await.unwrap()
+        create_user(&self.state.tessera, input).await.unwrap().user
     }
 
     /// A key for `user`, issued directly.

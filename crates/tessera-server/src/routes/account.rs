@@ -1,0 +1,190 @@
+//! `/auth/reauth`, `/auth/password` and `/auth/register`.
+
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_axum::accounts::{create_user, new_user_errors, password_errors, UserInput};
+use tessera_axum::body::JsonObject;
+use tessera_axum::fields::{CharField, Fields};
+use tessera_axum::login::LOGIN_FAILED;
+use tessera_axum::{sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors};
+use tessera_core::identity::Principal;
+use tessera_core::password::Verification;
+use tessera_core::secret::Secret;
+use tessera_core::user::UserUpdate;
+use tessera_core::Credential;
+
+/// Django's `PasswordChangeForm` message.
+pub const OLD_PASSWORD_INCORRECT: &str =
+    "Your old password was entered incorrectly. Please enter it again.";
+
+pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
+    Router::new()
+        .route(
+            "/auth/reauth",
+            post(reauth).layer(Policy::new().layer(tessera)),
+        )
+        .route(
+            "/auth/password",
+            post(change_password).layer(Policy::new().require_recent_auth().layer(tessera)),
+        )
+        .route(
+            "/auth/register",
+            post(register).layer(Policy::allow_any().authenticators([]).layer(tessera)),
+        )
+}
+
+/// Verifies the signed-in user's password (one full verification, as a login).
+async fn check_password(
+    tessera: &Tessera,
+    me: &Principal,
+    password: &Secret,
+) -> Result<bool, ApiError> {
+    let stored = tessera
+        .stores()
+        .users
+        .credentials_by_username(&me.user.username)
+        .await?;
+    let verification = tessera
+        .hasher()
+        .verify(password, stored.as_ref().map(|c| c.password_hash.as_str()))
+        .await?;
+    Ok(matches!(verification, Verification::Valid { .. }))
+}
+
+/// Marks the calling credential as recently authenticated; a session also gets
+/// a new id (the old cookie dies).
+async fn reauth(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    JsonObject(data): JsonObject,
+) -> Result<Response, Rejection> {
+    let tessera = &state.tessera;
+    let mut fields = Fields::new(&data);
+    let password = fields.char("password", CharField::password());
+    fields.finish()?;
+    let password = Secret::new(password.ok_or_else(ApiError::internal)?);
+    if !check_password(tessera, &me, &password).await? {
+        return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    match me.credential {
+        Credential::Token { id, .. } => {
+            tessera
+                .stores()
+                .tokens
+                .set_token_authenticated_at(id, tessera.clock().now())
+                .await?;
+        }
+        Credential::Session { id, .. } => {
+            response
+                .headers_mut()
+                .extend(sessions::cycle(tessera, id, true).await?);
+        }
+    }
+    Ok(response)
+}
+
+/// Changes the password: checks the old one, validates the new one, rotates
+/// the current session, and ends every other session and token of the user.
+async fn change_password(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    JsonObject(data): JsonObject,
+) -> Result<Response, Rejection> {
+    let tessera = &state.tessera;
+    let mut fields = Fields::new(&data);
+    let old = fields.char("old_password", CharField::password());
+    let new = fields.char("new_password", CharField::password());
+    fields.finish()?;
+    let (Some(old), Some(new)) = (old, new) else {
+        return Err(ApiError::internal().into());
+    };
+    if !check_password(tessera, &me, &Secret::new(old)).await? {
+        return Err(ValidationErrors::single("old_password", OLD_PASSWORD_INCORRECT).into());
+    }
+    let new = Secret::new(new);
+    let mut errors = ValidationErrors::new();
+    for message in password_errors(tessera, &new, &me.user.username, &me.user.email) {
+        errors.add("new_password", message);
+    }
+    errors.into_result()?;
+    let hash = tessera.hasher().hash(&new).await?;
+    let update = UserUpdate {
+        password_hash: Some(hash),
+        ..UserUpdate::default()
+    };
+    tessera
+        .stores()
+        .users
+        .update_user(me.user.id, update)
+        .await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let (keep_session, keep_token) = match me.credential {
+        Credential::Session { id, .. } => (Some(id), None),
+        Credential::Token { id, .. } => (None, Some(id)),
+    };
+    if state.config.password.revoke_on_change {
+        let stores = tessera.stores();
+        stores
+            .sessions
+            .delete_user_sessions(me.user.id, keep_session)
+            .await?;
+        stores
+            .tokens
+            .delete_user_tokens(me.user.id, keep_token)
+            .await?;
+    }
+    if let Some(id) = keep_session {
+        // Django's `update_session_auth_hash` keeps the session, under a new id.
+        response
+            .headers_mut()
+            .extend(sessions::cycle(tessera, id, true).await?);
+    }
+    Ok(response)
+}
+
+/// Self-service registration, when enabled; otherwise the route does not exist.
+async fn register(
+    State(state): State<AppState>,
+    JsonObject(data): JsonObject,
+) -> Result<(StatusCode, Json<Value>), Rejection> {
+    if !state.config.registration.enabled {
+        return Err(ApiError::not_found().into());
+    }
+    let mut fields = Fields::new(&data);
+    let username = fields.char("username", CharField::required());
+    let password = fields.char("password", CharField::password());
+    let email = fields.email("email");
+    if let (Some(u), Some(p)) = (&username, &password) {
+        let errors = new_user_errors(
+            &state.tessera,
+            u,
+            &Secret::new(p.clone()),
+            email.as_deref().unwrap_or(""),
+        );
+        fields.merge(errors);
+    }
+    fields.finish()?;
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::internal().into());
+    };
+    let input = UserInput {
+        username,
+        email: email.unwrap_or_default(),
+        password: Secret::new(password),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+    };
+    let created = create_user(&state.tessera, input).await?;
+    let mut body = json!({"user": created.user});
+    if let Value::Object(map) = &mut body {
+        map.extend(created.extra);
+    }
+    Ok((StatusCode::CREATED, Json(body)))
+}

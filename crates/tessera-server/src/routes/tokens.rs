@@ -1,0 +1,228 @@
+//! The current user's tokens: list, create (recent authentication needed),
+//! revoke, rotate.
+
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tessera_axum::accounts::{expiry_after, store_token};
+use tessera_axum::body::JsonObject;
+use tessera_axum::fields::{CharField, Fields};
+use tessera_axum::policy::{is_recent, reauthentication_required};
+use tessera_axum::{ApiError, AuthUser, Authenticator, Caller, Policy, Rejection, Tessera};
+use tessera_core::token::TokenView;
+use tessera_core::Credential;
+
+pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
+    let signed_in = Policy::new();
+    Router::new()
+        .route(
+            "/auth/tokens",
+            get(list_tokens)
+                .post(create_token)
+                .layer(signed_in.layer(tessera)),
+        )
+        .route(
+            "/auth/tokens/{id}",
+            delete(revoke_token).layer(signed_in.layer(tessera)),
+        )
+        .route(
+            "/auth/tokens/rotate",
+            post(rotate_token).layer(
+                Policy::new()
+                    .authenticators([Authenticator::Token])
+                    .layer(tessera),
+            ),
+        )
+}
+
+fn current_token(credential: &Credential) -> Option<i64> {
+    match credential {
+        Credential::Token { id, .. } => Some(*id),
+        Credential::Session { .. } => None,
+    }
+}
+
+/// A user's unexpired tokens as API.md's list (never a key).
+pub(super) async fn token_views(
+    tessera: &Tessera,
+    user_id: i64,
+    current: Option<i64>,
+) -> Result<Value, ApiError> {
+    let now = tessera.clock().now();
+    let records = tessera.stores().tokens.list_tokens(user_id, now).await?;
+    let views: Vec<TokenView> = records
+        .iter()
+        .map(|r| TokenView::of(r, Some(r.id) == current))
+        .collect();
+    Ok(serde_json::to_value(views).unwrap_or_default())
+}
+
+async fn list_tokens(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> Result<Json<Value>, ApiError> {
+    let current = current_token(&me.credential);
+    Ok(Json(
+        token_views(&state.tessera, me.user.id, current).await?,
+    ))
+}
+
+/// DRF's `IntegerField(min_value=1)` messages.
+const NOT_AN_INTEGER: &str = "A valid integer is required.";
+const NOT_POSITIVE: &str = "Ensure this value is greater than or equal to 1.";
+
+/// Creating a token needs a recent password proof (the route's GET does not,
+/// so the check is here rather than in the route's policy).
+async fn create_token(
+    State(state): State<AppState>,
+    Caller(identity): Caller,
+    AuthUser(me): AuthUser,
+    JsonObject(data): JsonObject,
+) -> Result<(StatusCode, Json<Value>), Rejection> {
+    let tessera = &state.tessera;
+    if !is_recent(tessera, &identity) {
+        return Err(reauthentication_required().into());
+    }
+    let mut fields = Fields::new(&data);
+    let name = fields.char("name", CharField::required().max_length(100));
+    let expires_in = match data.get("expires_in") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(0) => {
+                fields.error("expires_in", NOT_POSITIVE);
+                None
+            }
+            Some(secs) => Some(secs),
+            None if n.as_i64().is_some() => {
+                fields.error("expires_in", NOT_POSITIVE);
+                None
+            }
+            None => {
+                fields.error("expires_in", NOT_AN_INTEGER);
+                None
+            }
+        },
+        Some(_) => {
+            fields.error("expires_in", NOT_AN_INTEGER);
+            None
+        }
+    };
+    let scopes = match data.get("scopes") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => {
+            let mut scopes = Vec::new();
+            for item in items {
+                match item.as_str().map(str::trim) {
+                    Some(s) if !s.is_empty() && s.len() <= 100 => scopes.push(s.to_owned()),
+                    _ => fields.error(
+                        "scopes",
+                        "Each scope must be a non-blank string of at most 100 characters.",
+                    ),
+                }
+            }
+            scopes.sort();
+            scopes.dedup();
+            scopes
+        }
+        Some(other) => {
+            let kind = match other {
+                Value::String(_) => "str",
+                Value::Number(_) => "int",
+                Value::Bool(_) => "bool",
+                _ => "dict",
+            };
+            fields.error(
+                "scopes",
+                format!("Expected a list of items but got type \"{kind}\"."),
+            );
+            Vec::new()
+        }
+    };
+    fields.finish()?;
+    let name = name.ok_or_else(ApiError::internal)?;
+    // A scoped token cannot mint a token with more rights than its own.
+    if let Credential::Token { scopes: own, .. } = &me.credential {
+        if !own.is_empty() && (scopes.is_empty() || !scopes.iter().all(|s| own.contains(s))) {
+            return Err(ApiError::permission_denied(Some(
+                "A scoped token can only create tokens within its own scopes.",
+            ))
+            .into());
+        }
+    }
+    let now = tessera.clock().now();
+    let expires = match expires_in {
+        Some(secs) => Some(expiry_after(now, std::time::Duration::from_secs(secs))?),
+        None => match tessera.settings().token_lifetime {
+            Some(d) => Some(expiry_after(now, d)?),
+            None => None,
+        },
+    };
+    let cap = Some(tessera.settings().max_tokens_per_user);
+    let (key, record) =
+        store_token(tessera, me.user.id, name, scopes, now, expires, None, cap).await?;
+    let mut body = serde_json::to_value(TokenView::of(&record, false)).unwrap_or_default();
+    if let Value::Object(map) = &mut body {
+        map.insert("token".into(), json!(key.expose()));
+    }
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// Revokes one of the user's own tokens; another user's id is 404.
+async fn revoke_token(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    if state
+        .tessera
+        .stores()
+        .tokens
+        .delete_token(id, Some(me.user.id))
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+/// Issues a new key for the calling token: same name, scopes and lifetime;
+/// the old key works for the grace period, then stops.
+async fn rotate_token(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+) -> Result<Json<Value>, Rejection> {
+    let tessera = &state.tessera;
+    let id = current_token(&me.credential).ok_or_else(ApiError::internal)?;
+    let old = tessera
+        .stores()
+        .tokens
+        .token_by_id(id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
+    let now = tessera.clock().now();
+    let expires = old.expires.map(|e| now + (e - old.created));
+    let (key, _) = store_token(
+        tessera,
+        me.user.id,
+        old.name.clone(),
+        old.scopes.clone(),
+        now,
+        expires,
+        old.authenticated_at,
+        None,
+    )
+    .await?;
+    let grace_end = expiry_after(now, state.config.tokens.rotation_grace)?;
+    let old_end = old.expires.map_or(grace_end, |e| e.min(grace_end));
+    tessera
+        .stores()
+        .tokens
+        .set_token_expiry(id, Some(old_end))
+        .await?;
+    Ok(Json(json!({"token": key.expose()})))
+}
