@@ -15,6 +15,7 @@
 //! assert!(TokenKey::parse("tsr_not-a-key").is_none());
 //! ```
 
+pub mod audit;
 pub mod clock;
 pub mod csrf;
 pub mod identity;

@@ -1,5 +1,5 @@
-//! Tessera's user, token and session stores on SQLite and PostgreSQL, through
-//! sqlx.
+//! Tessera's user, token, session and audit stores on SQLite and PostgreSQL,
+//! through sqlx.
 //!
 //! One [`SqlStore`] type serves both databases: the URL picks the backend, the
 //! schema is the same (times as microseconds since the Unix epoch, scopes and
@@ -27,6 +27,7 @@
 //! cannot be reached is [`StoreError::Unavailable`], a broken uniqueness rule is
 //! [`StoreError::Conflict`], anything else [`StoreError::Other`].
 
+mod audit;
 mod error;
 mod rows;
 mod sessions;
@@ -72,7 +73,7 @@ pub(crate) enum Pool {
     Postgres(PgPool),
 }
 
-/// Users, tokens and sessions in SQLite or PostgreSQL. Cloning is cheap: clones share one
+/// Users, tokens, sessions and the audit trail in SQLite or PostgreSQL. Cloning is cheap: clones share one
 /// connection pool.
 #[derive(Debug, Clone)]
 pub struct SqlStore {

@@ -10,6 +10,7 @@
 
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use std::time::{Duration, Instant};
+use tessera_core::audit::{AuditQuery, AuditStore, EventKind, NewAuditEvent};
 use tessera_core::store::{Health, StoreError, UserStore};
 use tessera_store_sql::SqlStore;
 use tessera_testkit::{store_tests, suite, unreachable_backend, Fixture};
@@ -37,6 +38,11 @@ async fn sqlite() -> Fixture<SqlStore> {
 /// A migrated store in a schema of its own, dropped after the test; `None`
 /// (skip) when PostgreSQL cannot be reached outside CI.
 async fn postgres() -> Option<Fixture<SqlStore>> {
+    postgres_in_schema().await.map(|(fixture, _)| fixture)
+}
+
+/// [`postgres`], with the name of the schema.
+async fn postgres_in_schema() -> Option<(Fixture<SqlStore>, String)> {
     let url = postgres_url();
     let mut admin = match PgConnection::connect(&url).await {
         Ok(admin) => admin,
@@ -52,14 +58,16 @@ async fn postgres() -> Option<Fixture<SqlStore>> {
         .expect("connect to PostgreSQL");
     store.migrate().await.expect("migrate PostgreSQL");
     let closing = store.clone();
-    Some(Fixture::new(store).on_teardown(async move {
+    let dropped = schema.clone();
+    let fixture = Fixture::new(store).on_teardown(async move {
         closing.close().await;
         // Best effort: a schema left behind only costs disk space.
         let _ = admin
-            .execute(format!("DROP SCHEMA {schema} CASCADE").as_str())
+            .execute(format!("DROP SCHEMA {dropped} CASCADE").as_str())
             .await;
         let _ = admin.close().await;
-    }))
+    });
+    Some((fixture, schema))
 }
 
 store_tests!(sqlite, async { Some(sqlite().await) });
@@ -189,4 +197,68 @@ async fn postgres_schemas_isolate_stores() {
     assert_eq!(page.count, 1);
     a.teardown().await;
     b.teardown().await;
+}
+
+/// Appends a batch whose middle event the database refuses (the refusal is
+/// set up by the caller for the username `"boom"`): nothing of it is stored.
+async fn check_append_many_is_all_or_nothing(store: &SqlStore) {
+    let event = |username: &str| NewAuditEvent {
+        username: username.to_owned(),
+        ..NewAuditEvent::new(suite::T0, EventKind::LoginFailed)
+    };
+    store.append(event("before")).await.expect("append");
+    let refused = store
+        .append_many(vec![event("first"), event("boom"), event("last")])
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    let page = store.query(&AuditQuery::default()).await.expect("query");
+    let names: Vec<String> = page.events.into_iter().map(|e| e.username).collect();
+    assert_eq!(names, ["before"]);
+    store
+        .append_many(vec![event("first"), event("last")])
+        .await
+        .expect("append_many");
+    let page = store.query(&AuditQuery::default()).await.expect("query");
+    assert_eq!(page.count, 3);
+}
+
+#[tokio::test]
+async fn append_many_is_all_or_nothing() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("t.sqlite3").display()
+    );
+    let store = SqlStore::connect(&url).await.expect("connect");
+    store.migrate().await.expect("migrate");
+    let mut plain = SqliteConnection::connect(&url).await.expect("connect");
+    plain
+        .execute(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON tessera_audit \
+             WHEN NEW.username = 'boom' BEGIN SELECT RAISE(ABORT, 'boom'); END",
+        )
+        .await
+        .expect("create the trigger");
+    plain.close().await.expect("close");
+    check_append_many_is_all_or_nothing(&store).await;
+    store.close().await;
+
+    if let Some((fixture, schema)) = postgres_in_schema().await {
+        let mut admin = PgConnection::connect(&postgres_url())
+            .await
+            .expect("connect");
+        admin
+            .execute(
+                format!(
+                    "ALTER TABLE {schema}.tessera_audit \
+                     ADD CONSTRAINT refuse_boom CHECK (username <> 'boom')"
+                )
+                .as_str(),
+            )
+            .await
+            .expect("add the constraint");
+        admin.close().await.expect("close");
+        check_append_many_is_all_or_nothing(fixture.store()).await;
+        fixture.teardown().await;
+    }
 }

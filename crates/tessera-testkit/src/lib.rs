@@ -30,12 +30,13 @@ pub use clock::ManualClock;
 pub use fixture::{unreachable_backend, Fixture};
 pub use memory::MemoryStore;
 
+use tessera_core::audit::AuditStore;
 use tessera_core::store::{Health, SessionStore, TokenStore, UserStore};
 
 /// Every store trait at once: what the suite needs of a backend.
-pub trait Store: UserStore + TokenStore + SessionStore + Health {}
+pub trait Store: UserStore + TokenStore + SessionStore + AuditStore + Health {}
 
-impl<S: UserStore + TokenStore + SessionStore + Health> Store for S {}
+impl<S: UserStore + TokenStore + SessionStore + AuditStore + Health> Store for S {}
 
 /// Defines, in a module named `$backend`, one `#[test]` per function of
 /// [`suite`], each running on a new multi-threaded tokio runtime.
@@ -110,6 +111,20 @@ macro_rules! store_tests {
             delete_user_sessions_deletes_all_but_the_exception,
             list_sessions_is_oldest_first_and_only_live,
             purge_expired_sessions_deletes_only_dead_ones,
+            audit_query_of_an_empty_store_is_empty,
+            append_returns_the_record_that_query_reads_back,
+            audit_times_are_kept_to_the_microsecond,
+            every_audit_event_kind_round_trips,
+            audit_query_filters_by_user,
+            audit_query_filters_by_event,
+            audit_query_since_is_inclusive,
+            audit_query_filters_combine,
+            audit_query_is_newest_first_with_ties_by_id,
+            audit_query_pages_with_offset_and_limit_and_counts_all,
+            append_many_stores_every_event,
+            audit_long_fields_are_truncated,
+            audit_detail_round_trips,
+            audit_events_of_unknown_users_are_kept,
             ping_answers,
         }
     };

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tessera_core::audit::{AuditPage, AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::store::{
@@ -14,7 +15,7 @@ use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
 use time::OffsetDateTime;
 
-/// Users, tokens and sessions in memory, keeping every contract of the store traits.
+/// Users, tokens, sessions and the audit trail in memory, keeping every contract of the store traits.
 /// Clones share the data.
 #[derive(Debug, Clone, Default)]
 pub struct MemoryStore {
@@ -26,9 +27,21 @@ struct State {
     next_user_id: i64,
     next_token_id: i64,
     next_session_id: i64,
+    next_audit_id: i64,
     users: BTreeMap<i64, (User, String)>,
     tokens: BTreeMap<i64, (KeyDigest, TokenRecord)>,
     sessions: BTreeMap<i64, (KeyDigest, SessionRecord)>,
+    /// In id order, which is the order of appending.
+    audit: Vec<AuditRecord>,
+}
+
+impl State {
+    fn append(&mut self, event: NewAuditEvent) -> AuditRecord {
+        self.next_audit_id += 1;
+        let record = event.sanitized().into_record(self.next_audit_id);
+        self.audit.push(record.clone());
+        record
+    }
 }
 
 impl MemoryStore {
@@ -451,6 +464,39 @@ impl SessionStore for MemoryStore {
             .sessions
             .retain(|_, (_, s)| s.is_live(now, idle_timeout));
         Ok((before - state.sessions.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl AuditStore for MemoryStore {
+    async fn append(&self, event: NewAuditEvent) -> Result<AuditRecord, StoreError> {
+        Ok(self.lock().append(event))
+    }
+
+    /// All at once, under one lock.
+    async fn append_many(&self, events: Vec<NewAuditEvent>) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        for event in events {
+            state.append(event);
+        }
+        Ok(())
+    }
+
+    async fn query(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {
+        let state = self.lock();
+        let mut matching: Vec<&AuditRecord> = state.audit.iter().filter(|r| q.matches(r)).collect();
+        matching.sort_by_key(|r| std::cmp::Reverse((r.time, r.id)));
+        let skip = usize::try_from(q.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(q.limit).unwrap_or(usize::MAX);
+        Ok(AuditPage {
+            count: matching.len() as u64,
+            events: matching
+                .into_iter()
+                .skip(skip)
+                .take(take)
+                .cloned()
+                .collect(),
+        })
     }
 }
 

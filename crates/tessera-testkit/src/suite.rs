@@ -8,6 +8,11 @@
 use crate::Store;
 use futures::future::join_all;
 use serde_json::json;
+use tessera_core::audit::{
+    AuditPage, AuditQuery, AuditRecord, EventKind, NewAuditEvent, MAX_DETAIL_BYTES, MAX_IP_CHARS,
+    MAX_REQUEST_ID_CHARS, MAX_USERNAME_CHARS, MAX_USER_AGENT_CHARS,
+};
+use tessera_core::clock::truncate_to_micros;
 use tessera_core::session::{NewSession, SessionKey, SessionRecord};
 use tessera_core::store::StoreError;
 use tessera_core::token::{KeyDigest, NewToken, TokenKey, TokenRecord};
@@ -1633,6 +1638,397 @@ pub async fn purge_expired_sessions_deletes_only_dead_ones<S: Store>(store: &S) 
         .await
         .expect("purge_expired_sessions");
     assert_eq!(again, 0);
+}
+
+// ---------------------------------------------------------------- audit
+
+/// An event of `event` at `time` about `user` (named `username`), from a
+/// client with an address, a user agent and a request id, and a reason.
+pub fn new_event(
+    time: OffsetDateTime,
+    event: EventKind,
+    user: Option<i64>,
+    username: &str,
+) -> NewAuditEvent {
+    NewAuditEvent {
+        time,
+        event,
+        user,
+        username: username.to_owned(),
+        ip: Some("203.0.113.7".to_owned()),
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".to_owned()),
+        request_id: Some("01HXAMPLE0REQUEST0ID".to_owned()),
+        detail: json!({"reason": "bad_password"}),
+    }
+}
+
+async fn append<S: Store>(store: &S, event: NewAuditEvent) -> AuditRecord {
+    store.append(event).await.expect("append")
+}
+
+async fn audit_page<S: Store>(store: &S, q: AuditQuery) -> AuditPage {
+    store.query(&q).await.expect("query")
+}
+
+/// How many events match `q`, and the ids of its page, in order.
+async fn audit_ids<S: Store>(store: &S, q: AuditQuery) -> (u64, Vec<i64>) {
+    let page = audit_page(store, q).await;
+    (page.count, page.events.into_iter().map(|e| e.id).collect())
+}
+
+/// A query with these filters and no paging.
+fn filtered(
+    user: Option<i64>,
+    event: Option<EventKind>,
+    since: Option<OffsetDateTime>,
+) -> AuditQuery {
+    AuditQuery {
+        user,
+        event,
+        since,
+        ..AuditQuery::default()
+    }
+}
+
+/// An empty trail lists nothing, and counts nothing.
+pub async fn audit_query_of_an_empty_store_is_empty<S: Store>(store: &S) {
+    let page = audit_page(store, AuditQuery::default()).await;
+    assert_eq!(page.count, 0);
+    assert!(page.events.is_empty());
+}
+
+/// `append` returns the event as stored, with a new id, and `query` reads every
+/// field back: the full event, and one with nothing optional.
+pub async fn append_returns_the_record_that_query_reads_back<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let full = NewAuditEvent {
+        detail: json!({"reason": "bad_password", "attempt": 3, "scopes": ["a", "b"]}),
+        ..new_event(T0, EventKind::LoginFailed, Some(alice.id), "alice")
+    };
+    let bare = NewAuditEvent::new(T0 + Duration::seconds(1), EventKind::Throttled);
+    let first = append(store, full.clone()).await;
+    let second = append(store, bare.clone()).await;
+    assert_eq!(first, full.into_record(first.id));
+    assert_eq!(second, bare.into_record(second.id));
+    assert!(second.id > first.id, "{} then {}", first.id, second.id);
+    let page = audit_page(store, AuditQuery::default()).await;
+    assert_eq!(page.count, 2);
+    assert_eq!(page.events, [second, first]);
+}
+
+/// Times are kept to the microsecond: the nanoseconds below are dropped, in
+/// what `append` returns as in what `query` reads.
+pub async fn audit_times_are_kept_to_the_microsecond<S: Store>(store: &S) {
+    let times = [
+        T0,
+        T0 + Duration::nanoseconds(999),
+        datetime!(1969-12-31 23:59:59.999999 UTC),
+        datetime!(2100-01-01 00:00:00.000001 UTC),
+    ];
+    for time in times {
+        let record = append(store, NewAuditEvent::new(time, EventKind::Logout)).await;
+        assert_eq!(record.time, truncate_to_micros(time));
+        let page = audit_page(store, AuditQuery::default()).await;
+        let read = page.events.into_iter().find(|e| e.id == record.id);
+        assert_eq!(read, Some(record));
+    }
+}
+
+/// Every kind is stored and found by its own filter.
+pub async fn every_audit_event_kind_round_trips<S: Store>(store: &S) {
+    for kind in EventKind::ALL {
+        append(store, new_event(T0, kind, None, "alice")).await;
+    }
+    for kind in EventKind::ALL {
+        let page = audit_page(store, filtered(None, Some(kind), None)).await;
+        assert_eq!(page.count, 1, "{kind}");
+        assert_eq!(page.events.first().map(|e| e.event), Some(kind));
+    }
+}
+
+/// The `user` filter keeps exactly that user's events: not another user's,
+/// not those without a user.
+pub async fn audit_query_filters_by_user<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let a1 = append(
+        store,
+        new_event(T0, EventKind::LoginSucceeded, Some(alice.id), "alice"),
+    )
+    .await;
+    let b1 = append(
+        store,
+        new_event(T0, EventKind::LoginSucceeded, Some(bob.id), "bob"),
+    )
+    .await;
+    let a2 = append(
+        store,
+        new_event(T0, EventKind::Logout, Some(alice.id), "alice"),
+    )
+    .await;
+    let nobody = append(store, new_event(T0, EventKind::LoginFailed, None, "alice")).await;
+    assert_eq!(
+        audit_ids(store, filtered(Some(alice.id), None, None)).await,
+        (2, vec![a2.id, a1.id])
+    );
+    assert_eq!(
+        audit_ids(store, filtered(Some(bob.id), None, None)).await,
+        (1, vec![b1.id])
+    );
+    assert_eq!(
+        audit_ids(store, filtered(Some(bob.id + 100), None, None)).await,
+        (0, vec![])
+    );
+    assert_eq!(
+        audit_ids(store, AuditQuery::default()).await,
+        (4, vec![nobody.id, a2.id, b1.id, a1.id])
+    );
+}
+
+/// The `event` filter keeps exactly the events of that kind.
+pub async fn audit_query_filters_by_event<S: Store>(store: &S) {
+    let failed1 = append(store, new_event(T0, EventKind::LoginFailed, None, "x")).await;
+    append(
+        store,
+        new_event(T0, EventKind::LoginSucceeded, Some(1), "alice"),
+    )
+    .await;
+    let failed2 = append(store, new_event(T0, EventKind::LoginFailed, None, "y")).await;
+    append(store, new_event(T0, EventKind::Lockout, None, "y")).await;
+    assert_eq!(
+        audit_ids(store, filtered(None, Some(EventKind::LoginFailed), None)).await,
+        (2, vec![failed2.id, failed1.id])
+    );
+    assert_eq!(
+        audit_ids(store, filtered(None, Some(EventKind::CsrfFailed), None)).await,
+        (0, vec![])
+    );
+}
+
+/// `since` is inclusive, exactly: an event at `since` is listed, one a
+/// microsecond before is not, and a `since` between two microseconds falls
+/// between them.
+pub async fn audit_query_since_is_inclusive<S: Store>(store: &S) {
+    let us = Duration::microseconds(1);
+    let before = append(store, NewAuditEvent::new(T0 - us, EventKind::Logout)).await;
+    let at = append(store, NewAuditEvent::new(T0, EventKind::Logout)).await;
+    let after = append(store, NewAuditEvent::new(T0 + us, EventKind::Logout)).await;
+    let since = |t| filtered(None, None, Some(t));
+    assert_eq!(
+        audit_ids(store, since(T0)).await,
+        (2, vec![after.id, at.id])
+    );
+    assert_eq!(
+        audit_ids(store, since(T0 + Duration::nanoseconds(1))).await,
+        (1, vec![after.id])
+    );
+    assert_eq!(
+        audit_ids(store, since(T0 - Duration::nanoseconds(1))).await,
+        (2, vec![after.id, at.id])
+    );
+    assert_eq!(
+        audit_ids(store, since(T0 - us)).await,
+        (3, vec![after.id, at.id, before.id])
+    );
+    assert_eq!(
+        audit_ids(store, since(T0 + Duration::days(1))).await,
+        (0, vec![])
+    );
+}
+
+/// Filters combine: an event is listed only when it passes every filter set.
+pub async fn audit_query_filters_combine<S: Store>(store: &S) {
+    let (alice, bob) = (Some(1), Some(2));
+    let late = T0 + Duration::hours(1);
+    let failed = EventKind::LoginFailed;
+    let ok = EventKind::LoginSucceeded;
+    let e1 = append(store, new_event(T0, failed, alice, "alice")).await;
+    let e2 = append(store, new_event(late, failed, alice, "alice")).await;
+    let e3 = append(store, new_event(late, ok, alice, "alice")).await;
+    let e4 = append(store, new_event(late, failed, bob, "bob")).await;
+    let e5 = append(store, new_event(T0, ok, bob, "bob")).await;
+    let cases = [
+        (filtered(alice, Some(failed), None), vec![e2.id, e1.id]),
+        (filtered(alice, None, Some(late)), vec![e3.id, e2.id]),
+        (filtered(None, Some(failed), Some(late)), vec![e4.id, e2.id]),
+        (filtered(alice, Some(failed), Some(late)), vec![e2.id]),
+        (filtered(bob, Some(ok), Some(late)), vec![]),
+        (filtered(bob, Some(ok), Some(T0)), vec![e5.id]),
+    ];
+    for (q, ids) in cases {
+        let expected = (ids.len() as u64, ids);
+        assert_eq!(audit_ids(store, q.clone()).await, expected, "{q:?}");
+    }
+}
+
+/// Events are listed newest first, and events at the same time by id,
+/// highest first, whatever order they were appended in.
+pub async fn audit_query_is_newest_first_with_ties_by_id<S: Store>(store: &S) {
+    let s = Duration::seconds(1);
+    let mut appended = Vec::new();
+    for time in [T0 + 2 * s, T0, T0 + s, T0, T0 + 2 * s, T0 - s] {
+        let record = append(store, NewAuditEvent::new(time, EventKind::Logout)).await;
+        appended.push((record.time, record.id));
+    }
+    appended.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<i64> = appended.into_iter().map(|(_, id)| id).collect();
+    assert_eq!(audit_ids(store, AuditQuery::default()).await, (6, expected));
+}
+
+/// `offset` and `limit` page through the newest-first list; `count` counts
+/// every match, whatever the page.
+pub async fn audit_query_pages_with_offset_and_limit_and_counts_all<S: Store>(store: &S) {
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let time = T0 + Duration::seconds(i);
+        ids.push(
+            append(store, NewAuditEvent::new(time, EventKind::Throttled))
+                .await
+                .id,
+        );
+    }
+    append(store, NewAuditEvent::new(T0, EventKind::Lockout)).await;
+    ids.reverse();
+    let page = |offset, limit| AuditQuery {
+        event: Some(EventKind::Throttled),
+        offset,
+        limit,
+        ..AuditQuery::default()
+    };
+    assert_eq!(audit_ids(store, page(0, 2)).await, (5, ids[0..2].to_vec()));
+    assert_eq!(audit_ids(store, page(2, 2)).await, (5, ids[2..4].to_vec()));
+    assert_eq!(audit_ids(store, page(4, 2)).await, (5, ids[4..].to_vec()));
+    assert_eq!(audit_ids(store, page(5, 2)).await, (5, vec![]));
+    assert_eq!(audit_ids(store, page(1, 0)).await, (5, vec![]));
+    assert_eq!(audit_ids(store, page(0, u64::MAX)).await, (5, ids.clone()));
+    assert_eq!(
+        audit_ids(store, page(u64::MAX, u64::MAX)).await,
+        (5, vec![])
+    );
+    assert_eq!(audit_ids(store, AuditQuery::default()).await.0, 6);
+}
+
+/// `append_many` stores every event of the batch, sanitised, with ids in the
+/// batch's order; an empty batch stores nothing.
+pub async fn append_many_stores_every_event<S: Store>(store: &S) {
+    store.append_many(Vec::new()).await.expect("append_many");
+    assert_eq!(audit_ids(store, AuditQuery::default()).await, (0, vec![]));
+    let batch = vec![
+        new_event(T0, EventKind::LoginFailed, None, "mallory"),
+        new_event(T0, EventKind::Lockout, None, &"m".repeat(1000)),
+        NewAuditEvent::new(T0 + Duration::nanoseconds(500), EventKind::SecurityAlert),
+    ];
+    store.append_many(batch.clone()).await.expect("append_many");
+    let mut events = audit_page(store, AuditQuery::default()).await.events;
+    assert_eq!(events.len(), 3);
+    // Same time: newest first is highest id first, the reverse of the batch.
+    events.reverse();
+    assert!(events.windows(2).all(|w| w[0].id < w[1].id), "{events:?}");
+    for (read, new) in events.into_iter().zip(batch) {
+        assert_eq!(read.clone(), new.sanitized().into_record(read.id));
+    }
+    assert_eq!(
+        audit_page(store, AuditQuery::default()).await.events[1].username,
+        "m".repeat(MAX_USERNAME_CHARS)
+    );
+}
+
+/// Long text is cut to its limit in characters (not bytes), text at the limit
+/// is kept whole, control characters are kept, and NUL becomes U+FFFD.
+pub async fn audit_long_fields_are_truncated<S: Store>(store: &S) {
+    let long = NewAuditEvent {
+        username: "ü".repeat(MAX_USERNAME_CHARS + 44),
+        ip: Some("1".repeat(MAX_IP_CHARS + 1)),
+        user_agent: Some(format!("a\0b\r\nc\u{1b}[31m{}", "x".repeat(600))),
+        request_id: Some("r".repeat(MAX_REQUEST_ID_CHARS * 2)),
+        ..new_event(T0, EventKind::LoginFailed, None, "")
+    };
+    let record = append(store, long).await;
+    assert_eq!(record.username, "ü".repeat(MAX_USERNAME_CHARS));
+    assert_eq!(record.ip, Some("1".repeat(MAX_IP_CHARS)));
+    let agent = record.user_agent.clone().unwrap_or_default();
+    assert_eq!(agent.chars().count(), MAX_USER_AGENT_CHARS);
+    assert!(
+        agent.starts_with("a\u{FFFD}b\r\nc\u{1b}[31mxxx"),
+        "{agent:?}"
+    );
+    assert_eq!(record.request_id, Some("r".repeat(MAX_REQUEST_ID_CHARS)));
+
+    let exact = NewAuditEvent {
+        username: "\u{1F600}".repeat(MAX_USERNAME_CHARS),
+        user_agent: Some("y".repeat(MAX_USER_AGENT_CHARS)),
+        ..new_event(T0, EventKind::LoginFailed, None, "")
+    };
+    let kept = append(store, exact.clone()).await;
+    assert_eq!(kept, exact.into_record(kept.id));
+
+    let page = audit_page(store, AuditQuery::default()).await;
+    assert_eq!(page.events, [kept, record]);
+}
+
+/// `detail` round-trips as JSON: objects, nesting, every kind of value, and
+/// details that are not objects; one too big is replaced.
+pub async fn audit_detail_round_trips<S: Store>(store: &S) {
+    let cases = [
+        json!({}),
+        json!({
+            "nested": {"list": [1, -2, 3.5, null, true, false, "ü\"\\"], "empty": []},
+            "big": u64::MAX,
+            "small": i64::MIN,
+            "text": "line\nbreak\ttab\u{0}nul \u{1F600}",
+            "": "empty key",
+        }),
+        json!(null),
+        json!("just a string"),
+        json!([1, "two", {"three": 3}]),
+    ];
+    for detail in cases {
+        let new = NewAuditEvent {
+            detail: detail.clone(),
+            ..NewAuditEvent::new(T0, EventKind::SecurityAlert)
+        };
+        let record = append(store, new).await;
+        assert_eq!(record.detail, detail);
+        let read = audit_page(store, AuditQuery::default()).await.events;
+        let read = read.into_iter().find(|e| e.id == record.id);
+        assert_eq!(read.map(|e| e.detail), Some(detail));
+    }
+    let huge = NewAuditEvent {
+        detail: json!({"reason": "x".repeat(MAX_DETAIL_BYTES)}),
+        ..NewAuditEvent::new(T0, EventKind::SecurityAlert)
+    };
+    let record = append(store, huge).await;
+    assert_eq!(record.detail, json!({"truncated": true}));
+    let page = audit_page(store, filtered(None, None, None)).await;
+    assert_eq!(page.events.first(), Some(&record));
+}
+
+/// Events may name a user id that no user has (events outlive users): they
+/// are stored, and found by that id.
+pub async fn audit_events_of_unknown_users_are_kept<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let ghost = alice.id + 1_000;
+    let record = append(
+        store,
+        new_event(T0, EventKind::Logout, Some(ghost), "ghost"),
+    )
+    .await;
+    assert_eq!(record.user, Some(ghost));
+    store
+        .append_many(vec![new_event(
+            T0,
+            EventKind::Lockout,
+            Some(ghost),
+            "ghost",
+        )])
+        .await
+        .expect("append_many");
+    let page = audit_page(store, filtered(Some(ghost), None, None)).await;
+    assert_eq!(page.count, 2);
+    assert!(page
+        .events
+        .iter()
+        .all(|e| e.user == Some(ghost) && e.username == "ghost"));
 }
 
 // ---------------------------------------------------------------- health

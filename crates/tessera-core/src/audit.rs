@@ -1,0 +1,487 @@
+//! The audit trail: every authentication outcome, as an event with its time,
+//! user, client address, user agent and request id (API.md, "Audit events").
+//!
+//! An event never carries a password, a key or a session id: `detail` is for
+//! small structured facts such as `{"reason": "bad_password"}`.
+//!
+//! Text fields are sanitised on the way into a store
+//! ([`NewAuditEvent::sanitized`], which every [`AuditStore`] applies): they are
+//! cut to a bounded number of characters, and NUL (which PostgreSQL cannot keep
+//! in text) becomes U+FFFD. Other control characters are kept as they came, so
+//! that the trail shows what the client really sent: the JSON of
+//! `/admin/audit` escapes them, and a log line that writes an event must escape
+//! them too (`{:?}` or [`str::escape_debug`]), or a crafted username or user
+//! agent could forge log lines.
+//!
+//! ```
+//! use tessera_core::audit::{EventKind, NewAuditEvent};
+//! use time::macros::datetime;
+//!
+//! let event = NewAuditEvent {
+//!     username: "alice".repeat(100),
+//!     ..NewAuditEvent::new(datetime!(2024-05-06 07:08:09 UTC), EventKind::LoginFailed)
+//! }
+//! .sanitized();
+//! assert_eq!(event.username.chars().count(), 256);
+//! assert_eq!(event.event.as_str(), "login_failed");
+//! assert_eq!("login_failed".parse(), Ok(EventKind::LoginFailed));
+//! ```
+
+use crate::clock::truncate_to_micros;
+use crate::store::StoreError;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use time::OffsetDateTime;
+
+/// The most characters of a username an event keeps.
+pub const MAX_USERNAME_CHARS: usize = 256;
+/// The most characters of a user agent an event keeps.
+pub const MAX_USER_AGENT_CHARS: usize = 512;
+/// The most characters of a client address an event keeps (an IPv6 address
+/// with a zone is well under this).
+pub const MAX_IP_CHARS: usize = 64;
+/// The most characters of a request id an event keeps (it may come from the
+/// client's `X-Request-Id`).
+pub const MAX_REQUEST_ID_CHARS: usize = 128;
+/// The most bytes of `detail`, as JSON text, an event keeps. Larger details are
+/// replaced by `{"truncated": true}`: cutting JSON would not leave JSON.
+pub const MAX_DETAIL_BYTES: usize = 4096;
+
+/// What happened. Serialized, stored and filtered by its snake_case name
+/// ([`EventKind::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A login with a password succeeded.
+    LoginSucceeded,
+    /// A login failed (unknown user, wrong password, inactive user).
+    LoginFailed,
+    /// A session or token was ended by its holder.
+    Logout,
+    /// An API token was created.
+    TokenCreated,
+    /// An API token was revoked.
+    TokenRevoked,
+    /// An API token was rotated.
+    TokenRotated,
+    /// A session was revoked.
+    SessionRevoked,
+    /// A password was changed or reset.
+    PasswordChanged,
+    /// A session or token proved the password again.
+    Reauthenticated,
+    /// A request was refused by a throttle.
+    Throttled,
+    /// An account or client was locked out after repeated failures.
+    Lockout,
+    /// A request failed the CSRF check.
+    CsrfFailed,
+    /// An authenticated request was refused by a permission.
+    PermissionDenied,
+    /// A user was created.
+    UserCreated,
+    /// A user was changed (flags, e-mail, activation).
+    UserUpdated,
+    /// Something that calls for attention, such as a reused rotated token.
+    SecurityAlert,
+}
+
+impl EventKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [EventKind; 16] = [
+        EventKind::LoginSucceeded,
+        EventKind::LoginFailed,
+        EventKind::Logout,
+        EventKind::TokenCreated,
+        EventKind::TokenRevoked,
+        EventKind::TokenRotated,
+        EventKind::SessionRevoked,
+        EventKind::PasswordChanged,
+        EventKind::Reauthenticated,
+        EventKind::Throttled,
+        EventKind::Lockout,
+        EventKind::CsrfFailed,
+        EventKind::PermissionDenied,
+        EventKind::UserCreated,
+        EventKind::UserUpdated,
+        EventKind::SecurityAlert,
+    ];
+
+    /// The name API.md gives the kind, such as `"login_failed"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::LoginSucceeded => "login_succeeded",
+            EventKind::LoginFailed => "login_failed",
+            EventKind::Logout => "logout",
+            EventKind::TokenCreated => "token_created",
+            EventKind::TokenRevoked => "token_revoked",
+            EventKind::TokenRotated => "token_rotated",
+            EventKind::SessionRevoked => "session_revoked",
+            EventKind::PasswordChanged => "password_changed",
+            EventKind::Reauthenticated => "reauthenticated",
+            EventKind::Throttled => "throttled",
+            EventKind::Lockout => "lockout",
+            EventKind::CsrfFailed => "csrf_failed",
+            EventKind::PermissionDenied => "permission_denied",
+            EventKind::UserCreated => "user_created",
+            EventKind::UserUpdated => "user_updated",
+            EventKind::SecurityAlert => "security_alert",
+        }
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is no [`EventKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown audit event kind")]
+pub struct UnknownEventKind;
+
+impl FromStr for EventKind {
+    type Err = UnknownEventKind;
+
+    /// The kind with exactly this name (case-sensitive).
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        EventKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+            .ok_or(UnknownEventKind)
+    }
+}
+
+/// An event to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuditEvent {
+    /// When it happened (stores keep whole microseconds).
+    pub time: OffsetDateTime,
+    /// What happened.
+    pub event: EventKind,
+    /// The user's id, when known. It need not name an existing user: events
+    /// outlive the users they are about.
+    pub user: Option<i64>,
+    /// The username: the actual one, or the one attempted (for failures);
+    /// empty when there is none.
+    pub username: String,
+    /// The client's address.
+    pub ip: Option<String>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The request's id, to find its log lines.
+    pub request_id: Option<String>,
+    /// Small structured facts, such as `{"reason": "bad_password"}`; never a
+    /// secret. `Value::Null` when there are none.
+    pub detail: serde_json::Value,
+}
+
+impl NewAuditEvent {
+    /// An event of `event` at `time`, with no user, empty username and no
+    /// request facts.
+    pub fn new(time: OffsetDateTime, event: EventKind) -> Self {
+        NewAuditEvent {
+            time,
+            event,
+            user: None,
+            username: String::new(),
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            detail: serde_json::Value::Null,
+        }
+    }
+
+    /// The event as a store keeps it: time truncated to microseconds, text
+    /// cut to [`MAX_USERNAME_CHARS`], [`MAX_USER_AGENT_CHARS`], [`MAX_IP_CHARS`]
+    /// and [`MAX_REQUEST_ID_CHARS`] characters with NUL replaced by U+FFFD, and
+    /// a `detail` over [`MAX_DETAIL_BYTES`] replaced by `{"truncated": true}`.
+    /// Other control characters are kept (see the [module](self) docs).
+    pub fn sanitized(self) -> Self {
+        let detail_too_big =
+            serde_json::to_string(&self.detail).map_or(true, |json| json.len() > MAX_DETAIL_BYTES);
+        NewAuditEvent {
+            time: truncate_to_micros(self.time),
+            event: self.event,
+            user: self.user,
+            username: clean(&self.username, MAX_USERNAME_CHARS),
+            ip: self.ip.map(|ip| clean(&ip, MAX_IP_CHARS)),
+            user_agent: self.user_agent.map(|ua| clean(&ua, MAX_USER_AGENT_CHARS)),
+            request_id: self.request_id.map(|id| clean(&id, MAX_REQUEST_ID_CHARS)),
+            detail: if detail_too_big {
+                serde_json::json!({"truncated": true})
+            } else {
+                self.detail
+            },
+        }
+    }
+
+    /// The stored event with id `id`, as given: a store sanitises first.
+    pub fn into_record(self, id: i64) -> AuditRecord {
+        AuditRecord {
+            id,
+            time: self.time,
+            event: self.event,
+            user: self.user,
+            username: self.username,
+            ip: self.ip,
+            user_agent: self.user_agent,
+            request_id: self.request_id,
+            detail: self.detail,
+        }
+    }
+}
+
+/// At most `max` characters of `text`, with NUL replaced by U+FFFD.
+fn clean(text: &str, max: usize) -> String {
+    text.chars()
+        .take(max)
+        .map(|c| {
+            if c == '\0' {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A stored event. Serializes as `/admin/audit` lists it: `{"id", "time"
+/// (RFC 3339 UTC), "event", "user" (id or null), "username", "ip",
+/// "user_agent", "request_id", "detail"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// Primary key, increasing in the order events were stored.
+    pub id: i64,
+    /// When it happened.
+    #[serde(with = "crate::clock::serde_rfc3339")]
+    pub time: OffsetDateTime,
+    /// What happened.
+    pub event: EventKind,
+    /// The user's id, when known (the user may since have been deleted).
+    pub user: Option<i64>,
+    /// The actual or attempted username; may be empty.
+    pub username: String,
+    /// The client's address.
+    pub ip: Option<String>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The request's id.
+    pub request_id: Option<String>,
+    /// Small structured facts.
+    pub detail: serde_json::Value,
+}
+
+/// Which events to list, and which page of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this user's events.
+    pub user: Option<i64>,
+    /// Only events of this kind.
+    pub event: Option<EventKind>,
+    /// Only events at or after this time (inclusive).
+    pub since: Option<OffsetDateTime>,
+    /// Events to skip, newest first.
+    pub offset: u64,
+    /// The most events to return.
+    pub limit: u64,
+}
+
+impl Default for AuditQuery {
+    /// Every event: no filter, no offset, no limit.
+    fn default() -> Self {
+        AuditQuery {
+            user: None,
+            event: None,
+            since: None,
+            offset: 0,
+            limit: u64::MAX,
+        }
+    }
+}
+
+impl AuditQuery {
+    /// Whether `record` passes the filters (not the paging).
+    pub fn matches(&self, record: &AuditRecord) -> bool {
+        self.user.is_none_or(|user| record.user == Some(user))
+            && self.event.is_none_or(|event| record.event == event)
+            && self.since.is_none_or(|since| record.time >= since)
+    }
+}
+
+/// One page of events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditPage {
+    /// How many events match, over all pages.
+    pub count: u64,
+    /// This page's events, newest first (time descending, then id descending).
+    pub events: Vec<AuditRecord>,
+}
+
+/// The audit trail. Append-only: events are never changed.
+#[async_trait]
+pub trait AuditStore: Send + Sync + 'static {
+    /// Stores `event.sanitized()` and returns it with its id.
+    async fn append(&self, event: NewAuditEvent) -> Result<AuditRecord, StoreError>;
+    /// Stores every event, sanitised, in one transaction: all or none. For
+    /// the batched flush of a bounded queue; an empty batch does nothing.
+    async fn append_many(&self, events: Vec<NewAuditEvent>) -> Result<(), StoreError>;
+    /// The events that match `q`'s filters, newest first (time descending, then
+    /// id descending), `q.limit` from `q.offset`, with how many match.
+    async fn query(&self, q: &AuditQuery) -> Result<AuditPage, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        let mut names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse(), Ok(kind));
+            assert_eq!(kind.to_string(), kind.as_str());
+            assert_eq!(serde_json::to_value(kind).ok(), Some(json!(kind.as_str())));
+        }
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::ALL.len());
+        for bad in ["", "LOGIN_FAILED", "login failed", "login_failed "] {
+            assert_eq!(bad.parse::<EventKind>(), Err(UnknownEventKind));
+        }
+    }
+
+    #[test]
+    fn kinds_are_the_ones_api_md_lists() {
+        let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "login_succeeded",
+                "login_failed",
+                "logout",
+                "token_created",
+                "token_revoked",
+                "token_rotated",
+                "session_revoked",
+                "password_changed",
+                "reauthenticated",
+                "throttled",
+                "lockout",
+                "csrf_failed",
+                "permission_denied",
+                "user_created",
+                "user_updated",
+                "security_alert",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_record_serializes_as_api_md_lists_it() {
+        let record = AuditRecord {
+            id: 7,
+            time: datetime!(2024-05-06 07:08:09.123456 UTC),
+            event: EventKind::LoginFailed,
+            user: None,
+            username: "mallory".to_owned(),
+            ip: Some("203.0.113.7".to_owned()),
+            user_agent: None,
+            request_id: Some("req-1".to_owned()),
+            detail: json!({"reason": "bad_password"}),
+        };
+        let value = serde_json::to_value(&record).ok();
+        assert_eq!(
+            value,
+            Some(json!({
+                "id": 7,
+                "time": "2024-05-06T07:08:09.123456Z",
+                "event": "login_failed",
+                "user": null,
+                "username": "mallory",
+                "ip": "203.0.113.7",
+                "user_agent": null,
+                "request_id": "req-1",
+                "detail": {"reason": "bad_password"},
+            }))
+        );
+        let back: Option<AuditRecord> = value.and_then(|v| serde_json::from_value(v).ok());
+        assert_eq!(back, Some(record));
+    }
+
+    #[test]
+    fn sanitizing_cuts_characters_not_bytes_and_replaces_nul() {
+        let event = NewAuditEvent {
+            time: datetime!(2024-05-06 07:08:09.123456789 UTC),
+            username: "ü".repeat(300),
+            ip: Some("1".repeat(100)),
+            user_agent: Some(format!("a\0b\r\nc\u{1b}[31m{}", "x".repeat(600))),
+            request_id: Some("r".repeat(200)),
+            ..NewAuditEvent::new(T0, EventKind::LoginFailed)
+        }
+        .sanitized();
+        assert_eq!(event.time, datetime!(2024-05-06 07:08:09.123456 UTC));
+        assert_eq!(event.username, "ü".repeat(MAX_USERNAME_CHARS));
+        assert_eq!(event.ip.map(|s| s.len()), Some(MAX_IP_CHARS));
+        let ua = event.user_agent.unwrap_or_default();
+        assert_eq!(ua.chars().count(), MAX_USER_AGENT_CHARS);
+        assert!(ua.starts_with("a\u{FFFD}b\r\nc\u{1b}[31mx"), "{ua:?}");
+        assert_eq!(
+            event.request_id.map(|s| s.len()),
+            Some(MAX_REQUEST_ID_CHARS)
+        );
+    }
+
+    const T0: OffsetDateTime = datetime!(2024-05-06 07:08:09 UTC);
+
+    #[test]
+    fn sanitizing_keeps_short_fields_and_small_details() {
+        let event = NewAuditEvent {
+            user: Some(3),
+            username: "alice".to_owned(),
+            ip: Some("::1".to_owned()),
+            user_agent: Some("curl/8".to_owned()),
+            request_id: Some("abc".to_owned()),
+            detail: json!({"reason": "x".repeat(MAX_DETAIL_BYTES - 20)}),
+            ..NewAuditEvent::new(T0, EventKind::LoginSucceeded)
+        };
+        assert_eq!(event.clone().sanitized(), event);
+    }
+
+    #[test]
+    fn a_big_detail_is_replaced() {
+        let event = NewAuditEvent {
+            detail: json!({"reason": "x".repeat(MAX_DETAIL_BYTES)}),
+            ..NewAuditEvent::new(T0, EventKind::SecurityAlert)
+        }
+        .sanitized();
+        assert_eq!(event.detail, json!({"truncated": true}));
+    }
+
+    #[test]
+    fn query_filters_are_inclusive_of_since() {
+        let record = NewAuditEvent {
+            user: Some(1),
+            ..NewAuditEvent::new(T0, EventKind::Logout)
+        }
+        .into_record(1);
+        let q = |user, event, since| AuditQuery {
+            user,
+            event,
+            since,
+            ..AuditQuery::default()
+        };
+        assert!(q(None, None, None).matches(&record));
+        assert!(q(Some(1), Some(EventKind::Logout), Some(T0)).matches(&record));
+        assert!(!q(Some(2), None, None).matches(&record));
+        assert!(!q(None, Some(EventKind::LoginFailed), None).matches(&record));
+        assert!(!q(None, None, Some(T0 + time::Duration::nanoseconds(1))).matches(&record));
+        let anonymous = NewAuditEvent::new(T0, EventKind::Logout).into_record(2);
+        assert!(!q(Some(1), None, None).matches(&anonymous));
+    }
+}
