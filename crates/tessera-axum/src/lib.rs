@@ -25,6 +25,7 @@
 //! ```
 
 pub mod accounts;
+pub mod audit;
 pub mod authentication;
 pub mod body;
 pub mod client;

@@ -2,6 +2,7 @@
 //! hasher, the clock and the authentication settings.
 
 use crate::accounts::UserCreatedHook;
+use crate::audit::Auditor;
 use crate::authentication::Authenticator;
 use crate::touch::Toucher;
 use std::sync::{Arc, RwLock};
@@ -77,6 +78,7 @@ struct Inner {
     settings: Settings,
     toucher: Arc<Toucher>,
     hooks: RwLock<Vec<UserCreatedHook>>,
+    auditor: Arc<Auditor>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -104,6 +106,7 @@ impl Tessera {
     ) -> Self {
         Tessera {
             inner: Arc::new(Inner {
+                auditor: Auditor::new(stores.audit.clone()),
                 stores,
                 hasher,
                 clock,
@@ -149,6 +152,11 @@ impl Tessera {
             .read()
             .map(|h| h.clone())
             .unwrap_or_default()
+    }
+
+    /// The audit log's writer.
+    pub fn auditor(&self) -> &Arc<Auditor> {
+        &self.inner.auditor
     }
 
     /// The coalescer of credential-use writes.

@@ -9,6 +9,7 @@
 //! - a store that cannot be reached answers [`StoreError::Unavailable`], never a
 //!   made-up answer, so callers fail closed.
 
+use crate::audit::AuditStore;
 use crate::session::{NewSession, SessionRecord};
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
@@ -194,6 +195,8 @@ pub struct Stores {
     pub tokens: Arc<dyn TokenStore>,
     /// Sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditStore>,
     /// Readiness.
     pub health: Arc<dyn Health>,
 }
@@ -206,12 +209,13 @@ impl std::fmt::Debug for Stores {
 
 impl Stores {
     /// Every role played by one store value.
-    pub fn from_one<S: UserStore + TokenStore + SessionStore + Health>(store: S) -> Self {
+    pub fn from_one<S: UserStore + TokenStore + SessionStore + AuditStore + Health>(store: S) -> Self {
         let store = Arc::new(store);
         Stores {
             users: store.clone(),
             tokens: store.clone(),
             sessions: store.clone(),
+            audit: store.clone(),
             health: store,
         }
     }
