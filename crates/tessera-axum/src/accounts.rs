@@ -6,10 +6,10 @@ use crate::state::Tessera;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use tessera_core::password::MAX_PASSWORD_BYTES;
 use tessera_core::secret::Secret;
 use tessera_core::token::{NewToken, TokenKey, TokenRecord};
 use tessera_core::user::{normalize_username, validate_username, NewUser};
+use tessera_core::validation::validate_password;
 use tessera_core::{StoreError, User};
 use time::OffsetDateTime;
 
@@ -54,21 +54,20 @@ pub struct Created {
     pub extra: Map<String, Value>,
 }
 
-/// Every rule a new password breaks, in Django's words and order.
+/// Every rule a new password breaks, in Django's words and order (Django's
+/// four default validators and Tessera's maximum length).
 pub fn password_errors(
     tessera: &Tessera,
     password: &Secret,
     username: &str,
     email: &str,
 ) -> Vec<String> {
-    let _ = (tessera, username, email);
-    let mut errors = Vec::new();
-    if password.expose().len() > MAX_PASSWORD_BYTES {
-        errors.push(format!(
-            "This password is too long. It must contain at most {MAX_PASSWORD_BYTES} bytes."
-        ));
-    }
-    errors
+    validate_password(
+        &tessera.settings().password_policy,
+        password.expose(),
+        username,
+        email,
+    )
 }
 
 /// The username and password rules a new user breaks, per field.

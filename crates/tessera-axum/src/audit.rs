@@ -137,7 +137,11 @@ impl Auditor {
     }
 }
 
-async fn run(store: Arc<dyn AuditStore>, mut receiver: mpsc::Receiver<Message>, owner: std::sync::Weak<Auditor>) {
+async fn run(
+    store: Arc<dyn AuditStore>,
+    mut receiver: mpsc::Receiver<Message>,
+    owner: std::sync::Weak<Auditor>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     let mut waiting = Vec::new();
     while let Some(first) = receiver.recv().await {

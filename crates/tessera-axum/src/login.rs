@@ -4,10 +4,14 @@
 //! Every failure looks the same to the caller: an unknown user, a wrong
 //! password, an inactive user and an unusable password all answer `None`, and
 //! all but an over-long password cost one full argon2id verification (Django's
-//! dummy hash, #20760), so response times do not tell who exists.
+//! dummy hash, #20760), so response times do not tell who exists. Every
+//! outcome is audited.
 
+use crate::audit::RequestMeta;
 use crate::error::ApiError;
 use crate::state::Tessera;
+use serde_json::json;
+use tessera_core::audit::EventKind;
 use tessera_core::password::{Verification, MAX_PASSWORD_BYTES};
 use tessera_core::secret::Secret;
 use tessera_core::user::{normalize_username, UserUpdate};
@@ -16,49 +20,131 @@ use tessera_core::User;
 /// DRF's `AuthTokenSerializer` message for any failed login.
 pub const LOGIN_FAILED: &str = "Unable to log in with provided credentials.";
 
-/// The user these credentials belong to, if they are right and the user is
-/// active. Upgrades a weaker stored hash, and records the login time.
-#[tracing::instrument(skip_all)]
-pub async fn authenticate_password(
-    tessera: &Tessera,
-    username: &str,
-    password: &Secret,
-) -> Result<Option<User>, ApiError> {
+/// Where a password was checked, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `POST /api-token-auth/`.
+    ObtainToken,
+    /// `POST /auth/login`.
+    Session,
+    /// `POST /auth/reauth`.
+    Reauth,
+    /// Another route of an application.
+    Other(&'static str),
+}
+
+impl Via {
+    fn name(self) -> &'static str {
+        match self {
+            Via::ObtainToken => "api-token-auth",
+            Via::Session => "login",
+            Via::Reauth => "reauth",
+            Via::Other(name) => name,
+        }
+    }
+}
+
+struct Checked {
+    user: Option<User>,
+    known: Option<i64>,
+    rehash: Option<String>,
+}
+
+async fn check(tessera: &Tessera, username: &str, password: &Secret) -> Result<Checked, ApiError> {
     // An over-long password is refused before hashing (a megabyte password
     // would cost seconds of CPU); its length says nothing about the account.
     if password.expose().len() > MAX_PASSWORD_BYTES {
-        return Ok(None);
+        return Ok(Checked {
+            user: None,
+            known: None,
+            rehash: None,
+        });
     }
-    let username = normalize_username(username);
     let stored = tessera
         .stores()
         .users
-        .credentials_by_username(&username)
+        .credentials_by_username(username)
         .await?;
     let verification = tessera
         .hasher()
         .verify(password, stored.as_ref().map(|c| c.password_hash.as_str()))
         .await?;
-    let (Some(credentials), Verification::Valid { rehash }) = (stored, verification) else {
+    let known = stored.as_ref().map(|c| c.user.id);
+    Ok(match (stored, verification) {
+        // Django's `user_can_authenticate`: inactive users are refused after
+        // the hash was checked, so they take as long as everyone else.
+        (Some(c), Verification::Valid { rehash }) if c.user.is_active => Checked {
+            user: Some(c.user),
+            known,
+            rehash,
+        },
+        _ => Checked {
+            user: None,
+            known,
+            rehash: None,
+        },
+    })
+}
+
+fn failure(tessera: &Tessera, meta: &RequestMeta, via: Via, username: &str, known: Option<i64>) {
+    let mut event = meta.event(tessera.clock().now(), EventKind::LoginFailed);
+    event.user = known;
+    event.username = username.to_owned();
+    event.detail = json!({"via": via.name()});
+    tessera.auditor().record(event);
+}
+
+/// The user these credentials belong to, if they are right and the user is
+/// active. Upgrades a weaker stored hash, records the login time, and audits
+/// the outcome.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate_password(
+    tessera: &Tessera,
+    meta: &RequestMeta,
+    via: Via,
+    username: &str,
+    password: &Secret,
+) -> Result<Option<User>, ApiError> {
+    let username = normalize_username(username);
+    let checked = check(tessera, &username, password).await?;
+    let Some(user) = checked.user else {
+        failure(tessera, meta, via, &username, checked.known);
         return Ok(None);
     };
-    // Django's `user_can_authenticate`: inactive users are refused after the
-    // hash was checked, so they take as long as everyone else.
-    if !credentials.user.is_active {
-        return Ok(None);
-    }
     let users = &tessera.stores().users;
-    if let Some(new_hash) = rehash {
+    if let Some(new_hash) = checked.rehash {
         let update = UserUpdate {
             password_hash: Some(new_hash),
             ..UserUpdate::default()
         };
-        users.update_user(credentials.user.id, update).await?;
+        users.update_user(user.id, update).await?;
     }
     let now = tessera.clock().now();
-    users.set_last_login(credentials.user.id, now).await?;
+    users.set_last_login(user.id, now).await?;
+    let mut event = meta.event(now, EventKind::LoginSucceeded);
+    event.user = Some(user.id);
+    event.username = user.username.clone();
+    event.detail = json!({"via": via.name()});
+    tessera.auditor().record_now(event).await;
     Ok(Some(User {
         last_login: Some(now),
-        ..credentials.user
+        ..user
     }))
+}
+
+/// Checks the password of a signed-in user (re-authentication, password
+/// change). A failure is audited as a failed login.
+pub async fn verify_user_password(
+    tessera: &Tessera,
+    meta: &RequestMeta,
+    via: Via,
+    user: &User,
+    password: &Secret,
+) -> Result<bool, ApiError> {
+    let checked = check(tessera, &user.username, password).await?;
+    let ok = checked.user.is_some_and(|u| u.id == user.id);
+    if !ok {
+        failure(tessera, meta, via, &user.username, Some(user.id));
+    }
+    Ok(ok)
 }

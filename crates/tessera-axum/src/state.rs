@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::PasswordHasher;
+use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, Stores, SystemClock};
 
 /// Authentication settings (DRF's `REST_FRAMEWORK` dictionary, in part).
@@ -42,6 +43,8 @@ pub struct Settings {
     pub num_proxies: usize,
     /// Django's `CSRF_TRUSTED_ORIGINS`, parsed.
     pub csrf: CsrfConfig,
+    /// Rules for new passwords (Django's `AUTH_PASSWORD_VALIDATORS`).
+    pub password_policy: PasswordPolicy,
 }
 
 impl Default for Settings {
@@ -61,6 +64,7 @@ impl Default for Settings {
             reauth_window: Duration::from_secs(600),
             num_proxies: 0,
             csrf: CsrfConfig::default(),
+            password_policy: PasswordPolicy::default(),
         }
     }
 }

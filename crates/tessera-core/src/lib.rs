@@ -26,6 +26,7 @@ pub mod session;
 pub mod store;
 pub mod token;
 pub mod user;
+pub mod validation;
 
 pub use clock::{Clock, SystemClock};
 pub use identity::{Credential, Identity, Principal};

@@ -209,7 +209,9 @@ impl std::fmt::Debug for Stores {
 
 impl Stores {
     /// Every role played by one store value.
-    pub fn from_one<S: UserStore + TokenStore + SessionStore + AuditStore + Health>(store: S) -> Self {
+    pub fn from_one<S: UserStore + TokenStore + SessionStore + AuditStore + Health>(
+        store: S,
+    ) -> Self {
         let store = Arc::new(store);
         Stores {
             users: store.clone(),

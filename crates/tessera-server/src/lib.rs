@@ -19,6 +19,7 @@ use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::{Authenticator, Settings, Tessera};
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::{Argon2Params, PasswordHasher};
+use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, Stores, SystemClock, User};
 use tessera_store_sql::SqlStore;
 use tokio::net::TcpListener;
@@ -67,6 +68,9 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         reauth_window: config.reauth.window,
         num_proxies: config.throttle.num_proxies,
         csrf,
+        password_policy: PasswordPolicy::new(config.password.min_length)
+            .map_err(anyhow::Error::msg)
+            .context("password.min_length")?,
     })
 }
 

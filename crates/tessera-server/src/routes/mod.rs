@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod events;
 mod login_page;
 mod me;
 mod ops;

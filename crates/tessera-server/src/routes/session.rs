@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::FormObject;
 use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::login::{authenticate_password, LOGIN_FAILED};
+use tessera_axum::login::{authenticate_password, Via, LOGIN_FAILED};
 use tessera_axum::{
     csrf, sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors,
 };
@@ -66,9 +67,16 @@ async fn login(
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
     };
-    let user = authenticate_password(tessera, &username, &Secret::new(password))
-        .await?
-        .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
+    let meta = RequestMeta::of(&parts, tessera.settings().num_proxies);
+    let user = authenticate_password(
+        tessera,
+        &meta,
+        Via::Session,
+        &username,
+        &Secret::new(password),
+    )
+    .await?
+    .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
     let (_, cookies) = sessions::login(tessera, &parts, &user).await?;
     let mut response = Json(json!({"user": user})).into_response();
     response.headers_mut().extend(cookies);

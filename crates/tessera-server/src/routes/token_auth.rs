@@ -1,16 +1,20 @@
 //! `POST /api-token-auth/`: DRF's `obtain_auth_token`, minting a new key on each
 //! success (only digests are stored, so an old key cannot be handed back).
 
+use super::events::audit_token;
 use crate::AppState;
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tessera_axum::accounts::{issue_token, TokenRequest};
+use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::FormObject;
 use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::login::{authenticate_password, LOGIN_FAILED};
+use tessera_axum::login::{authenticate_password, Via, LOGIN_FAILED};
 use tessera_axum::{Policy, Rejection, Tessera, ValidationErrors};
+use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 
 /// The name given to keys obtained with a password.
@@ -27,8 +31,10 @@ pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
 
 async fn obtain_token(
     State(state): State<AppState>,
+    parts: Parts,
     FormObject(data): FormObject,
 ) -> Result<Json<Value>, Rejection> {
+    let meta = RequestMeta::of(&parts, state.tessera.settings().num_proxies);
     let mut fields = Fields::new(&data);
     let username = fields.char("username", CharField::required());
     let password = fields.char("password", CharField::password());
@@ -37,15 +43,30 @@ async fn obtain_token(
         return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
     };
     let tessera = &state.tessera;
-    let user = authenticate_password(tessera, &username, &Secret::new(password))
-        .await?
-        .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
+    let user = authenticate_password(
+        tessera,
+        &meta,
+        Via::ObtainToken,
+        &username,
+        &Secret::new(password),
+    )
+    .await?
+    .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
     let request = TokenRequest {
         name: OBTAINED_TOKEN_NAME.to_owned(),
         scopes: Vec::new(),
         lifetime: None,
         authenticated_at: Some(tessera.clock().now()),
     };
-    let (key, _) = issue_token(tessera, &user, request).await?;
+    let (key, record) = issue_token(tessera, &user, request).await?;
+    audit_token(
+        tessera,
+        &meta,
+        EventKind::TokenCreated,
+        &user,
+        record.id,
+        &record.name,
+    )
+    .await;
     Ok(Json(json!({"token": key.expose()})))
 }

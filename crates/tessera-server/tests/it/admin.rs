@@ -112,13 +112,27 @@ async fn creating_validates_fields_as_django() {
         .post_json(
             "/admin/users",
             Some(&key),
-            json!({"username": "boss", "password": "p"}),
+            json!({"username": "boss", "password": "a-fine-password"}),
         )
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(
         reply.json(),
         json!({"username": ["A user with that username already exists."]})
+    );
+    let reply = app
+        .post_json(
+            "/admin/users",
+            Some(&key),
+            json!({"username": "zqxwv", "password": "zqxwv"}),
+        )
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({"password": [
+            "The password is too similar to the username.",
+            "This password is too short. It must contain at least 8 characters.",
+        ]})
     );
     let reply = app
         .post_json(
@@ -140,7 +154,7 @@ async fn creating_validates_fields_as_django() {
         .post_json(
             "/admin/users",
             Some(&key),
-            json!({"username": "bad name!", "password": "p"}),
+            json!({"username": "bad name!", "password": "a-fine-password"}),
         )
         .await;
     assert_eq!(
@@ -151,7 +165,7 @@ async fn creating_validates_fields_as_django() {
         .post_json(
             "/admin/users",
             Some(&key),
-            json!({"username": "a".repeat(151), "password": "p"}),
+            json!({"username": "a".repeat(151), "password": "a-fine-password"}),
         )
         .await;
     assert_eq!(
@@ -244,6 +258,11 @@ async fn staff_make_staff_and_reset_passwords() {
     assert_eq!(
         reply.json(),
         json!({"is_superuser": ["Must be a valid boolean."]})
+    );
+    let reply = patch(&app, &path, &boss_key, json!({"password": "12345678"})).await;
+    assert_eq!(
+        reply.json(),
+        json!({"password": ["This password is too common.", "This password is entirely numeric."]})
     );
 }
 

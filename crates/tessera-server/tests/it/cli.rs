@@ -70,11 +70,20 @@ fn commands_share_the_default_store_in_the_working_directory() {
     // The same username again is refused with Django's message, exit 1.
     let out = run(tessera(dir.path())
         .args(["createsuperuser", "--no-input", "--username", "root"])
-        .env("TESSERA_SUPERUSER_PASSWORD", "x"));
+        .env("TESSERA_SUPERUSER_PASSWORD", "x-fine-password-1"));
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         text(&out.stderr).trim(),
         "error: username: A user with that username already exists."
+    );
+    // The password validators apply here too.
+    let out = run(tessera(dir.path())
+        .args(["createsuperuser", "--no-input", "--username", "other"])
+        .env("TESSERA_SUPERUSER_PASSWORD", "password"));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr).trim(),
+        "error: password: This password is too common."
     );
 }
 

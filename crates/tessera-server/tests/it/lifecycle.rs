@@ -436,6 +436,17 @@ async fn password_change_checks_the_old_one_and_ends_other_credentials() {
         json!({"old_password": ["Your old password was entered incorrectly. Please enter it again."]})
     );
     let reply = app
+        .post_json(
+            "/auth/password",
+            Some(&current),
+            json!({"old_password": "s3cret-pass", "new_password": "qwertyuiop"}),
+        )
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({"new_password": ["This password is too common."]})
+    );
+    let reply = app
         .post_json("/auth/password", Some(&current), json!({}))
         .await;
     assert_eq!(
@@ -525,6 +536,42 @@ async fn registration_creates_a_user_who_can_log_in() {
     assert_eq!(
         again.json(),
         json!({"username": ["A user with that username already exists."]})
+    );
+    // Every failing password rule at once, in Django's order.
+    let weak = app
+        .post_json("/auth/register", None, json!({"username": "xylophonist", "password": "xylophonist9", "email": "m@example.com"}))
+        .await;
+    assert_eq!(weak.status, 400);
+    assert_eq!(
+        weak.json(),
+        json!({"password": ["The password is too similar to the username."]})
+    );
+    let weak = app
+        .post_json(
+            "/auth/register",
+            None,
+            json!({"username": "zed", "password": "1234"}),
+        )
+        .await;
+    assert_eq!(
+        weak.json(),
+        json!({"password": [
+            "This password is too short. It must contain at least 8 characters.",
+            "This password is too common.",
+            "This password is entirely numeric.",
+        ]})
+    );
+    let long = "x".repeat(4097);
+    let weak = app
+        .post_json(
+            "/auth/register",
+            None,
+            json!({"username": "zed", "password": long}),
+        )
+        .await;
+    assert_eq!(
+        weak.json(),
+        json!({"password": ["This password is too long. It must contain at most 4096 bytes."]})
     );
     let bad = app
         .post_json(
