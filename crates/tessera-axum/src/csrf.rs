@@ -1,6 +1,7 @@
 //! Django's CSRF check at the HTTP layer: reads what the check needs from the
 //! request and turns a failure into DRF's `403 CSRF Failed: <reason>`.
 
+use crate::audit::RequestMeta;
 use crate::client::is_secure;
 use crate::cookies::{self, CookieOptions};
 use crate::error::ApiError;
@@ -8,6 +9,7 @@ use crate::state::Tessera;
 use http::header::{HOST, ORIGIN, REFERER};
 use http::request::Parts;
 use http::{HeaderMap, StatusCode};
+use tessera_core::audit::EventKind;
 use tessera_core::csrf::{check, CookieState, CsrfRequest};
 
 /// `X-CSRFToken`.
@@ -41,8 +43,14 @@ pub fn enforce(parts: &Parts, tessera: &Tessera) -> Result<(), ApiError> {
         form_token: None,
     };
     check(&request, &settings.csrf).map_err(|failure_| {
-        tracing::info!(reason = %failure_.reason(), "CSRF check failed");
-        failure(&failure_.reason())
+        let reason = failure_.reason();
+        tracing::info!(%reason, "CSRF check failed");
+        let meta = RequestMeta::of(parts, settings.num_proxies);
+        let mut event = meta.event(tessera.clock().now(), EventKind::CsrfFailed);
+        event.detail = serde_json::json!({"reason": reason, "path": parts.uri.path()});
+        tessera.auditor().record(event);
+        tessera.metrics().record_csrf_failure();
+        failure(&reason)
     })
 }
 

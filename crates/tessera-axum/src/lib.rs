@@ -25,6 +25,7 @@
 //! ```
 
 pub mod accounts;
+pub mod alerts;
 pub mod audit;
 pub mod authentication;
 pub mod body;
@@ -35,9 +36,11 @@ pub mod error;
 pub mod extract;
 pub mod fields;
 pub mod login;
+pub mod metrics;
 pub mod policy;
 pub mod sessions;
 pub mod state;
+pub mod throttling;
 pub mod touch;
 
 pub use authentication::Authenticator;

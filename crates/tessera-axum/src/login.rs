@@ -9,8 +9,11 @@
 
 use crate::audit::RequestMeta;
 use crate::error::ApiError;
+use crate::metrics::Outcome;
 use crate::state::Tessera;
+use crate::throttling::throttled;
 use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr};
 use tessera_core::audit::EventKind;
 use tessera_core::password::{Verification, MAX_PASSWORD_BYTES};
 use tessera_core::secret::Secret;
@@ -86,12 +89,65 @@ async fn check(tessera: &Tessera, username: &str, password: &Secret) -> Result<C
     })
 }
 
-fn failure(tessera: &Tessera, meta: &RequestMeta, via: Via, username: &str, known: Option<i64>) {
-    let mut event = meta.event(tessera.clock().now(), EventKind::LoginFailed);
+fn client_ip(meta: &RequestMeta) -> IpAddr {
+    meta.ip
+        .as_deref()
+        .and_then(|ip| ip.parse().ok())
+        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// Login protection, before any password is checked: a username or address
+/// in its back-off is refused with the throttled 429, whether the username
+/// exists or not, and the attempt is not counted.
+async fn guard(tessera: &Tessera, meta: &RequestMeta, username: &str) -> Result<(), ApiError> {
+    let now = tessera.clock().now();
+    let decision = tessera
+        .login_guard()
+        .check(username, client_ip(meta), now)
+        .await?;
+    match decision.retry_after_secs() {
+        None => Ok(()),
+        Some(wait) => {
+            let mut event = meta.event(now, EventKind::Throttled);
+            event.username = username.to_owned();
+            event.detail = json!({"scope": "login", "wait": wait});
+            tessera.auditor().record(event);
+            tessera.metrics().record_throttled("login");
+            Err(throttled(wait))
+        }
+    }
+}
+
+async fn failure(
+    tessera: &Tessera,
+    meta: &RequestMeta,
+    via: Via,
+    username: &str,
+    known: Option<i64>,
+) -> Result<(), ApiError> {
+    let now = tessera.clock().now();
+    let mut event = meta.event(now, EventKind::LoginFailed);
     event.user = known;
     event.username = username.to_owned();
     event.detail = json!({"via": via.name()});
     tessera.auditor().record(event);
+    let started = tessera
+        .login_guard()
+        .record_failure(username, client_ip(meta), now)
+        .await?;
+    if let Some(started) = started {
+        let mut event = meta.event(now, EventKind::Lockout);
+        event.user = known;
+        event.username = username.to_owned();
+        event.detail = json!({
+            "username_locked_for": started.username.map(|l| l.duration.as_secs()),
+            "address_locked_for": started.address.map(|l| l.duration.as_secs()),
+        });
+        tessera.auditor().record(event);
+        tessera.metrics().record_lockout();
+    }
+    tessera.alerts().failure(tessera, meta, username, now);
+    Ok(())
 }
 
 /// The user these credentials belong to, if they are right and the user is
@@ -105,10 +161,13 @@ pub async fn authenticate_password(
     username: &str,
     password: &Secret,
 ) -> Result<Option<User>, ApiError> {
+    let _timer = tessera.metrics().login_timer(); // metrics: login duration
     let username = normalize_username(username);
+    guard(tessera, meta, &username).await?;
     let checked = check(tessera, &username, password).await?;
     let Some(user) = checked.user else {
-        failure(tessera, meta, via, &username, checked.known);
+        failure(tessera, meta, via, &username, checked.known).await?;
+        tessera.metrics().record_password(Outcome::Failure);
         return Ok(None);
     };
     let users = &tessera.stores().users;
@@ -121,11 +180,13 @@ pub async fn authenticate_password(
     }
     let now = tessera.clock().now();
     users.set_last_login(user.id, now).await?;
+    tessera.login_guard().record_success(&username).await?;
     let mut event = meta.event(now, EventKind::LoginSucceeded);
     event.user = Some(user.id);
     event.username = user.username.clone();
     event.detail = json!({"via": via.name()});
     tessera.auditor().record_now(event).await;
+    tessera.metrics().record_password(Outcome::Success);
     Ok(Some(User {
         last_login: Some(now),
         ..user
@@ -141,10 +202,13 @@ pub async fn verify_user_password(
     user: &User,
     password: &Secret,
 ) -> Result<bool, ApiError> {
+    guard(tessera, meta, &user.username).await?;
     let checked = check(tessera, &user.username, password).await?;
     let ok = checked.user.is_some_and(|u| u.id == user.id);
-    if !ok {
-        failure(tessera, meta, via, &user.username, Some(user.id));
+    if ok {
+        tessera.login_guard().record_success(&user.username).await?;
+    } else {
+        failure(tessera, meta, via, &user.username, Some(user.id)).await?;
     }
     Ok(ok)
 }

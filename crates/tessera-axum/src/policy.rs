@@ -6,9 +6,11 @@
 //! leaves the [`Identity`] and the policy's [`PolicyContext`] in the request's
 //! extensions for the extractors.
 
+use crate::audit::RequestMeta;
 use crate::authentication::Authenticator;
 use crate::error::ApiError;
 use crate::state::Tessera;
+use crate::throttling::{self, Throttle};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
@@ -17,6 +19,7 @@ use std::any::Any;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use tessera_core::audit::EventKind;
 use tessera_core::permission::{grants_object, AllowAny, Perm, Permission, RequestInfo};
 use tessera_core::Identity;
 use tower::{Layer, Service};
@@ -27,6 +30,8 @@ pub struct Policy {
     authenticators: Option<Vec<Authenticator>>,
     permission: Perm,
     recent_auth: bool,
+    throttles: Option<Vec<Throttle>>,
+    extra_throttles: Vec<Throttle>,
 }
 
 impl Default for Policy {
@@ -43,6 +48,8 @@ impl Policy {
             authenticators: None,
             permission: Perm::new(tessera_core::permission::IsAuthenticated),
             recent_auth: false,
+            throttles: None,
+            extra_throttles: Vec::new(),
         }
     }
 
@@ -67,6 +74,19 @@ impl Policy {
         self
     }
 
+    /// The throttles (DRF's `throttle_classes`), replacing the defaults.
+    pub fn throttles(mut self, throttles: impl IntoIterator<Item = Throttle>) -> Self {
+        self.throttles = Some(throttles.into_iter().collect());
+        self
+    }
+
+    /// Adds a throttle on top of the defaults (or of those named with
+    /// [`throttles`](Policy::throttles)), e.g. a scoped rate.
+    pub fn throttle(mut self, throttle: Throttle) -> Self {
+        self.extra_throttles.push(throttle);
+        self
+    }
+
     /// Requires a recent password proof ("sudo mode"): the credential was
     /// issued with the password, or re-authenticated at `/auth/reauth`, within
     /// the configured window; otherwise `403 reauthentication_required`.
@@ -87,6 +107,14 @@ impl Policy {
                 authenticators,
                 permission: self.permission.clone(),
                 recent_auth: self.recent_auth,
+                throttles: {
+                    let mut all = self
+                        .throttles
+                        .clone()
+                        .unwrap_or_else(|| tessera.settings().default_throttles.clone());
+                    all.extend(self.extra_throttles.iter().cloned());
+                    all
+                },
             }),
         }
     }
@@ -102,6 +130,7 @@ struct ContextInner {
     authenticators: Vec<Authenticator>,
     permission: Perm,
     recent_auth: bool,
+    throttles: Vec<Throttle>,
 }
 
 /// The refusal of a request that needs a recent password proof.
@@ -235,6 +264,9 @@ where
             let info = RequestInfo::new(parts.method.clone());
             let permission = &context.0.permission;
             if !permission.has_permission(&info, &identity) {
+                if let Some(user) = identity.user() {
+                    audit_denied(&context.0.tessera, &parts, user);
+                }
                 return Ok(context
                     .refuse(&identity, permission.message())
                     .into_response());
@@ -245,11 +277,31 @@ where
             {
                 return Ok(reauthentication_required().into_response());
             }
+            // DRF's order: throttles after authentication and permissions.
+            if !context.0.throttles.is_empty() {
+                let meta = RequestMeta::of(&parts, context.0.tessera.settings().num_proxies);
+                let checked =
+                    throttling::check(&context.0.tessera, &context.0.throttles, &identity, &meta)
+                        .await;
+                if let Err(error) = checked {
+                    return Ok(error.into_response());
+                }
+            }
             parts.extensions.insert(identity);
             parts.extensions.insert(context);
             inner.call(Request::from_parts(parts, body)).await
         })
     }
+}
+
+/// Records a refused authenticated request (ASVS 16.3.2).
+fn audit_denied(tessera: &Tessera, parts: &http::request::Parts, user: &tessera_core::User) {
+    let meta = RequestMeta::of(parts, tessera.settings().num_proxies);
+    let mut event = meta.event(tessera.clock().now(), EventKind::PermissionDenied);
+    event.user = Some(user.id);
+    event.username = user.username.clone();
+    event.detail = serde_json::json!({"method": parts.method.as_str(), "path": parts.uri.path()});
+    tessera.auditor().record(event);
 }
 
 async fn authenticate(

@@ -2,13 +2,18 @@
 //! hasher, the clock and the authentication settings.
 
 use crate::accounts::UserCreatedHook;
+use crate::alerts::{AlertPolicy, AlertSink, Alerts};
 use crate::audit::Auditor;
 use crate::authentication::Authenticator;
+use crate::metrics::Metrics;
+use crate::throttling::Throttle;
 use crate::touch::Toucher;
+use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::PasswordHasher;
+use tessera_core::throttle::{LoginGuard, LoginPolicy, MemoryThrottleStore, Rate, ThrottleStore};
 use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, Stores, SystemClock};
 
@@ -45,6 +50,17 @@ pub struct Settings {
     pub csrf: CsrfConfig,
     /// Rules for new passwords (Django's `AUTH_PASSWORD_VALIDATORS`).
     pub password_policy: PasswordPolicy,
+    /// DRF's `DEFAULT_THROTTLE_RATES`: `anon`, `user` and scope names.
+    pub throttle_rates: BTreeMap<String, Rate>,
+    /// DRF's `DEFAULT_THROTTLE_CLASSES`: applied by every policy that does
+    /// not name its own (each does nothing until its rate is configured).
+    pub default_throttles: Vec<Throttle>,
+    /// Login protection: failures per username and address, back-off.
+    pub login_policy: LoginPolicy,
+    /// Attack-pattern alert thresholds.
+    pub alert_policy: AlertPolicy,
+    /// Where alerts are delivered besides the audit log.
+    pub alert_sink: Option<Arc<dyn AlertSink>>,
 }
 
 impl Default for Settings {
@@ -65,6 +81,11 @@ impl Default for Settings {
             num_proxies: 0,
             csrf: CsrfConfig::default(),
             password_policy: PasswordPolicy::default(),
+            throttle_rates: BTreeMap::new(),
+            default_throttles: vec![Throttle::Anon, Throttle::User],
+            login_policy: LoginPolicy::default(),
+            alert_policy: AlertPolicy::default(),
+            alert_sink: None,
         }
     }
 }
@@ -82,7 +103,11 @@ struct Inner {
     settings: Settings,
     toucher: Arc<Toucher>,
     hooks: RwLock<Vec<UserCreatedHook>>,
+    throttle_store: Arc<dyn ThrottleStore>,
+    login_guard: LoginGuard,
+    alerts: Alerts,
     auditor: Arc<Auditor>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Inner {
@@ -111,6 +136,10 @@ impl Tessera {
         Tessera {
             inner: Arc::new(Inner {
                 auditor: Auditor::new(stores.audit.clone()),
+                throttle_store: Arc::new(MemoryThrottleStore::new()),
+                login_guard: LoginGuard::in_memory(settings.login_policy),
+                alerts: Alerts::new(settings.alert_policy, settings.alert_sink.clone()),
+                metrics: Metrics::new(hasher.clone()),
                 stores,
                 hasher,
                 clock,
@@ -158,9 +187,29 @@ impl Tessera {
             .unwrap_or_default()
     }
 
+    /// The throttle counters.
+    pub fn throttle_store(&self) -> &Arc<dyn ThrottleStore> {
+        &self.inner.throttle_store
+    }
+
+    /// Login protection.
+    pub fn login_guard(&self) -> &LoginGuard {
+        &self.inner.login_guard
+    }
+
+    /// The attack-pattern tracker.
+    pub fn alerts(&self) -> &Alerts {
+        &self.inner.alerts
+    }
+
     /// The audit log's writer.
     pub fn auditor(&self) -> &Arc<Auditor> {
         &self.inner.auditor
+    }
+
+    /// This application's metrics (its own registry).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The coalescer of credential-use writes.

@@ -24,6 +24,7 @@ pub mod permission;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod token;
 pub mod user;
 pub mod validation;

@@ -255,11 +255,29 @@ impl Default for LoginProtectionConfig {
 }
 
 /// `[alerts]`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
     /// Where `security_alert` events are POSTed.
     pub webhook_url: Option<String>,
+    /// Distinct usernames failing from one address within `window`.
+    pub usernames_per_address: usize,
+    /// Distinct addresses failing for one username within `window`.
+    pub addresses_per_username: usize,
+    /// The window.
+    #[serde(with = "duration_text")]
+    pub window: Duration,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            webhook_url: None,
+            usernames_per_address: 10,
+            addresses_per_username: 10,
+            window: Duration::from_secs(900),
+        }
+    }
 }
 
 /// `[password]`.

@@ -8,7 +8,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod observability;
 pub mod routes;
+pub mod webhook;
 
 use anyhow::Context as _;
 use config::Config;
@@ -16,9 +18,12 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tessera_axum::accounts::{issue_token, TokenRequest};
+use tessera_axum::alerts::{AlertPolicy, AlertSink};
+use tessera_axum::throttling::{parse_rates, Throttle};
 use tessera_axum::{Authenticator, Settings, Tessera};
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::{Argon2Params, PasswordHasher};
+use tessera_core::throttle::LoginPolicy;
 use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, Stores, SystemClock, User};
 use tessera_store_sql::SqlStore;
@@ -71,6 +76,24 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         password_policy: PasswordPolicy::new(config.password.min_length)
             .map_err(anyhow::Error::msg)
             .context("password.min_length")?,
+        throttle_rates: parse_rates(&config.throttle.rates).map_err(anyhow::Error::msg)?,
+        default_throttles: vec![Throttle::Anon, Throttle::User],
+        login_policy: LoginPolicy {
+            max_failures: config.login_protection.max_failures,
+            max_failures_per_address: config.login_protection.max_failures_per_address,
+            window: config.login_protection.window,
+            ..LoginPolicy::default()
+        },
+        alert_policy: AlertPolicy {
+            usernames_per_address: config.alerts.usernames_per_address,
+            addresses_per_username: config.alerts.addresses_per_username,
+            window: config.alerts.window,
+        },
+        alert_sink: config
+            .alerts
+            .webhook_url
+            .clone()
+            .map(|url| Arc::new(webhook::Webhook::new(url)) as Arc<dyn AlertSink>),
     })
 }
 
@@ -156,6 +179,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let state = state(config, store, Arc::new(SystemClock))?;
+    let tessera = state.tessera.clone();
     let addr = listener.local_addr()?;
     if !state.tessera.settings().secure_cookies {
         tracing::info!(
@@ -172,6 +196,8 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await?;
     purge.abort();
+    // Queued audit events are written before the process exits.
+    tessera.auditor().flush().await;
     tracing::info!("tessera stopped");
     Ok(())
 }

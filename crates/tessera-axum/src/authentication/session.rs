@@ -8,6 +8,7 @@
 use crate::cookies;
 use crate::csrf;
 use crate::error::ApiError;
+use crate::metrics::{AuthMethod, Outcome};
 use crate::state::Tessera;
 use crate::touch::Used;
 use http::request::Parts;
@@ -21,7 +22,7 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
         return Ok(None);
     };
     let Some(key) = SessionKey::parse(&value) else {
-        return Ok(None);
+        return Ok(failed(tessera));
     };
     let now = tessera.clock().now();
     let idle = idle_timeout(tessera);
@@ -31,13 +32,18 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
         .find_session(&key.digest(), now, idle)
         .await?;
     let Some((session, user)) = found else {
-        return Ok(None);
+        return Ok(failed(tessera));
     };
     if !user.is_active {
-        return Ok(None);
+        return Ok(failed(tessera));
     }
     // DRF's `enforce_csrf`: only once the session has authenticated a user.
-    csrf::enforce(parts, tessera)?;
+    csrf::enforce(parts, tessera).inspect_err(|_| {
+        failed(tessera);
+    })?;
+    tessera
+        .metrics()
+        .record_auth(AuthMethod::Session, Outcome::Success);
     tessera.toucher().used(
         tessera.stores(),
         Used::Session(session.id),
@@ -51,6 +57,15 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
             authenticated_at: session.authenticated_at,
         },
     }))
+}
+
+/// Anonymous, counted as a failed session authentication (a cookie was
+/// presented and not accepted).
+fn failed(tessera: &Tessera) -> Option<Principal> {
+    tessera
+        .metrics()
+        .record_auth(AuthMethod::Session, Outcome::Failure);
+    None
 }
 
 /// The configured idle timeout as a `time::Duration`.

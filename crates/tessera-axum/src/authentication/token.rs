@@ -6,6 +6,7 @@
 //! `Invalid token.` without touching the store.
 
 use crate::error::ApiError;
+use crate::metrics::{AuthMethod, Outcome};
 use crate::state::Tessera;
 use crate::touch::Used;
 use http::header::AUTHORIZATION;
@@ -75,24 +76,29 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
     let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
     let candidate = match parse_header(header, &keywords) {
         TokenHeader::Absent => return Ok(None),
-        TokenHeader::Malformed(message) => return Err(ApiError::authentication_failed(message)),
+        TokenHeader::Malformed(message) => return Err(failed(tessera, message)),
         TokenHeader::Key(candidate) => candidate,
     };
     let Some(key) = TokenKey::parse(&candidate) else {
-        return Err(ApiError::authentication_failed(INVALID_TOKEN));
+        return Err(failed(tessera, INVALID_TOKEN));
     };
     let now = tessera.clock().now();
+    // Only a well-formed key reaches the store (SECURITY T4).
+    tessera.metrics().record_token_db_lookup();
     let found = tessera
         .stores()
         .tokens
         .find_token(&key.digest(), now)
         .await?;
     let Some((token, user)) = found else {
-        return Err(ApiError::authentication_failed(INVALID_TOKEN));
+        return Err(failed(tessera, INVALID_TOKEN));
     };
     if !user.is_active {
-        return Err(ApiError::authentication_failed(USER_INACTIVE));
+        return Err(failed(tessera, USER_INACTIVE));
     }
+    tessera
+        .metrics()
+        .record_auth(AuthMethod::Token, Outcome::Success);
     tessera.toucher().used(
         tessera.stores(),
         Used::Token(token.id),
@@ -107,6 +113,14 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
             authenticated_at: token.authenticated_at,
         },
     }))
+}
+
+/// The refusal with `message`, counted as a failed token authentication.
+fn failed(tessera: &Tessera, message: &'static str) -> ApiError {
+    tessera
+        .metrics()
+        .record_auth(AuthMethod::Token, Outcome::Failure);
+    ApiError::authentication_failed(message)
 }
 
 #[cfg(test)]

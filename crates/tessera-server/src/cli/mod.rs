@@ -1,5 +1,6 @@
 //! The command line: one file per subcommand, as Django's management commands.
 
+mod audit;
 mod changepassword;
 mod clearsessions;
 mod create_token;
@@ -51,6 +52,8 @@ pub enum Command {
     Changepassword(changepassword::ChangePasswordArgs),
     /// Delete expired sessions and tokens (Django's `clearsessions`).
     Clearsessions,
+    /// Print the audit log, newest first.
+    Audit(audit::AuditArgs),
 }
 
 /// Runs the parsed command line.
@@ -66,6 +69,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::CreateToken(args) => create_token::run(config, args).await,
         Command::Changepassword(args) => changepassword::run(config, args).await,
         Command::Clearsessions => clearsessions::run(config).await,
+        Command::Audit(args) => audit::run(config, args).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `/auth/reauth`, `/auth/password` and `/auth/register`.
 
+use super::events::audit_user;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -8,12 +9,13 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tessera_axum::accounts::{create_user, new_user_errors, password_errors, UserInput};
+use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::JsonObject;
 use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::login::LOGIN_FAILED;
+use tessera_axum::login::{verify_user_password, Via, LOGIN_FAILED};
+use tessera_axum::throttling::Throttle;
 use tessera_axum::{sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors};
-use tessera_core::identity::Principal;
-use tessera_core::password::Verification;
+use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::user::UserUpdate;
 use tessera_core::Credential;
@@ -26,7 +28,11 @@ pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
     Router::new()
         .route(
             "/auth/reauth",
-            post(reauth).layer(Policy::new().layer(tessera)),
+            post(reauth).layer(
+                Policy::new()
+                    .throttle(super::token_auth::login_scope())
+                    .layer(tessera),
+            ),
         )
         .route(
             "/auth/password",
@@ -34,32 +40,20 @@ pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
         )
         .route(
             "/auth/register",
-            post(register).layer(Policy::allow_any().authenticators([]).layer(tessera)),
+            post(register).layer(
+                Policy::allow_any()
+                    .authenticators([])
+                    .throttle(Throttle::Scoped("register".to_owned()))
+                    .layer(tessera),
+            ),
         )
-}
-
-/// Verifies the signed-in user's password (one full verification, as a login).
-async fn check_password(
-    tessera: &Tessera,
-    me: &Principal,
-    password: &Secret,
-) -> Result<bool, ApiError> {
-    let stored = tessera
-        .stores()
-        .users
-        .credentials_by_username(&me.user.username)
-        .await?;
-    let verification = tessera
-        .hasher()
-        .verify(password, stored.as_ref().map(|c| c.password_hash.as_str()))
-        .await?;
-    Ok(matches!(verification, Verification::Valid { .. }))
 }
 
 /// Marks the calling credential as recently authenticated; a session also gets
 /// a new id (the old cookie dies).
 async fn reauth(
     State(state): State<AppState>,
+    meta: RequestMeta,
     AuthUser(me): AuthUser,
     JsonObject(data): JsonObject,
 ) -> Result<Response, Rejection> {
@@ -68,9 +62,17 @@ async fn reauth(
     let password = fields.char("password", CharField::password());
     fields.finish()?;
     let password = Secret::new(password.ok_or_else(ApiError::internal)?);
-    if !check_password(tessera, &me, &password).await? {
+    if !verify_user_password(tessera, &meta, Via::Reauth, &me.user, &password).await? {
         return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
     }
+    audit_user(
+        tessera,
+        &meta,
+        EventKind::Reauthenticated,
+        &me.user,
+        json!({"via": me.credential.kind()}),
+    )
+    .await;
     let mut response = StatusCode::NO_CONTENT.into_response();
     match me.credential {
         Credential::Token { id, .. } => {
@@ -93,6 +95,7 @@ async fn reauth(
 /// the current session, and ends every other session and token of the user.
 async fn change_password(
     State(state): State<AppState>,
+    meta: RequestMeta,
     AuthUser(me): AuthUser,
     JsonObject(data): JsonObject,
 ) -> Result<Response, Rejection> {
@@ -104,7 +107,15 @@ async fn change_password(
     let (Some(old), Some(new)) = (old, new) else {
         return Err(ApiError::internal().into());
     };
-    if !check_password(tessera, &me, &Secret::new(old)).await? {
+    if !verify_user_password(
+        tessera,
+        &meta,
+        Via::Other("password-change"),
+        &me.user,
+        &Secret::new(old),
+    )
+    .await?
+    {
         return Err(ValidationErrors::single("old_password", OLD_PASSWORD_INCORRECT).into());
     }
     let new = Secret::new(new);
@@ -123,6 +134,14 @@ async fn change_password(
         .users
         .update_user(me.user.id, update)
         .await?;
+    audit_user(
+        tessera,
+        &meta,
+        EventKind::PasswordChanged,
+        &me.user,
+        json!({}),
+    )
+    .await;
     let mut response = StatusCode::NO_CONTENT.into_response();
     let (keep_session, keep_token) = match me.credential {
         Credential::Session { id, .. } => (Some(id), None),
@@ -151,6 +170,7 @@ async fn change_password(
 /// Self-service registration, when enabled; otherwise the route does not exist.
 async fn register(
     State(state): State<AppState>,
+    meta: RequestMeta,
     JsonObject(data): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), Rejection> {
     if !state.config.registration.enabled {
@@ -182,6 +202,15 @@ async fn register(
         is_superuser: false,
     };
     let created = create_user(&state.tessera, input).await?;
+    let detail = json!({"via": "register"});
+    audit_user(
+        &state.tessera,
+        &meta,
+        EventKind::UserCreated,
+        &created.user,
+        detail,
+    )
+    .await;
     let mut body = json!({"user": created.user});
     if let Value::Object(map) = &mut body {
         map.extend(created.extra);

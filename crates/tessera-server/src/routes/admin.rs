@@ -1,16 +1,20 @@
 //! Staff-only user administration: list (search, pages), create, update.
 
+use super::events::audit_user;
+use super::pagination::Page;
 use crate::AppState;
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera_axum::accounts::{create_user, new_user_errors, password_errors, UserInput};
+use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::JsonObject;
 use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::{ApiError, Policy, Rejection, Tessera};
+use tessera_axum::{ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors};
+use tessera_core::audit::{AuditQuery, EventKind};
 use tessera_core::permission::IsStaff;
 use tessera_core::secret::Secret;
 use tessera_core::user::UserUpdate;
@@ -35,6 +39,7 @@ pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
             "/admin/sessions/{id}",
             delete(revoke_session).layer(staff.layer(tessera)),
         )
+        .route("/admin/audit", get(list_audit).layer(staff.layer(tessera)))
         .route(
             "/admin/users/{id}/tokens",
             get(user_tokens).layer(staff.layer(tessera)),
@@ -51,76 +56,125 @@ struct ListQuery {
     page: Option<String>,
 }
 
-/// DRF's `PageNumberPagination` message for a page that does not exist.
-const INVALID_PAGE: &str = "Invalid page.";
-
 async fn list_users(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let page_size = state.config.admin.page_size.max(1);
-    let page: u64 = match query.page.as_deref() {
-        None | Some("") => 1,
-        Some(p) => p
-            .parse()
-            .ok()
-            .filter(|&p| p >= 1)
-            .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", INVALID_PAGE))?,
-    };
+    let page = Page::requested(query.page.as_deref(), state.config.admin.page_size)?;
     let search = query
         .search
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty());
-    let offset = (page - 1).saturating_mul(page_size);
     let result = state
         .tessera
         .stores()
         .users
-        .list_users(search, offset, page_size)
+        .list_users(search, page.offset(), page.size())
         .await?;
-    let pages = result.count.div_ceil(page_size).max(1);
-    if page > pages {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            INVALID_PAGE,
-        ));
-    }
-    let link = |p: u64| page_link(&headers, uri.path(), query.search.as_deref(), p);
-    Ok(Json(json!({
-        "count": result.count,
-        "next": (page < pages).then(|| link(page + 1)),
-        "previous": (page > 1).then(|| link(page - 1)),
-        "results": result.users,
-    })))
+    let results = serde_json::to_value(result.users).unwrap_or_default();
+    let params = [("search", query.search.as_deref())];
+    Ok(Json(page.body(
+        result.count,
+        results,
+        &headers,
+        uri.path(),
+        &params,
+    )?))
 }
 
-/// DRF's page links: absolute, `page` dropped for the first page.
-fn page_link(headers: &HeaderMap, path: &str, search: Option<&str>, page: u64) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let mut query = url::form_urlencoded::Serializer::new(String::new());
-    if page > 1 {
-        query.append_pair("page", &page.to_string());
-    }
-    if let Some(search) = search {
-        query.append_pair("search", search);
-    }
-    let query = query.finish();
-    if query.is_empty() {
-        format!("http://{host}{path}")
-    } else {
-        format!("http://{host}{path}?{query}")
-    }
+#[derive(Debug, Deserialize)]
+struct AuditQueryParams {
+    user: Option<String>,
+    event: Option<String>,
+    since: Option<String>,
+    page: Option<String>,
+}
+
+/// `GET /admin/audit`: the audit log, newest first, filtered by `user` (an
+/// id), `event` and `since` (RFC 3339, inclusive).
+async fn list_audit(
+    State(state): State<AppState>,
+    Query(query): Query<AuditQueryParams>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Result<Json<Value>, Rejection> {
+    let page = Page::requested(query.page.as_deref(), state.config.admin.page_size)?;
+    let mut errors = ValidationErrors::new();
+    let nonblank = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let user = match nonblank(&query.user) {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.add("user", "A valid integer is required.");
+                None
+            }
+        },
+    };
+    let event = match nonblank(&query.event) {
+        None => None,
+        Some(v) => match v.parse::<EventKind>() {
+            Ok(kind) => Some(kind),
+            Err(_) => {
+                errors.add(
+                    "event",
+                    format!("Select a valid choice. {v} is not one of the available choices."),
+                );
+                None
+            }
+        },
+    };
+    let since = match nonblank(&query.since) {
+        None => None,
+        Some(v) => {
+            match time::OffsetDateTime::parse(&v, &time::format_description::well_known::Rfc3339) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    errors.add(
+                    "since",
+                    "Datetime has wrong format. Use one of these formats instead: YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+                );
+                    None
+                }
+            }
+        }
+    };
+    errors.into_result()?;
+    let audit_query = AuditQuery {
+        user,
+        event,
+        since,
+        offset: page.offset(),
+        limit: page.size(),
+    };
+    let result = state.tessera.stores().audit.query(&audit_query).await?;
+    let results = serde_json::to_value(result.events).unwrap_or_default();
+    let params = [
+        ("user", query.user.as_deref()),
+        ("event", query.event.as_deref()),
+        ("since", query.since.as_deref()),
+    ];
+    Ok(Json(page.body(
+        result.count,
+        results,
+        &headers,
+        uri.path(),
+        &params,
+    )?))
 }
 
 async fn add_user(
     State(state): State<AppState>,
+    meta: RequestMeta,
+    AuthUser(staff): AuthUser,
     JsonObject(data): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), Rejection> {
     let mut fields = Fields::new(&data);
@@ -151,6 +205,15 @@ async fn add_user(
         is_superuser: false,
     };
     let created = create_user(&state.tessera, input).await?;
+    let detail = json!({"via": "admin", "by": staff.user.id});
+    audit_user(
+        &state.tessera,
+        &meta,
+        EventKind::UserCreated,
+        &created.user,
+        detail,
+    )
+    .await;
     Ok((
         StatusCode::CREATED,
         Json(with_extra(&created.user, created.extra)),
@@ -159,6 +222,8 @@ async fn add_user(
 
 async fn update_user(
     State(state): State<AppState>,
+    meta: RequestMeta,
+    AuthUser(staff): AuthUser,
     Path(id): Path<String>,
     JsonObject(data): JsonObject,
 ) -> Result<Json<User>, Rejection> {
@@ -201,6 +266,13 @@ async fn update_user(
         .update_user(id, update)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    let mut changed: Vec<&str> = ["email", "is_active", "is_staff", "is_superuser", "password"]
+        .into_iter()
+        .filter(|f| data.contains_key(*f))
+        .collect();
+    changed.sort_unstable();
+    let detail = json!({"by": staff.user.id, "fields": changed});
+    audit_user(tessera, &meta, EventKind::UserUpdated, &user, detail).await;
     Ok(Json(user))
 }
 
@@ -220,6 +292,8 @@ async fn user_sessions(
 
 async fn revoke_session(
     State(state): State<AppState>,
+    meta: RequestMeta,
+    AuthUser(staff): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
@@ -230,6 +304,15 @@ async fn revoke_session(
         .delete_session(id, None)
         .await?
     {
+        let detail = json!({"session_id": id, "by_staff": true});
+        audit_user(
+            &state.tessera,
+            &meta,
+            EventKind::SessionRevoked,
+            &staff.user,
+            detail,
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())
@@ -259,10 +342,21 @@ async fn user_tokens(
 
 async fn revoke_token(
     State(state): State<AppState>,
+    meta: RequestMeta,
+    AuthUser(staff): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
     if state.tessera.stores().tokens.delete_token(id, None).await? {
+        let detail = json!({"token_id": id, "by_staff": true});
+        audit_user(
+            &state.tessera,
+            &meta,
+            EventKind::TokenRevoked,
+            &staff.user,
+            detail,
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

@@ -7,6 +7,7 @@ mod events;
 mod login_page;
 mod me;
 mod ops;
+mod pagination;
 mod session;
 mod token_auth;
 mod tokens;
@@ -32,6 +33,11 @@ pub fn app(state: AppState) -> Router {
         .merge(account::routes(tessera))
         .merge(admin::routes(tessera))
         .merge(ops::routes())
+        // `/metrics` (observability.rs).
+        .route(
+            "/metrics",
+            axum::routing::get(crate::observability::metrics),
+        )
         .merge(login_page::routes());
     if state.config.demo.enabled {
         router = router.merge(seed_views::router(
@@ -39,7 +45,7 @@ pub fn app(state: AppState) -> Router {
             &tessera.settings().default_authenticators,
         ));
     }
-    router
+    let router = router
         .fallback(not_found)
         .layer(middleware::from_fn(method_not_allowed))
         .layer(Extension(BodyLimit(state.config.limits.body_bytes)))
@@ -58,8 +64,9 @@ pub fn app(state: AppState) -> Router {
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-frame-options"),
             HeaderValue::from_static("DENY"),
-        ))
-        .with_state(state)
+        ));
+    // Request ids, request logs and metrics (observability.rs).
+    crate::observability::instrument(router, tessera).with_state(state)
 }
 
 async fn not_found() -> ApiError {

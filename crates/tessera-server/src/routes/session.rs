@@ -1,6 +1,7 @@
 //! Session login and the account's credentials: `/auth/csrf`, `/auth/login`,
 //! `/auth/logout`, `/auth/logout-all`, `/auth/sessions`.
 
+use super::events::audit_user;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
@@ -16,6 +17,7 @@ use tessera_axum::login::{authenticate_password, Via, LOGIN_FAILED};
 use tessera_axum::{
     csrf, sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors,
 };
+use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::session::SessionView;
 use tessera_core::Credential;
@@ -25,7 +27,14 @@ pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
     let signed_in = Policy::new();
     Router::new()
         .route("/auth/csrf", get(csrf_token).layer(open.layer(tessera)))
-        .route("/auth/login", post(login).layer(open.layer(tessera)))
+        .route(
+            "/auth/login",
+            post(login).layer(
+                open.clone()
+                    .throttle(super::token_auth::login_scope())
+                    .layer(tessera),
+            ),
+        )
         .route("/auth/logout", post(logout).layer(signed_in.layer(tessera)))
         .route(
             "/auth/logout-all",
@@ -87,9 +96,12 @@ async fn login(
 /// a token is revoked.
 async fn logout(
     State(state): State<AppState>,
+    meta: RequestMeta,
     AuthUser(me): AuthUser,
 ) -> Result<Response, ApiError> {
     let tessera = &state.tessera;
+    let detail = json!({"via": me.credential.kind()});
+    audit_user(tessera, &meta, EventKind::Logout, &me.user, detail).await;
     let mut response = StatusCode::NO_CONTENT.into_response();
     match me.credential {
         Credential::Session { id, .. } => {
@@ -108,9 +120,12 @@ async fn logout(
 /// Ends every session and token of the user.
 async fn logout_all(
     State(state): State<AppState>,
+    meta: RequestMeta,
     AuthUser(me): AuthUser,
 ) -> Result<Response, ApiError> {
     let tessera = &state.tessera;
+    let detail = json!({"via": me.credential.kind(), "all": true});
+    audit_user(tessera, &meta, EventKind::Logout, &me.user, detail).await;
     tessera
         .stores()
         .sessions
@@ -166,6 +181,7 @@ pub(super) async fn session_views(
 /// unknown one (no hint that it exists).
 async fn delete_session(
     State(state): State<AppState>,
+    meta: RequestMeta,
     AuthUser(me): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -177,6 +193,15 @@ async fn delete_session(
         .delete_session(id, Some(me.user.id))
         .await?
     {
+        let detail = json!({"session_id": id});
+        audit_user(
+            &state.tessera,
+            &meta,
+            EventKind::SessionRevoked,
+            &me.user,
+            detail,
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

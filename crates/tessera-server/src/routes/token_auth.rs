@@ -13,6 +13,7 @@ use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::FormObject;
 use tessera_axum::fields::{CharField, Fields};
 use tessera_axum::login::{authenticate_password, Via, LOGIN_FAILED};
+use tessera_axum::throttling::Throttle;
 use tessera_axum::{Policy, Rejection, Tessera, ValidationErrors};
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
@@ -20,12 +21,17 @@ use tessera_core::secret::Secret;
 /// The name given to keys obtained with a password.
 pub const OBTAINED_TOKEN_NAME: &str = "api-token-auth";
 
+/// The scoped throttle of the password endpoints (`throttle.rates.login`).
+pub(super) fn login_scope() -> Throttle {
+    Throttle::Scoped("login".to_owned())
+}
+
 pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
     // DRF's ObtainAuthToken: the default authenticators still run (a bad
     // token header is refused), and anyone may call it.
     Router::new().route(
         "/api-token-auth/",
-        post(obtain_token).layer(Policy::allow_any().layer(tessera)),
+        post(obtain_token).layer(Policy::allow_any().throttle(login_scope()).layer(tessera)),
     )
 }
 

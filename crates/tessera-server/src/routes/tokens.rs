@@ -1,6 +1,7 @@
 //! The current user's tokens: list, create (recent authentication needed),
 //! revoke, rotate.
 
+use super::events::{audit_token, audit_user};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -8,10 +9,12 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tessera_axum::accounts::{expiry_after, store_token};
+use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::JsonObject;
 use tessera_axum::fields::{CharField, Fields};
 use tessera_axum::policy::{is_recent, reauthentication_required};
 use tessera_axum::{ApiError, AuthUser, Authenticator, Caller, Policy, Rejection, Tessera};
+use tessera_core::audit::EventKind;
 use tessera_core::token::TokenView;
 use tessera_core::Credential;
 
@@ -78,6 +81,7 @@ const NOT_POSITIVE: &str = "Ensure this value is greater than or equal to 1.";
 /// so the check is here rather than in the route's policy).
 async fn create_token(
     State(state): State<AppState>,
+    meta: RequestMeta,
     Caller(identity): Caller,
     AuthUser(me): AuthUser,
     JsonObject(data): JsonObject,
@@ -163,6 +167,15 @@ async fn create_token(
     let cap = Some(tessera.settings().max_tokens_per_user);
     let (key, record) =
         store_token(tessera, me.user.id, name, scopes, now, expires, None, cap).await?;
+    audit_token(
+        tessera,
+        &meta,
+        EventKind::TokenCreated,
+        &me.user,
+        record.id,
+        &record.name,
+    )
+    .await;
     let mut body = serde_json::to_value(TokenView::of(&record, false)).unwrap_or_default();
     if let Value::Object(map) = &mut body {
         map.insert("token".into(), json!(key.expose()));
@@ -173,6 +186,7 @@ async fn create_token(
 /// Revokes one of the user's own tokens; another user's id is 404.
 async fn revoke_token(
     State(state): State<AppState>,
+    meta: RequestMeta,
     AuthUser(me): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -184,6 +198,15 @@ async fn revoke_token(
         .delete_token(id, Some(me.user.id))
         .await?
     {
+        let detail = json!({"token_id": id});
+        audit_user(
+            &state.tessera,
+            &meta,
+            EventKind::TokenRevoked,
+            &me.user,
+            detail,
+        )
+        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())
@@ -194,6 +217,7 @@ async fn revoke_token(
 /// the old key works for the grace period, then stops.
 async fn rotate_token(
     State(state): State<AppState>,
+    meta: RequestMeta,
     AuthUser(me): AuthUser,
 ) -> Result<Json<Value>, Rejection> {
     let tessera = &state.tessera;
@@ -206,7 +230,7 @@ async fn rotate_token(
         .ok_or_else(ApiError::not_found)?;
     let now = tessera.clock().now();
     let expires = old.expires.map(|e| now + (e - old.created));
-    let (key, _) = store_token(
+    let (key, new_record) = store_token(
         tessera,
         me.user.id,
         old.name.clone(),
@@ -224,5 +248,7 @@ async fn rotate_token(
         .tokens
         .set_token_expiry(id, Some(old_end))
         .await?;
+    let detail = json!({"token_id": id, "new_token_id": new_record.id});
+    audit_user(tessera, &meta, EventKind::TokenRotated, &me.user, detail).await;
     Ok(Json(json!({"token": key.expose()})))
 }

@@ -241,3 +241,54 @@ fn clearsessions_reports_what_it_deleted() {
         "Deleted 0 expired sessions and 0 expired tokens.\n"
     );
 }
+
+#[test]
+fn audit_prints_events_as_json_lines_or_a_table() {
+    let dir = tempfile::tempdir().unwrap();
+    superuser_with_token(dir.path(), "root", "root-pass-123");
+    let out = run(tessera(dir.path()).args(["audit"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "", "no authentication has happened yet");
+    // A real event, through the library, on the same store.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut config = tessera_server::config::Config::default();
+        config.database.url = format!("sqlite://{}/tessera-data/tessera.db", dir.path().display());
+        let store = tessera_server::open_store(&config).await.unwrap();
+        let state = tessera_server::state(
+            config,
+            store,
+            std::sync::Arc::new(tessera_core::SystemClock),
+        )
+        .unwrap();
+        let meta = tessera_axum::audit::RequestMeta::default();
+        let mut event = meta.event(
+            time::macros::datetime!(2026-02-01 10:00 UTC),
+            tessera_core::audit::EventKind::LoginFailed,
+        );
+        event.username = "eve\n{\"event\":\"forged\"}".into();
+        state.tessera.auditor().record_now(event).await;
+    });
+    let out = run(tessera(dir.path()).args(["audit", "--event", "login_failed"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "one event, one line: {stdout}");
+    let event: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert_eq!(event["event"], "login_failed");
+    assert_eq!(event["username"], "eve\n{\"event\":\"forged\"}");
+    let out = run(tessera(dir.path()).args([
+        "audit",
+        "--format",
+        "table",
+        "--since",
+        "2026-02-01T10:00:00Z",
+    ]));
+    let table = text(&out.stdout);
+    assert_eq!(table.lines().count(), 2, "{table}");
+    assert!(
+        table.contains(r#""eve\n{\"event\":\"forged\"}""#),
+        "{table}"
+    );
+    let out = run(tessera(dir.path()).args(["audit", "--event", "nope"]));
+    assert_eq!(out.status.code(), Some(2));
+}

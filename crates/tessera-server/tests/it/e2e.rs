@@ -46,13 +46,27 @@ pub(crate) fn serve(dir: &std::path::Path, extra: &[(&str, &str)]) -> Server {
             .next()
             .expect("the server exited before listening")
             .unwrap();
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        if let Some(addr) = listening_addr(&line) {
+            break addr;
         }
     };
     // Keep draining the log so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Server { child, addr }
+}
+
+/// The address in the "tessera listening" line, in either log format:
+/// `"addr":"127.0.0.1:PORT"` (JSON) or `addr=127.0.0.1:PORT` (text).
+pub(crate) fn listening_addr(line: &str) -> Option<SocketAddr> {
+    if !line.contains("tessera listening") {
+        return None;
+    }
+    let rest = line
+        .split("\"addr\":\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .or_else(|| line.split("addr=").nth(1)?.split_whitespace().next())?;
+    rest.parse().ok()
 }
 
 fn client() -> reqwest::Client {

@@ -4,13 +4,16 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod audit;
 mod browser;
 mod cli;
 mod e2e;
 mod errors;
 mod lifecycle;
+mod observability;
 mod obtain_token;
 mod permissions;
 mod sessions;
 mod support;
+mod throttling;
 mod token_authentication;

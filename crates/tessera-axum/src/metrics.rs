@@ -1,0 +1,351 @@
+//! The application's Prometheus metrics: one [`Metrics`] registry per
+//! [`Tessera`](crate::Tessera), never a process-global recorder, so that many
+//! applications (tests) can live in one process.
+//!
+//! Nothing secret is ever a label: labels are route templates, method names,
+//! status codes, fixed outcome names and configured throttle scopes.
+//!
+//! | metric | type | labels |
+//! |---|---|---|
+//! | `tessera_http_requests_total` | counter | `route`, `method`, `status` |
+//! | `tessera_auth_outcomes_total` | counter | `method` (`token`, `session`, `password`), `outcome` (`success`, `failure`) |
+//! | `tessera_throttled_total` | counter | `scope` |
+//! | `tessera_login_duration_seconds` | histogram | |
+//! | `tessera_password_hash_queue_depth` | gauge | |
+//! | `tessera_password_hash_running` | gauge | |
+//! | `tessera_csrf_failures_total` | counter | |
+//! | `tessera_lockouts_total` | counter | |
+//! | `tessera_token_db_lookups_total` | counter | |
+
+use http::Method;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+use std::time::{Duration, Instant};
+use tessera_core::password::PasswordHasher;
+
+/// The `Content-Type` of [`Metrics::encode`]'s output: Prometheus text 0.0.4.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// The route label of a request that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// Longest throttle scope kept as a label; longer ones are cut.
+const MAX_SCOPE_CHARS: usize = 64;
+
+/// The authentication scheme of an outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthMethod {
+    /// `Authorization: Token <key>`.
+    Token,
+    /// The session cookie.
+    Session,
+    /// A username and password checked at login.
+    Password,
+}
+
+impl AuthMethod {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Token => "token",
+            AuthMethod::Session => "session",
+            AuthMethod::Password => "password",
+        }
+    }
+}
+
+/// Whether an authentication succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The credentials were accepted.
+    Success,
+    /// Credentials were presented and refused.
+    Failure,
+}
+
+impl Outcome {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+
+    /// `Success` when `ok`.
+    pub fn of(ok: bool) -> Self {
+        if ok {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct HttpLabels {
+    route: String,
+    method: &'static str,
+    status: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct AuthLabels {
+    method: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ScopeLabels {
+    scope: String,
+}
+
+/// The metrics of one application, and their registry.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    auth_outcomes: Family<AuthLabels, Counter>,
+    throttled: Family<ScopeLabels, Counter>,
+    login_duration: Histogram,
+    csrf_failures: Counter,
+    lockouts: Counter,
+    token_db_lookups: Counter,
+}
+
+impl Metrics {
+    /// A fresh registry; the hash queue gauges are read from `hasher` at
+    /// every scrape.
+    pub fn new(hasher: PasswordHasher) -> Self {
+        let mut registry = Registry::default();
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register(
+            "tessera_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            http_requests.clone(),
+        );
+        let auth_outcomes = Family::<AuthLabels, Counter>::default();
+        registry.register(
+            "tessera_auth_outcomes",
+            "Authentication outcomes by scheme (token, session, password)",
+            auth_outcomes.clone(),
+        );
+        let throttled = Family::<ScopeLabels, Counter>::default();
+        registry.register(
+            "tessera_throttled",
+            "Requests refused by a throttle, by scope",
+            throttled.clone(),
+        );
+        // From 5 ms to about 10 s: a cheap hash, up to a long queue wait.
+        let login_duration = Histogram::new([
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ]);
+        registry.register_with_unit(
+            "tessera_login_duration",
+            "Time to check a username and password",
+            Unit::Seconds,
+            login_duration.clone(),
+        );
+        let csrf_failures = Counter::default();
+        registry.register(
+            "tessera_csrf_failures",
+            "Requests refused by the CSRF check",
+            csrf_failures.clone(),
+        );
+        let lockouts = Counter::default();
+        registry.register(
+            "tessera_lockouts",
+            "Login lockouts started by repeated failures",
+            lockouts.clone(),
+        );
+        let token_db_lookups = Counter::default();
+        registry.register(
+            "tessera_token_db_lookups",
+            "Token keys looked up in the store (well-formed keys only)",
+            token_db_lookups.clone(),
+        );
+        registry.register_collector(Box::new(HasherGauges(hasher)));
+        Metrics {
+            registry,
+            http_requests,
+            auth_outcomes,
+            throttled,
+            login_duration,
+            csrf_failures,
+            lockouts,
+            token_db_lookups,
+        }
+    }
+
+    /// Counts an answered request. `route` is the matched path template
+    /// (never the path itself: its parameters would make unbounded labels),
+    /// or [`UNMATCHED_ROUTE`].
+    pub fn record_request(&self, route: &str, method: &Method, status: u16) {
+        let labels = HttpLabels {
+            route: route.to_owned(),
+            method: method_label(method),
+            status,
+        };
+        self.http_requests.get_or_create(&labels).inc();
+    }
+
+    /// Counts an authentication outcome.
+    pub fn record_auth(&self, method: AuthMethod, outcome: Outcome) {
+        let labels = AuthLabels {
+            method: method.as_str(),
+            outcome: outcome.as_str(),
+        };
+        self.auth_outcomes.get_or_create(&labels).inc();
+    }
+
+    /// Counts a username-and-password check ([`AuthMethod::Password`]).
+    pub fn record_password(&self, outcome: Outcome) {
+        self.record_auth(AuthMethod::Password, outcome);
+    }
+
+    /// Counts a request refused by the throttle of `scope` (a configured
+    /// name such as `anon`, `user` or a route's scope; never client input).
+    pub fn record_throttled(&self, scope: &str) {
+        let scope = scope.chars().take(MAX_SCOPE_CHARS).collect();
+        self.throttled.get_or_create(&ScopeLabels { scope }).inc();
+    }
+
+    /// Records how long a login check took.
+    pub fn observe_login(&self, duration: Duration) {
+        self.login_duration.observe(duration.as_secs_f64());
+    }
+
+    /// A guard that records the time from now until it is dropped as a
+    /// login's duration (so early returns are measured too).
+    pub fn login_timer(&self) -> LoginTimer<'_> {
+        LoginTimer {
+            metrics: self,
+            started: Instant::now(),
+        }
+    }
+
+    /// Counts a CSRF failure.
+    pub fn record_csrf_failure(&self) {
+        self.csrf_failures.inc();
+    }
+
+    /// Counts a lockout (login protection starting a back-off).
+    pub fn record_lockout(&self) {
+        self.lockouts.inc();
+    }
+
+    /// Counts a token key looked up in the store.
+    pub fn record_token_db_lookup(&self) {
+        self.token_db_lookups.inc();
+    }
+
+    /// The metrics in Prometheus text format ([`CONTENT_TYPE`]).
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+/// See [`Metrics::login_timer`].
+#[derive(Debug)]
+pub struct LoginTimer<'a> {
+    metrics: &'a Metrics,
+    started: Instant,
+}
+
+impl Drop for LoginTimer<'_> {
+    fn drop(&mut self) {
+        self.metrics.observe_login(self.started.elapsed());
+    }
+}
+
+/// The method label: the standard methods by name, any other as `OTHER`
+/// (extension methods are client input and would make unbounded labels).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
+/// The password hasher's queue, read at scrape time.
+#[derive(Debug)]
+struct HasherGauges(PasswordHasher);
+
+impl Collector for HasherGauges {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let gauges = [
+            (
+                "tessera_password_hash_queue_depth",
+                "Password hash jobs waiting for a worker.",
+                self.0.queue_depth(),
+            ),
+            (
+                "tessera_password_hash_running",
+                "Password hash jobs running now.",
+                self.0.running(),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::password::Argon2Params;
+
+    fn metrics() -> Metrics {
+        let params: Argon2Params = "m=256,t=1,p=1".parse().unwrap();
+        Metrics::new(PasswordHasher::with_defaults(params).unwrap())
+    }
+
+    #[test]
+    fn names_and_labels() {
+        let m = metrics();
+        m.record_request("/api/me/", &Method::GET, 200);
+        m.record_request("/api/me/", &Method::from_bytes(b"BREW").unwrap(), 405);
+        m.record_auth(AuthMethod::Token, Outcome::Success);
+        m.record_auth(AuthMethod::Password, Outcome::of(false));
+        m.record_throttled("anon");
+        m.record_csrf_failure();
+        m.record_lockout();
+        m.record_token_db_lookup();
+        drop(m.login_timer());
+        let text = m.encode().unwrap();
+        for line in [
+            "tessera_http_requests_total{route=\"/api/me/\",method=\"GET\",status=\"200\"} 1",
+            "tessera_http_requests_total{route=\"/api/me/\",method=\"OTHER\",status=\"405\"} 1",
+            "tessera_auth_outcomes_total{method=\"token\",outcome=\"success\"} 1",
+            "tessera_auth_outcomes_total{method=\"password\",outcome=\"failure\"} 1",
+            "tessera_throttled_total{scope=\"anon\"} 1",
+            "tessera_csrf_failures_total 1",
+            "tessera_lockouts_total 1",
+            "tessera_token_db_lookups_total 1",
+            "tessera_login_duration_seconds_count 1",
+            "tessera_password_hash_queue_depth 0",
+            "tessera_password_hash_running 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,708 @@
+//! Login protection: failed logins counted per username and per client
+//! address, with an exponential back-off.
+//!
+//! The three password-checking endpoints (`/api-token-auth/`, `/auth/login`,
+//! `/auth/reauth`) share one [`LoginGuard`]:
+//!
+//! 1. [`check`](LoginGuard::check) *before* verifying the password. A
+//!    [`Decision::Refused`] is answered with the throttled `429` and
+//!    `Retry-After`, even when the password would have been right, and the
+//!    attempt is not counted: the caller does not call `record_failure` for it
+//!    (SECURITY B4, Keycloak's `testWait`: time spent locked adds no failures).
+//! 2. [`record_failure`](LoginGuard::record_failure) for every admitted attempt
+//!    whose password was wrong (or whose user does not exist: the guard never
+//!    looks a user up, so an unknown username is counted exactly like a known
+//!    one, SECURITY B2). When it returns [`LockoutStarted`], the caller writes
+//!    a `lockout` audit event.
+//! 3. [`record_success`](LoginGuard::record_success) when the password was
+//!    right: the username's count and lock are forgotten; the address's are
+//!    not (one address guessing many accounts stays counted).
+//!
+//! ```
+//! use tessera_core::throttle::{LoginGuard, LoginPolicy};
+//! use std::net::IpAddr;
+//! use time::macros::datetime;
+//!
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! let guard = LoginGuard::in_memory(LoginPolicy::default());
+//! let ip: IpAddr = "192.0.2.1".parse().unwrap();
+//! let now = datetime!(2024-01-01 00:00:00 UTC);
+//! for _ in 0..4 {
+//!     assert!(guard.check("alice", ip, now).await.unwrap().is_allowed());
+//!     // ...the password is wrong:
+//!     assert_eq!(guard.record_failure("alice", ip, now).await.unwrap(), None);
+//! }
+//! let lockout = guard.record_failure("alice", ip, now).await.unwrap();
+//! assert!(lockout.is_some(), "the fifth failure locks: write a `lockout` audit event");
+//! // Any spelling, any address, even with the right password: 429, Retry-After: 30.
+//! let refused = guard.check(" Alice", "198.51.100.7".parse().unwrap(), now).await.unwrap();
+//! assert_eq!(refused.retry_after_secs(), Some(30));
+//! # });
+//! ```
+//!
+//! # The rule, per key
+//!
+//! A key (a username, or an address) has a limit `L` of failures in a
+//! `window` (defaults: 5 per username, 100 per address, 15 minutes). The
+//! first failure opens the window. The `L`th failure in it locks the key for
+//! the first back-off (30 s); every failure counted after that, which can
+//! only be the attempt admitted when a lock has ended, locks it again for
+//! twice the previous back-off (60 s, 120 s, ...), up to the cap (15 minutes
+//! by default, as Keycloak's `maxFailureWaitSeconds`: SECURITY B3 wants
+//! lockout never to become a permanent denial of service, and an
+//! administrator can [`unlock`](LoginGuard::unlock_username) at once). A lock
+//! keeps the key's count alive until one `window` after the lock ends; after
+//! that quiet window the key starts again from zero.
+//!
+//! With the defaults, an attacker gets 5 guesses, then 1 every 30 s, 60 s,
+//! 120 s, ..., 15 min, per username, and 100 per address.
+//!
+//! # Keys
+//!
+//! - Username: trimmed, lower-cased (`str::to_lowercase`, after the NFKC
+//!   normalisation callers already apply), then SHA-256: `Alice`, `alice` and
+//!   ` ALICE ` share one counter (SECURITY B5), even though Django compares
+//!   usernames case-sensitively, so an attacker cannot multiply the limit by
+//!   respelling a name. Hashing keeps the key a fixed size however long the
+//!   submitted name, and keeps usernames out of the counter store.
+//! - Address: an IPv4 address (or an IPv4-mapped IPv6 one) as such; an IPv6
+//!   address by its /64 network, the smallest block an ISP hands a customer, so
+//!   one client cannot take a fresh counter from each of its 2^64 addresses.
+//!
+//! # Concurrency
+//!
+//! Each failure is counted atomically by the store. Attempts admitted by
+//! `check` before a lock began may still be failing when it begins (password
+//! hashing takes a while); each such failure is counted and lengthens the
+//! lock as a failure after a lock would, so firing many guesses at once buys
+//! no more than firing them one after another.
+
+use super::{duration_micros, wait_from_micros, Decision};
+use crate::clock::{from_micros, to_micros};
+use crate::store::StoreError;
+use async_trait::async_trait;
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The settings of login protection (`[login_protection]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginPolicy {
+    /// Failures per username in `window` before the back-off starts (5). Zero
+    /// is taken as one.
+    pub max_failures: u32,
+    /// Failures per client address in `window` before the back-off starts
+    /// (100). Zero is taken as one.
+    pub max_failures_per_address: u32,
+    /// The counting window (15 minutes).
+    pub window: Duration,
+    /// The first lock's length (30 s); each further failure doubles it.
+    pub first_backoff: Duration,
+    /// The longest lock (15 minutes).
+    pub max_backoff: Duration,
+}
+
+impl Default for LoginPolicy {
+    fn default() -> Self {
+        LoginPolicy {
+            max_failures: 5,
+            max_failures_per_address: 100,
+            window: Duration::from_secs(15 * 60),
+            first_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(15 * 60),
+        }
+    }
+}
+
+impl LoginPolicy {
+    /// The rule for a username's key.
+    pub fn username_limit(&self) -> FailureLimit {
+        FailureLimit {
+            max_failures: self.max_failures,
+            window: self.window,
+            first_backoff: self.first_backoff,
+            max_backoff: self.max_backoff,
+        }
+    }
+
+    /// The rule for an address's key.
+    pub fn address_limit(&self) -> FailureLimit {
+        FailureLimit {
+            max_failures: self.max_failures_per_address,
+            ..self.username_limit()
+        }
+    }
+}
+
+/// The rule [`LoginRecord::fail`] applies to one key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureLimit {
+    /// Failures in `window` that start the back-off; zero is taken as one.
+    pub max_failures: u32,
+    /// The counting window.
+    pub window: Duration,
+    /// The first lock's length.
+    pub first_backoff: Duration,
+    /// The longest lock.
+    pub max_backoff: Duration,
+}
+
+impl FailureLimit {
+    /// The length of the lock that follows `previous_locks` locks:
+    /// `first_backoff × 2^previous_locks`, at most `max_backoff`.
+    pub fn backoff(&self, previous_locks: u32) -> Duration {
+        2u32.checked_pow(previous_locks)
+            .and_then(|factor| self.first_backoff.checked_mul(factor))
+            .map_or(self.max_backoff, |d| d.min(self.max_backoff))
+    }
+}
+
+/// A lock that has just begun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lockout {
+    /// Failures counted in the key's window, this one included.
+    pub failures: u32,
+    /// The lock's length.
+    pub duration: Duration,
+    /// When it ends: attempts are admitted again from this instant on.
+    pub until: OffsetDateTime,
+}
+
+/// What [`LoginGuard::record_failure`] reports when a failure began a lock,
+/// for the `lockout` audit event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutStarted {
+    /// The username's lock, when this failure began one.
+    pub username: Option<Lockout>,
+    /// The address's lock, when this failure began one.
+    pub address: Option<Lockout>,
+}
+
+impl LockoutStarted {
+    /// The later end of the locks that began.
+    pub fn until(&self) -> Option<OffsetDateTime> {
+        self.username
+            .map(|l| l.until)
+            .max(self.address.map(|l| l.until))
+    }
+}
+
+/// One key's failures and lock: the state behind [`LoginAttemptStore`], and
+/// the rule every backend applies (a SQL or Redis store keeps these four
+/// numbers and runs [`LoginRecord::fail`], or its equivalent, atomically).
+///
+/// Times are microseconds since the Unix epoch ([`to_micros`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginRecord {
+    /// Failures counted in the current window.
+    pub failures: u32,
+    /// Locks begun in the current window: the next lock lasts
+    /// `first_backoff × 2^locks`.
+    pub locks: u32,
+    /// When the window ends; from then on the record is forgotten.
+    pub window_ends: i64,
+    /// When the current (or last) lock ends.
+    pub locked_until: i64,
+}
+
+impl Default for LoginRecord {
+    /// A key with no failures.
+    fn default() -> Self {
+        LoginRecord {
+            failures: 0,
+            locks: 0,
+            window_ends: i64::MIN,
+            locked_until: i64::MIN,
+        }
+    }
+}
+
+impl LoginRecord {
+    /// Whether the record still counts at `now`; a record that does not is
+    /// the same as none.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        to_micros(now) < self.window_ends
+    }
+
+    /// When the key is locked at `now`, the end of the lock.
+    pub fn locked_until(&self, now: OffsetDateTime) -> Option<OffsetDateTime> {
+        let now = to_micros(now);
+        (now < self.window_ends && now < self.locked_until).then(|| from_micros(self.locked_until))
+    }
+
+    /// Counts one failure at `now` under `limit`. Returns the lock it began,
+    /// if any; a failure while the key is already locked (an attempt
+    /// admitted before the lock began) lengthens the lock without beginning
+    /// a new one.
+    pub fn fail(&mut self, limit: &FailureLimit, now: OffsetDateTime) -> Option<Lockout> {
+        let now_us = to_micros(now);
+        let window = duration_micros(limit.window);
+        if now_us >= self.window_ends {
+            *self = LoginRecord {
+                window_ends: now_us.saturating_add(window),
+                ..LoginRecord::default()
+            };
+        }
+        self.failures = self.failures.saturating_add(1);
+        if self.failures < limit.max_failures.max(1) {
+            return None;
+        }
+        let already_locked = now_us < self.locked_until;
+        let duration = limit.backoff(self.locks);
+        self.locks = self.locks.saturating_add(1);
+        self.locked_until = now_us
+            .saturating_add(duration_micros(duration))
+            .max(self.locked_until);
+        self.window_ends = self
+            .window_ends
+            .max(self.locked_until.saturating_add(window));
+        (!already_locked).then(|| Lockout {
+            failures: self.failures,
+            duration,
+            until: from_micros(self.locked_until),
+        })
+    }
+}
+
+/// Where login failures are counted, by key (see [`LoginGuard`] for the keys).
+///
+/// Contract, kept by every implementation:
+/// - [`record_failure`](Self::record_failure) applies [`LoginRecord::fail`]
+///   atomically: concurrent failures are each counted once;
+/// - a record is forgotten once it is no longer live
+///   ([`LoginRecord::is_live`]), and the state per key is a fixed size;
+/// - a store that cannot be reached answers [`StoreError::Unavailable`], and
+///   the caller refuses the login (fail closed).
+#[async_trait]
+pub trait LoginAttemptStore: Send + Sync + 'static {
+    /// When `key` is locked at `now`, the end of the lock.
+    async fn locked_until(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Counts one failure against `key` under `limit`; the lock it began, if any.
+    async fn record_failure(
+        &self,
+        key: &str,
+        limit: FailureLimit,
+        now: OffsetDateTime,
+    ) -> Result<Option<Lockout>, StoreError>;
+
+    /// Forgets the key's failures and lock.
+    async fn reset(&self, key: &str) -> Result<(), StoreError>;
+}
+
+/// Login protection over a [`LoginAttemptStore`]; see the [module docs](self).
+#[derive(Clone)]
+pub struct LoginGuard {
+    store: Arc<dyn LoginAttemptStore>,
+    policy: LoginPolicy,
+}
+
+impl fmt::Debug for LoginGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LoginGuard")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoginGuard {
+    /// A guard counting in `store` under `policy`.
+    pub fn new(store: Arc<dyn LoginAttemptStore>, policy: LoginPolicy) -> Self {
+        LoginGuard { store, policy }
+    }
+
+    /// A guard counting in a [`MemoryLoginAttemptStore`](super::MemoryLoginAttemptStore)
+    /// of the default capacity.
+    pub fn in_memory(policy: LoginPolicy) -> Self {
+        LoginGuard::new(Arc::new(super::MemoryLoginAttemptStore::new()), policy)
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &LoginPolicy {
+        &self.policy
+    }
+
+    /// Whether a login attempt for `username` from `ip` may be checked at
+    /// all; call it before verifying the password. Refused when the username
+    /// or the address is locked, with the wait until the later lock ends
+    /// (whole seconds, rounded up, at least one).
+    pub async fn check(
+        &self,
+        username: &str,
+        ip: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<Decision, StoreError> {
+        let by_username = self
+            .store
+            .locked_until(&username_key(username), now)
+            .await?;
+        let by_address = self.store.locked_until(&address_key(ip), now).await?;
+        Ok(match by_username.max(by_address) {
+            None => Decision::Allowed,
+            Some(until) => Decision::Refused {
+                wait: wait_from_micros(to_micros(until).saturating_sub(to_micros(now))),
+            },
+        })
+    }
+
+    /// Counts a failed attempt that [`check`](Self::check) admitted, against
+    /// the username and the address. Never call it for an attempt `check`
+    /// refused. Returns the locks this failure began, for the `lockout` audit
+    /// event.
+    pub async fn record_failure(
+        &self,
+        username: &str,
+        ip: IpAddr,
+        now: OffsetDateTime,
+    ) -> Result<Option<LockoutStarted>, StoreError> {
+        let username = self
+            .store
+            .record_failure(&username_key(username), self.policy.username_limit(), now)
+            .await?;
+        let address = self
+            .store
+            .record_failure(&address_key(ip), self.policy.address_limit(), now)
+            .await?;
+        Ok((username.is_some() || address.is_some())
+            .then_some(LockoutStarted { username, address }))
+    }
+
+    /// A successful login: forgets the username's failures and lock (not the
+    /// address's).
+    pub async fn record_success(&self, username: &str) -> Result<(), StoreError> {
+        self.store.reset(&username_key(username)).await
+    }
+
+    /// An administrator's unlock of a username (SECURITY B3).
+    pub async fn unlock_username(&self, username: &str) -> Result<(), StoreError> {
+        self.store.reset(&username_key(username)).await
+    }
+
+    /// An administrator's unlock of a client address.
+    pub async fn unlock_address(&self, ip: IpAddr) -> Result<(), StoreError> {
+        self.store.reset(&address_key(ip)).await
+    }
+}
+
+/// The store key of a username: `login:u:` and the unpadded base64url
+/// SHA-256 of the username trimmed and lower-cased.
+pub fn username_key(username: &str) -> String {
+    let canonical = username.trim().to_lowercase();
+    let digest = Sha256::digest(canonical.as_bytes());
+    let mut key = String::from("login:u:");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(digest, &mut key);
+    key
+}
+
+/// The store key of a client address: `login:a:` and the IPv4 address, or the
+/// IPv6 /64 network (`login:a:2001:db8:1:2::/64`).
+pub fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("login:a:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("login:a:{v4}"),
+            None => {
+                let network = std::net::Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX));
+                format!("login:a:{network}/64")
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::throttle::MemoryLoginAttemptStore;
+    use time::macros::datetime;
+
+    const T0: OffsetDateTime = datetime!(2024-01-01 00:00:00 UTC);
+    const IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    const OTHER_IP: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    fn guard() -> LoginGuard {
+        LoginGuard::in_memory(LoginPolicy::default())
+    }
+
+    async fn fail_n(
+        guard: &LoginGuard,
+        username: &str,
+        ip: IpAddr,
+        n: u32,
+        at: OffsetDateTime,
+    ) -> Option<LockoutStarted> {
+        let mut last = None;
+        for _ in 0..n {
+            assert!(guard.check(username, ip, at).await.unwrap().is_allowed());
+            last = guard.record_failure(username, ip, at).await.unwrap();
+        }
+        last
+    }
+
+    async fn wait(
+        guard: &LoginGuard,
+        username: &str,
+        ip: IpAddr,
+        at: OffsetDateTime,
+    ) -> Option<u64> {
+        guard
+            .check(username, ip, at)
+            .await
+            .unwrap()
+            .retry_after_secs()
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let limit = LoginPolicy::default().username_limit();
+        let got: Vec<u64> = (0..8).map(|n| limit.backoff(n).as_secs()).collect();
+        assert_eq!(got, [30, 60, 120, 240, 480, 900, 900, 900]);
+        assert_eq!(limit.backoff(u32::MAX), secs(900));
+    }
+
+    #[tokio::test]
+    async fn the_fifth_failure_locks_the_username_for_thirty_seconds() {
+        let g = guard();
+        assert_eq!(fail_n(&g, "alice", IP, 4, T0).await, None);
+        let started = g.record_failure("alice", IP, T0).await.unwrap();
+        let lock = started.and_then(|s| s.username).unwrap();
+        assert_eq!(lock.failures, 5);
+        assert_eq!(lock.duration, secs(30));
+        assert_eq!(lock.until, T0 + secs(30));
+        assert_eq!(started.and_then(|s| s.address), None);
+        // Refused whatever the password, from any address.
+        assert_eq!(wait(&g, "alice", IP, T0).await, Some(30));
+        assert_eq!(
+            wait(&g, "alice", OTHER_IP, T0 + Duration::from_millis(100)).await,
+            Some(30)
+        );
+        assert_eq!(
+            wait(&g, "alice", IP, T0 + Duration::from_micros(29_999_999)).await,
+            Some(1)
+        );
+        // Exactly at the end of the lock, attempts are admitted again.
+        assert_eq!(wait(&g, "alice", IP, T0 + secs(30)).await, None);
+        assert_eq!(
+            wait(&g, "bob", IP, T0).await,
+            None,
+            "other usernames are not locked"
+        );
+    }
+
+    #[tokio::test]
+    async fn each_failure_after_a_lock_doubles_it_up_to_the_cap() {
+        let g = guard();
+        let mut now = T0;
+        fail_n(&g, "alice", IP, 5, now).await;
+        let mut seen = vec![];
+        for _ in 0..7 {
+            // Wait out the lock, then fail once more.
+            now += secs(wait(&g, "alice", IP, now).await.unwrap());
+            assert!(g.check("alice", IP, now).await.unwrap().is_allowed());
+            let lock = g.record_failure("alice", IP, now).await.unwrap();
+            seen.push(lock.and_then(|s| s.username).unwrap().duration.as_secs());
+        }
+        assert_eq!(seen, [60, 120, 240, 480, 900, 900, 900]);
+    }
+
+    #[tokio::test]
+    async fn refused_attempts_do_not_extend_the_lock() {
+        let g = guard();
+        fail_n(&g, "alice", IP, 5, T0).await;
+        for i in 0..50 {
+            // The caller answers 429 and records nothing.
+            let at = T0 + Duration::from_millis(i * 500);
+            assert!(!g.check("alice", IP, at).await.unwrap().is_allowed());
+        }
+        assert!(g
+            .check("alice", IP, T0 + secs(30))
+            .await
+            .unwrap()
+            .is_allowed());
+    }
+
+    #[tokio::test]
+    async fn a_success_resets_the_username_but_not_the_address() {
+        let policy = LoginPolicy {
+            max_failures: 5,
+            max_failures_per_address: 8,
+            ..LoginPolicy::default()
+        };
+        let g = LoginGuard::in_memory(policy);
+        fail_n(&g, "alice", IP, 4, T0).await;
+        g.record_success("alice").await.unwrap();
+        // Four more failures: the username's count starts again, so no lock...
+        assert_eq!(fail_n(&g, "alice", IP, 3, T0).await, None);
+        let started = g.record_failure("alice", IP, T0).await.unwrap().unwrap();
+        // ...but the address has now failed 8 times.
+        assert_eq!(started.username, None);
+        assert_eq!(started.address.map(|l| l.failures), Some(8));
+        assert_eq!(
+            wait(&g, "carol", IP, T0).await,
+            Some(30),
+            "the address is locked"
+        );
+        assert_eq!(
+            wait(&g, "alice", OTHER_IP, T0).await,
+            None,
+            "the username is not"
+        );
+    }
+
+    #[tokio::test]
+    async fn spellings_of_a_username_share_one_counter() {
+        let g = guard();
+        for name in ["Alice", "alice", " ALICE ", "aLiCe"] {
+            fail_n(&g, name, IP, 1, T0).await;
+        }
+        let started = g.record_failure("alice\t", OTHER_IP, T0).await.unwrap();
+        assert!(started.and_then(|s| s.username).is_some());
+        assert_eq!(wait(&g, "ALICE", IP, T0).await, Some(30));
+        assert_eq!(username_key("Alice"), username_key(" alice"));
+        assert_ne!(username_key("alice"), username_key("alicee"));
+        assert!(
+            !username_key("alice").contains("alice"),
+            "usernames are not kept in the clear"
+        );
+    }
+
+    #[tokio::test]
+    async fn unknown_usernames_are_counted_like_known_ones() {
+        // The guard never consults the user store: any name is just a key.
+        let g = guard();
+        let started = fail_n(&g, "no-such-user", IP, 5, T0).await;
+        assert_eq!(
+            started.and_then(|s| s.username).map(|l| l.duration),
+            Some(secs(30))
+        );
+    }
+
+    #[tokio::test]
+    async fn one_address_guessing_many_usernames_is_locked_at_its_limit() {
+        let g = guard();
+        for i in 0..99 {
+            assert_eq!(fail_n(&g, &format!("user{i}"), IP, 1, T0).await, None);
+        }
+        let started = g.record_failure("user99", IP, T0).await.unwrap().unwrap();
+        assert_eq!(started.address.map(|l| l.failures), Some(100));
+        assert_eq!(wait(&g, "someone-else", IP, T0).await, Some(30));
+        assert_eq!(wait(&g, "someone-else", OTHER_IP, T0).await, None);
+        g.unlock_address(IP).await.unwrap();
+        assert_eq!(wait(&g, "someone-else", IP, T0).await, None);
+    }
+
+    #[test]
+    fn ipv6_addresses_are_counted_by_their_64_network() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:ffff:ffff:ffff".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(address_key(a), "login:a:2001:db8:1:2::/64");
+        assert_eq!(address_key(a), address_key(b));
+        assert_ne!(address_key(a), address_key(c));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(address_key(mapped), address_key(IP));
+        assert_eq!(address_key(IP), "login:a:192.0.2.1");
+    }
+
+    #[tokio::test]
+    async fn failures_outside_the_window_are_forgotten() {
+        let g = guard();
+        fail_n(&g, "alice", IP, 4, T0).await;
+        // 15 minutes after the first failure the window has closed.
+        assert_eq!(fail_n(&g, "alice", IP, 4, T0 + secs(15 * 60)).await, None);
+        // A failure just inside the window still counts.
+        let g = guard();
+        fail_n(&g, "alice", IP, 4, T0).await;
+        let late = T0 + secs(15 * 60) - Duration::from_micros(1);
+        assert!(g.record_failure("alice", IP, late).await.unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_back_off_is_remembered_for_a_window_after_a_lock() {
+        let g = guard();
+        fail_n(&g, "alice", IP, 5, T0).await; // locked until T0 + 30 s
+                                              // 14 minutes after the lock ended, a failure still doubles it.
+        let at = T0 + secs(30 + 14 * 60);
+        let lock = g
+            .record_failure("alice", IP, at)
+            .await
+            .unwrap()
+            .and_then(|s| s.username);
+        assert_eq!(lock.map(|l| l.duration), Some(secs(60)));
+        // A whole quiet window after that lock ends, the key starts from zero.
+        let after = at + secs(60 + 15 * 60);
+        assert_eq!(fail_n(&g, "alice", IP, 4, after).await, None);
+    }
+
+    #[tokio::test]
+    async fn failures_admitted_before_a_lock_lengthen_it_without_a_new_lockout() {
+        // Twenty attempts pass `check` at once, then all fail.
+        let g = guard();
+        for _ in 0..20 {
+            assert!(g.check("alice", IP, T0).await.unwrap().is_allowed());
+        }
+        let mut started = 0;
+        for _ in 0..20 {
+            if let Some(s) = g.record_failure("alice", IP, T0).await.unwrap() {
+                started += usize::from(s.username.is_some());
+            }
+        }
+        assert_eq!(started, 1, "one lock began");
+        // 16 failures past the limit: the lock is at its cap, as if the
+        // guesses had been made one after another.
+        assert_eq!(wait(&g, "alice", IP, T0).await, Some(900));
+    }
+
+    #[tokio::test]
+    async fn an_administrator_can_unlock_a_username() {
+        let g = guard();
+        fail_n(&g, "alice", IP, 5, T0).await;
+        g.unlock_username("ALICE").await.unwrap();
+        assert_eq!(wait(&g, "alice", IP, T0).await, None);
+    }
+
+    #[tokio::test]
+    async fn a_zero_limit_is_taken_as_one() {
+        let g = LoginGuard::in_memory(LoginPolicy {
+            max_failures: 0,
+            ..LoginPolicy::default()
+        });
+        assert!(fail_n(&g, "alice", IP, 1, T0).await.is_some());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_failures_are_each_counted_once() {
+        let store = Arc::new(MemoryLoginAttemptStore::new());
+        let limit = FailureLimit {
+            max_failures: 1000,
+            ..LoginPolicy::default().username_limit()
+        };
+        let tasks: Vec<_> = (0..200)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.record_failure("k", limit, T0).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.unwrap().unwrap(), None);
+        }
+        assert_eq!(store.record("k", T0).map(|r| r.failures), Some(200));
+    }
+
+    #[test]
+    fn guard_debug_shows_the_policy_only() {
+        let text = format!("{:?}", guard());
+        assert!(text.contains("max_failures: 5"), "{text}");
+    }
+}
