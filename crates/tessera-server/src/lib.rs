@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod config;
 pub mod observability;
+pub mod openapi;
 pub mod routes;
 pub mod webhook;
 

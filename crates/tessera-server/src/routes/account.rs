@@ -1,12 +1,14 @@
 //! `/auth/reauth`, `/auth/password` and `/auth/register`.
 
 use super::events::audit_user;
+use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::State;
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use tessera_axum::accounts::{create_user, new_user_errors, password_errors, UserInput};
 use tessera_axum::audit::RequestMeta;
@@ -24,29 +26,37 @@ use tessera_core::Credential;
 pub const OLD_PASSWORD_INCORRECT: &str =
     "Your old password was entered incorrectly. Please enter it again.";
 
-pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
-    Router::new()
+pub(super) fn routes(tessera: &Tessera, registration: bool) -> Routes {
+    let mut routes = Routes::new()
         .route(
             "/auth/reauth",
-            post(reauth).layer(
-                Policy::new()
-                    .throttle(super::token_auth::login_scope())
-                    .layer(tessera),
-            ),
+            vec![op(Method::POST, "Confirm the password: the calling credential counts as recently authenticated", Auth::Default, &["password"], &[204, 400, 401, 403, 429])],
+            post(reauth).layer(Policy::new().throttle(super::token_auth::login_scope()).layer(tessera)),
         )
         .route(
             "/auth/password",
+            vec![op(Method::POST, "Change the password (recent authentication needed); ends other sessions and tokens", Auth::Default, &["old_password", "new_password"], &[204, 400, 401, 403])],
             post(change_password).layer(Policy::new().require_recent_auth().layer(tessera)),
-        )
-        .route(
+        );
+    if registration {
+        routes = routes.route(
             "/auth/register",
+            vec![op(
+                Method::POST,
+                "Create an account",
+                Auth::None,
+                &["username", "password", "email?"],
+                &[201, 400, 429],
+            )],
             post(register).layer(
                 Policy::allow_any()
                     .authenticators([])
                     .throttle(Throttle::Scoped("register".to_owned()))
                     .layer(tessera),
             ),
-        )
+        );
+    }
+    routes
 }
 
 /// Marks the calling credential as recently authenticated; a session also gets

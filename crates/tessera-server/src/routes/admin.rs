@@ -2,11 +2,13 @@
 
 use super::events::audit_user;
 use super::pagination::Page;
+use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::Method;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{delete, get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera_axum::accounts::{create_user, new_user_errors, password_errors, UserInput};
@@ -20,32 +22,100 @@ use tessera_core::secret::Secret;
 use tessera_core::user::UserUpdate;
 use tessera_core::User;
 
-pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
+pub(super) fn routes(tessera: &Tessera) -> Routes {
     let staff = Policy::new().permission(IsStaff);
-    Router::new()
+    let s = Auth::Default;
+    Routes::new()
         .route(
             "/admin/users",
+            vec![
+                op(
+                    Method::GET,
+                    "Users, searched and paginated (staff)",
+                    s,
+                    &[],
+                    &[200, 401, 403, 404],
+                ),
+                op(
+                    Method::POST,
+                    "Create a user (staff)",
+                    s,
+                    &["username", "password", "email?", "is_staff?", "is_active?"],
+                    &[201, 400, 401, 403],
+                ),
+            ],
             get(list_users).post(add_user).layer(staff.layer(tessera)),
         )
         .route(
             "/admin/users/{id}",
+            vec![op(
+                Method::PATCH,
+                "Update a user: flags, e-mail, password reset (staff)",
+                s,
+                &[
+                    "is_active?",
+                    "is_staff?",
+                    "is_superuser?",
+                    "email?",
+                    "password?",
+                ],
+                &[200, 400, 401, 403, 404],
+            )],
             patch(update_user).layer(staff.layer(tessera)),
         )
         .route(
             "/admin/users/{id}/sessions",
+            vec![op(
+                Method::GET,
+                "A user's sessions (staff)",
+                s,
+                &[],
+                &[200, 401, 403, 404],
+            )],
             get(user_sessions).layer(staff.layer(tessera)),
         )
         .route(
             "/admin/sessions/{id}",
+            vec![op(
+                Method::DELETE,
+                "Revoke a session (staff)",
+                s,
+                &[],
+                &[204, 401, 403, 404],
+            )],
             delete(revoke_session).layer(staff.layer(tessera)),
         )
-        .route("/admin/audit", get(list_audit).layer(staff.layer(tessera)))
+        .route(
+            "/admin/audit",
+            vec![op(
+                Method::GET,
+                "The audit log, filtered by user, event and since, paginated (staff)",
+                s,
+                &[],
+                &[200, 400, 401, 403, 404],
+            )],
+            get(list_audit).layer(staff.layer(tessera)),
+        )
         .route(
             "/admin/users/{id}/tokens",
+            vec![op(
+                Method::GET,
+                "A user's tokens (staff)",
+                s,
+                &[],
+                &[200, 401, 403, 404],
+            )],
             get(user_tokens).layer(staff.layer(tessera)),
         )
         .route(
             "/admin/tokens/{id}",
+            vec![op(
+                Method::DELETE,
+                "Revoke a token (staff)",
+                s,
+                &[],
+                &[204, 401, 403, 404],
+            )],
             delete(revoke_token).layer(staff.layer(tessera)),
         )
 }

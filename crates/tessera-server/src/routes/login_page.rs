@@ -4,11 +4,11 @@
 //! its script talks to `/auth/csrf`, `/auth/login`, `/auth/me`,
 //! `/auth/logout` and `/api/example/`.
 
-use crate::AppState;
+use crate::openapi::{op, Auth, Routes};
+use axum::http::Method;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 
 const HTML: &str = include_str!("../../assets/login.html");
 const SCRIPT: &str = include_str!("../../assets/login.js");
@@ -20,11 +20,41 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
     connect-src 'self'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; \
     base-uri 'none'";
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/login", get(page))
-        .route("/login.js", get(script))
-        .route("/login.css", get(style))
+pub(super) fn routes() -> Routes {
+    Routes::new()
+        .route(
+            "/login",
+            vec![op(
+                Method::GET,
+                "The sign-in page (HTML)",
+                Auth::None,
+                &[],
+                &[200],
+            )],
+            get(page),
+        )
+        .route(
+            "/login.js",
+            vec![op(
+                Method::GET,
+                "The sign-in page's script",
+                Auth::None,
+                &[],
+                &[200],
+            )],
+            get(script),
+        )
+        .route(
+            "/login.css",
+            vec![op(
+                Method::GET,
+                "The sign-in page's style sheet",
+                Auth::None,
+                &[],
+                &[200],
+            )],
+            get(style),
+        )
 }
 
 async fn page() -> impl IntoResponse {

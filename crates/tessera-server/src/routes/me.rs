@@ -1,13 +1,24 @@
 //! `GET /auth/me`.
 
-use crate::AppState;
+use crate::openapi::{op, Auth, Routes};
+use axum::http::Method;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use tessera_axum::{AuthUser, Policy, Tessera};
 
-pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
-    Router::new().route("/auth/me", get(me).layer(Policy::new().layer(tessera)))
+pub(super) fn routes(tessera: &Tessera) -> Routes {
+    Routes::new().route(
+        "/auth/me",
+        vec![op(
+            Method::GET,
+            "The signed-in user and how they authenticated",
+            Auth::Default,
+            &[],
+            &[200, 401, 403],
+        )],
+        get(me).layer(Policy::new().layer(tessera)),
+    )
 }
 
 async fn me(AuthUser(me): AuthUser) -> Json<Value> {

@@ -12,12 +12,16 @@ mod session;
 mod token_auth;
 mod tokens;
 
+use crate::openapi::{op, Auth, RouteDoc, Routes};
 use crate::AppState;
 use axum::extract::Request;
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
 use axum::{Extension, Router};
+use std::sync::Arc;
 use tessera_axum::body::BodyLimit;
 use tessera_axum::ApiError;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -25,26 +29,32 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// The whole application.
 pub fn app(state: AppState) -> Router {
     let tessera = &state.tessera;
-    let mut router = Router::new()
+    let mut routes = Routes::new()
         .merge(token_auth::routes(tessera))
         .merge(me::routes(tessera))
         .merge(session::routes(tessera))
         .merge(tokens::routes(tessera))
-        .merge(account::routes(tessera))
+        .merge(account::routes(tessera, state.config.registration.enabled))
         .merge(admin::routes(tessera))
         .merge(ops::routes())
-        // `/metrics` (observability.rs).
-        .route(
-            "/metrics",
-            axum::routing::get(crate::observability::metrics),
-        )
         .merge(login_page::routes());
     if state.config.demo.enabled {
-        router = router.merge(seed_views::router(
-            tessera,
-            &tessera.settings().default_authenticators,
-        ));
+        let views = seed_views::router(tessera, &tessera.settings().default_authenticators);
+        routes = routes.merge_router(views, demo_docs());
     }
+    let (router, mut docs) = routes.into_parts();
+    docs.push(RouteDoc {
+        path: "/openapi.json",
+        ops: vec![op(Method::GET, "This description", Auth::None, &[], &[200])],
+    });
+    let description = Arc::new(crate::openapi::document(&docs));
+    let router = router.route(
+        "/openapi.json",
+        get(move || {
+            let description = description.clone();
+            async move { Json(description.as_ref().clone()) }
+        }),
+    );
     let router = router
         .fallback(not_found)
         .layer(middleware::from_fn(method_not_allowed))
@@ -67,6 +77,72 @@ pub fn app(state: AppState) -> Router {
         ));
     // Request ids, request logs and metrics (observability.rs).
     crate::observability::instrument(router, tessera).with_state(state)
+}
+
+/// The seed's example views, documented here because they live in the
+/// `seed-views` example crate.
+fn demo_docs() -> Vec<RouteDoc> {
+    let d = Auth::Default;
+    let doc = |path, ops| RouteDoc { path, ops };
+    vec![
+        doc(
+            "/api/example/",
+            vec![
+                op(
+                    Method::GET,
+                    "ExampleView: who is calling and how",
+                    d,
+                    &[],
+                    &[200, 401],
+                ),
+                op(
+                    Method::POST,
+                    "ExampleView: echo the body",
+                    d,
+                    &["any JSON object"],
+                    &[200, 400, 401, 403],
+                ),
+            ],
+        ),
+        doc(
+            "/api/secure/",
+            vec![op(
+                Method::GET,
+                "SecureAPIView (token only)",
+                Auth::Token,
+                &[],
+                &[200, 401],
+            )],
+        ),
+        doc(
+            "/api/protected/",
+            vec![op(
+                Method::GET,
+                "ProtectedView (token only)",
+                Auth::Token,
+                &[],
+                &[200, 401],
+            )],
+        ),
+        doc(
+            "/api/session/",
+            vec![op(
+                Method::GET,
+                "Session-only view",
+                Auth::Session,
+                &[],
+                &[200, 403],
+            )],
+        ),
+        doc(
+            "/api/public/",
+            vec![op(Method::GET, "Anyone; names the caller", d, &[], &[200])],
+        ),
+        doc(
+            "/api/staff/",
+            vec![op(Method::GET, "Staff only", d, &[], &[200, 401, 403])],
+        ),
+    ]
 }
 
 async fn not_found() -> ApiError {

@@ -2,13 +2,15 @@
 //! `/auth/logout`, `/auth/logout-all`, `/auth/sessions`.
 
 use super::events::audit_user;
+use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
+use axum::http::Method;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::FormObject;
@@ -22,30 +24,78 @@ use tessera_core::secret::Secret;
 use tessera_core::session::SessionView;
 use tessera_core::Credential;
 
-pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
+pub(super) fn routes(tessera: &Tessera) -> Routes {
     let open = Policy::allow_any().authenticators([]);
     let signed_in = Policy::new();
-    Router::new()
-        .route("/auth/csrf", get(csrf_token).layer(open.layer(tessera)))
+    Routes::new()
+        .route(
+            "/auth/csrf",
+            vec![op(
+                Method::GET,
+                "A masked CSRF token; sets the csrftoken cookie",
+                Auth::None,
+                &[],
+                &[200],
+            )],
+            get(csrf_token).layer(open.layer(tessera)),
+        )
         .route(
             "/auth/login",
+            vec![op(
+                Method::POST,
+                "Session login (CSRF-checked); sets sessionid and rotates csrftoken",
+                Auth::None,
+                &["username", "password"],
+                &[200, 400, 403, 429],
+            )],
             post(login).layer(
                 open.clone()
                     .throttle(super::token_auth::login_scope())
                     .layer(tessera),
             ),
         )
-        .route("/auth/logout", post(logout).layer(signed_in.layer(tessera)))
+        .route(
+            "/auth/logout",
+            vec![op(
+                Method::POST,
+                "End the calling session or revoke the calling token",
+                Auth::Default,
+                &[],
+                &[204, 401, 403],
+            )],
+            post(logout).layer(signed_in.layer(tessera)),
+        )
         .route(
             "/auth/logout-all",
+            vec![op(
+                Method::POST,
+                "End every session and token of the user",
+                Auth::Default,
+                &[],
+                &[204, 401, 403],
+            )],
             post(logout_all).layer(signed_in.layer(tessera)),
         )
         .route(
             "/auth/sessions",
+            vec![op(
+                Method::GET,
+                "The user's live sessions",
+                Auth::Default,
+                &[],
+                &[200, 401, 403],
+            )],
             get(list_sessions).layer(signed_in.layer(tessera)),
         )
         .route(
             "/auth/sessions/{id}",
+            vec![op(
+                Method::DELETE,
+                "End one of the user's sessions",
+                Auth::Default,
+                &[],
+                &[204, 401, 403, 404],
+            )],
             delete(delete_session).layer(signed_in.layer(tessera)),
         )
 }

@@ -2,11 +2,13 @@
 //! success (only digests are stored, so an old key cannot be handed back).
 
 use super::events::audit_token;
+use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::request::Parts;
+use axum::http::Method;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::audit::RequestMeta;
@@ -26,11 +28,18 @@ pub(super) fn login_scope() -> Throttle {
     Throttle::Scoped("login".to_owned())
 }
 
-pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
+pub(super) fn routes(tessera: &Tessera) -> Routes {
     // DRF's ObtainAuthToken: the default authenticators still run (a bad
     // token header is refused), and anyone may call it.
-    Router::new().route(
+    Routes::new().route(
         "/api-token-auth/",
+        vec![op(
+            Method::POST,
+            "Obtain a token with a username and password (JSON, form or multipart)",
+            Auth::Default,
+            &["username", "password"],
+            &[200, 400, 401, 403, 413, 415, 429],
+        )],
         post(obtain_token).layer(Policy::allow_any().throttle(login_scope()).layer(tessera)),
     )
 }

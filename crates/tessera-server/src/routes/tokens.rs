@@ -2,11 +2,13 @@
 //! revoke, rotate.
 
 use super::events::{audit_token, audit_user};
+use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::{Path, State};
+use axum::http::Method;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 use tessera_axum::accounts::{expiry_after, store_token};
 use tessera_axum::audit::RequestMeta;
@@ -18,26 +20,26 @@ use tessera_core::audit::EventKind;
 use tessera_core::token::TokenView;
 use tessera_core::Credential;
 
-pub(super) fn routes(tessera: &Tessera) -> Router<AppState> {
+pub(super) fn routes(tessera: &Tessera) -> Routes {
     let signed_in = Policy::new();
-    Router::new()
+    Routes::new()
         .route(
             "/auth/tokens",
-            get(list_tokens)
-                .post(create_token)
-                .layer(signed_in.layer(tessera)),
+            vec![
+                op(Method::GET, "The user's tokens (never a key)", Auth::Default, &[], &[200, 401, 403]),
+                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", Auth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]),
+            ],
+            get(list_tokens).post(create_token).layer(signed_in.layer(tessera)),
         )
         .route(
             "/auth/tokens/{id}",
+            vec![op(Method::DELETE, "Revoke one of the user's tokens", Auth::Default, &[], &[204, 401, 403, 404])],
             delete(revoke_token).layer(signed_in.layer(tessera)),
         )
         .route(
             "/auth/tokens/rotate",
-            post(rotate_token).layer(
-                Policy::new()
-                    .authenticators([Authenticator::Token])
-                    .layer(tessera),
-            ),
+            vec![op(Method::POST, "Issue a new key for the calling token; the old one works for the grace period", Auth::Token, &[], &[200, 401])],
+            post(rotate_token).layer(Policy::new().authenticators([Authenticator::Token]).layer(tessera)),
         )
 }
 

@@ -12,6 +12,7 @@ mod errors;
 mod lifecycle;
 mod observability;
 mod obtain_token;
+mod openapi;
 mod permissions;
 mod sessions;
 mod support;
