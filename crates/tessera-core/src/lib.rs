@@ -16,6 +16,7 @@
 //! ```
 
 pub mod audit;
+pub mod cache;
 pub mod clock;
 pub mod csrf;
 pub mod identity;

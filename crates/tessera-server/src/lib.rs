@@ -26,7 +26,7 @@ use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::{Argon2Params, PasswordHasher};
 use tessera_core::throttle::LoginPolicy;
 use tessera_core::validation::PasswordPolicy;
-use tessera_core::{Clock, Stores, SystemClock, User};
+use tessera_core::{Clock, SystemClock, User};
 use tessera_store_sql::SqlStore;
 use tokio::net::TcpListener;
 
@@ -136,12 +136,10 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
 
 /// The state for `config`, over an opened store, with the given clock.
 pub fn state(config: Config, store: SqlStore, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
-    let tessera = Tessera::with_clock(
-        Stores::from_one(store),
-        hasher(&config)?,
-        settings(&config)?,
-        clock,
-    );
+    // Token and session checks are served from an in-process cache; local
+    // revocation clears it at once, other processes' within a second.
+    let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
+    let tessera = Tessera::with_clock(stores, hasher(&config)?, settings(&config)?, clock);
     if config.tokens.create_on_user_creation {
         tessera.on_user_created(Arc::new(|tessera: Tessera, user: User| {
             Box::pin(async move { token_for_new_user(&tessera, &user).await })

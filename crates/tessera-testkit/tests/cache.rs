@@ -1,0 +1,144 @@
+//! The caching decorator over a store: hits served from memory, local writes
+//! invalidate at once, entries expire after the TTL, misses are not cached.
+
+use std::sync::Arc;
+use std::time::Duration;
+use tessera_core::cache::{CacheState, Cached};
+use tessera_core::session::SessionKey;
+use tessera_core::store::{SessionStore, TokenStore, UserStore};
+use tessera_core::token::TokenKey;
+use tessera_core::user::UserUpdate;
+use tessera_testkit::suite::{new_session, new_token, new_user, T0};
+use tessera_testkit::MemoryStore;
+
+fn cached(ttl: Duration) -> (Arc<MemoryStore>, Cached<MemoryStore>) {
+    let inner = Arc::new(MemoryStore::new());
+    (inner.clone(), Cached::new(inner, CacheState::new(ttl)))
+}
+
+#[tokio::test]
+async fn hits_are_served_from_memory_until_a_local_write() {
+    let (inner, cache) = cached(Duration::from_secs(60));
+    let user = cache.create_user(new_user("alice")).await.unwrap();
+    let new = new_token(user.id, "t");
+    let digest = new.digest;
+    let token = cache.create_token(new, None).await.unwrap().unwrap();
+    for _ in 0..3 {
+        assert!(cache.find_token(&digest, T0).await.unwrap().is_some());
+    }
+    assert_eq!(cache.state().stats(), (2, 1));
+    // Deleted behind the cache's back: still served (the cross-process case,
+    // bounded by the TTL)...
+    inner.delete_token(token.id, None).await.unwrap();
+    assert!(cache.find_token(&digest, T0).await.unwrap().is_some());
+    // ...but a write through the cache invalidates at once.
+    cache.delete_token(token.id + 1000, None).await.unwrap();
+    assert!(cache.find_token(&digest, T0).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_user_update_invalidates_their_credentials() {
+    let (_, cache) = cached(Duration::from_secs(60));
+    let user = cache.create_user(new_user("alice")).await.unwrap();
+    let new = new_token(user.id, "t");
+    let digest = new.digest;
+    cache.create_token(new, None).await.unwrap();
+    let found = cache.find_token(&digest, T0).await.unwrap().unwrap();
+    assert!(found.1.is_active);
+    let update = UserUpdate {
+        is_active: Some(false),
+        ..UserUpdate::default()
+    };
+    cache.update_user(user.id, update).await.unwrap();
+    let found = cache.find_token(&digest, T0).await.unwrap().unwrap();
+    assert!(!found.1.is_active, "the cached user was refreshed");
+}
+
+#[tokio::test]
+async fn entries_expire_after_the_ttl_and_misses_are_not_cached() {
+    let (inner, cache) = cached(Duration::from_millis(50));
+    let user = cache.create_user(new_user("alice")).await.unwrap();
+    let new = new_token(user.id, "t");
+    let digest = new.digest;
+    // A miss first: then the key is created and must be found at once.
+    assert!(cache.find_token(&digest, T0).await.unwrap().is_none());
+    let token = cache.create_token(new, None).await.unwrap().unwrap();
+    assert!(cache.find_token(&digest, T0).await.unwrap().is_some());
+    inner.delete_token(token.id, None).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(
+        cache.find_token(&digest, T0).await.unwrap().is_none(),
+        "revocation elsewhere is seen after the TTL"
+    );
+    let unknown = TokenKey::generate().digest();
+    assert!(cache.find_token(&unknown, T0).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn expiry_is_checked_on_every_hit() {
+    let (_, cache) = cached(Duration::from_secs(60));
+    let user = cache.create_user(new_user("alice")).await.unwrap();
+    let mut new = new_token(user.id, "t");
+    new.expires = Some(T0 + time::Duration::seconds(10));
+    let digest = new.digest;
+    cache.create_token(new, None).await.unwrap();
+    assert!(cache.find_token(&digest, T0).await.unwrap().is_some());
+    assert!(cache
+        .find_token(&digest, T0 + time::Duration::seconds(10))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn sessions_are_cached_and_their_revocation_is_immediate() {
+    let (_, cache) = cached(Duration::from_secs(60));
+    let user = cache.create_user(new_user("alice")).await.unwrap();
+    let new = new_session(user.id);
+    let digest = new.digest;
+    let session = cache.create_session(new).await.unwrap();
+    let idle = time::Duration::hours(1);
+    assert!(cache
+        .find_session(&digest, T0, idle)
+        .await
+        .unwrap()
+        .is_some());
+    assert!(cache
+        .find_session(&digest, T0, idle)
+        .await
+        .unwrap()
+        .is_some());
+    // A use recorded after caching: a later check past the stale idle
+    // deadline asks the store instead of refusing.
+    cache
+        .touch_session(session.id, T0 + time::Duration::minutes(50))
+        .await
+        .unwrap();
+    let later = T0 + time::Duration::minutes(70);
+    assert!(cache
+        .find_session(&digest, later, idle)
+        .await
+        .unwrap()
+        .is_some());
+    let rotated = SessionKey::generate().digest();
+    cache
+        .rotate_session(session.id, &rotated, None)
+        .await
+        .unwrap();
+    assert!(cache
+        .find_session(&digest, later, idle)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(cache
+        .find_session(&rotated, later, idle)
+        .await
+        .unwrap()
+        .is_some());
+    cache.delete_session(session.id, None).await.unwrap();
+    assert!(cache
+        .find_session(&rotated, later, idle)
+        .await
+        .unwrap()
+        .is_none());
+}
