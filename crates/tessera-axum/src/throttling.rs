@@ -4,7 +4,8 @@
 //! rate shared by the routes that name it). A throttle whose rate is not
 //! configured does nothing, as in DRF.
 //!
-//! The decision is one atomic step of the [`ThrottleStore`]: concurrent
+//! The decision is one atomic step of the
+//! [`ThrottleStore`](tessera_core::throttle::ThrottleStore): concurrent
 //! requests cannot slip past a limit.
 
 use crate::audit::RequestMeta;
