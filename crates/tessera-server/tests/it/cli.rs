@@ -292,3 +292,31 @@ fn audit_prints_events_as_json_lines_or_a_table() {
     let out = run(tessera(dir.path()).args(["audit", "--event", "nope"]));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn changepassword_applies_the_password_validators() {
+    let dir = tempfile::tempdir().unwrap();
+    superuser_with_token(dir.path(), "root", "old-pass-123");
+    let mut child = tessera(dir.path())
+        .args(["changepassword", "root"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"12345678\n12345678\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .trim_end()
+            .ends_with("error: This password is too common. This password is entirely numeric."),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -656,3 +656,20 @@ async fn a_thousand_requests_make_a_handful_of_last_used_writes() {
     }
     assert_eq!(toucher.writes() - before, writes + 1);
 }
+
+#[tokio::test]
+async fn revoking_on_password_change_can_be_turned_off() {
+    let app = TestApp::with_config(|c| c.password.revoke_on_change = false).await;
+    let alice = app.user("alice", "s3cret-pass").await;
+    let other = app.token(&alice).await;
+    let current = obtain(&app, "alice", "s3cret-pass").await;
+    let reply = app
+        .post_json(
+            "/auth/password",
+            Some(&current),
+            json!({"old_password": "s3cret-pass", "new_password": "n3w-pass-word"}),
+        )
+        .await;
+    assert_eq!(reply.status, 204);
+    assert_eq!(app.get("/auth/me", Some(&other)).await.status, 200);
+}
