@@ -6,6 +6,7 @@ use crate::state::Tessera;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::sync::Arc;
+use tessera_core::audit::NewAuditEvent;
 use tessera_core::secret::Secret;
 use tessera_core::token::{NewToken, TokenKey, TokenRecord};
 use tessera_core::user::{normalize_username, validate_username, NewUser};
@@ -89,8 +90,13 @@ pub fn new_user_errors(
 }
 
 /// Creates a user: validates the username and password, hashes the password
-/// on the pool, stores the user, then runs the user-created hooks.
-pub async fn create_user(tessera: &Tessera, input: UserInput) -> Result<Created, Rejection> {
+/// on the pool, stores the user with its `user_created` audit `event` in one
+/// transaction, then runs the user-created hooks.
+pub async fn create_user(
+    tessera: &Tessera,
+    input: UserInput,
+    event: NewAuditEvent,
+) -> Result<Created, Rejection> {
     new_user_errors(tessera, &input.username, &input.password, &input.email).into_result()?;
     let username = normalize_username(&input.username);
     let password_hash = tessera.hasher().hash(&input.password).await?;
@@ -103,7 +109,16 @@ pub async fn create_user(tessera: &Tessera, input: UserInput) -> Result<Created,
         is_superuser: input.is_superuser,
         date_joined: tessera.clock().now(),
     };
-    let user = match tessera.stores().users.create_user(new).await {
+    let event = NewAuditEvent {
+        username: new.username.clone(),
+        ..event
+    };
+    let user = match tessera
+        .stores()
+        .audited
+        .create_user_audited(new, event)
+        .await
+    {
         Ok(user) => user,
         Err(StoreError::Conflict(_)) => {
             return Err(ValidationErrors::single("username", USERNAME_TAKEN).into())
@@ -130,12 +145,14 @@ pub struct TokenRequest {
     pub authenticated_at: Option<OffsetDateTime>,
 }
 
-/// Issues a key for `user`, within the per-user cap. The key is returned once
-/// and only its digest is stored.
+/// Issues a key for `user`, within the per-user cap, writing its audit
+/// `event` in the same transaction. The key is returned once and only its
+/// digest is stored.
 pub async fn issue_token(
     tessera: &Tessera,
     user: &User,
     request: TokenRequest,
+    event: NewAuditEvent,
 ) -> Result<(TokenKey, TokenRecord), Rejection> {
     let now = tessera.clock().now();
     let lifetime = request.lifetime.or(tessera.settings().token_lifetime);
@@ -143,18 +160,33 @@ pub async fn issue_token(
         Some(d) => Some(expiry_after(now, d)?),
         None => None,
     };
-    let cap = Some(tessera.settings().max_tokens_per_user);
-    store_token(
-        tessera,
-        user.id,
-        request.name,
-        request.scopes,
-        now,
+    let spec = TokenSpec {
+        user_id: user.id,
+        name: request.name,
+        scopes: request.scopes,
+        created: now,
         expires,
-        request.authenticated_at,
-        cap,
-    )
-    .await
+        authenticated_at: request.authenticated_at,
+    };
+    let cap = Some(tessera.settings().max_tokens_per_user);
+    store_token(tessera, spec, cap, event).await
+}
+
+/// A token to store, but for its key.
+#[derive(Debug, Clone)]
+pub struct TokenSpec {
+    /// Owner.
+    pub user_id: i64,
+    /// Label.
+    pub name: String,
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Issue time.
+    pub created: OffsetDateTime,
+    /// Expiry.
+    pub expires: Option<OffsetDateTime>,
+    /// When the password was proved for it.
+    pub authenticated_at: Option<OffsetDateTime>,
 }
 
 /// `now + lifetime`, or a 500 when that overflows the calendar.
@@ -168,29 +200,30 @@ pub fn expiry_after(
         .ok_or_else(ApiError::internal)
 }
 
-/// Stores a freshly generated key with these attributes.
-#[allow(clippy::too_many_arguments)]
+/// Stores a freshly generated key with these attributes, and its audit
+/// `event` (whose `detail` gets the token's id) in the same transaction.
 pub async fn store_token(
     tessera: &Tessera,
-    user_id: i64,
-    name: String,
-    scopes: Vec<String>,
-    created: OffsetDateTime,
-    expires: Option<OffsetDateTime>,
-    authenticated_at: Option<OffsetDateTime>,
+    spec: TokenSpec,
     cap: Option<u64>,
+    event: NewAuditEvent,
 ) -> Result<(TokenKey, TokenRecord), Rejection> {
     let key = TokenKey::generate();
     let new = NewToken {
-        user_id,
+        user_id: spec.user_id,
         digest: key.digest(),
-        name,
-        scopes,
-        created,
-        expires,
-        authenticated_at,
+        name: spec.name,
+        scopes: spec.scopes,
+        created: spec.created,
+        expires: spec.expires,
+        authenticated_at: spec.authenticated_at,
     };
-    match tessera.stores().tokens.create_token(new, cap).await? {
+    match tessera
+        .stores()
+        .audited
+        .create_token_audited(new, cap, event)
+        .await?
+    {
         Some(record) => Ok((key, record)),
         None => Err(ValidationErrors::non_field(TOKEN_LIMIT).into()),
     }

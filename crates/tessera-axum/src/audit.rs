@@ -45,6 +45,22 @@ impl RequestMeta {
         }
     }
 
+    /// An event of this request about `user`, with `detail`.
+    pub fn user_event(
+        &self,
+        time: time::OffsetDateTime,
+        kind: EventKind,
+        user: &tessera_core::User,
+        detail: serde_json::Value,
+    ) -> NewAuditEvent {
+        NewAuditEvent {
+            user: Some(user.id),
+            username: user.username.clone(),
+            detail,
+            ..self.event(time, kind)
+        }
+    }
+
     /// An event of this request.
     pub fn event(&self, time: time::OffsetDateTime, kind: EventKind) -> NewAuditEvent {
         NewAuditEvent {

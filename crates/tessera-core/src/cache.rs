@@ -17,6 +17,8 @@
 //! Expiry is re-checked against the caller's `now` on every hit. The map is
 //! bounded: past its capacity it is cleared.
 
+use crate::audit::NewAuditEvent;
+use crate::audited::AuditedWrites;
 use crate::session::{NewSession, SessionRecord};
 use crate::store::{SessionStore, StoreError, TokenStore, UserCredentials, UserPage, UserStore};
 use crate::token::{KeyDigest, NewToken, TokenRecord};
@@ -343,6 +345,71 @@ impl<S: SessionStore> SessionStore for Cached<S> {
     }
 }
 
+#[async_trait]
+impl<S: AuditedWrites> AuditedWrites for Cached<S> {
+    async fn create_user_audited(
+        &self,
+        new: NewUser,
+        event: NewAuditEvent,
+    ) -> Result<User, StoreError> {
+        self.inner.create_user_audited(new, event).await
+    }
+    async fn update_user_audited(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let result = self.inner.update_user_audited(id, update, event).await;
+        self.state.bump();
+        result
+    }
+    async fn create_token_audited(
+        &self,
+        new: NewToken,
+        max_per_user: Option<u64>,
+        event: NewAuditEvent,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.inner
+            .create_token_audited(new, max_per_user, event)
+            .await
+    }
+    async fn delete_token_audited(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let result = self.inner.delete_token_audited(id, owner, event).await;
+        self.state.bump();
+        result
+    }
+    async fn delete_session_audited(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let result = self.inner.delete_session_audited(id, owner, event).await;
+        self.state.bump();
+        result
+    }
+    async fn delete_user_credentials_audited(
+        &self,
+        user_id: i64,
+        except_session: Option<i64>,
+        except_token: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<(u64, u64), StoreError> {
+        let result = self
+            .inner
+            .delete_user_credentials_audited(user_id, except_session, except_token, event)
+            .await;
+        self.state.bump();
+        result
+    }
+}
+
 /// The stores of `store`, with tokens, sessions and users behind one cache.
 pub fn with_cache<S>(store: S, ttl: Duration) -> (crate::Stores, Arc<CacheState>)
 where
@@ -350,6 +417,7 @@ where
         + TokenStore
         + SessionStore
         + crate::audit::AuditStore
+        + AuditedWrites
         + crate::store::Health
         + Clone,
 {
@@ -358,6 +426,7 @@ where
     let cached = Arc::new(Cached::new(Arc::new(store), state.clone()));
     stores.users = cached.clone();
     stores.tokens = cached.clone();
-    stores.sessions = cached;
+    stores.sessions = cached.clone();
+    stores.audited = cached;
     (stores, state)
 }

@@ -16,6 +16,7 @@
 //! ```
 
 pub mod audit;
+pub mod audited;
 pub mod cache;
 pub mod clock;
 pub mod csrf;

@@ -10,6 +10,7 @@
 //!   made-up answer, so callers fail closed.
 
 use crate::audit::AuditStore;
+use crate::audited::AuditedWrites;
 use crate::session::{NewSession, SessionRecord};
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
@@ -197,6 +198,8 @@ pub struct Stores {
     pub sessions: Arc<dyn SessionStore>,
     /// The audit log.
     pub audit: Arc<dyn AuditStore>,
+    /// State changes written together with their audit event.
+    pub audited: Arc<dyn AuditedWrites>,
     /// Readiness.
     pub health: Arc<dyn Health>,
 }
@@ -209,7 +212,9 @@ impl std::fmt::Debug for Stores {
 
 impl Stores {
     /// Every role played by one store value.
-    pub fn from_one<S: UserStore + TokenStore + SessionStore + AuditStore + Health>(
+    pub fn from_one<
+        S: UserStore + TokenStore + SessionStore + AuditStore + AuditedWrites + Health,
+    >(
         store: S,
     ) -> Self {
         let store = Arc::new(store);
@@ -218,6 +223,7 @@ impl Stores {
             tokens: store.clone(),
             sessions: store.clone(),
             audit: store.clone(),
+            audited: store.clone(),
             health: store,
         }
     }

@@ -163,7 +163,13 @@ async fn token_for_new_user(
         lifetime: None,
         authenticated_at: None,
     };
-    let (key, _) = issue_token(tessera, user, request).await?;
+    let event = tessera_axum::audit::RequestMeta::default().user_event(
+        tessera.clock().now(),
+        tessera_core::audit::EventKind::TokenCreated,
+        user,
+        serde_json::json!({"name": request.name, "via": "user-created hook"}),
+    );
+    let (key, _) = issue_token(tessera, user, request, event).await?;
     let mut extra = serde_json::Map::new();
     extra.insert("token".to_owned(), serde_json::Value::from(key.expose()));
     Ok(extra)

@@ -11,11 +11,11 @@ use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use sqlx::FromRow;
 use tessera_core::audit::{AuditPage, AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
-use tessera_core::clock::{from_micros, to_micros};
+use tessera_core::clock::from_micros;
 use tessera_core::store::StoreError;
 use time::OffsetDateTime;
 
-const INSERT_EVENT: &str = "INSERT INTO tessera_audit \
+pub(crate) const INSERT_EVENT: &str = "INSERT INTO tessera_audit \
      (time, event, user_id, username, ip, user_agent, request_id, detail) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
      RETURNING id";
@@ -59,13 +59,14 @@ impl AuditRow {
 }
 
 /// A sanitised event with its `detail` as JSON text, ready to bind.
-struct Insert {
-    event: NewAuditEvent,
-    detail: String,
+pub(crate) struct Insert {
+    pub(crate) event: NewAuditEvent,
+    pub(crate) detail: String,
 }
 
 impl Insert {
-    fn new(event: NewAuditEvent) -> Result<Insert, StoreError> {
+    /// `event`, sanitised as every stored event is.
+    pub(crate) fn new(event: NewAuditEvent) -> Result<Insert, StoreError> {
         let event = event.sanitized();
         let detail = encode_data(&event.detail)?;
         Ok(Insert { event, detail })
@@ -75,8 +76,8 @@ impl Insert {
 /// Runs [`INSERT_EVENT`] for the [`Insert`] `$insert` on `$executor`: the new id.
 macro_rules! insert_event {
     ($executor:expr, $insert:expr) => {
-        sqlx::query_scalar::<_, i64>(INSERT_EVENT)
-            .bind(to_micros($insert.event.time))
+        sqlx::query_scalar::<_, i64>($crate::audit::INSERT_EVENT)
+            .bind(::tessera_core::clock::to_micros($insert.event.time))
             .bind($insert.event.event.as_str())
             .bind($insert.event.user)
             .bind(&$insert.event.username)
@@ -88,6 +89,7 @@ macro_rules! insert_event {
             .await
     };
 }
+pub(crate) use insert_event;
 
 /// `" WHERE ..."` for the filters of `q` that are set (or nothing), with
 /// parameters numbered from `$1` in the order user, event, since; and how
@@ -207,6 +209,7 @@ impl AuditStore for SqlStore {
 mod tests {
     use super::*;
     use tessera_core::audit::EventKind;
+    use tessera_core::clock::to_micros;
     use time::macros::datetime;
 
     #[test]

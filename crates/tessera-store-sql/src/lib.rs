@@ -23,11 +23,15 @@
 //! # }
 //! ```
 //!
+//! Each state change that is audited can be written together with its event,
+//! in one transaction ([`tessera_core::audited::AuditedWrites`]).
+//!
 //! Failures keep the store contract of [`tessera_core::store`]: a database that
 //! cannot be reached is [`StoreError::Unavailable`], a broken uniqueness rule is
 //! [`StoreError::Conflict`], anything else [`StoreError::Other`].
 
 mod audit;
+mod audited;
 mod error;
 mod rows;
 mod sessions;

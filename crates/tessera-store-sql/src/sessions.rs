@@ -41,10 +41,10 @@ const SET_SESSION_DATA: &str = "UPDATE tessera_sessions SET data = $2 WHERE id =
 
 const TOUCH_SESSION: &str = "UPDATE tessera_sessions SET last_seen = $2 WHERE id = $1";
 
-const DELETE_SESSION: &str =
+pub(crate) const DELETE_SESSION: &str =
     "DELETE FROM tessera_sessions WHERE id = $1 AND ($2 IS NULL OR user_id = $2)";
 
-const DELETE_USER_SESSIONS: &str =
+pub(crate) const DELETE_USER_SESSIONS: &str =
     "DELETE FROM tessera_sessions WHERE user_id = $1 AND ($2 IS NULL OR id <> $2)";
 
 const PURGE_EXPIRED_SESSIONS: &str =

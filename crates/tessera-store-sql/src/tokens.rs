@@ -14,14 +14,14 @@ use time::OffsetDateTime;
 // On SQLite one statement is atomic (it takes the write lock before reading);
 // on PostgreSQL the owner's row is locked first (`LOCK_OWNER`), so that
 // concurrent inserts for one user are counted one after another.
-const INSERT_TOKEN: &str = "INSERT INTO tessera_tokens \
+pub(crate) const INSERT_TOKEN: &str = "INSERT INTO tessera_tokens \
      (user_id, digest, name, scopes, created, expires, authenticated_at) \
      SELECT $1, $2, $3, $4, $5, $6, $7 \
      WHERE (SELECT count(*) FROM tessera_tokens \
             WHERE user_id = $1 AND (expires IS NULL OR expires > $5)) < $8 \
      RETURNING id";
 
-const LOCK_OWNER: &str = "SELECT id FROM tessera_users WHERE id = $1 FOR UPDATE";
+pub(crate) const LOCK_OWNER: &str = "SELECT id FROM tessera_users WHERE id = $1 FOR UPDATE";
 
 // One read of the digest's unique index, joined to the owner by primary key.
 const FIND_TOKEN: &str = "SELECT t.id AS token_id, t.user_id, t.name, t.scopes, t.created, \
@@ -37,10 +37,10 @@ const LIST_TOKENS: &str = concat!(
      ORDER BY created, id"
 );
 
-const DELETE_TOKEN: &str =
+pub(crate) const DELETE_TOKEN: &str =
     "DELETE FROM tessera_tokens WHERE id = $1 AND ($2 IS NULL OR user_id = $2)";
 
-const DELETE_USER_TOKENS: &str =
+pub(crate) const DELETE_USER_TOKENS: &str =
     "DELETE FROM tessera_tokens WHERE user_id = $1 AND ($2 IS NULL OR id <> $2)";
 
 const TOKEN_BY_ID: &str = concat!(
@@ -63,18 +63,40 @@ const PURGE_EXPIRED_TOKENS: &str =
 /// when the cap refused it.
 macro_rules! insert_token {
     ($executor:expr, $new:expr, $scopes:expr, $cap:expr) => {
-        sqlx::query_scalar::<_, i64>(INSERT_TOKEN)
+        sqlx::query_scalar::<_, i64>($crate::tokens::INSERT_TOKEN)
             .bind($new.user_id)
             .bind(&$new.digest.0[..])
             .bind(&$new.name)
             .bind($scopes)
-            .bind(to_micros($new.created))
-            .bind($new.expires.map(to_micros))
-            .bind($new.authenticated_at.map(to_micros))
+            .bind(::tessera_core::clock::to_micros($new.created))
+            .bind($new.expires.map(::tessera_core::clock::to_micros))
+            .bind($new.authenticated_at.map(::tessera_core::clock::to_micros))
             .bind($cap)
             .fetch_optional($executor)
             .await
     };
+}
+pub(crate) use insert_token;
+
+/// The `$8` of [`INSERT_TOKEN`] for `max_per_user`: no cap is the largest.
+pub(crate) fn cap(max_per_user: Option<u64>) -> i64 {
+    max_per_user.map_or(i64::MAX, |max| i64::try_from(max).unwrap_or(i64::MAX))
+}
+
+/// The token [`INSERT_TOKEN`] stored for `new` with id `id`, equal to what a
+/// later read returns.
+pub(crate) fn stored_token(id: i64, new: NewToken) -> TokenRecord {
+    let micros = |t: OffsetDateTime| from_micros(to_micros(t));
+    TokenRecord {
+        id,
+        user_id: new.user_id,
+        name: new.name,
+        scopes: new.scopes,
+        created: micros(new.created),
+        expires: new.expires.map(micros),
+        last_used: None,
+        authenticated_at: new.authenticated_at.map(micros),
+    }
 }
 
 #[async_trait]
@@ -87,7 +109,7 @@ impl TokenStore for SqlStore {
         max_per_user: Option<u64>,
     ) -> Result<Option<TokenRecord>, StoreError> {
         let scopes = encode_scopes(&new.scopes)?;
-        let cap = max_per_user.map_or(i64::MAX, |max| i64::try_from(max).unwrap_or(i64::MAX));
+        let cap = cap(max_per_user);
         let id = match &self.pool {
             Pool::Sqlite(pool) => insert_token!(pool, new, &scopes, cap).map_err(store_error)?,
             Pool::Postgres(pool) if max_per_user.is_none() => {
@@ -105,18 +127,7 @@ impl TokenStore for SqlStore {
                 id
             }
         };
-        // What was stored, so equal to what a later read returns.
-        let micros = |t: OffsetDateTime| from_micros(to_micros(t));
-        Ok(id.map(|id| TokenRecord {
-            id,
-            user_id: new.user_id,
-            name: new.name,
-            scopes: new.scopes,
-            created: micros(new.created),
-            expires: new.expires.map(micros),
-            last_used: None,
-            authenticated_at: new.authenticated_at.map(micros),
-        }))
+        Ok(id.map(|id| stored_token(id, new)))
     }
 
     async fn find_token(

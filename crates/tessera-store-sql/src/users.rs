@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 /// Django's message for `AbstractUser.username`'s unique constraint.
 const USERNAME_TAKEN: &str = "A user with that username already exists.";
 
-const INSERT_USER: &str = "INSERT INTO tessera_users \
+pub(crate) const INSERT_USER: &str = "INSERT INTO tessera_users \
      (username, email, password_hash, is_active, is_staff, is_superuser, date_joined) \
      VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 
@@ -29,7 +29,7 @@ const CREDENTIALS_BY_USERNAME: &str = concat!(
 );
 
 // `COALESCE($n, column)` keeps a column whose update is `None`.
-const UPDATE_USER: &str = concat!(
+pub(crate) const UPDATE_USER: &str = concat!(
     "UPDATE tessera_users SET \
      email = COALESCE($2, email), \
      is_active = COALESCE($3, is_active), \
@@ -62,6 +62,65 @@ const LIST_USERS: &str = concat!(
     " ORDER BY id LIMIT $2 OFFSET $3"
 );
 
+/// Runs [`INSERT_USER`] for the [`NewUser`] `$new` on `$executor`: the new
+/// id. Map its error with [`insert_user_error`].
+macro_rules! insert_user {
+    ($executor:expr, $new:expr) => {
+        sqlx::query_scalar::<_, i64>($crate::users::INSERT_USER)
+            .bind(&$new.username)
+            .bind(&$new.email)
+            .bind(&$new.password_hash)
+            .bind($new.is_active)
+            .bind($new.is_staff)
+            .bind($new.is_superuser)
+            .bind(::tessera_core::clock::to_micros($new.date_joined))
+            .fetch_one($executor)
+            .await
+    };
+}
+pub(crate) use insert_user;
+
+/// Runs [`UPDATE_USER`] for `$id` and the [`UserUpdate`] `$update` on
+/// `$executor`: the updated row, or `None` when there is no such user.
+macro_rules! update_user {
+    ($executor:expr, $id:expr, $update:expr) => {
+        sqlx::query_as::<_, $crate::rows::UserRow>($crate::users::UPDATE_USER)
+            .bind($id)
+            .bind(&$update.email)
+            .bind($update.is_active)
+            .bind($update.is_staff)
+            .bind($update.is_superuser)
+            .bind(&$update.password_hash)
+            .fetch_optional($executor)
+            .await
+    };
+}
+pub(crate) use update_user;
+
+/// The error of [`INSERT_USER`]: a unique violation is the taken username,
+/// with Django's message.
+pub(crate) fn insert_user_error(error: sqlx::Error) -> StoreError {
+    match store_error(error) {
+        StoreError::Conflict(_) => StoreError::Conflict(USERNAME_TAKEN.to_owned()),
+        other => other,
+    }
+}
+
+/// The user [`INSERT_USER`] stored for `new` with id `id`, equal to what a
+/// later read returns.
+pub(crate) fn created_user(id: i64, new: NewUser) -> User {
+    User {
+        id,
+        username: new.username,
+        email: new.email,
+        is_active: new.is_active,
+        is_staff: new.is_staff,
+        is_superuser: new.is_superuser,
+        date_joined: tessera_core::clock::from_micros(to_micros(new.date_joined)),
+        last_login: None,
+    }
+}
+
 /// A LIKE pattern matching values that contain `search` literally.
 fn contains_pattern(search: &str) -> String {
     let mut pattern = String::with_capacity(search.len() + 2);
@@ -84,33 +143,8 @@ fn clamp(n: u64) -> i64 {
 #[async_trait]
 impl UserStore for SqlStore {
     async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
-        let id: i64 = with_pool!(self, pool => {
-            sqlx::query_scalar(INSERT_USER)
-                .bind(&new.username)
-                .bind(&new.email)
-                .bind(&new.password_hash)
-                .bind(new.is_active)
-                .bind(new.is_staff)
-                .bind(new.is_superuser)
-                .bind(to_micros(new.date_joined))
-                .fetch_one(pool)
-                .await
-        })
-        .map_err(|e| match store_error(e) {
-            StoreError::Conflict(_) => StoreError::Conflict(USERNAME_TAKEN.to_owned()),
-            other => other,
-        })?;
-        Ok(User {
-            id,
-            username: new.username,
-            email: new.email,
-            is_active: new.is_active,
-            is_staff: new.is_staff,
-            is_superuser: new.is_superuser,
-            // What was stored, so equal to what a later read returns.
-            date_joined: tessera_core::clock::from_micros(to_micros(new.date_joined)),
-            last_login: None,
-        })
+        let id = with_pool!(self, pool => insert_user!(pool, new)).map_err(insert_user_error)?;
+        Ok(created_user(id, new))
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
@@ -136,18 +170,7 @@ impl UserStore for SqlStore {
     }
 
     async fn update_user(&self, id: i64, update: UserUpdate) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = with_pool!(self, pool => {
-            sqlx::query_as(UPDATE_USER)
-                .bind(id)
-                .bind(&update.email)
-                .bind(update.is_active)
-                .bind(update.is_staff)
-                .bind(update.is_superuser)
-                .bind(&update.password_hash)
-                .fetch_optional(pool)
-                .await
-        })
-        .map_err(store_error)?;
+        let row = with_pool!(self, pool => update_user!(pool, id, update)).map_err(store_error)?;
         Ok(row.map(User::from))
     }
 

@@ -11,7 +11,9 @@
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use std::time::{Duration, Instant};
 use tessera_core::audit::{AuditQuery, AuditStore, EventKind, NewAuditEvent};
-use tessera_core::store::{Health, StoreError, UserStore};
+use tessera_core::audited::AuditedWrites;
+use tessera_core::store::{Health, SessionStore, StoreError, TokenStore, UserStore};
+use tessera_core::user::UserUpdate;
 use tessera_store_sql::SqlStore;
 use tessera_testkit::{store_tests, suite, unreachable_backend, Fixture};
 
@@ -222,8 +224,9 @@ async fn check_append_many_is_all_or_nothing(store: &SqlStore) {
     assert_eq!(page.count, 3);
 }
 
-#[tokio::test]
-async fn append_many_is_all_or_nothing() {
+/// A migrated SQLite store whose database refuses audit events of the
+/// username `"boom"` (a trigger), with the directory that holds its file.
+async fn sqlite_refusing_boom() -> (SqlStore, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let url = format!(
         "sqlite://{}?mode=rwc",
@@ -240,25 +243,188 @@ async fn append_many_is_all_or_nothing() {
         .await
         .expect("create the trigger");
     plain.close().await.expect("close");
+    (store, dir)
+}
+
+/// A migrated PostgreSQL store in a schema of its own whose database refuses
+/// audit events of the username `"boom"` (a `CHECK` constraint); `None` when
+/// PostgreSQL cannot be reached outside CI.
+async fn postgres_refusing_boom() -> Option<Fixture<SqlStore>> {
+    let (fixture, schema) = postgres_in_schema().await?;
+    let mut admin = PgConnection::connect(&postgres_url())
+        .await
+        .expect("connect");
+    admin
+        .execute(
+            format!(
+                "ALTER TABLE {schema}.tessera_audit \
+                 ADD CONSTRAINT refuse_boom CHECK (username <> 'boom')"
+            )
+            .as_str(),
+        )
+        .await
+        .expect("add the constraint");
+    admin.close().await.expect("close");
+    Some(fixture)
+}
+
+#[tokio::test]
+async fn append_many_is_all_or_nothing() {
+    let (store, _dir) = sqlite_refusing_boom().await;
     check_append_many_is_all_or_nothing(&store).await;
     store.close().await;
 
-    if let Some((fixture, schema)) = postgres_in_schema().await {
-        let mut admin = PgConnection::connect(&postgres_url())
-            .await
-            .expect("connect");
-        admin
-            .execute(
-                format!(
-                    "ALTER TABLE {schema}.tessera_audit \
-                     ADD CONSTRAINT refuse_boom CHECK (username <> 'boom')"
-                )
-                .as_str(),
-            )
-            .await
-            .expect("add the constraint");
-        admin.close().await.expect("close");
+    if let Some(fixture) = postgres_refusing_boom().await {
         check_append_many_is_all_or_nothing(fixture.store()).await;
+        fixture.teardown().await;
+    }
+}
+
+/// Makes every audited write with an event the database refuses (set up by
+/// the caller for the username `"boom"`): each fails, and its change is rolled
+/// back with the event. Then the same writes with an accepted event succeed.
+async fn check_audited_writes_roll_back_with_a_refused_event(store: &SqlStore) {
+    let boom = |event| NewAuditEvent {
+        username: "boom".to_owned(),
+        ..NewAuditEvent::new(suite::T0, event)
+    };
+    let refused = |result: Result<_, StoreError>, what: &str| {
+        assert!(matches!(result, Err(StoreError::Other(_))), "{what}");
+    };
+    let alice = store
+        .create_user(suite::new_user("alice"))
+        .await
+        .expect("create_user");
+    let token = store
+        .create_token(suite::new_token(alice.id, "kept"), None)
+        .await
+        .expect("create_token")
+        .expect("no cap");
+    let session = store
+        .create_session(suite::new_session(alice.id))
+        .await
+        .expect("create_session");
+
+    let result = store
+        .create_user_audited(suite::new_user("bob"), boom(EventKind::UserCreated))
+        .await;
+    refused(result.map(drop), "create_user_audited");
+    let bob = store
+        .credentials_by_username("bob")
+        .await
+        .expect("credentials_by_username");
+    assert!(bob.is_none(), "the user was not created");
+
+    let update = UserUpdate {
+        password_hash: Some("argon2id$new".to_owned()),
+        is_active: Some(false),
+        ..UserUpdate::default()
+    };
+    let result = store
+        .update_user_audited(alice.id, update.clone(), boom(EventKind::PasswordChanged))
+        .await;
+    refused(result.map(drop), "update_user_audited");
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials_by_username")
+        .expect("alice exists");
+    assert_eq!(credentials.user, alice, "the user was not updated");
+    assert_eq!(credentials.password_hash, "argon2id$hash-of-alice");
+
+    // Without a cap, and with one (on PostgreSQL, the owner's row is locked
+    // in the transaction: the lock must be released by the rollback).
+    for cap in [None, Some(5)] {
+        let new = suite::new_token(alice.id, "refused");
+        let digest = new.digest;
+        let result = store
+            .create_token_audited(new, cap, boom(EventKind::TokenCreated))
+            .await;
+        refused(result.map(drop), "create_token_audited");
+        let found = store.find_token(&digest, suite::T0).await.expect("find");
+        assert!(found.is_none(), "the token was not created (cap {cap:?})");
+    }
+
+    let result = store
+        .delete_token_audited(token.id, Some(alice.id), boom(EventKind::TokenRevoked))
+        .await;
+    refused(result.map(drop), "delete_token_audited");
+    let kept = store.token_by_id(token.id).await.expect("token_by_id");
+    assert_eq!(kept, Some(token.clone()), "the token was not deleted");
+
+    let result = store
+        .delete_session_audited(session.id, Some(alice.id), boom(EventKind::SessionRevoked))
+        .await;
+    refused(result.map(drop), "delete_session_audited");
+    let live = store
+        .list_sessions(alice.id, suite::T0, suite::IDLE)
+        .await
+        .expect("list_sessions");
+    assert_eq!(
+        live,
+        std::slice::from_ref(&session),
+        "the session was not deleted"
+    );
+
+    let result = store
+        .delete_user_credentials_audited(alice.id, None, None, boom(EventKind::Logout))
+        .await;
+    refused(result.map(drop), "delete_user_credentials_audited");
+    let live = store
+        .list_sessions(alice.id, suite::T0, suite::IDLE)
+        .await
+        .expect("list_sessions");
+    assert_eq!(
+        live,
+        std::slice::from_ref(&session),
+        "no session was deleted"
+    );
+    let tokens = store.list_tokens(alice.id, suite::T0).await.expect("list");
+    assert_eq!(tokens, std::slice::from_ref(&token), "no token was deleted");
+
+    let page = store.query(&AuditQuery::default()).await.expect("query");
+    assert_eq!(page.count, 0, "{:?}", page.events);
+
+    // Nothing was left locked or half-written: the same writes now succeed.
+    let fine = |event| NewAuditEvent::new(suite::T0, event);
+    let bob = store
+        .create_user_audited(suite::new_user("bob"), fine(EventKind::UserCreated))
+        .await
+        .expect("create_user_audited");
+    store
+        .update_user_audited(alice.id, update, fine(EventKind::PasswordChanged))
+        .await
+        .expect("update_user_audited")
+        .expect("alice exists");
+    store
+        .create_token_audited(
+            suite::new_token(bob.id, "t"),
+            Some(5),
+            fine(EventKind::TokenCreated),
+        )
+        .await
+        .expect("create_token_audited")
+        .expect("under the cap");
+    let deleted = store
+        .delete_user_credentials_audited(alice.id, None, None, fine(EventKind::Logout))
+        .await
+        .expect("delete_user_credentials_audited");
+    assert_eq!(deleted, (1, 1));
+    let page = store.query(&AuditQuery::default()).await.expect("query");
+    assert_eq!(page.count, 4);
+}
+
+#[tokio::test]
+async fn sqlite_audited_writes_roll_back_with_a_refused_event() {
+    let (store, _dir) = sqlite_refusing_boom().await;
+    check_audited_writes_roll_back_with_a_refused_event(&store).await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn postgres_audited_writes_roll_back_with_a_refused_event() {
+    if let Some(fixture) = postgres_refusing_boom().await {
+        check_audited_writes_roll_back_with_a_refused_event(fixture.store()).await;
         fixture.teardown().await;
     }
 }

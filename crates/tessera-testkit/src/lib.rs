@@ -31,12 +31,16 @@ pub use fixture::{unreachable_backend, Fixture};
 pub use memory::MemoryStore;
 
 use tessera_core::audit::AuditStore;
+use tessera_core::audited::AuditedWrites;
 use tessera_core::store::{Health, SessionStore, TokenStore, UserStore};
 
 /// Every store trait at once: what the suite needs of a backend.
-pub trait Store: UserStore + TokenStore + SessionStore + AuditStore + Health {}
+pub trait Store:
+    UserStore + TokenStore + SessionStore + AuditStore + AuditedWrites + Health
+{
+}
 
-impl<S: UserStore + TokenStore + SessionStore + AuditStore + Health> Store for S {}
+impl<S: UserStore + TokenStore + SessionStore + AuditStore + AuditedWrites + Health> Store for S {}
 
 /// Defines, in a module named `$backend`, one `#[test]` per function of
 /// [`suite`], each running on a new multi-threaded tokio runtime.
@@ -125,6 +129,20 @@ macro_rules! store_tests {
             audit_long_fields_are_truncated,
             audit_detail_round_trips,
             audit_events_of_unknown_users_are_kept,
+            create_user_audited_stores_the_user_and_its_event,
+            create_user_audited_with_a_taken_username_writes_no_event,
+            update_user_audited_updates_the_user_and_writes_its_event,
+            update_user_audited_of_an_unknown_user_writes_no_event,
+            create_token_audited_stores_the_token_and_its_event_with_its_id,
+            create_token_audited_refused_or_failed_writes_no_event,
+            create_token_audited_cap_is_atomic_under_concurrency,
+            delete_token_audited_deletes_the_token_and_writes_its_event,
+            delete_token_audited_that_deletes_nothing_writes_no_event,
+            delete_session_audited_deletes_the_session_and_writes_its_event,
+            delete_session_audited_that_deletes_nothing_writes_no_event,
+            delete_user_credentials_audited_deletes_all_but_the_exceptions,
+            delete_user_credentials_audited_writes_its_event_when_nothing_is_deleted,
+            audited_events_are_sanitized,
             ping_answers,
         }
     };

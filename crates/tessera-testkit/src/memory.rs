@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tessera_core::audit::{AuditPage, AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
+use tessera_core::audited::{event_for_new_token, event_for_new_user, AuditedWrites};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::store::{
@@ -35,12 +36,131 @@ struct State {
     audit: Vec<AuditRecord>,
 }
 
+/// The writes, on the locked state: the plain methods and the audited ones
+/// share them, so that an audited change and its event happen under one lock.
 impl State {
     fn append(&mut self, event: NewAuditEvent) -> AuditRecord {
         self.next_audit_id += 1;
         let record = event.sanitized().into_record(self.next_audit_id);
         self.audit.push(record.clone());
         record
+    }
+
+    fn create_user(&mut self, new: NewUser) -> Result<User, StoreError> {
+        if self.users.values().any(|(u, _)| u.username == new.username) {
+            return Err(StoreError::Conflict(
+                "A user with that username already exists.".to_owned(),
+            ));
+        }
+        self.next_user_id += 1;
+        let user = User {
+            id: self.next_user_id,
+            username: new.username,
+            email: new.email,
+            is_active: new.is_active,
+            is_staff: new.is_staff,
+            is_superuser: new.is_superuser,
+            date_joined: truncate_to_micros(new.date_joined),
+            last_login: None,
+        };
+        self.users
+            .insert(user.id, (user.clone(), new.password_hash));
+        Ok(user)
+    }
+
+    fn update_user(&mut self, id: i64, update: UserUpdate) -> Option<User> {
+        let (user, hash) = self.users.get_mut(&id)?;
+        if let Some(email) = update.email {
+            user.email = email;
+        }
+        if let Some(is_active) = update.is_active {
+            user.is_active = is_active;
+        }
+        if let Some(is_staff) = update.is_staff {
+            user.is_staff = is_staff;
+        }
+        if let Some(is_superuser) = update.is_superuser {
+            user.is_superuser = is_superuser;
+        }
+        if let Some(password_hash) = update.password_hash {
+            *hash = password_hash;
+        }
+        Some(user.clone())
+    }
+
+    fn create_token(
+        &mut self,
+        new: NewToken,
+        max_per_user: Option<u64>,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        if !self.users.contains_key(&new.user_id) {
+            return Err(StoreError::Other(
+                format!("no user with id {}", new.user_id).into(),
+            ));
+        }
+        if self.tokens.values().any(|(d, _)| *d == new.digest) {
+            return Err(StoreError::Conflict("the key digest is taken".to_owned()));
+        }
+        let created = truncate_to_micros(new.created);
+        if let Some(max) = max_per_user {
+            let held = self
+                .tokens
+                .values()
+                .filter(|(_, t)| t.user_id == new.user_id && unexpired(t, created))
+                .count() as u64;
+            if held >= max {
+                return Ok(None);
+            }
+        }
+        self.next_token_id += 1;
+        let record = TokenRecord {
+            id: self.next_token_id,
+            user_id: new.user_id,
+            name: new.name,
+            scopes: new.scopes,
+            created,
+            expires: new.expires.map(truncate_to_micros),
+            last_used: None,
+            authenticated_at: new.authenticated_at.map(truncate_to_micros),
+        };
+        self.tokens.insert(record.id, (new.digest, record.clone()));
+        Ok(Some(record))
+    }
+
+    fn delete_token(&mut self, id: i64, owner: Option<i64>) -> bool {
+        let owned = self
+            .tokens
+            .get(&id)
+            .is_some_and(|(_, t)| owner.is_none_or(|o| o == t.user_id));
+        if owned {
+            self.tokens.remove(&id);
+        }
+        owned
+    }
+
+    fn delete_user_tokens(&mut self, user_id: i64, except: Option<i64>) -> u64 {
+        let before = self.tokens.len();
+        self.tokens
+            .retain(|&id, (_, t)| t.user_id != user_id || Some(id) == except);
+        (before - self.tokens.len()) as u64
+    }
+
+    fn delete_session(&mut self, id: i64, owner: Option<i64>) -> bool {
+        let owned = self
+            .sessions
+            .get(&id)
+            .is_some_and(|(_, s)| owner.is_none_or(|o| o == s.user_id));
+        if owned {
+            self.sessions.remove(&id);
+        }
+        owned
+    }
+
+    fn delete_user_sessions(&mut self, user_id: i64, except: Option<i64>) -> u64 {
+        let before = self.sessions.len();
+        self.sessions
+            .retain(|&id, (_, s)| s.user_id != user_id || Some(id) == except);
+        (before - self.sessions.len()) as u64
     }
 }
 
@@ -62,31 +182,7 @@ fn unexpired(record: &TokenRecord, now: OffsetDateTime) -> bool {
 #[async_trait]
 impl UserStore for MemoryStore {
     async fn create_user(&self, new: NewUser) -> Result<User, StoreError> {
-        let mut state = self.lock();
-        if state
-            .users
-            .values()
-            .any(|(u, _)| u.username == new.username)
-        {
-            return Err(StoreError::Conflict(
-                "A user with that username already exists.".to_owned(),
-            ));
-        }
-        state.next_user_id += 1;
-        let user = User {
-            id: state.next_user_id,
-            username: new.username,
-            email: new.email,
-            is_active: new.is_active,
-            is_staff: new.is_staff,
-            is_superuser: new.is_superuser,
-            date_joined: truncate_to_micros(new.date_joined),
-            last_login: None,
-        };
-        state
-            .users
-            .insert(user.id, (user.clone(), new.password_hash));
-        Ok(user)
+        self.lock().create_user(new)
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
@@ -109,26 +205,7 @@ impl UserStore for MemoryStore {
     }
 
     async fn update_user(&self, id: i64, update: UserUpdate) -> Result<Option<User>, StoreError> {
-        let mut state = self.lock();
-        let Some((user, hash)) = state.users.get_mut(&id) else {
-            return Ok(None);
-        };
-        if let Some(email) = update.email {
-            user.email = email;
-        }
-        if let Some(is_active) = update.is_active {
-            user.is_active = is_active;
-        }
-        if let Some(is_staff) = update.is_staff {
-            user.is_staff = is_staff;
-        }
-        if let Some(is_superuser) = update.is_superuser {
-            user.is_superuser = is_superuser;
-        }
-        if let Some(password_hash) = update.password_hash {
-            *hash = password_hash;
-        }
-        Ok(Some(user.clone()))
+        Ok(self.lock().update_user(id, update))
     }
 
     async fn set_last_login(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -178,39 +255,7 @@ impl TokenStore for MemoryStore {
         new: NewToken,
         max_per_user: Option<u64>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        let mut state = self.lock();
-        if !state.users.contains_key(&new.user_id) {
-            return Err(StoreError::Other(
-                format!("no user with id {}", new.user_id).into(),
-            ));
-        }
-        if state.tokens.values().any(|(d, _)| *d == new.digest) {
-            return Err(StoreError::Conflict("the key digest is taken".to_owned()));
-        }
-        let created = truncate_to_micros(new.created);
-        if let Some(max) = max_per_user {
-            let held = state
-                .tokens
-                .values()
-                .filter(|(_, t)| t.user_id == new.user_id && unexpired(t, created))
-                .count() as u64;
-            if held >= max {
-                return Ok(None);
-            }
-        }
-        state.next_token_id += 1;
-        let record = TokenRecord {
-            id: state.next_token_id,
-            user_id: new.user_id,
-            name: new.name,
-            scopes: new.scopes,
-            created,
-            expires: new.expires.map(truncate_to_micros),
-            last_used: None,
-            authenticated_at: new.authenticated_at.map(truncate_to_micros),
-        };
-        state.tokens.insert(record.id, (new.digest, record.clone()));
-        Ok(Some(record))
+        self.lock().create_token(new, max_per_user)
     }
 
     async fn find_token(
@@ -248,15 +293,7 @@ impl TokenStore for MemoryStore {
     }
 
     async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let owned = state
-            .tokens
-            .get(&id)
-            .is_some_and(|(_, t)| owner.is_none_or(|o| o == t.user_id));
-        if owned {
-            state.tokens.remove(&id);
-        }
-        Ok(owned)
+        Ok(self.lock().delete_token(id, owner))
     }
 
     async fn delete_user_tokens(
@@ -264,12 +301,7 @@ impl TokenStore for MemoryStore {
         user_id: i64,
         except: Option<i64>,
     ) -> Result<u64, StoreError> {
-        let mut state = self.lock();
-        let before = state.tokens.len();
-        state
-            .tokens
-            .retain(|&id, (_, t)| t.user_id != user_id || Some(id) == except);
-        Ok((before - state.tokens.len()) as u64)
+        Ok(self.lock().delete_user_tokens(user_id, except))
     }
 
     async fn token_by_id(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
@@ -429,15 +461,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn delete_session(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
-        let mut state = self.lock();
-        let owned = state
-            .sessions
-            .get(&id)
-            .is_some_and(|(_, s)| owner.is_none_or(|o| o == s.user_id));
-        if owned {
-            state.sessions.remove(&id);
-        }
-        Ok(owned)
+        Ok(self.lock().delete_session(id, owner))
     }
 
     async fn delete_user_sessions(
@@ -445,12 +469,7 @@ impl SessionStore for MemoryStore {
         user_id: i64,
         except: Option<i64>,
     ) -> Result<u64, StoreError> {
-        let mut state = self.lock();
-        let before = state.sessions.len();
-        state
-            .sessions
-            .retain(|&id, (_, s)| s.user_id != user_id || Some(id) == except);
-        Ok((before - state.sessions.len()) as u64)
+        Ok(self.lock().delete_user_sessions(user_id, except))
     }
 
     async fn purge_expired_sessions(
@@ -497,6 +516,92 @@ impl AuditStore for MemoryStore {
                 .cloned()
                 .collect(),
         })
+    }
+}
+
+/// Each change and its event under one lock: no other operation sees the
+/// change without the event.
+#[async_trait]
+impl AuditedWrites for MemoryStore {
+    async fn create_user_audited(
+        &self,
+        new: NewUser,
+        event: NewAuditEvent,
+    ) -> Result<User, StoreError> {
+        let mut state = self.lock();
+        let user = state.create_user(new)?;
+        state.append(event_for_new_user(event, user.id));
+        Ok(user)
+    }
+
+    async fn update_user_audited(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let mut state = self.lock();
+        let user = state.update_user(id, update);
+        if user.is_some() {
+            state.append(event);
+        }
+        Ok(user)
+    }
+
+    async fn create_token_audited(
+        &self,
+        new: NewToken,
+        max_per_user: Option<u64>,
+        event: NewAuditEvent,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let mut state = self.lock();
+        let record = state.create_token(new, max_per_user)?;
+        if let Some(record) = &record {
+            state.append(event_for_new_token(event, record.id));
+        }
+        Ok(record)
+    }
+
+    async fn delete_token_audited(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let deleted = state.delete_token(id, owner);
+        if deleted {
+            state.append(event);
+        }
+        Ok(deleted)
+    }
+
+    async fn delete_session_audited(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        let deleted = state.delete_session(id, owner);
+        if deleted {
+            state.append(event);
+        }
+        Ok(deleted)
+    }
+
+    async fn delete_user_credentials_audited(
+        &self,
+        user_id: i64,
+        except_session: Option<i64>,
+        except_token: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut state = self.lock();
+        let sessions = state.delete_user_sessions(user_id, except_session);
+        let tokens = state.delete_user_tokens(user_id, except_token);
+        state.append(event);
+        Ok((sessions, tokens))
     }
 }
 

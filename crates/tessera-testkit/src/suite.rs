@@ -2031,6 +2031,451 @@ pub async fn audit_events_of_unknown_users_are_kept<S: Store>(store: &S) {
         .all(|e| e.user == Some(ghost) && e.username == "ghost"));
 }
 
+// ---------------------------------------------------------------- audited writes
+
+/// Every stored event, oldest first.
+async fn all_events<S: Store>(store: &S) -> Vec<AuditRecord> {
+    let mut events = audit_page(store, AuditQuery::default()).await.events;
+    events.sort_by_key(|e| e.id);
+    events
+}
+
+/// What the store keeps of `event` as its only event so far: `event`,
+/// sanitised, with the id it was given.
+async fn only_event<S: Store>(store: &S, event: NewAuditEvent) -> AuditRecord {
+    let events = all_events(store).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let stored = events[0].clone();
+    assert_eq!(stored, event.sanitized().into_record(stored.id));
+    stored
+}
+
+/// An event at a time with a sub-microsecond part, which a store drops.
+fn audited_event(event: EventKind, user: Option<i64>, username: &str) -> NewAuditEvent {
+    NewAuditEvent {
+        detail: json!({"via": "suite"}),
+        ..new_event(T0 + Duration::nanoseconds(700), event, user, username)
+    }
+}
+
+/// `create_user_audited` stores the user and its event, whose `user` is the
+/// new user's id (whatever it was given), and returns the user as stored.
+pub async fn create_user_audited_stores_the_user_and_its_event<S: Store>(store: &S) {
+    let event = audited_event(EventKind::UserCreated, Some(999_999), "admin");
+    let alice = store
+        .create_user_audited(new_user("alice"), event.clone())
+        .await
+        .expect("create_user_audited");
+    assert_eq!(alice.username, "alice");
+    assert_eq!(alice.date_joined, T0);
+    let read = store.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(read, Some(alice.clone()));
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials_by_username")
+        .expect("alice exists");
+    assert_eq!(credentials.password_hash, "argon2id$hash-of-alice");
+    let stored = only_event(
+        store,
+        NewAuditEvent {
+            user: Some(alice.id),
+            ..event
+        },
+    )
+    .await;
+    assert_eq!(stored.time, T0);
+    assert_eq!(stored.username, "admin");
+}
+
+/// A taken username is `Conflict`: no user, and no event.
+pub async fn create_user_audited_with_a_taken_username_writes_no_event<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let event = audited_event(EventKind::UserCreated, None, "alice");
+    let result = store.create_user_audited(new_user("alice"), event).await;
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    assert_eq!(
+        usernames(store, None, 0, 10).await,
+        (1, vec!["alice".to_owned()])
+    );
+    assert_eq!(
+        store.user_by_id(alice.id).await.expect("user_by_id"),
+        Some(alice)
+    );
+    assert!(all_events(store).await.is_empty());
+}
+
+/// `update_user_audited` applies the update, writes its event, and returns
+/// the updated user.
+pub async fn update_user_audited_updates_the_user_and_writes_its_event<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let update = UserUpdate {
+        password_hash: Some("argon2id$new".to_owned()),
+        is_staff: Some(true),
+        ..UserUpdate::default()
+    };
+    let event = audited_event(EventKind::PasswordChanged, Some(alice.id), "alice");
+    let updated = store
+        .update_user_audited(alice.id, update, event.clone())
+        .await
+        .expect("update_user_audited");
+    let expected = User {
+        is_staff: true,
+        ..alice.clone()
+    };
+    assert_eq!(updated, Some(expected.clone()));
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials_by_username")
+        .expect("alice exists");
+    assert_eq!(credentials.user, expected);
+    assert_eq!(credentials.password_hash, "argon2id$new");
+    only_event(store, event).await;
+}
+
+/// No such user: `None`, and no event.
+pub async fn update_user_audited_of_an_unknown_user_writes_no_event<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let update = UserUpdate {
+        is_active: Some(false),
+        ..UserUpdate::default()
+    };
+    let event = audited_event(EventKind::UserUpdated, Some(alice.id + 1), "ghost");
+    let updated = store
+        .update_user_audited(alice.id + 1, update, event)
+        .await
+        .expect("update_user_audited");
+    assert_eq!(updated, None);
+    assert!(all_events(store).await.is_empty());
+    assert_eq!(
+        store.user_by_id(alice.id).await.expect("user_by_id"),
+        Some(alice)
+    );
+}
+
+/// `create_token_audited` stores the token and its event, with the token's id
+/// added to an object `detail` (and any other `detail` kept as it is), and
+/// returns the token as stored.
+pub async fn create_token_audited_stores_the_token_and_its_event_with_its_id<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = NewToken {
+        expires: Some(T0 + Duration::days(1) + Duration::nanoseconds(1)),
+        scopes: vec!["read".to_owned()],
+        authenticated_at: Some(T0),
+        ..new_token(alice.id, "ci")
+    };
+    let digest = new.digest;
+    let event = NewAuditEvent {
+        detail: json!({"name": "ci", "token_id": "forged"}),
+        ..audited_event(EventKind::TokenCreated, Some(alice.id), "alice")
+    };
+    let record = store
+        .create_token_audited(new, Some(5), event.clone())
+        .await
+        .expect("create_token_audited")
+        .expect("under the cap");
+    assert_eq!(record.name, "ci");
+    assert_eq!(record.expires, Some(T0 + Duration::days(1)));
+    let read = store.token_by_id(record.id).await.expect("token_by_id");
+    assert_eq!(read, Some(record.clone()));
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    assert_eq!(found.map(|(t, _)| t), Some(record.clone()));
+    let stored = only_event(
+        store,
+        NewAuditEvent {
+            detail: json!({"name": "ci", "token_id": record.id}),
+            ..event
+        },
+    )
+    .await;
+    assert_eq!(stored.detail["token_id"], json!(record.id));
+
+    for detail in [json!(null), json!(["ci"]), json!("ci")] {
+        let event = NewAuditEvent {
+            detail: detail.clone(),
+            ..audited_event(EventKind::TokenCreated, Some(alice.id), "alice")
+        };
+        let other = store
+            .create_token_audited(new_token(alice.id, "other"), None, event)
+            .await
+            .expect("create_token_audited")
+            .expect("no cap");
+        let events = all_events(store).await;
+        let last = events.last().expect("an event");
+        assert_eq!(last.detail, detail, "token {}", other.id);
+    }
+    assert_eq!(all_events(store).await.len(), 4);
+    assert_eq!(token_names(store, alice.id, T0).await.len(), 4);
+}
+
+/// A token refused by the cap is `None`: no token, and no event. A token
+/// that cannot be stored at all (unknown owner, taken digest) is an error,
+/// and no event either.
+pub async fn create_token_audited_refused_or_failed_writes_no_event<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let event = audited_event(EventKind::TokenCreated, Some(alice.id), "alice");
+    let first = new_token(alice.id, "first");
+    let taken = first.digest;
+    store
+        .create_token_audited(first, Some(1), event.clone())
+        .await
+        .expect("create_token_audited")
+        .expect("under the cap");
+    let refused = store
+        .create_token_audited(new_token(alice.id, "second"), Some(1), event.clone())
+        .await
+        .expect("create_token_audited");
+    assert_eq!(refused, None);
+    let orphan = store
+        .create_token_audited(new_token(alice.id + 1, "orphan"), None, event.clone())
+        .await;
+    assert!(orphan.is_err(), "{orphan:?}");
+    let twin = NewToken {
+        digest: taken,
+        ..new_token(alice.id, "twin")
+    };
+    let twin = store.create_token_audited(twin, None, event).await;
+    assert!(matches!(twin, Err(StoreError::Conflict(_))), "{twin:?}");
+    assert_eq!(token_names(store, alice.id, T0).await, ["first"]);
+    assert_eq!(all_events(store).await.len(), 1);
+}
+
+/// Concurrent `create_token_audited` calls with a cap store exactly the cap's
+/// worth of tokens per user, and one event for each token stored.
+pub async fn create_token_audited_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
+    let mut users = Vec::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        users.push(user(store, name).await.id);
+    }
+    let attempts = (0..20).flat_map(|i| {
+        users.iter().map(move |&owner| {
+            let event = NewAuditEvent {
+                detail: json!({}),
+                ..audited_event(EventKind::TokenCreated, Some(owner), "")
+            };
+            store.create_token_audited(new_token(owner, &format!("t{i}")), Some(5), event)
+        })
+    });
+    let results = join_all(attempts).await;
+    let mut stored = std::collections::BTreeMap::new();
+    for result in results {
+        if let Some(record) = result.expect("create_token_audited") {
+            stored
+                .entry(record.user_id)
+                .or_insert_with(Vec::new)
+                .push(record.id);
+        }
+    }
+    for owner in users {
+        let mut ids = stored.get(&owner).cloned().unwrap_or_default();
+        ids.sort_unstable();
+        assert_eq!(ids.len(), 5, "user {owner}: {stored:?}");
+        let listed: Vec<i64> = store
+            .list_tokens(owner, T0)
+            .await
+            .expect("list_tokens")
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let mut listed = listed;
+        listed.sort_unstable();
+        assert_eq!(listed, ids, "user {owner}");
+        let events = audit_page(store, filtered(Some(owner), None, None)).await;
+        let mut audited: Vec<i64> = events
+            .events
+            .iter()
+            .filter_map(|e| e.detail["token_id"].as_i64())
+            .collect();
+        audited.sort_unstable();
+        assert_eq!(events.count, 5, "user {owner}");
+        assert_eq!(audited, ids, "user {owner}");
+    }
+}
+
+/// `delete_token_audited` deletes the token and writes its event.
+pub async fn delete_token_audited_deletes_the_token_and_writes_its_event<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let kept = token(store, new_token(alice.id, "kept")).await;
+    let gone = token(store, new_token(alice.id, "gone")).await;
+    let event = NewAuditEvent {
+        detail: json!({"token_id": gone.id}),
+        ..audited_event(EventKind::TokenRevoked, Some(alice.id), "alice")
+    };
+    let deleted = store
+        .delete_token_audited(gone.id, Some(alice.id), event.clone())
+        .await
+        .expect("delete_token_audited");
+    assert!(deleted);
+    assert_eq!(store.token_by_id(gone.id).await.expect("token_by_id"), None);
+    assert_eq!(
+        store.token_by_id(kept.id).await.expect("token_by_id"),
+        Some(kept)
+    );
+    only_event(store, event).await;
+    let deleted = store
+        .delete_token_audited(
+            gone.id,
+            None,
+            audited_event(EventKind::TokenRevoked, None, ""),
+        )
+        .await
+        .expect("delete_token_audited");
+    assert!(!deleted, "deleted already");
+    assert_eq!(all_events(store).await.len(), 1);
+}
+
+/// Nothing deleted (no such token, or another user's): `false`, the token
+/// is kept, and no event.
+pub async fn delete_token_audited_that_deletes_nothing_writes_no_event<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let record = token(store, new_token(alice.id, "mine")).await;
+    let event = audited_event(EventKind::TokenRevoked, Some(bob.id), "bob");
+    for (id, owner) in [(record.id, Some(bob.id)), (record.id + 1, None)] {
+        let deleted = store
+            .delete_token_audited(id, owner, event.clone())
+            .await
+            .expect("delete_token_audited");
+        assert!(!deleted, "token {id}, owner {owner:?}");
+    }
+    assert_eq!(
+        store.token_by_id(record.id).await.expect("token_by_id"),
+        Some(record)
+    );
+    assert!(all_events(store).await.is_empty());
+}
+
+/// `delete_session_audited` deletes the session and writes its event.
+pub async fn delete_session_audited_deletes_the_session_and_writes_its_event<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let kept = session(store, new_session(alice.id)).await;
+    let gone = session(store, new_session(alice.id)).await;
+    let event = audited_event(EventKind::SessionRevoked, Some(alice.id), "alice");
+    let deleted = store
+        .delete_session_audited(gone.id, Some(alice.id), event.clone())
+        .await
+        .expect("delete_session_audited");
+    assert!(deleted);
+    assert_eq!(session_ids(store, alice.id, T0).await, [kept.id]);
+    only_event(store, event).await;
+}
+
+/// Nothing deleted (no such session, or another user's): `false`, the
+/// session is kept, and no event.
+pub async fn delete_session_audited_that_deletes_nothing_writes_no_event<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let record = session(store, new_session(alice.id)).await;
+    let event = audited_event(EventKind::SessionRevoked, Some(bob.id), "bob");
+    for (id, owner) in [(record.id, Some(bob.id)), (record.id + 1, None)] {
+        let deleted = store
+            .delete_session_audited(id, owner, event.clone())
+            .await
+            .expect("delete_session_audited");
+        assert!(!deleted, "session {id}, owner {owner:?}");
+    }
+    assert_eq!(session_ids(store, alice.id, T0).await, [record.id]);
+    assert!(all_events(store).await.is_empty());
+}
+
+/// `delete_user_credentials_audited` deletes the user's sessions and tokens,
+/// dead ones too, but the exceptions, counts each, and writes its event;
+/// other users' credentials are untouched.
+pub async fn delete_user_credentials_audited_deletes_all_but_the_exceptions<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let current_session = session(store, new_session(alice.id)).await;
+    session(store, new_session(alice.id)).await;
+    let dead = NewSession {
+        created: T0 - Duration::days(30),
+        expires: T0 - Duration::days(16),
+        ..new_session(alice.id)
+    };
+    session(store, dead).await;
+    let current_token = token(store, new_token(alice.id, "current")).await;
+    token(store, new_token(alice.id, "other")).await;
+    let expired = NewToken {
+        created: T0 - Duration::days(2),
+        expires: Some(T0 - Duration::days(1)),
+        ..new_token(alice.id, "expired")
+    };
+    token(store, expired).await;
+    let bobs_session = session(store, new_session(bob.id)).await;
+    let bobs_token = token(store, new_token(bob.id, "bob's")).await;
+
+    let changed = audited_event(EventKind::PasswordChanged, Some(alice.id), "alice");
+    let deleted = store
+        .delete_user_credentials_audited(
+            alice.id,
+            Some(current_session.id),
+            Some(current_token.id),
+            changed.clone(),
+        )
+        .await
+        .expect("delete_user_credentials_audited");
+    assert_eq!(deleted, (2, 2));
+    assert_eq!(session_ids(store, alice.id, T0).await, [current_session.id]);
+    assert_eq!(token_names(store, alice.id, T0).await, ["current"]);
+    assert_eq!(session_ids(store, bob.id, T0).await, [bobs_session.id]);
+    assert_eq!(
+        store.token_by_id(bobs_token.id).await.expect("token_by_id"),
+        Some(bobs_token)
+    );
+    only_event(store, changed).await;
+
+    let logout = audited_event(EventKind::Logout, Some(alice.id), "alice");
+    let deleted = store
+        .delete_user_credentials_audited(alice.id, None, None, logout)
+        .await
+        .expect("delete_user_credentials_audited");
+    assert_eq!(deleted, (1, 1));
+    assert!(session_ids(store, alice.id, T0).await.is_empty());
+    assert!(token_names(store, alice.id, T0).await.is_empty());
+    assert_eq!(session_ids(store, bob.id, T0).await, [bobs_session.id]);
+    let kinds: Vec<EventKind> = all_events(store).await.iter().map(|e| e.event).collect();
+    assert_eq!(kinds, [EventKind::PasswordChanged, EventKind::Logout]);
+}
+
+/// The event of `delete_user_credentials_audited` is written even when there
+/// was nothing to delete.
+pub async fn delete_user_credentials_audited_writes_its_event_when_nothing_is_deleted<S: Store>(
+    store: &S,
+) {
+    let alice = user(store, "alice").await;
+    let only = session(store, new_session(alice.id)).await;
+    let event = audited_event(EventKind::Logout, Some(alice.id), "alice");
+    let deleted = store
+        .delete_user_credentials_audited(alice.id, Some(only.id), None, event.clone())
+        .await
+        .expect("delete_user_credentials_audited");
+    assert_eq!(deleted, (0, 0));
+    assert_eq!(session_ids(store, alice.id, T0).await, [only.id]);
+    only_event(store, event).await;
+}
+
+/// Audited events are sanitised as `append` sanitises them.
+pub async fn audited_events_are_sanitized<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let record = session(store, new_session(alice.id)).await;
+    let event = NewAuditEvent {
+        username: "ü".repeat(MAX_USERNAME_CHARS + 10),
+        user_agent: Some("a\0b".to_owned()),
+        detail: json!({"reason": "x".repeat(MAX_DETAIL_BYTES)}),
+        ..audited_event(EventKind::SessionRevoked, Some(alice.id), "")
+    };
+    let deleted = store
+        .delete_session_audited(record.id, None, event.clone())
+        .await
+        .expect("delete_session_audited");
+    assert!(deleted);
+    let stored = only_event(store, event).await;
+    assert_eq!(stored.username, "ü".repeat(MAX_USERNAME_CHARS));
+    assert_eq!(stored.user_agent.as_deref(), Some("a\u{FFFD}b"));
+    assert_eq!(stored.detail, json!({"truncated": true}));
+    assert_eq!(stored.time, T0);
+}
+
 // ---------------------------------------------------------------- health
 
 /// `ping` answers on a working store.

@@ -5,7 +5,9 @@ use crate::config::Config;
 use clap::Args;
 use std::sync::Arc;
 use tessera_axum::accounts::{issue_token, TokenRequest};
+use tessera_axum::audit::RequestMeta;
 use tessera_axum::Rejection;
+use tessera_core::audit::EventKind;
 use tessera_core::user::normalize_username;
 use tessera_core::SystemClock;
 
@@ -37,7 +39,13 @@ pub(super) async fn run(config: Config, args: CreateTokenArgs) -> anyhow::Result
         lifetime: None,
         authenticated_at: None,
     };
-    let (key, _) = issue_token(tessera, &user, request)
+    let event = RequestMeta::default().user_event(
+        tessera.clock().now(),
+        EventKind::TokenCreated,
+        &user,
+        serde_json::json!({"name": request.name, "via": "cli"}),
+    );
+    let (key, _) = issue_token(tessera, &user, request, event)
         .await
         .map_err(explain)?;
     println!(

@@ -6,6 +6,8 @@ use clap::Args;
 use std::sync::Arc;
 use tessera_axum::accounts::{create_user, UserInput};
 
+use tessera_axum::audit::RequestMeta;
+use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::SystemClock;
 
@@ -58,7 +60,10 @@ pub(super) async fn run(config: Config, args: CreateSuperuserArgs) -> anyhow::Re
         is_staff: true,
         is_superuser: true,
     };
-    match create_user(&state.tessera, input).await {
+    let mut event =
+        RequestMeta::default().event(state.tessera.clock().now(), EventKind::UserCreated);
+    event.detail = serde_json::json!({"via": "createsuperuser"});
+    match create_user(&state.tessera, input, event).await {
         Ok(created) => {
             println!("Superuser {} created.", created.user.username);
             Ok(())

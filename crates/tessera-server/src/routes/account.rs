@@ -139,25 +139,24 @@ async fn change_password(
         password_hash: Some(hash),
         ..UserUpdate::default()
     };
-    tessera
-        .stores()
-        .users
-        .update_user(me.user.id, update)
-        .await?;
-    audit_user(
-        tessera,
-        &meta,
-        EventKind::PasswordChanged,
-        &me.user,
-        json!({}),
-    )
-    .await;
-    let mut response = StatusCode::NO_CONTENT.into_response();
     let (keep_session, keep_token) = match me.credential {
         Credential::Session { id, .. } => (Some(id), None),
         Credential::Token { id, .. } => (None, Some(id)),
     };
-    if state.config.password.revoke_on_change {
+    let revoke = state.config.password.revoke_on_change;
+    let event = meta.user_event(
+        tessera.clock().now(),
+        EventKind::PasswordChanged,
+        &me.user,
+        json!({"other_credentials_revoked": revoke}),
+    );
+    // The new hash and its event are one transaction.
+    tessera
+        .stores()
+        .audited
+        .update_user_audited(me.user.id, update, event)
+        .await?;
+    if revoke {
         let stores = tessera.stores();
         stores
             .sessions
@@ -168,6 +167,7 @@ async fn change_password(
             .delete_user_tokens(me.user.id, keep_token)
             .await?;
     }
+    let mut response = StatusCode::NO_CONTENT.into_response();
     if let Some(id) = keep_session {
         // Django's `update_session_auth_hash` keeps the session, under a new id.
         response
@@ -211,16 +211,9 @@ async fn register(
         is_staff: false,
         is_superuser: false,
     };
-    let created = create_user(&state.tessera, input).await?;
-    let detail = json!({"via": "register"});
-    audit_user(
-        &state.tessera,
-        &meta,
-        EventKind::UserCreated,
-        &created.user,
-        detail,
-    )
-    .await;
+    let mut event = meta.event(state.tessera.clock().now(), EventKind::UserCreated);
+    event.detail = json!({"via": "register"});
+    let created = create_user(&state.tessera, input, event).await?;
     let mut body = json!({"user": created.user});
     if let Value::Object(map) = &mut body {
         map.extend(created.extra);

@@ -1,6 +1,5 @@
 //! Staff-only user administration: list (search, pages), create, update.
 
-use super::events::audit_user;
 use super::pagination::Page;
 use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
@@ -274,16 +273,9 @@ async fn add_user(
         is_staff: is_staff.unwrap_or(false),
         is_superuser: false,
     };
-    let created = create_user(&state.tessera, input).await?;
-    let detail = json!({"via": "admin", "by": staff.user.id});
-    audit_user(
-        &state.tessera,
-        &meta,
-        EventKind::UserCreated,
-        &created.user,
-        detail,
-    )
-    .await;
+    let mut event = meta.event(state.tessera.clock().now(), EventKind::UserCreated);
+    event.detail = json!({"via": "admin", "by": staff.user.id});
+    let created = create_user(&state.tessera, input, event).await?;
     Ok((
         StatusCode::CREATED,
         Json(with_extra(&created.user, created.extra)),
@@ -330,19 +322,24 @@ async fn update_user(
     if let Some(password) = password {
         update.password_hash = Some(tessera.hasher().hash(&Secret::new(password)).await?);
     }
-    let user = tessera
-        .stores()
-        .users
-        .update_user(id, update)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
     let mut changed: Vec<&str> = ["email", "is_active", "is_staff", "is_superuser", "password"]
         .into_iter()
         .filter(|f| data.contains_key(*f))
         .collect();
     changed.sort_unstable();
     let detail = json!({"by": staff.user.id, "fields": changed});
-    audit_user(tessera, &meta, EventKind::UserUpdated, &user, detail).await;
+    let event = meta.user_event(
+        tessera.clock().now(),
+        EventKind::UserUpdated,
+        &existing,
+        detail,
+    );
+    let user = tessera
+        .stores()
+        .audited
+        .update_user_audited(id, update, event)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     Ok(Json(user))
 }
 
@@ -367,22 +364,20 @@ async fn revoke_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    if state
-        .tessera
+    let tessera = &state.tessera;
+    let detail = json!({"session_id": id, "by_staff": true});
+    let event = meta.user_event(
+        tessera.clock().now(),
+        EventKind::SessionRevoked,
+        &staff.user,
+        detail,
+    );
+    if tessera
         .stores()
-        .sessions
-        .delete_session(id, None)
+        .audited
+        .delete_session_audited(id, None, event)
         .await?
     {
-        let detail = json!({"session_id": id, "by_staff": true});
-        audit_user(
-            &state.tessera,
-            &meta,
-            EventKind::SessionRevoked,
-            &staff.user,
-            detail,
-        )
-        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())
@@ -417,16 +412,20 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    if state.tessera.stores().tokens.delete_token(id, None).await? {
-        let detail = json!({"token_id": id, "by_staff": true});
-        audit_user(
-            &state.tessera,
-            &meta,
-            EventKind::TokenRevoked,
-            &staff.user,
-            detail,
-        )
-        .await;
+    let tessera = &state.tessera;
+    let detail = json!({"token_id": id, "by_staff": true});
+    let event = meta.user_event(
+        tessera.clock().now(),
+        EventKind::TokenRevoked,
+        &staff.user,
+        detail,
+    );
+    if tessera
+        .stores()
+        .audited
+        .delete_token_audited(id, None, event)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

@@ -1,7 +1,6 @@
 //! Session login and the account's credentials: `/auth/csrf`, `/auth/login`,
 //! `/auth/logout`, `/auth/logout-all`, `/auth/sessions`.
 
-use super::events::audit_user;
 use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -143,25 +142,30 @@ async fn login(
 }
 
 /// Ends the calling credential: a session is deleted and its cookie cleared,
-/// a token is revoked.
+/// a token is revoked; the `logout` event is written with the change.
 async fn logout(
     State(state): State<AppState>,
     meta: RequestMeta,
     AuthUser(me): AuthUser,
 ) -> Result<Response, ApiError> {
     let tessera = &state.tessera;
-    let detail = json!({"via": me.credential.kind()});
-    audit_user(tessera, &meta, EventKind::Logout, &me.user, detail).await;
+    let event = meta.user_event(
+        tessera.clock().now(),
+        EventKind::Logout,
+        &me.user,
+        json!({"via": me.credential.kind()}),
+    );
+    let audited = &tessera.stores().audited;
     let mut response = StatusCode::NO_CONTENT.into_response();
     match me.credential {
         Credential::Session { id, .. } => {
-            tessera.stores().sessions.delete_session(id, None).await?;
+            audited.delete_session_audited(id, None, event).await?;
             response
                 .headers_mut()
                 .extend(sessions::clear_cookie(tessera));
         }
         Credential::Token { id, .. } => {
-            tessera.stores().tokens.delete_token(id, None).await?;
+            audited.delete_token_audited(id, None, event).await?;
         }
     }
     Ok(response)
@@ -174,17 +178,16 @@ async fn logout_all(
     AuthUser(me): AuthUser,
 ) -> Result<Response, ApiError> {
     let tessera = &state.tessera;
-    let detail = json!({"via": me.credential.kind(), "all": true});
-    audit_user(tessera, &meta, EventKind::Logout, &me.user, detail).await;
+    let event = meta.user_event(
+        tessera.clock().now(),
+        EventKind::Logout,
+        &me.user,
+        json!({"via": me.credential.kind(), "all": true}),
+    );
     tessera
         .stores()
-        .sessions
-        .delete_user_sessions(me.user.id, None)
-        .await?;
-    tessera
-        .stores()
-        .tokens
-        .delete_user_tokens(me.user.id, None)
+        .audited
+        .delete_user_credentials_audited(me.user.id, None, None, event)
         .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if matches!(me.credential, Credential::Session { .. }) {
@@ -236,22 +239,18 @@ async fn delete_session(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    if state
-        .tessera
-        .stores()
-        .sessions
-        .delete_session(id, Some(me.user.id))
+    let tessera = &state.tessera;
+    let event = meta.user_event(
+        tessera.clock().now(),
+        EventKind::SessionRevoked,
+        &me.user,
+        json!({"session_id": id}),
+    );
+    let audited = &tessera.stores().audited;
+    if audited
+        .delete_session_audited(id, Some(me.user.id), event)
         .await?
     {
-        let detail = json!({"session_id": id});
-        audit_user(
-            &state.tessera,
-            &meta,
-            EventKind::SessionRevoked,
-            &me.user,
-            detail,
-        )
-        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())

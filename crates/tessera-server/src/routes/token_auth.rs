@@ -1,7 +1,6 @@
 //! `POST /api-token-auth/`: DRF's `obtain_auth_token`, minting a new key on each
 //! success (only digests are stored, so an old key cannot be handed back).
 
-use super::events::audit_token;
 use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::State;
@@ -73,15 +72,12 @@ async fn obtain_token(
         lifetime: None,
         authenticated_at: Some(tessera.clock().now()),
     };
-    let (key, record) = issue_token(tessera, &user, request).await?;
-    audit_token(
-        tessera,
-        &meta,
+    let event = meta.user_event(
+        tessera.clock().now(),
         EventKind::TokenCreated,
         &user,
-        record.id,
-        &record.name,
-    )
-    .await;
+        json!({"name": OBTAINED_TOKEN_NAME}),
+    );
+    let (key, _) = issue_token(tessera, &user, request, event).await?;
     Ok(Json(json!({"token": key.expose()})))
 }

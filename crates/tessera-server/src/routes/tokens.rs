@@ -1,7 +1,6 @@
 //! The current user's tokens: list, create (recent authentication needed),
 //! revoke, rotate.
 
-use super::events::{audit_token, audit_user};
 use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::{Path, State};
@@ -10,7 +9,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::accounts::{expiry_after, store_token};
+use tessera_axum::accounts::{expiry_after, store_token, TokenSpec};
 use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::JsonObject;
 use tessera_axum::fields::{CharField, Fields};
@@ -167,17 +166,21 @@ async fn create_token(
         },
     };
     let cap = Some(tessera.settings().max_tokens_per_user);
-    let (key, record) =
-        store_token(tessera, me.user.id, name, scopes, now, expires, None, cap).await?;
-    audit_token(
-        tessera,
-        &meta,
+    let event = meta.user_event(
+        now,
         EventKind::TokenCreated,
         &me.user,
-        record.id,
-        &record.name,
-    )
-    .await;
+        json!({"name": name}),
+    );
+    let spec = TokenSpec {
+        user_id: me.user.id,
+        name,
+        scopes,
+        created: now,
+        expires,
+        authenticated_at: None,
+    };
+    let (key, record) = store_token(tessera, spec, cap, event).await?;
     let mut body = serde_json::to_value(TokenView::of(&record, false)).unwrap_or_default();
     if let Value::Object(map) = &mut body {
         map.insert("token".into(), json!(key.expose()));
@@ -193,22 +196,18 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    if state
-        .tessera
-        .stores()
-        .tokens
-        .delete_token(id, Some(me.user.id))
+    let tessera = &state.tessera;
+    let event = meta.user_event(
+        tessera.clock().now(),
+        EventKind::TokenRevoked,
+        &me.user,
+        json!({"token_id": id}),
+    );
+    let audited = &tessera.stores().audited;
+    if audited
+        .delete_token_audited(id, Some(me.user.id), event)
         .await?
     {
-        let detail = json!({"token_id": id});
-        audit_user(
-            &state.tessera,
-            &meta,
-            EventKind::TokenRevoked,
-            &me.user,
-            detail,
-        )
-        .await;
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found())
@@ -216,7 +215,8 @@ async fn revoke_token(
 }
 
 /// Issues a new key for the calling token: same name, scopes and lifetime;
-/// the old key works for the grace period, then stops.
+/// the old key works for the grace period, then stops. The new token and its
+/// `token_rotated` event are written together.
 async fn rotate_token(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -231,18 +231,21 @@ async fn rotate_token(
         .await?
         .ok_or_else(ApiError::not_found)?;
     let now = tessera.clock().now();
-    let expires = old.expires.map(|e| now + (e - old.created));
-    let (key, new_record) = store_token(
-        tessera,
-        me.user.id,
-        old.name.clone(),
-        old.scopes.clone(),
+    let spec = TokenSpec {
+        user_id: me.user.id,
+        name: old.name.clone(),
+        scopes: old.scopes.clone(),
+        created: now,
+        expires: old.expires.map(|e| now + (e - old.created)),
+        authenticated_at: old.authenticated_at,
+    };
+    let event = meta.user_event(
         now,
-        expires,
-        old.authenticated_at,
-        None,
-    )
-    .await?;
+        EventKind::TokenRotated,
+        &me.user,
+        json!({"rotated_from": id}),
+    );
+    let (key, _) = store_token(tessera, spec, None, event).await?;
     let grace_end = expiry_after(now, state.config.tokens.rotation_grace)?;
     let old_end = old.expires.map_or(grace_end, |e| e.min(grace_end));
     tessera
@@ -250,7 +253,5 @@ async fn rotate_token(
         .tokens
         .set_token_expiry(id, Some(old_end))
         .await?;
-    let detail = json!({"token_id": id, "new_token_id": new_record.id});
-    audit_user(tessera, &meta, EventKind::TokenRotated, &me.user, detail).await;
     Ok(Json(json!({"token": key.expose()})))
 }

@@ -127,6 +127,7 @@ async fn every_outcome_is_recorded_with_its_context() {
         "permission_denied",
         "token_rotated",
         "logout",
+        "user_created",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -190,7 +191,7 @@ async fn session_events_and_csrf_failures_are_recorded() {
     );
     assert_eq!(app.send(login).await.status, 403);
     let events = all_events(&app).await;
-    assert_eq!(kinds(&events), ["csrf_failed"]);
+    assert_eq!(kinds(&events), ["user_created", "csrf_failed"]);
     assert_eq!(
         events[0]["detail"],
         json!({"reason": "CSRF cookie not set.", "path": "/auth/login"})
@@ -222,7 +223,8 @@ async fn staff_query_the_log_with_filters_and_pages() {
     let reply = app.get("/admin/audit", Some(&boss_key)).await;
     assert_eq!(reply.status, 200);
     let body = reply.json();
-    assert_eq!(body["count"], 6);
+    // Two users created, two failures, two logins, three tokens.
+    assert_eq!(body["count"], 9);
     assert_eq!(body["next"], "http://testserver/admin/audit?page=2");
     assert_eq!(body["results"][0]["event"], "token_created");
     assert_eq!(body["results"][0]["username"], "boss");
@@ -245,7 +247,7 @@ async fn staff_query_the_log_with_filters_and_pages() {
             Some(&boss_key),
         )
         .await;
-    assert_eq!(reply.json()["count"], 2, "since is inclusive");
+    assert_eq!(reply.json()["count"], 3, "since is inclusive");
     let reply = app
         .get(
             "/admin/audit?since=2026-01-01T00:00:00Z&page=2",

@@ -8,6 +8,8 @@ use serde_json::Value;
 use std::sync::Arc;
 use tempfile::TempDir;
 use tessera_axum::accounts::{create_user, issue_token, TokenRequest, UserInput};
+use tessera_axum::audit::RequestMeta;
+use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::User;
 use tessera_server::config::Config;
@@ -104,7 +106,12 @@ impl TestApp {
             is_staff: staff,
             is_superuser: false,
         };
-        create_user(&self.state.tessera, input).await.unwrap().user
+        let event =
+            RequestMeta::default().event(self.state.tessera.clock().now(), EventKind::UserCreated);
+        create_user(&self.state.tessera, input, event)
+            .await
+            .unwrap()
+            .user
     }
 
     /// A key for `user`, issued directly.
@@ -115,7 +122,13 @@ impl TestApp {
             lifetime: None,
             authenticated_at: None,
         };
-        let (key, _) = issue_token(&self.state.tessera, user, request)
+        let event = RequestMeta::default().user_event(
+            self.state.tessera.clock().now(),
+            EventKind::TokenCreated,
+            user,
+            serde_json::json!({"name": "test"}),
+        );
+        let (key, _) = issue_token(&self.state.tessera, user, request, event)
             .await
             .unwrap();
         key.expose().to_owned()

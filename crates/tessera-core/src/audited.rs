@@ -1,0 +1,185 @@
+//! State changes written together with their audit event.
+//!
+//! An event that accompanies a state change (a token created, a password
+//! changed, a session revoked, ...) must not be lost when the change is kept,
+//! nor kept when the change is not. [`AuditedWrites`] performs each such change
+//! and appends its event atomically: in one transaction on a SQL store, under
+//! one lock in memory. Either both are stored or neither is.
+//!
+//! Each method returns what the plain store method returns, and writes the
+//! event only when the plain method would have changed something: a refused
+//! change (a taken username, a token past its owner's cap, nothing to delete)
+//! writes no event. The event is sanitised as [`AuditStore::append`] does
+//! ([`NewAuditEvent::sanitized`]).
+//!
+//! ```
+//! use serde_json::json;
+//! use tessera_core::audit::{EventKind, NewAuditEvent};
+//! use tessera_core::audited::{event_for_new_token, event_for_new_user};
+//! use time::macros::datetime;
+//!
+//! let at = datetime!(2024-05-06 07:08:09 UTC);
+//! let created = NewAuditEvent {
+//!     detail: json!({"name": "ci"}),
+//!     ..NewAuditEvent::new(at, EventKind::TokenCreated)
+//! };
+//! // What a store writes for the token it stored with id 42.
+//! let written = event_for_new_token(created, 42);
+//! assert_eq!(written.detail, json!({"name": "ci", "token_id": 42}));
+//! // And for the user it created with id 7.
+//! let joined = event_for_new_user(NewAuditEvent::new(at, EventKind::UserCreated), 7);
+//! assert_eq!(joined.user, Some(7));
+//! ```
+//!
+//! [`AuditStore::append`]: crate::audit::AuditStore::append
+
+use crate::audit::NewAuditEvent;
+use crate::store::StoreError;
+use crate::token::{NewToken, TokenRecord};
+use crate::user::{NewUser, User, UserUpdate};
+use async_trait::async_trait;
+
+/// State changes that are written with their audit event, atomically: both or
+/// neither.
+///
+/// Every method stores `event` (sanitised, as
+/// [`AuditStore::append`](crate::audit::AuditStore::append) does) in the same
+/// transaction as the change, and only when the change happened; when storing
+/// the event fails, the change is undone and the error returned.
+#[async_trait]
+pub trait AuditedWrites: Send + Sync + 'static {
+    /// [`UserStore::create_user`](crate::store::UserStore::create_user) with
+    /// `event`, whose `user` is set to the new user's id
+    /// ([`event_for_new_user`]). A taken username is
+    /// [`StoreError::Conflict`], and no event is written.
+    async fn create_user_audited(
+        &self,
+        new: NewUser,
+        event: NewAuditEvent,
+    ) -> Result<User, StoreError>;
+
+    /// [`UserStore::update_user`](crate::store::UserStore::update_user) with
+    /// `event`. No such user is `Ok(None)`, and no event is written.
+    async fn update_user_audited(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// [`TokenStore::create_token`](crate::store::TokenStore::create_token)
+    /// with `event`, whose `detail` gets the new token's id as `"token_id"`
+    /// when it is a JSON object ([`event_for_new_token`]). The cap check, the
+    /// insert and the event are one atomic step; a token refused by the cap is
+    /// `Ok(None)`, and no event is written.
+    async fn create_token_audited(
+        &self,
+        new: NewToken,
+        max_per_user: Option<u64>,
+        event: NewAuditEvent,
+    ) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// [`TokenStore::delete_token`](crate::store::TokenStore::delete_token)
+    /// with `event`. When nothing was deleted (no such token, or not
+    /// `owner`'s), `Ok(false)`, and no event is written.
+    async fn delete_token_audited(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// [`SessionStore::delete_session`](crate::store::SessionStore::delete_session)
+    /// with `event`. When nothing was deleted (no such session, or not
+    /// `owner`'s), `Ok(false)`, and no event is written.
+    async fn delete_session_audited(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError>;
+
+    /// Deletes every session of `user_id` but `except_session` and every
+    /// token of `user_id` but `except_token` (as
+    /// [`SessionStore::delete_user_sessions`](crate::store::SessionStore::delete_user_sessions)
+    /// and
+    /// [`TokenStore::delete_user_tokens`](crate::store::TokenStore::delete_user_tokens)
+    /// do), with `event`: logging out everywhere, or changing the password.
+    /// Returns how many sessions and how many tokens were deleted, in that
+    /// order. The event is written even when nothing was deleted.
+    async fn delete_user_credentials_audited(
+        &self,
+        user_id: i64,
+        except_session: Option<i64>,
+        except_token: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<(u64, u64), StoreError>;
+}
+
+/// The event [`AuditedWrites::create_user_audited`] writes for the user it
+/// created with id `user_id`: `event` with `user` set to that id.
+pub fn event_for_new_user(event: NewAuditEvent, user_id: i64) -> NewAuditEvent {
+    NewAuditEvent {
+        user: Some(user_id),
+        ..event
+    }
+}
+
+/// The event [`AuditedWrites::create_token_audited`] writes for the token it
+/// stored with id `token_id`: `event` with `detail["token_id"]` set to that id
+/// when `detail` is a JSON object; any other `detail` is kept as it is.
+pub fn event_for_new_token(mut event: NewAuditEvent, token_id: i64) -> NewAuditEvent {
+    if let Some(detail) = event.detail.as_object_mut() {
+        detail.insert("token_id".to_owned(), serde_json::Value::from(token_id));
+    }
+    event
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::EventKind;
+    use serde_json::json;
+    use time::macros::datetime;
+
+    fn event(detail: serde_json::Value) -> NewAuditEvent {
+        NewAuditEvent {
+            user: Some(3),
+            detail,
+            ..NewAuditEvent::new(datetime!(2024-05-06 07:08:09 UTC), EventKind::TokenCreated)
+        }
+    }
+
+    #[test]
+    fn the_new_users_id_replaces_any_user() {
+        let written = event_for_new_user(event(json!({"a": 1})), 9);
+        assert_eq!(written.user, Some(9));
+        assert_eq!(written.detail, json!({"a": 1}));
+        let anonymous = NewAuditEvent {
+            user: None,
+            ..event(json!(null))
+        };
+        assert_eq!(event_for_new_user(anonymous, 4).user, Some(4));
+    }
+
+    #[test]
+    fn the_new_tokens_id_goes_into_an_object_detail_only() {
+        assert_eq!(
+            event_for_new_token(event(json!({"name": "ci"})), 42).detail,
+            json!({"name": "ci", "token_id": 42})
+        );
+        assert_eq!(
+            event_for_new_token(event(json!({"token_id": "forged"})), 42).detail,
+            json!({"token_id": 42})
+        );
+        assert_eq!(
+            event_for_new_token(event(json!({})), 1).detail,
+            json!({"token_id": 1})
+        );
+        for detail in [json!(null), json!("text"), json!([1, 2]), json!(5)] {
+            let written = event_for_new_token(event(detail.clone()), 42);
+            assert_eq!(written.detail, detail);
+            assert_eq!(written.user, Some(3));
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! [`AuditedWrites`] for both backends: each change and its audit event in one
+//! transaction, with the statements of the plain methods.
+//!
+//! A change that did nothing (no such user, a token past the cap, nothing to
+//! delete) is rolled back before any event is written. When the event cannot
+//! be stored, the transaction is dropped uncommitted, so the change is undone
+//! with it.
+//!
+//! On SQLite every transaction here starts with a write, so it holds the write
+//! lock from its first statement on (as the plain statements do alone); on
+//! PostgreSQL the token cap locks the owner's row first ([`LOCK_OWNER`]),
+//! inside the same transaction.
+
+use crate::audit::{insert_event, Insert};
+use crate::rows::encode_scopes;
+use crate::sessions::{DELETE_SESSION, DELETE_USER_SESSIONS};
+use crate::tokens::{
+    cap, insert_token, stored_token, DELETE_TOKEN, DELETE_USER_TOKENS, LOCK_OWNER,
+};
+use crate::users::{created_user, insert_user, insert_user_error, update_user};
+use crate::{store_error, with_pool, Pool, SqlStore};
+use async_trait::async_trait;
+use tessera_core::audit::NewAuditEvent;
+use tessera_core::audited::{event_for_new_token, event_for_new_user, AuditedWrites};
+use tessera_core::store::StoreError;
+use tessera_core::token::{NewToken, TokenRecord};
+use tessera_core::user::{NewUser, UserUpdate};
+use tessera_core::User;
+
+#[async_trait]
+impl AuditedWrites for SqlStore {
+    async fn create_user_audited(
+        &self,
+        new: NewUser,
+        event: NewAuditEvent,
+    ) -> Result<User, StoreError> {
+        let id = with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await.map_err(store_error)?;
+                let id = insert_user!(&mut *tx, new).map_err(insert_user_error)?;
+                let insert = Insert::new(event_for_new_user(event, id))?;
+                insert_event!(&mut *tx, insert).map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok::<_, StoreError>(id)
+            }
+            .await
+        })?;
+        Ok(created_user(id, new))
+    }
+
+    async fn update_user_audited(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let insert = Insert::new(event)?;
+        let row = with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let Some(row) = update_user!(&mut *tx, id, update)? else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                insert_event!(&mut *tx, insert)?;
+                tx.commit().await?;
+                Ok(Some(row))
+            }
+            .await
+        })
+        .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn create_token_audited(
+        &self,
+        new: NewToken,
+        max_per_user: Option<u64>,
+        event: NewAuditEvent,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        let scopes = encode_scopes(&new.scopes)?;
+        let cap = cap(max_per_user);
+        // PostgreSQL counts concurrent inserts for one owner one after another
+        // only with the owner's row locked (see `INSERT_TOKEN`).
+        let lock_owner = max_per_user.is_some() && matches!(self.pool, Pool::Postgres(_));
+        let id = with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await.map_err(store_error)?;
+                if lock_owner {
+                    sqlx::query(LOCK_OWNER)
+                        .bind(new.user_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                let Some(id) = insert_token!(&mut *tx, new, &scopes, cap).map_err(store_error)?
+                else {
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(None);
+                };
+                let insert = Insert::new(event_for_new_token(event, id))?;
+                insert_event!(&mut *tx, insert).map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok::<_, StoreError>(Some(id))
+            }
+            .await
+        })?;
+        Ok(id.map(|id| stored_token(id, new)))
+    }
+
+    async fn delete_token_audited(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.delete_one_audited(DELETE_TOKEN, id, owner, event)
+            .await
+    }
+
+    async fn delete_session_audited(
+        &self,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.delete_one_audited(DELETE_SESSION, id, owner, event)
+            .await
+    }
+
+    async fn delete_user_credentials_audited(
+        &self,
+        user_id: i64,
+        except_session: Option<i64>,
+        except_token: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<(u64, u64), StoreError> {
+        let insert = Insert::new(event)?;
+        with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let sessions = sqlx::query(DELETE_USER_SESSIONS)
+                    .bind(user_id)
+                    .bind(except_session)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                let tokens = sqlx::query(DELETE_USER_TOKENS)
+                    .bind(user_id)
+                    .bind(except_token)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                insert_event!(&mut *tx, insert)?;
+                tx.commit().await?;
+                Ok((sessions, tokens))
+            }
+            .await
+        })
+        .map_err(store_error)
+    }
+}
+
+impl SqlStore {
+    /// Runs `delete` (`DELETE_TOKEN` or `DELETE_SESSION`: `$1` the id, `$2`
+    /// the owner or NULL) and, when it deleted a row, appends `event`, in one
+    /// transaction. Whether a row was deleted.
+    async fn delete_one_audited(
+        &self,
+        delete: &'static str,
+        id: i64,
+        owner: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<bool, StoreError> {
+        let insert = Insert::new(event)?;
+        with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let deleted = sqlx::query(delete)
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                insert_event!(&mut *tx, insert)?;
+                tx.commit().await?;
+                Ok(true)
+            }
+            .await
+        })
+        .map_err(store_error)
+    }
+}
