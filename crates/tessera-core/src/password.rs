@@ -3,8 +3,8 @@
 //!
 //! Hashing is deliberately slow (argon2id, m = 19456 KiB, t = 2, p = 1 by
 //! default, OWASP's parameters), so it never runs on the async runtime's worker
-//! threads: [`PasswordHasher`] runs it on the blocking pool, at most one job per
-//! permit (one per core by default). A login storm queues there; a queue past
+//! threads: [`PasswordHasher`] runs it on its own threads (one per core by
+//! default, at the lowest scheduling priority). A login storm queues there; a queue past
 //! its limit is refused with [`HashError::Busy`] (the server answers 503) instead
 //! of growing without bound.
 //!
@@ -21,7 +21,6 @@ use base64::Engine as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
 use unicode_normalization::UnicodeNormalization;
 
 /// Passwords longer than this many bytes are refused before any hashing
@@ -117,7 +116,7 @@ impl Verification {
     }
 }
 
-/// Hashes and verifies passwords on a bounded blocking pool.
+/// Hashes and verifies passwords on a bounded pool of low-priority threads.
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
@@ -126,7 +125,7 @@ pub struct PasswordHasher {
 #[derive(Debug)]
 struct Inner {
     params: Argon2Params,
-    permits: Semaphore,
+    queue: std::sync::mpsc::Sender<Job>,
     queue_limit: usize,
     waiting: AtomicUsize,
     running: AtomicUsize,
@@ -148,7 +147,7 @@ impl PasswordHasher {
         Ok(PasswordHasher {
             inner: Arc::new(Inner {
                 params,
-                permits: Semaphore::new(workers.max(1)),
+                queue: start_workers(workers)?,
                 queue_limit,
                 waiting: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
@@ -231,15 +230,58 @@ impl PasswordHasher {
             inner.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(HashError::Busy);
         }
-        let permit = inner.permits.acquire().await;
-        inner.waiting.fetch_sub(1, Ordering::AcqRel);
-        let _permit = permit.map_err(|e| HashError::Internal(e.to_string()))?;
+        let (done, result) = tokio::sync::oneshot::channel();
         let worker = inner.clone();
-        inner.running.fetch_add(1, Ordering::AcqRel);
-        let result = tokio::task::spawn_blocking(move || job(&worker)).await;
-        inner.running.fetch_sub(1, Ordering::AcqRel);
-        result.map_err(|e| HashError::Internal(e.to_string()))
+        let task: Job = Box::new(move || {
+            worker.waiting.fetch_sub(1, Ordering::AcqRel);
+            worker.running.fetch_add(1, Ordering::AcqRel);
+            let value = job(&worker);
+            worker.running.fetch_sub(1, Ordering::AcqRel);
+            let _ = done.send(value);
+        });
+        if inner.queue.send(task).is_err() {
+            inner.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(HashError::Internal("the hashing pool has stopped".into()));
+        }
+        result
+            .await
+            .map_err(|_| HashError::Internal("a hashing job was lost".into()))
     }
+}
+
+/// A hashing job.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Starts `workers` hashing threads fed by one queue. They run at the lowest
+/// scheduling priority (nice 19 on Linux): a login storm then takes the CPU
+/// only where request handling leaves it, so token-authenticated traffic keeps
+/// its latency, while an idle server still hashes at full speed. They end when
+/// the queue's sender (the hasher) is dropped.
+fn start_workers(workers: usize) -> Result<std::sync::mpsc::Sender<Job>, String> {
+    let (sender, receiver) = std::sync::mpsc::channel::<Job>();
+    let receiver = Arc::new(std::sync::Mutex::new(receiver));
+    for i in 0..workers.max(1) {
+        let receiver = receiver.clone();
+        std::thread::Builder::new()
+            .name(format!("tessera-hash-{i}"))
+            .spawn(move || {
+                let _ = thread_priority::set_current_thread_priority(
+                    thread_priority::ThreadPriority::Min,
+                );
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
+    }
+    Ok(sender)
 }
 
 fn normalized(password: &Secret) -> Secret {
@@ -471,7 +513,7 @@ mod tests {
         assert_eq!(hasher.verifications(), 2);
     }
 
-    /// Hashing runs on the blocking pool: a single-threaded runtime keeps
+    /// Hashing runs on the hashing threads: a single-threaded runtime keeps
     /// serving other tasks while a slow (default-cost) hash is in flight.
     #[test]
     fn hashing_never_blocks_the_async_runtime() {
