@@ -1,0 +1,60 @@
+-- wrk script for bench/run. Configured from the environment so that one
+-- script serves every scenario:
+--   BENCH_METHOD      request method (default GET)
+--   BENCH_BODY        request body; sent as application/json
+--   BENCH_KEYS        a file of header values, one a line, used in turn
+--                     (each thread starts at its own place in the list)
+--   BENCH_KEY_HEADER  the header those values go in (Authorization, Cookie)
+-- done() prints one line, "BENCH_JSON {...}", that bench/run reads.
+
+local method = os.getenv("BENCH_METHOD")
+if method and method ~= "" then
+  wrk.method = method
+end
+local body = os.getenv("BENCH_BODY")
+if body and body ~= "" then
+  wrk.body = body
+  wrk.headers["Content-Type"] = "application/json"
+end
+
+local values = nil
+local header = os.getenv("BENCH_KEY_HEADER")
+local keys_file = os.getenv("BENCH_KEYS")
+if keys_file and keys_file ~= "" then
+  values = {}
+  for line in io.lines(keys_file) do
+    if line ~= "" then
+      values[#values + 1] = line
+    end
+  end
+end
+
+local threads = 0
+function setup(thread)
+  thread:set("thread_index", threads)
+  threads = threads + 1
+end
+
+local i = 0
+function init(args)
+  if values then
+    i = ((thread_index or 0) * 7919) % #values
+  end
+end
+
+if values then
+  request = function()
+    i = i % #values + 1
+    wrk.headers[header] = values[i]
+    return wrk.format()
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,' ..
+    '"status":%d,"timeout":%d,"p50_us":%d,"p99_us":%d,"mean_us":%.1f,"max_us":%d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency.mean, latency.max))
+end
