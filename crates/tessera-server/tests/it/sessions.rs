@@ -1123,3 +1123,34 @@ async fn session_password_change_keeps_this_session_under_a_new_id_and_ends_the_
         "Invalid token.",
     );
 }
+
+#[tokio::test]
+async fn obtain_token_with_a_live_session_and_no_csrf_token_is_refused_as_drf() {
+    // API.md: /api-token-auth/ runs the default authenticators first, so a
+    // live session cookie on this POST needs its CSRF token, as in DRF.
+    let app = TestApp::new().await;
+    app.user("alice", "s3cret-pass").await;
+    let (jar, _) = login(&app, "alice", "s3cret-pass").await;
+    let body = json!({"username": "alice", "password": "s3cret-pass"});
+    let reply = request(
+        &app,
+        Method::POST,
+        "/api-token-auth/",
+        &jar,
+        &[],
+        Some(body.clone()),
+    )
+    .await;
+    reply.assert_error(403, "csrf_failed", "CSRF Failed: CSRF token missing.");
+    let secret = csrf_header(&jar);
+    let reply = request(
+        &app,
+        Method::POST,
+        "/api-token-auth/",
+        &jar,
+        &[("x-csrftoken", &secret)],
+        Some(body),
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+}
