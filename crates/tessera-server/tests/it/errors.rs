@@ -12,6 +12,12 @@ async fn unknown_route_is_404() {
     reply.assert_error(404, "not_found", "Not found.");
     assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));
+    assert_eq!(
+        reply.header("content-security-policy"),
+        Some("default-src 'none'; frame-ancestors 'none'")
+    );
+    assert_eq!(reply.header("referrer-policy"), Some("same-origin"));
+    assert_eq!(reply.header("x-frame-options"), Some("DENY"));
 }
 
 #[tokio::test]
