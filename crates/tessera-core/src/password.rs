@@ -253,10 +253,13 @@ impl PasswordHasher {
 type Job = Box<dyn FnOnce() + Send>;
 
 /// Starts `workers` hashing threads fed by one queue. They run at the lowest
-/// scheduling priority (nice 19 on Linux): a login storm then takes the CPU
-/// only where request handling leaves it, so token-authenticated traffic keeps
-/// its latency, while an idle server still hashes at full speed. They end when
-/// the queue's sender (the hasher) is dropped.
+/// scheduling priority (`SCHED_IDLE` on Linux, see [`lowest_priority`]): a
+/// login storm then takes the CPU only where request handling leaves it, so
+/// token-authenticated traffic keeps its latency, while an idle server still
+/// hashes at full speed. The other side of that: a server whose cores are kept
+/// busy by other work verifies passwords slowly or not at all, and logins wait
+/// in the queue until it refuses them (503). They end when the queue's sender
+/// (the hasher) is dropped.
 fn start_workers(workers: usize) -> Result<std::sync::mpsc::Sender<Job>, String> {
     let (sender, receiver) = std::sync::mpsc::channel::<Job>();
     let receiver = Arc::new(std::sync::Mutex::new(receiver));
@@ -265,9 +268,7 @@ fn start_workers(workers: usize) -> Result<std::sync::mpsc::Sender<Job>, String>
         std::thread::Builder::new()
             .name(format!("tessera-hash-{i}"))
             .spawn(move || {
-                let _ = thread_priority::set_current_thread_priority(
-                    thread_priority::ThreadPriority::Min,
-                );
+                lowest_priority();
                 loop {
                     let job = match receiver.lock() {
                         Ok(queue) => queue.recv(),
@@ -282,6 +283,30 @@ fn start_workers(workers: usize) -> Result<std::sync::mpsc::Sender<Job>, String>
             .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
     }
     Ok(sender)
+}
+
+/// Puts the calling thread at the lowest scheduling priority there is:
+/// `SCHED_IDLE` on Linux (it runs only when no ordinary thread wants the core,
+/// and gives the core up as soon as one does), nice 19 elsewhere.
+fn lowest_priority() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use thread_priority::unix::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadSchedulePolicy,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Min,
+            idle,
+        )
+        .is_ok()
+        {
+            return;
+        }
+    }
+    let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
 }
 
 fn normalized(password: &Secret) -> Secret {
@@ -571,6 +596,29 @@ mod tests {
         );
         assert!("m=1,t=0,p=1".parse::<Argon2Params>().is_err());
         assert!("q=1".parse::<Argon2Params>().is_err());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_idle_priority() {
+        use thread_priority::unix::{
+            thread_schedule_policy, NormalThreadSchedulePolicy, ThreadSchedulePolicy,
+        };
+        let hasher = PasswordHasher::new(cheap(), 1, 4).unwrap_or_else(|e| panic!("{e}"));
+        let policy = hasher.run(|_| thread_schedule_policy().ok()).await.ok();
+        assert_eq!(
+            policy,
+            Some(Some(ThreadSchedulePolicy::Normal(
+                NormalThreadSchedulePolicy::Idle
+            )))
+        );
+        // The caller's own thread is left alone.
+        assert_eq!(
+            thread_schedule_policy().ok(),
+            Some(ThreadSchedulePolicy::Normal(
+                NormalThreadSchedulePolicy::Other
+            ))
+        );
     }
 
     #[tokio::test]
