@@ -268,11 +268,11 @@ def main():
                 f"| {rps(t16):,.0f} | {ms(t16['p99_us'])} | {rps(t64):,.0f} | {ms(t64['p99_us'])} "
                 f"| {rps(s16):,.0f} | {ms(s16['p99_us'])} |"
             )
-        runs = [r for r in wrk if r["scenario"].startswith("scale_")]
+        scale_runs = [r for r in wrk if r["scenario"].startswith("scale_")]
         w("")
         w(
-            f"Failures across the scale runs: {sum(failures(r) for r in runs)}; other load at most "
-            f"{max(other(r) for r in runs):.2f} cores."
+            f"Failures across the scale runs: {sum(failures(r) for r in scale_runs)}; other load at most "
+            f"{max(other(r) for r in scale_runs):.2f} cores."
         )
         w("")
 

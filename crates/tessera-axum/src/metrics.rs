@@ -13,6 +13,7 @@
 //! | `tessera_login_duration_seconds` | histogram | |
 //! | `tessera_password_hash_queue_depth` | gauge | |
 //! | `tessera_password_hash_running` | gauge | |
+//! | `tessera_password_hash_rests_total` | counter | |
 //! | `tessera_csrf_failures_total` | counter | |
 //! | `tessera_lockouts_total` | counter | |
 //! | `tessera_token_db_lookups_total` | counter | |
@@ -20,6 +21,7 @@
 use http::Method;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
@@ -305,6 +307,14 @@ impl Collector for HasherGauges {
             let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
             gauge.encode(metric)?;
         }
+        let rests = ConstCounter::new(self.0.rests());
+        let metric = encoder.encode_descriptor(
+            "tessera_password_hash_rests",
+            "Rests a hashing thread took after a job because other requests were being served.",
+            None,
+            rests.metric_type(),
+        )?;
+        rests.encode(metric)?;
         Ok(())
     }
 }
@@ -344,6 +354,7 @@ mod tests {
             "tessera_login_duration_seconds_count 1",
             "tessera_password_hash_queue_depth 0",
             "tessera_password_hash_running 0",
+            "tessera_password_hash_rests_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }

@@ -125,6 +125,7 @@ pub struct PasswordHasher {
 #[derive(Debug)]
 struct Inner {
     params: Argon2Params,
+    load: Load,
     queue: std::sync::mpsc::Sender<Job>,
     queue_limit: usize,
     waiting: AtomicUsize,
@@ -144,10 +145,12 @@ impl PasswordHasher {
             .hash_password(b"tessera-dummy-password", &salt)
             .map_err(|e| e.to_string())?
             .to_string();
+        let load = Load::default();
         Ok(PasswordHasher {
             inner: Arc::new(Inner {
                 params,
                 queue: start_workers(workers)?,
+                load,
                 queue_limit,
                 waiting: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
@@ -182,6 +185,24 @@ impl PasswordHasher {
     /// unknown user must count one, like a wrong password.
     pub fn verifications(&self) -> u64 {
         self.inner.verifications.load(Ordering::Relaxed)
+    }
+
+    /// Tells the hasher that the server received a request (every request,
+    /// those that hash a password included; tessera-axum's policy layer calls
+    /// it for every route that declares a policy). While
+    /// requests other than those that hash keep arriving, each hashing thread
+    /// rests after a job for as long as the job took: hashing then takes at
+    /// most half of each core, and the rest of the traffic keeps its latency
+    /// through a login storm. An idle server, or one serving nothing but
+    /// logins, hashes at full speed.
+    pub fn note_request(&self) {
+        self.inner.load.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many times a hashing thread has rested after a job because other
+    /// requests were being served (for `/metrics` and tests).
+    pub fn rests(&self) -> u64 {
+        self.inner.load.rests.load(Ordering::Relaxed)
     }
 
     /// Hashes a password with argon2id at the current parameters.
@@ -230,14 +251,22 @@ impl PasswordHasher {
             inner.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(HashError::Busy);
         }
+        inner.load.jobs.fetch_add(1, Ordering::Relaxed);
         let (done, result) = tokio::sync::oneshot::channel();
         let worker = inner.clone();
         let task: Job = Box::new(move || {
             worker.waiting.fetch_sub(1, Ordering::AcqRel);
             worker.running.fetch_add(1, Ordering::AcqRel);
+            let before = worker.load.other_requests();
+            let started = std::time::Instant::now();
             let value = job(&worker);
+            let took = started.elapsed();
+            let rest = worker.load.rest_after(before, took);
             worker.running.fetch_sub(1, Ordering::AcqRel);
             let _ = done.send(value);
+            if let Some(rest) = rest {
+                std::thread::sleep(rest);
+            }
         });
         if inner.queue.send(task).is_err() {
             inner.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -252,8 +281,49 @@ impl PasswordHasher {
 /// A hashing job.
 type Job = Box<dyn FnOnce() + Send>;
 
+/// What the hashing threads know of the server's traffic.
+#[derive(Debug, Default)]
+struct Load {
+    /// Requests noted by [`PasswordHasher::note_request`].
+    requests: AtomicU64,
+    /// Jobs submitted (each login's request notes one request and submits one job).
+    jobs: AtomicU64,
+    /// Rests taken after a job.
+    rests: AtomicU64,
+}
+
+/// Requests that do not hash, during one job, past which the job is followed
+/// by a rest: a few hundred a second, more than health checks and metric
+/// scrapes, fewer than any real traffic.
+const OTHER_REQUESTS_FOR_REST: u64 = 4;
+
+impl Load {
+    /// Requests noted so far that did not submit a job (wrapping: jobs from
+    /// outside a request, such as the CLI's, make it go backwards).
+    fn other_requests(&self) -> u64 {
+        self.requests
+            .load(Ordering::Relaxed)
+            .wrapping_sub(self.jobs.load(Ordering::Relaxed))
+    }
+
+    /// The rest a hashing thread takes after a job that took `took`, begun
+    /// when [`Load::other_requests`] was `before`: as long as the job, when
+    /// other requests arrived meanwhile.
+    fn rest_after(&self, before: u64, took: std::time::Duration) -> Option<std::time::Duration> {
+        let during = self.other_requests().wrapping_sub(before);
+        // `during` is huge when the count went backwards: no rest then.
+        (OTHER_REQUESTS_FOR_REST..u64::MAX / 2)
+            .contains(&during)
+            .then(|| {
+                self.rests.fetch_add(1, Ordering::Relaxed);
+                took
+            })
+    }
+}
+
 /// Starts `workers` hashing threads fed by one queue. They run at the lowest
-/// scheduling priority (`SCHED_IDLE` on Linux, see [`lowest_priority`]): a
+/// scheduling priority (`SCHED_IDLE` on Linux, see [`lowest_priority`]), and
+/// rest after a job while other requests are being served ([`Load::rest_after`]): a
 /// login storm then takes the CPU only where request handling leaves it, so
 /// token-authenticated traffic keeps its latency, while an idle server still
 /// hashes at full speed. The other side of that: a server whose cores are kept
@@ -454,6 +524,7 @@ pub fn needs_rehash(params: &Argon2Params, stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
 
     fn cheap() -> Argon2Params {
         Argon2Params {
@@ -619,6 +690,50 @@ mod tests {
                 NormalThreadSchedulePolicy::Other
             ))
         );
+    }
+
+    #[tokio::test]
+    async fn a_job_during_other_traffic_is_followed_by_a_rest_as_long_as_it() {
+        let hasher = PasswordHasher::new(cheap(), 1, 4).unwrap_or_else(|e| panic!("{e}"));
+        let job = Duration::from_millis(30);
+        // Requests that hash nothing arrive while the job runs.
+        let ended = hasher
+            .run(move |inner| {
+                std::thread::sleep(job);
+                inner
+                    .load
+                    .requests
+                    .fetch_add(OTHER_REQUESTS_FOR_REST, Ordering::Relaxed);
+                Instant::now()
+            })
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let next = hasher
+            .run(|_| Instant::now())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hasher.rests(), 1);
+        // The thread slept at least as long as the job took.
+        assert!(next.duration_since(ended) >= job);
+    }
+
+    #[tokio::test]
+    async fn logins_alone_and_sparse_requests_never_rest() {
+        let hasher = PasswordHasher::new(cheap(), 2, 64).unwrap_or_else(|e| panic!("{e}"));
+        let hash = hasher.hash(&Secret::new("pw")).await.unwrap_or_default();
+        for _ in 0..20 {
+            // A login: one request, one verification.
+            hasher.note_request();
+            let ok = hasher.verify(&Secret::new("pw"), Some(&hash)).await;
+            assert_eq!(ok.map(|v| v.is_valid()).ok(), Some(true));
+        }
+        // A health check or a scrape now and then.
+        for _ in 0..OTHER_REQUESTS_FOR_REST - 1 {
+            hasher.note_request();
+        }
+        let _ = hasher.verify(&Secret::new("pw"), Some(&hash)).await;
+        assert_eq!(hasher.rests(), 0);
+        assert_eq!(hasher.verifications(), 21);
     }
 
     #[tokio::test]
