@@ -4,9 +4,10 @@
 //! Hashing is deliberately slow (argon2id, m = 19456 KiB, t = 2, p = 1 by
 //! default, OWASP's parameters), so it never runs on the async runtime's worker
 //! threads: [`PasswordHasher`] runs it on its own threads (one per core by
-//! default, at the lowest scheduling priority). A login storm queues there; a queue past
-//! its limit is refused with [`HashError::Busy`] (the server answers 503) instead
-//! of growing without bound.
+//! default, at the lowest scheduling priority, resting between jobs while other
+//! requests are served: [`PasswordHasher::note_request`]). A login storm
+//! queues there; a queue past its limit is refused with [`HashError::Busy`]
+//! (the server answers 503) instead of growing without bound.
 //!
 //! One normalisation is documented and applied: a password is hashed as its
 //! Unicode NFKC form (NIST SP 800-63B 5.1.1.2), so the composed and decomposed
