@@ -145,6 +145,13 @@ def main():
             f"Server resident memory after this matrix: {main_rss['rss_kb'] / 1024:.1f} MiB "
             f"(peak {main_rss['hwm_kb'] / 1024:.1f} MiB)."
         )
+    rests = {r["when"]: r["rests"] for r in rows if r["kind"] == "rests"}
+    if "matrix" in rests:
+        w(
+            f"Hashing rests (`tessera_password_hash_rests_total`) after this matrix: "
+            f"{rests['matrix']} (0 expected: the login rows run alone)"
+            + (f"; after the login storm rounds: {rests['storm']}." if "storm" in rests else ".")
+        )
     w("")
 
     w("### Password login against the all-cores argon2id rate")
