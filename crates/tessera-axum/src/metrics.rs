@@ -171,7 +171,7 @@ impl Metrics {
             "Token keys looked up in the store (well-formed keys only)",
             token_db_lookups.clone(),
         );
-        registry.register_collector(Box::new(HasherGauges(hasher)));
+        registry.register_collector(Box::new(HasherMetrics(hasher)));
         Metrics {
             registry,
             http_requests,
@@ -284,11 +284,11 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The password hasher's queue, read at scrape time.
+/// The password hasher's queue and rests, read at scrape time.
 #[derive(Debug)]
-struct HasherGauges(PasswordHasher);
+struct HasherMetrics(PasswordHasher);
 
-impl Collector for HasherGauges {
+impl Collector for HasherMetrics {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let gauges = [
             (

@@ -200,6 +200,11 @@ impl PasswordHasher {
         self.inner.load.requests.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Requests noted by [`PasswordHasher::note_request`] so far.
+    pub fn requests_noted(&self) -> u64 {
+        self.inner.load.requests.load(Ordering::Relaxed)
+    }
+
     /// How many times a hashing thread has rested after a job because other
     /// requests were being served (for `/metrics` and tests).
     pub fn rests(&self) -> u64 {
