@@ -7,6 +7,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use tessera_core::audit::NewAuditEvent;
+use tessera_core::audited::TokenWrite;
 use tessera_core::secret::Secret;
 use tessera_core::token::{NewToken, TokenKey, TokenRecord};
 use tessera_core::user::{normalize_username, validate_username, NewUser};
@@ -154,6 +155,20 @@ pub async fn issue_token(
     request: TokenRequest,
     event: NewAuditEvent,
 ) -> Result<(TokenKey, TokenRecord), Rejection> {
+    let (key, write) = issued_token(tessera, user, request, event)?;
+    store(tessera, key, write).await
+}
+
+/// The key [`issue_token`] would issue for `user`, and what storing it takes
+/// (the token, the per-user cap, the audit `event`), without storing it: for
+/// a write that stores it with something else, such as
+/// [`PasswordLogin::record_with_token`](crate::login::PasswordLogin::record_with_token).
+pub fn issued_token(
+    tessera: &Tessera,
+    user: &User,
+    request: TokenRequest,
+    event: NewAuditEvent,
+) -> Result<(TokenKey, TokenWrite), ApiError> {
     let now = tessera.clock().now();
     let lifetime = request.lifetime.or(tessera.settings().token_lifetime);
     let expires = match lifetime {
@@ -169,7 +184,39 @@ pub async fn issue_token(
         authenticated_at: request.authenticated_at,
     };
     let cap = Some(tessera.settings().max_tokens_per_user);
-    store_token(tessera, spec, cap, event).await
+    Ok(token_write(spec, cap, event))
+}
+
+/// The token a stored key gives, or the cap's refusal ([`TOKEN_LIMIT`]).
+pub fn stored_or_refused(
+    key: TokenKey,
+    stored: Option<TokenRecord>,
+) -> Result<(TokenKey, TokenRecord), Rejection> {
+    match stored {
+        Some(record) => Ok((key, record)),
+        None => Err(ValidationErrors::non_field(TOKEN_LIMIT).into()),
+    }
+}
+
+/// A fresh key, and its token as `spec` describes it, to store under `cap`
+/// with `event`.
+fn token_write(spec: TokenSpec, cap: Option<u64>, event: NewAuditEvent) -> (TokenKey, TokenWrite) {
+    let key = TokenKey::generate();
+    let new = NewToken {
+        user_id: spec.user_id,
+        digest: key.digest(),
+        name: spec.name,
+        scopes: spec.scopes,
+        created: spec.created,
+        expires: spec.expires,
+        authenticated_at: spec.authenticated_at,
+    };
+    let write = TokenWrite {
+        new,
+        max_per_user: cap,
+        event,
+    };
+    (key, write)
 }
 
 /// A token to store, but for its key.
@@ -208,23 +255,19 @@ pub async fn store_token(
     cap: Option<u64>,
     event: NewAuditEvent,
 ) -> Result<(TokenKey, TokenRecord), Rejection> {
-    let key = TokenKey::generate();
-    let new = NewToken {
-        user_id: spec.user_id,
-        digest: key.digest(),
-        name: spec.name,
-        scopes: spec.scopes,
-        created: spec.created,
-        expires: spec.expires,
-        authenticated_at: spec.authenticated_at,
-    };
-    match tessera
+    let (key, write) = token_write(spec, cap, event);
+    store(tessera, key, write).await
+}
+
+async fn store(
+    tessera: &Tessera,
+    key: TokenKey,
+    write: TokenWrite,
+) -> Result<(TokenKey, TokenRecord), Rejection> {
+    let stored = tessera
         .stores()
         .audited
-        .create_token_audited(new, cap, event)
-        .await?
-    {
-        Some(record) => Ok((key, record)),
-        None => Err(ValidationErrors::non_field(TOKEN_LIMIT).into()),
-    }
+        .create_token_audited(write.new, write.max_per_user, write.event)
+        .await?;
+    stored_or_refused(key, stored)
 }

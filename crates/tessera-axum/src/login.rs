@@ -14,11 +14,15 @@ use crate::state::Tessera;
 use crate::throttling::throttled;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
-use tessera_core::audit::EventKind;
+use tessera_core::audit::{EventKind, NewAuditEvent};
+use tessera_core::audited::{LoginWrite, LoginWritten, TokenWrite};
+use tessera_core::clock::truncate_to_micros;
 use tessera_core::password::{Verification, MAX_PASSWORD_BYTES};
 use tessera_core::secret::Secret;
+use tessera_core::token::TokenRecord;
 use tessera_core::user::{normalize_username, UserUpdate};
 use tessera_core::User;
+use time::OffsetDateTime;
 
 /// DRF's `AuthTokenSerializer` message for any failed login.
 pub const LOGIN_FAILED: &str = "Unable to log in with provided credentials.";
@@ -150,17 +154,29 @@ async fn failure(
     Ok(())
 }
 
-/// The user these credentials belong to, if they are right and the user is
-/// active. Upgrades a weaker stored hash, records the login time, and audits
-/// the outcome.
+/// A password just proved right for an active user, whose login is not yet
+/// recorded: [`record`](PasswordLogin::record) writes it (`last_login` and
+/// the `login_succeeded` event), [`record_with_token`](PasswordLogin::record_with_token)
+/// writes it with a token in the same transaction.
+#[derive(Debug)]
+#[must_use = "a login is recorded by record() or record_with_token()"]
+pub struct PasswordLogin {
+    user: User,
+    at: OffsetDateTime,
+    event: NewAuditEvent,
+}
+
+/// Checks a username and password, as Django's `authenticate()`: the user
+/// they belong to, if they are right and the user is active, with the login
+/// still to record. Upgrades a weaker stored hash; audits a failure.
 #[tracing::instrument(skip_all)]
-pub async fn authenticate_password(
+pub async fn check_password(
     tessera: &Tessera,
     meta: &RequestMeta,
     via: Via,
     username: &str,
     password: &Secret,
-) -> Result<Option<User>, ApiError> {
+) -> Result<Option<PasswordLogin>, ApiError> {
     let _timer = tessera.metrics().login_timer(); // metrics: login duration
     let username = normalize_username(username);
     guard(tessera, meta, &username).await?;
@@ -170,27 +186,86 @@ pub async fn authenticate_password(
         tessera.metrics().record_password(Outcome::Failure);
         return Ok(None);
     };
-    let users = &tessera.stores().users;
     if let Some(new_hash) = checked.rehash {
         let update = UserUpdate {
             password_hash: Some(new_hash),
             ..UserUpdate::default()
         };
-        users.update_user(user.id, update).await?;
+        tessera.stores().users.update_user(user.id, update).await?;
     }
-    let now = tessera.clock().now();
-    users.set_last_login(user.id, now).await?;
     tessera.login_guard().record_success(&username).await?;
-    let mut event = meta.event(now, EventKind::LoginSucceeded);
+    tessera.metrics().record_password(Outcome::Success);
+    let at = tessera.clock().now();
+    let mut event = meta.event(at, EventKind::LoginSucceeded);
     event.user = Some(user.id);
     event.username = user.username.clone();
     event.detail = json!({"via": via.name()});
-    tessera.auditor().record_now(event).await;
-    tessera.metrics().record_password(Outcome::Success);
-    Ok(Some(User {
-        last_login: Some(now),
-        ..user
-    }))
+    Ok(Some(PasswordLogin { user, at, event }))
+}
+
+impl PasswordLogin {
+    /// The user.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    /// Records the login: `last_login` and the `login_succeeded` event, in
+    /// one transaction. The user with its new `last_login`, or `None` when
+    /// the user was deleted since the password was checked.
+    pub async fn record(self, tessera: &Tessera) -> Result<Option<User>, ApiError> {
+        Ok(self.write(tessera, None).await?.map(|(user, _)| user))
+    }
+
+    /// Records the login and stores `token` with it, in one transaction (one
+    /// write to the store for a login that obtains a key). The user with its
+    /// new `last_login` and the token as stored, `None` inside when the cap
+    /// refused it (the login is recorded all the same); `None` when the user
+    /// was deleted since the password was checked.
+    pub async fn record_with_token(
+        self,
+        tessera: &Tessera,
+        token: TokenWrite,
+    ) -> Result<Option<(User, Option<TokenRecord>)>, ApiError> {
+        self.write(tessera, Some(token)).await
+    }
+
+    async fn write(
+        self,
+        tessera: &Tessera,
+        token: Option<TokenWrite>,
+    ) -> Result<Option<(User, Option<TokenRecord>)>, ApiError> {
+        let login = LoginWrite {
+            user_id: self.user.id,
+            at: self.at,
+            event: self.event,
+            token,
+        };
+        match tessera.stores().audited.record_login(login).await? {
+            LoginWritten::NoSuchUser => Ok(None),
+            LoginWritten::Recorded(record) => {
+                let user = User {
+                    last_login: Some(truncate_to_micros(self.at)),
+                    ..self.user
+                };
+                Ok(Some((user, record)))
+            }
+        }
+    }
+}
+
+/// The user these credentials belong to, if they are right and the user is
+/// active: [`check_password`], then [`PasswordLogin::record`].
+pub async fn authenticate_password(
+    tessera: &Tessera,
+    meta: &RequestMeta,
+    via: Via,
+    username: &str,
+    password: &Secret,
+) -> Result<Option<User>, ApiError> {
+    match check_password(tessera, meta, via, username, password).await? {
+        Some(login) => login.record(tessera).await,
+        None => Ok(None),
+    }
 }
 
 /// Checks the password of a signed-in user (re-authentication, password

@@ -38,6 +38,7 @@ use crate::store::StoreError;
 use crate::token::{NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;
+use time::OffsetDateTime;
 
 /// State changes that are written with their audit event, atomically: both or
 /// neither.
@@ -114,6 +115,54 @@ pub trait AuditedWrites: Send + Sync + 'static {
         except_token: Option<i64>,
         event: NewAuditEvent,
     ) -> Result<(u64, u64), StoreError>;
+
+    /// A successful password login, in one transaction: `user_id`'s
+    /// `last_login` set to `at` (as
+    /// [`UserStore::set_last_login`](crate::store::UserStore::set_last_login)),
+    /// `event` (its `login_succeeded` event), and, when asked for, a token
+    /// stored with its own event as
+    /// [`create_token_audited`](AuditedWrites::create_token_audited) does. A
+    /// login that obtains a token costs the store one transaction, not three.
+    ///
+    /// When no user has that id (deleted since the password was checked),
+    /// nothing is written: [`LoginWritten::NoSuchUser`]. A token refused by
+    /// the cap leaves the login recorded, without the token and its event.
+    async fn record_login(&self, login: LoginWrite) -> Result<LoginWritten, StoreError>;
+}
+
+/// What [`AuditedWrites::record_login`] writes.
+#[derive(Debug, Clone)]
+pub struct LoginWrite {
+    /// Who logged in.
+    pub user_id: i64,
+    /// The new `last_login`.
+    pub at: OffsetDateTime,
+    /// The `login_succeeded` event.
+    pub event: NewAuditEvent,
+    /// The token obtained with the password, if any.
+    pub token: Option<TokenWrite>,
+}
+
+/// A token to store with a login, as
+/// [`AuditedWrites::create_token_audited`] takes it.
+#[derive(Debug, Clone)]
+pub struct TokenWrite {
+    /// The token.
+    pub new: NewToken,
+    /// Its owner's cap.
+    pub max_per_user: Option<u64>,
+    /// Its `token_created` event ([`event_for_new_token`] is applied).
+    pub event: NewAuditEvent,
+}
+
+/// What [`AuditedWrites::record_login`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoginWritten {
+    /// No user has that id: nothing was written.
+    NoSuchUser,
+    /// The login was recorded, with the token when one was asked for and the
+    /// cap allowed it.
+    Recorded(Option<TokenRecord>),
 }
 
 /// The event [`AuditedWrites::create_user_audited`] writes for the user it

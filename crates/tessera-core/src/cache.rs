@@ -18,7 +18,7 @@
 //! bounded: past its capacity it is cleared.
 
 use crate::audit::NewAuditEvent;
-use crate::audited::AuditedWrites;
+use crate::audited::{AuditedWrites, LoginWrite, LoginWritten};
 use crate::session::{NewSession, SessionRecord};
 use crate::store::{SessionStore, StoreError, TokenStore, UserCredentials, UserPage, UserStore};
 use crate::token::{KeyDigest, NewToken, TokenRecord};
@@ -407,6 +407,10 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
             .await;
         self.state.bump();
         result
+    }
+    async fn record_login(&self, login: LoginWrite) -> Result<LoginWritten, StoreError> {
+        // A new token and a login time change no cached answer.
+        self.inner.record_login(login).await
     }
 }
 

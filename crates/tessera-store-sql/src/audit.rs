@@ -91,6 +91,61 @@ macro_rules! insert_event {
 }
 pub(crate) use insert_event;
 
+/// Most events in one [`insert_events!`] statement: 8 parameters each, far
+/// below both backends' limit on a statement's parameters.
+pub(crate) const EVENTS_PER_INSERT: usize = 512;
+
+/// [`INSERT_EVENT`] for `rows` events in one statement (one round trip to
+/// the database instead of `rows`), parameters numbered row after row; the
+/// rows get increasing ids in this order.
+pub(crate) fn insert_events_sql(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO tessera_audit \
+         (time, event, user_id, username, ip, user_agent, request_id, detail) VALUES ",
+    );
+    for row in 0..rows {
+        let p = row * 8;
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            p + 1,
+            p + 2,
+            p + 3,
+            p + 4,
+            p + 5,
+            p + 6,
+            p + 7,
+            p + 8
+        ));
+    }
+    sql
+}
+
+/// Inserts the [`Insert`]s of the slice `$inserts` (at most
+/// [`EVENTS_PER_INSERT`], at least one) with one statement on `$executor`.
+macro_rules! insert_events {
+    ($executor:expr, $inserts:expr) => {{
+        let inserts: &[$crate::audit::Insert] = $inserts;
+        let sql = $crate::audit::insert_events_sql(inserts.len());
+        let mut query = sqlx::query(&sql);
+        for insert in inserts {
+            query = query
+                .bind(::tessera_core::clock::to_micros(insert.event.time))
+                .bind(insert.event.event.as_str())
+                .bind(insert.event.user)
+                .bind(&insert.event.username)
+                .bind(insert.event.ip.as_deref())
+                .bind(insert.event.user_agent.as_deref())
+                .bind(insert.event.request_id.as_deref())
+                .bind(&insert.detail);
+        }
+        query.execute($executor).await
+    }};
+}
+pub(crate) use insert_events;
+
 /// `" WHERE ..."` for the filters of `q` that are set (or nothing), with
 /// parameters numbered from `$1` in the order user, event, since; and how
 /// many parameters it takes.
@@ -161,8 +216,8 @@ impl AuditStore for SqlStore {
         with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin().await?;
-                for insert in &inserts {
-                    insert_event!(&mut *tx, insert)?;
+                for chunk in inserts.chunks(EVENTS_PER_INSERT) {
+                    insert_events!(&mut *tx, chunk)?;
                 }
                 tx.commit().await
             }

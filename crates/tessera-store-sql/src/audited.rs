@@ -11,17 +11,20 @@
 //! PostgreSQL the token cap locks the owner's row first ([`LOCK_OWNER`]),
 //! inside the same transaction.
 
-use crate::audit::{insert_event, Insert};
+use crate::audit::{insert_event, insert_events, Insert};
 use crate::rows::encode_scopes;
 use crate::sessions::{DELETE_SESSION, DELETE_USER_SESSIONS};
 use crate::tokens::{
     cap, insert_token, stored_token, DELETE_TOKEN, DELETE_USER_TOKENS, LOCK_OWNER,
 };
-use crate::users::{created_user, insert_user, insert_user_error, update_user};
+use crate::users::{created_user, insert_user, insert_user_error, update_user, SET_LAST_LOGIN};
 use crate::{store_error, with_pool, Pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::audit::NewAuditEvent;
-use tessera_core::audited::{event_for_new_token, event_for_new_user, AuditedWrites};
+use tessera_core::audited::{
+    event_for_new_token, event_for_new_user, AuditedWrites, LoginWrite, LoginWritten,
+};
+use tessera_core::clock::to_micros;
 use tessera_core::store::StoreError;
 use tessera_core::token::{NewToken, TokenRecord};
 use tessera_core::user::{NewUser, UserUpdate};
@@ -158,6 +161,48 @@ impl AuditedWrites for SqlStore {
             .await
         })
         .map_err(store_error)
+    }
+
+    async fn record_login(&self, login: LoginWrite) -> Result<LoginWritten, StoreError> {
+        let login_event = Insert::new(login.event)?;
+        let token = match login.token {
+            Some(token) => Some((encode_scopes(&token.new.scopes)?, token)),
+            None => None,
+        };
+        with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await.map_err(store_error)?;
+                // On PostgreSQL this also locks the user's row, as
+                // `LOCK_OWNER` does before a token is counted and inserted.
+                let updated = sqlx::query(SET_LAST_LOGIN)
+                    .bind(login.user_id)
+                    .bind(to_micros(login.at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(store_error)?
+                    .rows_affected();
+                if updated == 0 {
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(LoginWritten::NoSuchUser);
+                }
+                let mut events = vec![login_event];
+                let mut record = None;
+                if let Some((scopes, token)) = token {
+                    let cap = cap(token.max_per_user);
+                    if let Some(id) =
+                        insert_token!(&mut *tx, token.new, &scopes, cap).map_err(store_error)?
+                    {
+                        events.push(Insert::new(event_for_new_token(token.event, id))?);
+                        record = Some(stored_token(id, token.new));
+                    }
+                }
+                // Both events in one statement, the login's first.
+                insert_events!(&mut *tx, &events).map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok(LoginWritten::Recorded(record))
+            }
+            .await
+        })
     }
 }
 

@@ -40,7 +40,7 @@ pub(crate) const UPDATE_USER: &str = concat!(
     user_columns!()
 );
 
-const SET_LAST_LOGIN: &str = "UPDATE tessera_users SET last_login = $2 WHERE id = $1";
+pub(crate) const SET_LAST_LOGIN: &str = "UPDATE tessera_users SET last_login = $2 WHERE id = $1";
 
 // `$1` is a LIKE pattern or NULL for every user. `lower()` on both sides makes
 // the match case-insensitive: fully Unicode on PostgreSQL, ASCII-only on SQLite

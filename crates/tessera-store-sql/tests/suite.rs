@@ -11,7 +11,7 @@
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
 use std::time::{Duration, Instant};
 use tessera_core::audit::{AuditQuery, AuditStore, EventKind, NewAuditEvent};
-use tessera_core::audited::AuditedWrites;
+use tessera_core::audited::{AuditedWrites, LoginWrite, TokenWrite};
 use tessera_core::store::{Health, SessionStore, StoreError, TokenStore, UserStore};
 use tessera_core::user::UserUpdate;
 use tessera_store_sql::SqlStore;
@@ -343,6 +343,33 @@ async fn check_audited_writes_roll_back_with_a_refused_event(store: &SqlStore) {
         refused(result.map(drop), "create_token_audited");
         let found = store.find_token(&digest, suite::T0).await.expect("find");
         assert!(found.is_none(), "the token was not created (cap {cap:?})");
+    }
+
+    // A login whose own event, or whose token's event, is refused: neither
+    // the login time nor the token is kept.
+    for login_refused in [true, false] {
+        let new = suite::new_token(alice.id, "at-login");
+        let digest = new.digest;
+        let event = |kind| match login_refused == (kind == EventKind::LoginSucceeded) {
+            true => boom(kind),
+            false => NewAuditEvent::new(suite::T0, kind),
+        };
+        let login = LoginWrite {
+            user_id: alice.id,
+            at: suite::T0 + time::Duration::hours(1),
+            event: event(EventKind::LoginSucceeded),
+            token: Some(TokenWrite {
+                new,
+                max_per_user: Some(5),
+                event: event(EventKind::TokenCreated),
+            }),
+        };
+        let result = store.record_login(login).await;
+        refused(result.map(drop), "record_login");
+        let found = store.find_token(&digest, suite::T0).await.expect("find");
+        assert!(found.is_none(), "the token was not created");
+        let read = store.user_by_id(alice.id).await.expect("user_by_id");
+        assert_eq!(read.as_ref(), Some(&alice), "last_login was not set");
     }
 
     let result = store

@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tessera_core::audit::{AuditPage, AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
-use tessera_core::audited::{event_for_new_token, event_for_new_user, AuditedWrites};
+use tessera_core::audited::{
+    event_for_new_token, event_for_new_user, AuditedWrites, LoginWrite, LoginWritten,
+};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::store::{
@@ -602,6 +604,27 @@ impl AuditedWrites for MemoryStore {
         let tokens = state.delete_user_tokens(user_id, except_token);
         state.append(event);
         Ok((sessions, tokens))
+    }
+
+    async fn record_login(&self, login: LoginWrite) -> Result<LoginWritten, StoreError> {
+        let mut state = self.lock();
+        if !state.users.contains_key(&login.user_id) {
+            return Ok(LoginWritten::NoSuchUser);
+        }
+        // The token first: it is the only step that can fail, and it fails
+        // before changing anything.
+        let record = match &login.token {
+            Some(token) => state.create_token(token.new.clone(), token.max_per_user)?,
+            None => None,
+        };
+        if let Some((user, _)) = state.users.get_mut(&login.user_id) {
+            user.last_login = Some(truncate_to_micros(login.at));
+        }
+        state.append(login.event);
+        if let (Some(token), Some(record)) = (login.token, &record) {
+            state.append(event_for_new_token(token.event, record.id));
+        }
+        Ok(LoginWritten::Recorded(record))
     }
 }
 

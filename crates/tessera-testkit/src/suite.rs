@@ -12,6 +12,7 @@ use tessera_core::audit::{
     AuditPage, AuditQuery, AuditRecord, EventKind, NewAuditEvent, MAX_DETAIL_BYTES, MAX_IP_CHARS,
     MAX_REQUEST_ID_CHARS, MAX_USERNAME_CHARS, MAX_USER_AGENT_CHARS,
 };
+use tessera_core::audited::{LoginWrite, LoginWritten, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::session::{NewSession, SessionKey, SessionRecord};
 use tessera_core::store::StoreError;
@@ -2291,6 +2292,108 @@ pub async fn create_token_audited_cap_is_atomic_under_concurrency<S: Store>(stor
         assert_eq!(events.count, 5, "user {owner}");
         assert_eq!(audited, ids, "user {owner}");
     }
+}
+
+/// A [`LoginWrite`] for `user_id` at a time with a sub-microsecond part,
+/// with a token named `token` when given, under `cap`.
+fn login_write(user_id: i64, token: Option<&str>, cap: Option<u64>) -> LoginWrite {
+    LoginWrite {
+        user_id,
+        at: T0 + Duration::minutes(5) + Duration::nanoseconds(300),
+        event: audited_event(EventKind::LoginSucceeded, Some(user_id), "alice"),
+        token: token.map(|name| TokenWrite {
+            new: new_token(user_id, name),
+            max_per_user: cap,
+            event: NewAuditEvent {
+                detail: json!({"name": name}),
+                ..audited_event(EventKind::TokenCreated, Some(user_id), "alice")
+            },
+        }),
+    }
+}
+
+/// `record_login` sets `last_login`, writes the login's event and, when asked,
+/// stores the token and its event (with the token's id), the login's first;
+/// it returns the token as stored.
+pub async fn record_login_writes_the_login_and_its_token<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let login = login_write(alice.id, Some("api-token-auth"), Some(5));
+    let digest = login.token.as_ref().map(|t| t.new.digest).expect("a token");
+    let written = store
+        .record_login(login.clone())
+        .await
+        .expect("record_login");
+    let LoginWritten::Recorded(Some(record)) = written else {
+        panic!("the login and its token were recorded: {written:?}");
+    };
+    assert_eq!(record.user_id, alice.id);
+    assert_eq!(record.name, "api-token-auth");
+    let found = store.find_token(&digest, T0).await.expect("find_token");
+    let (found, owner) = found.expect("the token is stored");
+    assert_eq!(found, record);
+    assert_eq!(owner.last_login, Some(T0 + Duration::minutes(5)));
+    let read = store.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(
+        read.and_then(|u| u.last_login),
+        Some(T0 + Duration::minutes(5))
+    );
+    let events = all_events(store).await;
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(events[0].id < events[1].id);
+    assert_eq!(events[0], login.event.sanitized().into_record(events[0].id));
+    let token_event = login.token.map(|t| t.event).expect("a token");
+    assert_eq!(
+        events[1],
+        NewAuditEvent {
+            detail: json!({"name": "api-token-auth", "token_id": record.id}),
+            ..token_event
+        }
+        .sanitized()
+        .into_record(events[1].id)
+    );
+}
+
+/// Without a token, `record_login` writes the login time and its event only.
+pub async fn record_login_without_a_token_writes_the_login_only<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let login = login_write(alice.id, None, None);
+    let written = store
+        .record_login(login.clone())
+        .await
+        .expect("record_login");
+    assert_eq!(written, LoginWritten::Recorded(None));
+    let read = store.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(
+        read.and_then(|u| u.last_login),
+        Some(T0 + Duration::minutes(5))
+    );
+    only_event(store, login.event).await;
+    assert!(token_names(store, alice.id, T0).await.is_empty());
+}
+
+/// A token refused by the cap leaves the login recorded, without the token or
+/// its event; a login of a user that no longer exists writes nothing.
+pub async fn record_login_past_the_cap_or_of_no_user<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    token(store, new_token(alice.id, "held")).await;
+    let login = login_write(alice.id, Some("refused"), Some(1));
+    let written = store
+        .record_login(login.clone())
+        .await
+        .expect("record_login");
+    assert_eq!(written, LoginWritten::Recorded(None));
+    assert_eq!(token_names(store, alice.id, T0).await, ["held"]);
+    only_event(store, login.event).await;
+    let read = store.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(
+        read.and_then(|u| u.last_login),
+        Some(T0 + Duration::minutes(5))
+    );
+
+    let nobody = login_write(alice.id + 1, Some("orphan"), None);
+    let written = store.record_login(nobody).await.expect("record_login");
+    assert_eq!(written, LoginWritten::NoSuchUser);
+    assert_eq!(all_events(store).await.len(), 1);
 }
 
 /// `delete_token_audited` deletes the token and writes its event.

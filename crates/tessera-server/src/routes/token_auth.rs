@@ -9,11 +9,11 @@ use axum::http::Method;
 use axum::routing::post;
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::accounts::{issue_token, TokenRequest};
+use tessera_axum::accounts::{issued_token, stored_or_refused, TokenRequest};
 use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::FormObject;
 use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::login::{authenticate_password, Via, LOGIN_FAILED};
+use tessera_axum::login::{check_password, Via, LOGIN_FAILED};
 use tessera_axum::throttling::Throttle;
 use tessera_axum::{Policy, Rejection, Tessera, ValidationErrors};
 use tessera_core::audit::EventKind;
@@ -57,7 +57,7 @@ async fn obtain_token(
         return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
     };
     let tessera = &state.tessera;
-    let user = authenticate_password(
+    let login = check_password(
         tessera,
         &meta,
         Via::ObtainToken,
@@ -75,9 +75,15 @@ async fn obtain_token(
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::TokenCreated,
-        &user,
+        login.user(),
         json!({"name": OBTAINED_TOKEN_NAME}),
     );
-    let (key, _) = issue_token(tessera, &user, request, event).await?;
+    let (key, token) = issued_token(tessera, login.user(), request, event)?;
+    // The login and its key: one write to the store.
+    let (_, stored) = login
+        .record_with_token(tessera, token)
+        .await?
+        .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
+    let (key, _) = stored_or_refused(key, stored)?;
     Ok(Json(json!({"token": key.expose()})))
 }
