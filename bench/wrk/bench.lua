@@ -5,6 +5,8 @@
 --   BENCH_KEYS        a file of header values, one a line, used in turn
 --                     (each thread starts at its own place in the list)
 --   BENCH_KEY_HEADER  the header those values go in (Authorization, Cookie)
+--   BENCH_BODIES      a file of request bodies, one a line, used in turn
+--                     (logins of many users); overrides BENCH_BODY
 -- done() prints one line, "BENCH_JSON {...}", that bench/run reads.
 
 local method = os.getenv("BENCH_METHOD")
@@ -29,6 +31,18 @@ if keys_file and keys_file ~= "" then
   end
 end
 
+local bodies = nil
+local bodies_file = os.getenv("BENCH_BODIES")
+if bodies_file and bodies_file ~= "" then
+  bodies = {}
+  for line in io.lines(bodies_file) do
+    if line ~= "" then
+      bodies[#bodies + 1] = line
+    end
+  end
+  wrk.headers["Content-Type"] = "application/json"
+end
+
 local threads = 0
 function setup(thread)
   thread:set("thread_index", threads)
@@ -36,9 +50,13 @@ function setup(thread)
 end
 
 local i = 0
+local b = 0
 function init(args)
   if values then
     i = ((thread_index or 0) * 7919) % #values
+  end
+  if bodies then
+    b = ((thread_index or 0) * 7919) % #bodies
   end
 end
 
@@ -47,6 +65,11 @@ if values then
     i = i % #values + 1
     wrk.headers[header] = values[i]
     return wrk.format()
+  end
+elseif bodies then
+  request = function()
+    b = b % #bodies + 1
+    return wrk.format(nil, nil, nil, bodies[b])
   end
 end
 

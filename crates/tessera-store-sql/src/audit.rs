@@ -129,7 +129,9 @@ macro_rules! insert_events {
     ($executor:expr, $inserts:expr) => {{
         let inserts: &[$crate::audit::Insert] = $inserts;
         let sql = $crate::audit::insert_events_sql(inserts.len());
-        let mut query = sqlx::query(&sql);
+        // Only the one- and two-row statements are kept prepared: a statement
+        // per batch size would crowd the connection's statement cache.
+        let mut query = sqlx::query(&sql).persistent(inserts.len() <= 2);
         for insert in inserts {
             query = query
                 .bind(::tessera_core::clock::to_micros(insert.event.time))

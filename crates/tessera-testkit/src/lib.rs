@@ -126,6 +126,7 @@ macro_rules! store_tests {
             audit_query_is_newest_first_with_ties_by_id,
             audit_query_pages_with_offset_and_limit_and_counts_all,
             append_many_stores_every_event,
+            append_many_stores_a_large_batch_in_order,
             audit_long_fields_are_truncated,
             audit_detail_round_trips,
             audit_events_of_unknown_users_are_kept,

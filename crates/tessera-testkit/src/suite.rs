@@ -1934,6 +1934,24 @@ pub async fn append_many_stores_every_event<S: Store>(store: &S) {
     );
 }
 
+/// A batch larger than a SQL store writes in one statement (512 events) is
+/// stored whole, in order.
+pub async fn append_many_stores_a_large_batch_in_order<S: Store>(store: &S) {
+    let batch: Vec<NewAuditEvent> = (0..1100)
+        .map(|i| new_event(T0, EventKind::LoginFailed, Some(i), &format!("u{i}")))
+        .collect();
+    store.append_many(batch).await.expect("append_many");
+    let page = audit_page(store, AuditQuery::default()).await;
+    assert_eq!(page.count, 1100);
+    let mut events = page.events;
+    events.sort_by_key(|e| e.id);
+    let users: Vec<Option<i64>> = events.iter().map(|e| e.user).collect();
+    assert_eq!(users, (0..1100).map(Some).collect::<Vec<_>>());
+    assert!(events
+        .iter()
+        .all(|e| e.username == format!("u{}", e.user.unwrap_or(-1))));
+}
+
 /// Long text is cut to its limit in characters (not bytes), text at the limit
 /// is kept whole, control characters are kept, and NUL becomes U+FFFD.
 pub async fn audit_long_fields_are_truncated<S: Store>(store: &S) {
