@@ -19,27 +19,26 @@ if body and body ~= "" then
   wrk.headers["Content-Type"] = "application/json"
 end
 
-local values = nil
-local header = os.getenv("BENCH_KEY_HEADER")
-local keys_file = os.getenv("BENCH_KEYS")
-if keys_file and keys_file ~= "" then
-  values = {}
-  for line in io.lines(keys_file) do
+-- The non-empty lines of the file named by the environment variable `name`,
+-- or nil when it is not set.
+local function lines_of(name)
+  local path = os.getenv(name)
+  if not path or path == "" then
+    return nil
+  end
+  local lines = {}
+  for line in io.lines(path) do
     if line ~= "" then
-      values[#values + 1] = line
+      lines[#lines + 1] = line
     end
   end
+  return lines
 end
 
-local bodies = nil
-local bodies_file = os.getenv("BENCH_BODIES")
-if bodies_file and bodies_file ~= "" then
-  bodies = {}
-  for line in io.lines(bodies_file) do
-    if line ~= "" then
-      bodies[#bodies + 1] = line
-    end
-  end
+local header = os.getenv("BENCH_KEY_HEADER")
+local values = lines_of("BENCH_KEYS")
+local bodies = lines_of("BENCH_BODIES")
+if bodies then
   wrk.headers["Content-Type"] = "application/json"
 end
 
