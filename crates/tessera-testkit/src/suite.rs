@@ -2414,6 +2414,64 @@ pub async fn record_login_past_the_cap_or_of_no_user<S: Store>(store: &S) {
     assert_eq!(all_events(store).await.len(), 1);
 }
 
+/// Concurrent logins that obtain tokens under a cap store exactly the cap's
+/// worth of tokens per user, one event for each, and every login's event.
+pub async fn record_login_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
+    let mut users = Vec::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        users.push(user(store, name).await.id);
+    }
+    let logins = (0..12).flat_map(|i| {
+        users.iter().map(move |&owner| {
+            store.record_login(login_write(owner, Some(&format!("t{i}")), Some(5)))
+        })
+    });
+    let results = join_all(logins).await;
+    let mut stored = std::collections::BTreeMap::new();
+    for result in results {
+        match result.expect("record_login") {
+            LoginWritten::Recorded(Some(record)) => stored
+                .entry(record.user_id)
+                .or_insert_with(Vec::new)
+                .push(record.id),
+            LoginWritten::Recorded(None) => {}
+            LoginWritten::NoSuchUser => panic!("every user exists"),
+        }
+    }
+    for owner in users {
+        let mut ids = stored.get(&owner).cloned().unwrap_or_default();
+        ids.sort_unstable();
+        assert_eq!(ids.len(), 5, "user {owner}: {stored:?}");
+        let mut listed: Vec<i64> = store
+            .list_tokens(owner, T0)
+            .await
+            .expect("list_tokens")
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(listed, ids, "user {owner}");
+        let logins = audit_page(
+            store,
+            filtered(Some(owner), Some(EventKind::LoginSucceeded), None),
+        )
+        .await;
+        assert_eq!(logins.count, 12, "user {owner}");
+        let created = audit_page(
+            store,
+            filtered(Some(owner), Some(EventKind::TokenCreated), None),
+        )
+        .await;
+        let mut audited: Vec<i64> = created
+            .events
+            .iter()
+            .filter_map(|e| e.detail["token_id"].as_i64())
+            .collect();
+        audited.sort_unstable();
+        assert_eq!(audited, ids, "user {owner}");
+    }
+}
+
 /// `delete_token_audited` deletes the token and writes its event.
 pub async fn delete_token_audited_deletes_the_token_and_writes_its_event<S: Store>(store: &S) {
     let alice = user(store, "alice").await;
