@@ -2263,10 +2263,7 @@ pub async fn create_token_audited_refused_or_failed_writes_no_event<S: Store>(st
 /// Concurrent `create_token_audited` calls with a cap store exactly the cap's
 /// worth of tokens per user, and one event for each token stored.
 pub async fn create_token_audited_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
-    let mut users = Vec::new();
-    for name in ["alice", "bob", "carol", "dave"] {
-        users.push(user(store, name).await.id);
-    }
+    let users = four_users(store).await;
     let attempts = (0..20).flat_map(|i| {
         users.iter().map(move |&owner| {
             let event = NewAuditEvent {
@@ -2276,31 +2273,52 @@ pub async fn create_token_audited_cap_is_atomic_under_concurrency<S: Store>(stor
             store.create_token_audited(new_token(owner, &format!("t{i}")), Some(5), event)
         })
     });
-    let results = join_all(attempts).await;
-    let mut stored = std::collections::BTreeMap::new();
-    for result in results {
-        if let Some(record) = result.expect("create_token_audited") {
-            stored
-                .entry(record.user_id)
-                .or_insert_with(Vec::new)
-                .push(record.id);
-        }
+    let stored = join_all(attempts)
+        .await
+        .into_iter()
+        .filter_map(|result| result.expect("create_token_audited"));
+    assert_five_tokens_each_audited(store, &users, stored).await;
+}
+
+/// Four users: alice, bob, carol and dave; their ids.
+async fn four_users<S: Store>(store: &S) -> Vec<i64> {
+    let mut users = Vec::new();
+    for name in ["alice", "bob", "carol", "dave"] {
+        users.push(user(store, name).await.id);
     }
-    for owner in users {
-        let mut ids = stored.get(&owner).cloned().unwrap_or_default();
+    users
+}
+
+/// The tokens `stored` by concurrent calls under a cap of 5 are five for each
+/// of `users`, exactly the ones the store lists, each with one
+/// `token_created` event naming it.
+async fn assert_five_tokens_each_audited<S: Store>(
+    store: &S,
+    users: &[i64],
+    stored: impl Iterator<Item = TokenRecord>,
+) {
+    let mut by_owner = std::collections::BTreeMap::new();
+    for record in stored {
+        by_owner
+            .entry(record.user_id)
+            .or_insert_with(Vec::new)
+            .push(record.id);
+    }
+    for &owner in users {
+        let mut ids = by_owner.get(&owner).cloned().unwrap_or_default();
         ids.sort_unstable();
-        assert_eq!(ids.len(), 5, "user {owner}: {stored:?}");
-        let listed: Vec<i64> = store
+        assert_eq!(ids.len(), 5, "user {owner}: {by_owner:?}");
+        let mut listed: Vec<i64> = store
             .list_tokens(owner, T0)
             .await
             .expect("list_tokens")
             .into_iter()
             .map(|t| t.id)
             .collect();
-        let mut listed = listed;
         listed.sort_unstable();
         assert_eq!(listed, ids, "user {owner}");
-        let events = audit_page(store, filtered(Some(owner), None, None)).await;
+        let filter = filtered(Some(owner), Some(EventKind::TokenCreated), None);
+        let events = audit_page(store, filter).await;
         let mut audited: Vec<i64> = events
             .events
             .iter()
@@ -2417,58 +2435,22 @@ pub async fn record_login_past_the_cap_or_of_no_user<S: Store>(store: &S) {
 /// Concurrent logins that obtain tokens under a cap store exactly the cap's
 /// worth of tokens per user, one event for each, and every login's event.
 pub async fn record_login_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
-    let mut users = Vec::new();
-    for name in ["alice", "bob", "carol", "dave"] {
-        users.push(user(store, name).await.id);
-    }
+    let users = four_users(store).await;
     let logins = (0..12).flat_map(|i| {
         users.iter().map(move |&owner| {
             store.record_login(login_write(owner, Some(&format!("t{i}")), Some(5)))
         })
     });
-    let results = join_all(logins).await;
-    let mut stored = std::collections::BTreeMap::new();
-    for result in results {
+    let stored = join_all(logins).await.into_iter().filter_map(|result| {
         match result.expect("record_login") {
-            LoginWritten::Recorded(Some(record)) => stored
-                .entry(record.user_id)
-                .or_insert_with(Vec::new)
-                .push(record.id),
-            LoginWritten::Recorded(None) => {}
+            LoginWritten::Recorded(record) => record,
             LoginWritten::NoSuchUser => panic!("every user exists"),
         }
-    }
+    });
+    assert_five_tokens_each_audited(store, &users, stored).await;
     for owner in users {
-        let mut ids = stored.get(&owner).cloned().unwrap_or_default();
-        ids.sort_unstable();
-        assert_eq!(ids.len(), 5, "user {owner}: {stored:?}");
-        let mut listed: Vec<i64> = store
-            .list_tokens(owner, T0)
-            .await
-            .expect("list_tokens")
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
-        listed.sort_unstable();
-        assert_eq!(listed, ids, "user {owner}");
-        let logins = audit_page(
-            store,
-            filtered(Some(owner), Some(EventKind::LoginSucceeded), None),
-        )
-        .await;
-        assert_eq!(logins.count, 12, "user {owner}");
-        let created = audit_page(
-            store,
-            filtered(Some(owner), Some(EventKind::TokenCreated), None),
-        )
-        .await;
-        let mut audited: Vec<i64> = created
-            .events
-            .iter()
-            .filter_map(|e| e.detail["token_id"].as_i64())
-            .collect();
-        audited.sort_unstable();
-        assert_eq!(audited, ids, "user {owner}");
+        let filter = filtered(Some(owner), Some(EventKind::LoginSucceeded), None);
+        assert_eq!(audit_page(store, filter).await.count, 12, "user {owner}");
     }
 }
 

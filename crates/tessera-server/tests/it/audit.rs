@@ -5,19 +5,10 @@ use crate::support::{raw, TestApp};
 use axum::body::Body;
 use axum::http::Method;
 use serde_json::{json, Value};
-use tessera_core::audit::AuditQuery;
 
 async fn all_events(app: &TestApp) -> Vec<Value> {
-    app.state.tessera.auditor().flush().await;
-    let page = app
-        .state
-        .tessera
-        .stores()
-        .audit
-        .query(&AuditQuery::default())
+    app.audit_events()
         .await
-        .unwrap();
-    page.events
         .into_iter()
         .map(|e| serde_json::to_value(e).unwrap())
         .collect()

@@ -12,7 +12,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tessera_core::audit::AuditQuery;
 use tessera_core::token::TokenKey;
 
 fn is_generated_id(id: &str) -> bool {
@@ -117,21 +116,12 @@ async fn the_request_id_reaches_the_audit_log() {
         .await;
     assert_eq!(reply.status, 400);
     assert_eq!(reply.header("x-request-id"), Some("audit-corr-1"));
-    app.state.tessera.auditor().flush().await;
-    let page = app
-        .state
-        .tessera
-        .stores()
-        .audit
-        .query(&AuditQuery::default())
-        .await
-        .unwrap();
+    let events = app.audit_events().await;
     assert!(
-        page.events
+        events
             .iter()
             .any(|e| e.request_id.as_deref() == Some("audit-corr-1")),
-        "{:?}",
-        page.events
+        "{events:?}"
     );
 }
 

@@ -4,7 +4,7 @@ use crate::support::{raw, req, TestApp};
 use axum::body::Body;
 use axum::http::Method;
 use serde_json::json;
-use tessera_core::audit::{AuditQuery, EventKind};
+use tessera_core::audit::EventKind;
 
 fn token_of(reply: &crate::support::Reply) -> String {
     reply.json()["token"].as_str().unwrap().to_owned()
@@ -204,28 +204,11 @@ async fn the_per_user_cap_is_a_non_field_error() {
     );
     // The password was right: the refused login is recorded all the same,
     // without a key or a token_created event.
-    let events = app
-        .state
-        .tessera
-        .stores()
-        .audit
-        .query(&AuditQuery::default())
-        .await
-        .unwrap()
-        .events;
+    let events = app.audit_events().await;
     let count = |kind: EventKind| events.iter().filter(|e| e.event == kind).count();
     assert_eq!(count(EventKind::LoginSucceeded), 3);
     assert_eq!(count(EventKind::TokenCreated), 2);
-    let alice = app
-        .state
-        .tessera
-        .stores()
-        .users
-        .credentials_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(alice.user.last_login.is_some());
+    assert!(app.stored_user("alice").await.last_login.is_some());
 }
 
 #[tokio::test]

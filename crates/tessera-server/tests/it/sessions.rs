@@ -757,17 +757,7 @@ async fn idle_timeout_and_absolute_lifetime_end_sessions() {
     app.user("alice", "s3cret-pass").await;
     let (jar, _) = login(&app, "alice", "s3cret-pass").await;
     let sessions = app.state.tessera.stores().sessions.clone();
-    let alice_id = app
-        .state
-        .tessera
-        .stores()
-        .users
-        .credentials_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap()
-        .user
-        .id;
+    let alice_id = app.stored_user("alice").await.id;
     // Busy every 23 hours: the idle timeout (1 day) never strikes...
     for _ in 0..16 {
         app.clock.advance(Duration::from_secs(23 * 3600));

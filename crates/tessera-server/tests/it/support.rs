@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tempfile::TempDir;
 use tessera_axum::accounts::{create_user, issue_token, TokenRequest, UserInput};
 use tessera_axum::audit::RequestMeta;
-use tessera_core::audit::EventKind;
+use tessera_core::audit::{AuditQuery, AuditRecord, EventKind};
 use tessera_core::secret::Secret;
 use tessera_core::User;
 use tessera_server::config::Config;
@@ -110,6 +110,32 @@ impl TestApp {
             RequestMeta::default().event(self.state.tessera.clock().now(), EventKind::UserCreated);
         create_user(&self.state.tessera, input, event)
             .await
+            .unwrap()
+            .user
+    }
+
+    /// Every audit event, the writer's queue flushed first; newest first.
+    pub async fn audit_events(&self) -> Vec<AuditRecord> {
+        self.state.tessera.auditor().flush().await;
+        self.state
+            .tessera
+            .stores()
+            .audit
+            .query(&AuditQuery::default())
+            .await
+            .unwrap()
+            .events
+    }
+
+    /// The user `username` as stored now.
+    pub async fn stored_user(&self, username: &str) -> User {
+        self.state
+            .tessera
+            .stores()
+            .users
+            .credentials_by_username(username)
+            .await
+            .unwrap()
             .unwrap()
             .user
     }
