@@ -9,7 +9,7 @@
 
 use crate::audit::RequestMeta;
 use crate::error::ApiError;
-use crate::metrics::Outcome;
+use crate::metrics::{LoginTimer, Outcome};
 use crate::state::Tessera;
 use crate::throttling::throttled;
 use serde_json::json;
@@ -158,26 +158,37 @@ async fn failure(
 /// recorded: [`record`](PasswordLogin::record) writes it (`last_login` and
 /// the `login_succeeded` event), [`record_with_token`](PasswordLogin::record_with_token)
 /// writes it with a token in the same transaction.
-#[derive(Debug)]
 #[must_use = "a login is recorded by record() or record_with_token()"]
-pub struct PasswordLogin {
+pub struct PasswordLogin<'a> {
     user: User,
     at: OffsetDateTime,
     event: NewAuditEvent,
+    /// Times the login, check and write (`tessera_login_duration_seconds`).
+    timer: LoginTimer<'a>,
+}
+
+impl std::fmt::Debug for PasswordLogin<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordLogin")
+            .field("user", &self.user)
+            .field("at", &self.at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Checks a username and password, as Django's `authenticate()`: the user
 /// they belong to, if they are right and the user is active, with the login
 /// still to record. Upgrades a weaker stored hash; audits a failure.
 #[tracing::instrument(skip_all)]
-pub async fn check_password(
-    tessera: &Tessera,
+pub async fn check_password<'a>(
+    tessera: &'a Tessera,
     meta: &RequestMeta,
     via: Via,
     username: &str,
     password: &Secret,
-) -> Result<Option<PasswordLogin>, ApiError> {
-    let _timer = tessera.metrics().login_timer(); // metrics: login duration
+) -> Result<Option<PasswordLogin<'a>>, ApiError> {
+    // metrics: login duration, until the login is written (or refused here)
+    let timer = tessera.metrics().login_timer();
     let username = normalize_username(username);
     guard(tessera, meta, &username).await?;
     let checked = check(tessera, &username, password).await?;
@@ -200,10 +211,15 @@ pub async fn check_password(
     event.user = Some(user.id);
     event.username = user.username.clone();
     event.detail = json!({"via": via.name()});
-    Ok(Some(PasswordLogin { user, at, event }))
+    Ok(Some(PasswordLogin {
+        user,
+        at,
+        event,
+        timer,
+    }))
 }
 
-impl PasswordLogin {
+impl PasswordLogin<'_> {
     /// The user.
     pub fn user(&self) -> &User {
         &self.user
@@ -234,18 +250,26 @@ impl PasswordLogin {
         tessera: &Tessera,
         token: Option<TokenWrite>,
     ) -> Result<Option<(User, Option<TokenRecord>)>, ApiError> {
+        let PasswordLogin {
+            user,
+            at,
+            event,
+            timer,
+        } = self;
         let login = LoginWrite {
-            user_id: self.user.id,
-            at: self.at,
-            event: self.event,
+            user_id: user.id,
+            at,
+            event,
             token,
         };
-        match tessera.stores().audited.record_login(login).await? {
+        let written = tessera.stores().audited.record_login(login).await;
+        drop(timer);
+        match written? {
             LoginWritten::NoSuchUser => Ok(None),
             LoginWritten::Recorded(record) => {
                 let user = User {
-                    last_login: Some(truncate_to_micros(self.at)),
-                    ..self.user
+                    last_login: Some(truncate_to_micros(at)),
+                    ..user
                 };
                 Ok(Some((user, record)))
             }
