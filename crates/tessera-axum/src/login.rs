@@ -205,7 +205,6 @@ pub async fn check_password<'a>(
         tessera.stores().users.update_user(user.id, update).await?;
     }
     tessera.login_guard().record_success(&username).await?;
-    tessera.metrics().record_password(Outcome::Success);
     let at = tessera.clock().now();
     let mut event = meta.event(at, EventKind::LoginSucceeded);
     event.user = Some(user.id);
@@ -264,9 +263,15 @@ impl PasswordLogin<'_> {
         };
         let written = tessera.stores().audited.record_login(login).await;
         drop(timer);
+        // A success is counted once the login is kept, not when the password
+        // checked out: a login the store could not record failed.
         match written? {
-            LoginWritten::NoSuchUser => Ok(None),
+            LoginWritten::NoSuchUser => {
+                tessera.metrics().record_password(Outcome::Failure);
+                Ok(None)
+            }
             LoginWritten::Recorded(record) => {
+                tessera.metrics().record_password(Outcome::Success);
                 let user = User {
                     last_login: Some(truncate_to_micros(at)),
                     ..user

@@ -76,7 +76,21 @@ impl Insert {
 /// Runs [`INSERT_EVENT`] for the [`Insert`] `$insert` on `$executor`: the new id.
 macro_rules! insert_event {
     ($executor:expr, $insert:expr) => {
-        sqlx::query_scalar::<_, i64>($crate::audit::INSERT_EVENT)
+        $crate::audit::bind_event!(
+            sqlx::query_scalar::<_, i64>($crate::audit::INSERT_EVENT),
+            $insert
+        )
+        .fetch_one($executor)
+        .await
+    };
+}
+pub(crate) use insert_event;
+
+/// Binds the eight columns of the [`Insert`] `$insert` to `$query`, in
+/// [`INSERT_EVENT`]'s order.
+macro_rules! bind_event {
+    ($query:expr, $insert:expr) => {
+        $query
             .bind(::tessera_core::clock::to_micros($insert.event.time))
             .bind($insert.event.event.as_str())
             .bind($insert.event.user)
@@ -85,11 +99,9 @@ macro_rules! insert_event {
             .bind($insert.event.user_agent.as_deref())
             .bind($insert.event.request_id.as_deref())
             .bind(&$insert.detail)
-            .fetch_one($executor)
-            .await
     };
 }
-pub(crate) use insert_event;
+pub(crate) use bind_event;
 
 /// Most events in one [`insert_events!`] statement: 8 parameters each, far
 /// below both backends' limit on a statement's parameters.
@@ -133,15 +145,7 @@ macro_rules! insert_events {
         // per batch size would crowd the connection's statement cache.
         let mut query = sqlx::query(&sql).persistent(inserts.len() <= 2);
         for insert in inserts {
-            query = query
-                .bind(::tessera_core::clock::to_micros(insert.event.time))
-                .bind(insert.event.event.as_str())
-                .bind(insert.event.user)
-                .bind(&insert.event.username)
-                .bind(insert.event.ip.as_deref())
-                .bind(insert.event.user_agent.as_deref())
-                .bind(insert.event.request_id.as_deref())
-                .bind(&insert.detail);
+            query = $crate::audit::bind_event!(query, insert);
         }
         query.execute($executor).await
     }};

@@ -613,16 +613,19 @@ impl AuditedWrites for MemoryStore {
         }
         // The token first: it is the only step that can fail, and it fails
         // before changing anything.
-        let record = match &login.token {
-            Some(token) => state.create_token(token.new.clone(), token.max_per_user)?,
-            None => None,
+        let (record, token_event) = match login.token {
+            Some(token) => (
+                state.create_token(token.new, token.max_per_user)?,
+                Some(token.event),
+            ),
+            None => (None, None),
         };
         if let Some((user, _)) = state.users.get_mut(&login.user_id) {
             user.last_login = Some(truncate_to_micros(login.at));
         }
         state.append(login.event);
-        if let (Some(token), Some(record)) = (login.token, &record) {
-            state.append(event_for_new_token(token.event, record.id));
+        if let (Some(event), Some(record)) = (token_event, &record) {
+            state.append(event_for_new_token(event, record.id));
         }
         Ok(LoginWritten::Recorded(record))
     }

@@ -301,3 +301,46 @@ async fn a_weaker_stored_hash_is_upgraded_at_login() {
         .await;
     assert_eq!(again.status, 200);
 }
+
+#[tokio::test]
+async fn a_login_the_store_cannot_record_is_a_500_that_keeps_nothing() {
+    use sqlx::{Connection, Executor};
+    let app = TestApp::new().await;
+    let alice = app.user("alice", "s3cret-pass").await;
+    // The database refuses the login's event, so the login's one transaction
+    // (last_login, the event, the key and its event) fails as a whole.
+    let url = format!("sqlite://{}/tessera.db", app.dir.path().display());
+    let mut plain = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    plain
+        .execute(
+            "CREATE TRIGGER refuse_logins BEFORE INSERT ON tessera_audit \
+             WHEN NEW.event = 'login_succeeded' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .await
+        .unwrap();
+    plain.close().await.unwrap();
+
+    let body = json!({"username": "alice", "password": "s3cret-pass"});
+    app.post_json("/api-token-auth/", None, body)
+        .await
+        .assert_error(500, "error", "A server error occurred.");
+
+    let now = app.state.tessera.clock().now();
+    let tokens = app.state.tessera.stores().tokens.list_tokens(alice.id, now);
+    assert_eq!(tokens.await.unwrap(), []);
+    assert_eq!(app.stored_user("alice").await.last_login, None);
+    let events = app.audit_events().await;
+    assert!(
+        events
+            .iter()
+            .all(|e| e.event != EventKind::LoginSucceeded && e.event != EventKind::TokenCreated),
+        "{events:?}"
+    );
+    // Not counted as a successful password login either.
+    let metrics = String::from_utf8(app.get("/metrics", None).await.body).unwrap();
+    let success = "tessera_auth_outcomes_total{method=\"password\",outcome=\"success\"}";
+    assert!(
+        metrics.lines().all(|l| !l.starts_with(success)),
+        "{metrics}"
+    );
+}
