@@ -13,7 +13,8 @@
 //! | `tessera_login_duration_seconds` | histogram | |
 //! | `tessera_password_hash_queue_depth` | gauge | |
 //! | `tessera_password_hash_running` | gauge | |
-//! | `tessera_password_hash_rests_total` | counter | |
+//! | `tessera_password_hash_gave_way_total` | counter | |
+//! | `tessera_password_hash_forced_total` | counter | |
 //! | `tessera_csrf_failures_total` | counter | |
 //! | `tessera_lockouts_total` | counter | |
 //! | `tessera_token_db_lookups_total` | counter | |
@@ -284,7 +285,7 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
-/// The password hasher's queue and rests, read at scrape time.
+/// The password hasher's queue and how often it gave way, read at scrape time.
 #[derive(Debug)]
 struct HasherMetrics(PasswordHasher);
 
@@ -307,14 +308,23 @@ impl Collector for HasherMetrics {
             let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
             gauge.encode(metric)?;
         }
-        let rests = ConstCounter::new(self.0.rests());
-        let metric = encoder.encode_descriptor(
-            "tessera_password_hash_rests",
-            "Rests a hashing thread took after a job because other requests were being served.",
-            None,
-            rests.metric_type(),
-        )?;
-        rests.encode(metric)?;
+        let counters = [
+            (
+                "tessera_password_hash_gave_way",
+                "Password hash jobs that waited for other requests to be served before they started.",
+                self.0.gave_way(),
+            ),
+            (
+                "tessera_password_hash_forced",
+                "Password hash jobs that waited as long as allowed, then ran anyway.",
+                self.0.forced(),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
         Ok(())
     }
 }
@@ -354,7 +364,8 @@ mod tests {
             "tessera_login_duration_seconds_count 1",
             "tessera_password_hash_queue_depth 0",
             "tessera_password_hash_running 0",
-            "tessera_password_hash_rests_total 0",
+            "tessera_password_hash_gave_way_total 0",
+            "tessera_password_hash_forced_total 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }

@@ -255,8 +255,6 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let context = PolicyContext(self.context.clone());
-        // The hashing threads give way while other traffic is served.
-        context.0.tessera.hasher().note_request();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
             let identity = match authenticate(&context, &parts).await {

@@ -4,10 +4,11 @@
 //! Hashing is deliberately slow (argon2id, m = 19456 KiB, t = 2, p = 1 by
 //! default, OWASP's parameters), so it never runs on the async runtime's worker
 //! threads: [`PasswordHasher`] runs it on its own threads (one per core by
-//! default, at the lowest scheduling priority, resting between jobs while other
-//! requests are served: [`PasswordHasher::note_request`]). A login storm
-//! queues there; a queue past its limit is refused with [`HashError::Busy`]
-//! (the server answers 503) instead of growing without bound.
+//! default, at the lowest scheduling priority, giving way while the async
+//! runtime is busy with other requests: [`PasswordHasher::with_max_give_way`]).
+//! A login storm queues there; a queue past its limit is refused with
+//! [`HashError::Busy`] (the server answers 503) instead of growing without
+//! bound.
 //!
 //! One normalisation is documented and applied: a password is hashed as its
 //! Unicode NFKC form (NIST SP 800-63B 5.1.1.2), so the composed and decomposed
@@ -19,8 +20,10 @@ use crate::secret::Secret;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
 
@@ -127,6 +130,11 @@ pub struct PasswordHasher {
 struct Inner {
     params: Argon2Params,
     load: Load,
+    /// [`PasswordHasher::with_max_give_way`], in nanoseconds.
+    max_give_way_ns: AtomicU64,
+    /// The async runtime whose workers' busy time the hashing threads give
+    /// way to: the one that submitted the first job.
+    runtime: OnceLock<Option<tokio::runtime::RuntimeMetrics>>,
     queue: std::sync::mpsc::Sender<Job>,
     queue_limit: usize,
     waiting: AtomicUsize,
@@ -146,12 +154,13 @@ impl PasswordHasher {
             .hash_password(b"tessera-dummy-password", &salt)
             .map_err(|e| e.to_string())?
             .to_string();
-        let load = Load::default();
         Ok(PasswordHasher {
             inner: Arc::new(Inner {
                 params,
                 queue: start_workers(workers)?,
-                load,
+                load: Load::default(),
+                max_give_way_ns: AtomicU64::new(nanos(DEFAULT_MAX_GIVE_WAY)),
+                runtime: OnceLock::new(),
                 queue_limit,
                 waiting: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
@@ -159,6 +168,39 @@ impl PasswordHasher {
                 dummy_hash,
             }),
         })
+    }
+
+    /// How long a job may give way before it runs anyway (default 500 ms):
+    /// the floor of login capacity under a flood of other requests, one
+    /// verification per hashing thread per this much time.
+    ///
+    /// A hashing thread gives way before a job while the async runtime that
+    /// submits the jobs (the server's) kept its workers busy for at least
+    /// half of their time since the thread last looked (during its previous
+    /// job, or its last wait): it looks again every 20 ms and starts the job
+    /// once the workers are less busy, or, after this long,
+    /// runs it anyway, at normal priority where the process may raise it
+    /// (`CAP_SYS_NICE`, or an `RLIMIT_NICE` of at least 20), so that it is
+    /// done in one stretch and not dragged out over seconds of idle moments.
+    ///
+    /// Why: on a busy machine a runnable lowest-priority thread, hashing or a
+    /// plain busy loop, takes every idle moment of the cores and raised the
+    /// tail latency of the other requests two to four times (`bench/run`'s
+    /// login storm); giving way before a job keeps hashing off the cores
+    /// while they serve other traffic, and the floor keeps a flood of cheap
+    /// requests from denying every login. Logins themselves hardly keep the
+    /// runtime busy (their cost is the hashing), so an idle server, one
+    /// serving only logins or one with spare capacity hashes at full speed.
+    pub fn with_max_give_way(self, max: Duration) -> Self {
+        self.inner
+            .max_give_way_ns
+            .store(nanos(max), Ordering::Relaxed);
+        self
+    }
+
+    /// See [`PasswordHasher::with_max_give_way`].
+    pub fn max_give_way(&self) -> Duration {
+        Duration::from_nanos(self.inner.max_give_way_ns.load(Ordering::Relaxed))
     }
 
     /// One worker per core and a queue of 64 per worker.
@@ -188,27 +230,17 @@ impl PasswordHasher {
         self.inner.verifications.load(Ordering::Relaxed)
     }
 
-    /// Tells the hasher that the server received a request (every request,
-    /// those that hash a password included; tessera-axum's policy layer calls
-    /// it for every route that declares a policy). While
-    /// requests other than those that hash keep arriving, each hashing thread
-    /// rests after a job for as long as the job took: hashing then takes at
-    /// most half of each core, and the rest of the traffic keeps its latency
-    /// through a login storm. An idle server, or one serving nothing but
-    /// logins, hashes at full speed.
-    pub fn note_request(&self) {
-        self.inner.load.requests.fetch_add(1, Ordering::Relaxed);
+    /// Jobs that gave way to other work before they started (for `/metrics`
+    /// and tests).
+    pub fn gave_way(&self) -> u64 {
+        self.inner.load.gave_way.load(Ordering::Relaxed)
     }
 
-    /// Requests noted by [`PasswordHasher::note_request`] so far.
-    pub fn requests_noted(&self) -> u64 {
-        self.inner.load.requests.load(Ordering::Relaxed)
-    }
-
-    /// How many times a hashing thread has rested after a job because other
-    /// requests were being served (for `/metrics` and tests).
-    pub fn rests(&self) -> u64 {
-        self.inner.load.rests.load(Ordering::Relaxed)
+    /// Jobs that gave way for the whole
+    /// [`max_give_way`](PasswordHasher::with_max_give_way) and then ran anyway
+    /// (for `/metrics` and tests).
+    pub fn forced(&self) -> u64 {
+        self.inner.load.forced.load(Ordering::Relaxed)
     }
 
     /// Hashes a password with argon2id at the current parameters.
@@ -253,26 +285,36 @@ impl PasswordHasher {
         T: Send + 'static,
     {
         let inner = self.inner.clone();
+        inner.runtime.get_or_init(|| {
+            tokio::runtime::Handle::try_current()
+                .ok()
+                .map(|h| h.metrics())
+        });
         if inner.waiting.fetch_add(1, Ordering::AcqRel) >= inner.queue_limit {
             inner.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(HashError::Busy);
         }
-        inner.load.jobs.fetch_add(1, Ordering::Relaxed);
         let (done, result) = tokio::sync::oneshot::channel();
         let worker = inner.clone();
         let task: Job = Box::new(move || {
+            let gate = worker.give_way();
             worker.waiting.fetch_sub(1, Ordering::AcqRel);
             worker.running.fetch_add(1, Ordering::AcqRel);
-            let before = worker.load.other_requests();
-            let started = std::time::Instant::now();
-            let value = job(&worker);
-            let took = started.elapsed();
-            let rest = worker.load.rest_after(before, took);
+            let value = match gate {
+                Gate::Open => job(&worker),
+                // Done in one stretch, not dragged out over seconds of idle
+                // moments; back at the lowest priority afterwards.
+                Gate::Forced => {
+                    let raised = normal_priority();
+                    let value = job(&worker);
+                    if raised {
+                        lowest_priority();
+                    }
+                    value
+                }
+            };
             worker.running.fetch_sub(1, Ordering::AcqRel);
             let _ = done.send(value);
-            if let Some(rest) = rest {
-                std::thread::sleep(rest);
-            }
         });
         if inner.queue.send(task).is_err() {
             inner.waiting.fetch_sub(1, Ordering::AcqRel);
@@ -290,52 +332,107 @@ type Job = Box<dyn FnOnce() + Send>;
 /// What the hashing threads know of the server's traffic.
 #[derive(Debug, Default)]
 struct Load {
-    /// Requests noted by [`PasswordHasher::note_request`].
-    requests: AtomicU64,
-    /// Jobs submitted (each login's request notes one request and submits one job).
-    jobs: AtomicU64,
-    /// Rests taken after a job.
-    rests: AtomicU64,
+    /// Jobs that gave way before they started.
+    gave_way: AtomicU64,
+    /// Jobs that gave way as long as allowed, then ran anyway.
+    forced: AtomicU64,
 }
 
-/// Requests that do not hash, during one job, past which the job is followed
-/// by a rest: a few hundred a second, more than health checks and metric
-/// scrapes, fewer than any real traffic.
-const OTHER_REQUESTS_FOR_REST: u64 = 4;
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
 
-impl Load {
-    /// Requests noted so far that did not submit a job (wrapping: jobs from
-    /// outside a request, such as the CLI's, make it go backwards).
-    fn other_requests(&self) -> u64 {
-        self.requests
-            .load(Ordering::Relaxed)
-            .wrapping_sub(self.jobs.load(Ordering::Relaxed))
-    }
+/// The default of [`PasswordHasher::with_max_give_way`].
+pub const DEFAULT_MAX_GIVE_WAY: Duration = Duration::from_millis(500);
 
-    /// The rest a hashing thread takes after a job that took `took`, begun
-    /// when [`Load::other_requests`] was `before`: as long as the job, when
-    /// other requests arrived meanwhile.
-    fn rest_after(&self, before: u64, took: std::time::Duration) -> Option<std::time::Duration> {
-        let during = self.other_requests().wrapping_sub(before);
-        // `during` is huge when the count went backwards: no rest then.
-        (OTHER_REQUESTS_FOR_REST..u64::MAX / 2)
-            .contains(&during)
-            .then(|| {
-                self.rests.fetch_add(1, Ordering::Relaxed);
-                took
-            })
+/// How often a job that gives way looks again: short enough that a lull in
+/// the traffic is soon used, long enough to span several of the runtime's
+/// busy-time updates and for the waiting thread's own wake-ups to cost
+/// nothing measurable.
+const GIVE_WAY_POLL: Duration = Duration::from_millis(20);
+
+/// The share of the runtime workers' time, busy, at or past which hashing
+/// gives way. Below it there are idle moments enough for hashing at the
+/// lowest priority; at saturation the workers are busy nearly all the time.
+const BUSY_SHARE_TO_GIVE_WAY: f64 = 0.5;
+
+thread_local! {
+    /// A hashing thread's last look at the runtime: when, and its workers'
+    /// total busy time then.
+    static LAST_LOOK: Cell<Option<(Instant, Duration)>> = const { Cell::new(None) };
+}
+
+/// How a job got past [`Inner::give_way`].
+enum Gate {
+    /// The runtime had time to spare (at once, or after giving way).
+    Open,
+    /// It gave way as long as allowed.
+    Forced,
+}
+
+impl Inner {
+    /// Before a job, on its hashing thread: waits while the runtime's
+    /// workers are busy (see [`PasswordHasher::with_max_give_way`]), for at
+    /// most `max_give_way`.
+    fn give_way(&self) -> Gate {
+        let Some(runtime) = self.runtime.get().and_then(Option::as_ref) else {
+            return Gate::Open;
+        };
+        let workers = runtime.num_workers().max(1);
+        // Whether the workers were busy since this thread last looked; None
+        // when that cannot be told: a first look has nothing to compare
+        // with, and a look sooner than GIVE_WAY_POLL after the last one (a
+        // fast job, the end of a wait) too little, so the last look stays
+        // the one to compare with.
+        let busy = || {
+            let now = Instant::now();
+            let total: Duration = (0..workers)
+                .map(|w| runtime.worker_total_busy_duration(w))
+                .sum();
+            let last = LAST_LOOK.get();
+            let elapsed = last.map(|(then, _)| now.saturating_duration_since(then));
+            if elapsed.is_some_and(|e| e < GIVE_WAY_POLL) {
+                return None;
+            }
+            LAST_LOOK.set(Some((now, total)));
+            let (before, elapsed) = (last?.1, elapsed?);
+            let busy = total.saturating_sub(before).as_secs_f64();
+            Some(busy >= BUSY_SHARE_TO_GIVE_WAY * elapsed.as_secs_f64() * workers as f64)
+        };
+        if busy() != Some(true) {
+            return Gate::Open;
+        }
+        let load = &self.load;
+        load.gave_way.fetch_add(1, Ordering::Relaxed);
+        let max = Duration::from_nanos(self.max_give_way_ns.load(Ordering::Relaxed));
+        // No deadline past what an Instant holds (a huge setting): give way
+        // for as long as the runtime is busy.
+        let deadline = Instant::now().checked_add(max);
+        loop {
+            let left = deadline.map_or(GIVE_WAY_POLL, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            if left.is_zero() {
+                load.forced.fetch_add(1, Ordering::Relaxed);
+                return Gate::Forced;
+            }
+            std::thread::sleep(GIVE_WAY_POLL.min(left));
+            if busy() == Some(false) {
+                return Gate::Open;
+            }
+        }
     }
 }
 
 /// Starts `workers` hashing threads fed by one queue. They run at the lowest
-/// scheduling priority (`SCHED_IDLE` on Linux, see [`lowest_priority`]), and
-/// rest after a job while other requests are being served ([`Load::rest_after`]): a
-/// login storm then takes the CPU only where request handling leaves it, so
+/// scheduling priority (`SCHED_IDLE` on Linux, see [`lowest_priority`]) and
+/// give way before each job while the runtime is busy ([`Inner::give_way`]): a
+/// login storm then takes the CPU only where other requests leave it, so
 /// token-authenticated traffic keeps its latency, while an idle server still
-/// hashes at full speed. The other side of that: a server whose cores are kept
-/// busy by other work verifies passwords slowly or not at all, and logins wait
-/// in the queue until it refuses them (503). They end when the queue's sender
-/// (the hasher) is dropped.
+/// hashes at full speed. The other side of that: a server whose runtime is kept
+/// busy by other requests verifies one password per thread per
+/// `max_give_way`, and logins wait in the queue until it refuses them (503).
+/// They end when the queue's sender (the hasher) is dropped.
 fn start_workers(workers: usize) -> Result<std::sync::mpsc::Sender<Job>, String> {
     let (sender, receiver) = std::sync::mpsc::channel::<Job>();
     let receiver = Arc::new(std::sync::Mutex::new(receiver));
@@ -383,6 +480,33 @@ fn lowest_priority() {
         }
     }
     let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+}
+
+/// Puts the calling hashing thread back at normal priority (`SCHED_OTHER`,
+/// nice 0) for a job that gave way as long as it may. Leaving `SCHED_IDLE`
+/// or lowering a nice value needs `CAP_SYS_NICE` or an `RLIMIT_NICE` of at
+/// least 20 (systemd's `LimitNICE=`); without them the job runs at the lowest
+/// priority, only more slowly. Whether it was raised.
+fn normal_priority() -> bool {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use thread_priority::unix::{
+            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
+            ThreadSchedulePolicy,
+        };
+        let other = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+        // Nice 0: the middle of the normal range.
+        set_thread_priority_and_policy(
+            thread_native_id(),
+            thread_priority::ThreadPriority::Os(thread_priority::ThreadPriorityOsValue::default()),
+            other,
+        )
+        .is_ok()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        false
+    }
 }
 
 fn normalized(password: &Secret) -> Secret {
@@ -530,7 +654,7 @@ pub fn needs_rehash(params: &Argon2Params, stored: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
+    use std::future::Future;
 
     fn cheap() -> Argon2Params {
         Argon2Params {
@@ -698,48 +822,172 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_job_during_other_traffic_is_followed_by_a_rest_as_long_as_it() {
-        let hasher = PasswordHasher::new(cheap(), 1, 4).unwrap_or_else(|e| panic!("{e}"));
-        let job = Duration::from_millis(30);
-        // Requests that hash nothing arrive while the job runs.
-        let ended = hasher
-            .run(move |inner| {
-                std::thread::sleep(job);
-                inner
-                    .load
-                    .requests
-                    .fetch_add(OTHER_REQUESTS_FOR_REST, Ordering::Relaxed);
-                Instant::now()
-            })
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let next = hasher
-            .run(|_| Instant::now())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(hasher.rests(), 1);
-        // The thread slept at least as long as the job took.
-        assert!(next.duration_since(ended) >= job);
+    /// Keeps the runtime's only worker busy until dropped (a failed
+    /// assertion too, or the runtime's shutdown would wait for the worker for
+    /// ever): as a saturated server's worker is, polling short tasks one
+    /// after another and never parking (tokio adds up a worker's busy time
+    /// when it parks and every few dozen polls). Two tasks hand a message to
+    /// each other, each spinning for 50 µs first, so there is always one
+    /// ready to run.
+    struct BusyWorker(Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for BusyWorker {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
     }
 
-    #[tokio::test]
-    async fn logins_alone_and_sparse_requests_never_rest() {
+    fn keep_the_worker_busy() -> BusyWorker {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (to_a, mut a) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let (to_b, mut b) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let spin = || {
+            let poll = Instant::now();
+            while poll.elapsed() < Duration::from_micros(50) {
+                std::hint::spin_loop();
+            }
+        };
+        let flag = stop.clone();
+        tokio::spawn(async move {
+            while a.recv().await.is_some() && !flag.load(Ordering::Relaxed) {
+                spin();
+                let _ = to_b.send(());
+            }
+        });
+        let flag = stop.clone();
+        let back = to_a.clone();
+        tokio::spawn(async move {
+            while b.recv().await.is_some() && !flag.load(Ordering::Relaxed) {
+                spin();
+                let _ = back.send(());
+            }
+        });
+        let _ = to_a.send(());
+        BusyWorker(stop)
+    }
+
+    // The test body runs on the test's own thread (block_on), spawned tasks
+    // on the runtime's single worker.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_job_gives_way_while_the_runtime_is_busy() {
+        let hasher = PasswordHasher::new(cheap(), 1, 4)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_max_give_way(Duration::from_secs(60));
+        let busy = keep_the_worker_busy();
+        // The thread's first look finds nothing to compare with.
+        let job = Duration::from_millis(30);
+        hasher
+            .run(move |_| std::thread::sleep(job))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(hasher.gave_way(), 0);
+        // The worker was busy all through that job: the next one waits...
+        // (submitted by one poll here, and waited for with std's sleep: the
+        // busy worker is in no state to drive tokio's timers promptly).
+        let mut next = Box::pin(hasher.run(|_| Instant::now()));
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(next.as_mut().poll(&mut context).is_pending());
+        for _ in 0..500 {
+            if hasher.gave_way() == 1 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(hasher.gave_way(), 1);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!((hasher.queue_depth(), hasher.running()), (1, 0));
+        // ...until the runtime has time to spare.
+        let freed = Instant::now();
+        drop(busy);
+        let started = next.await.unwrap_or_else(|e| panic!("{e}"));
+        assert!(started >= freed);
+        assert_eq!((hasher.gave_way(), hasher.forced()), (1, 0));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_job_that_gave_way_as_long_as_allowed_runs_anyway() {
+        let max = Duration::from_millis(100);
+        let hasher = PasswordHasher::new(cheap(), 1, 4)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .with_max_give_way(max);
+        let busy = keep_the_worker_busy();
+        let job = Duration::from_millis(30);
+        hasher
+            .run(move |_| std::thread::sleep(job))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let submitted = Instant::now();
+        let policy = hasher
+            .run(|_| current_policy())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(submitted.elapsed() >= max);
+        assert_eq!((hasher.gave_way(), hasher.forced()), (1, 1));
+        // At normal priority, where this process may raise it, so that it is
+        // done in one stretch.
+        #[cfg(target_os = "linux")]
+        {
+            use thread_priority::unix::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+            let may_raise = std::thread::spawn(|| {
+                lowest_priority();
+                normal_priority()
+            })
+            .join()
+            .unwrap_or(false);
+            let expected = if may_raise {
+                NormalThreadSchedulePolicy::Other
+            } else {
+                NormalThreadSchedulePolicy::Idle
+            };
+            assert_eq!(policy, Some(ThreadSchedulePolicy::Normal(expected)));
+        }
+        drop(busy);
+        // Once the runtime is idle again, a job starts at once, back at the
+        // lowest priority.
+        std::thread::sleep(Duration::from_millis(50));
+        let next = hasher
+            .run(|_| current_policy())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((hasher.gave_way(), hasher.forced()), (1, 1));
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            next,
+            Some(thread_priority::unix::ThreadSchedulePolicy::Normal(
+                thread_priority::unix::NormalThreadSchedulePolicy::Idle
+            ))
+        );
+        #[cfg(not(target_os = "linux"))]
+        let _ = (policy, next);
+    }
+
+    #[cfg(target_os = "linux")]
+    fn current_policy() -> Option<thread_priority::unix::ThreadSchedulePolicy> {
+        thread_priority::unix::thread_schedule_policy().ok()
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn current_policy() -> Option<()> {
+        None
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn logins_alone_never_give_way() {
         let hasher = PasswordHasher::new(cheap(), 2, 64).unwrap_or_else(|e| panic!("{e}"));
         let hash = hasher.hash(&Secret::new("pw")).await.unwrap_or_default();
-        for _ in 0..20 {
-            // A login: one request, one verification.
-            hasher.note_request();
-            let ok = hasher.verify(&Secret::new("pw"), Some(&hash)).await;
+        // Twenty logins at once, from tasks on the runtime's workers.
+        let logins: Vec<_> = (0..20)
+            .map(|_| {
+                let (hasher, hash) = (hasher.clone(), hash.clone());
+                tokio::spawn(async move { hasher.verify(&Secret::new("pw"), Some(&hash)).await })
+            })
+            .collect();
+        for login in logins {
+            let ok = login.await.unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(ok.map(|v| v.is_valid()).ok(), Some(true));
         }
-        // A health check or a scrape now and then.
-        for _ in 0..OTHER_REQUESTS_FOR_REST - 1 {
-            hasher.note_request();
-        }
-        let _ = hasher.verify(&Secret::new("pw"), Some(&hash)).await;
-        assert_eq!(hasher.rests(), 0);
-        assert_eq!(hasher.verifications(), 21);
+        assert_eq!((hasher.gave_way(), hasher.forced()), (0, 0));
+        assert_eq!(hasher.verifications(), 20);
     }
 
     #[tokio::test]

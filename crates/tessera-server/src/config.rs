@@ -290,6 +290,11 @@ pub struct PasswordConfig {
     pub min_length: usize,
     /// A password change ends the user's other sessions and tokens.
     pub revoke_on_change: bool,
+    /// How long a password hash waits for the server's other requests
+    /// before it runs anyway (`500ms`): the floor of login capacity under a
+    /// flood of other traffic, one verification per core per this much time.
+    #[serde(with = "duration_text")]
+    pub max_give_way: Duration,
 }
 
 impl Default for PasswordConfig {
@@ -298,6 +303,7 @@ impl Default for PasswordConfig {
             argon2: "m=19456,t=2,p=1".to_owned(),
             min_length: 8,
             revoke_on_change: true,
+            max_give_way: tessera_core::password::DEFAULT_MAX_GIVE_WAY,
         }
     }
 }
@@ -425,7 +431,21 @@ mod tests {
         );
         assert_eq!(c.tokens.rotation_grace, Duration::from_secs(60));
         assert_eq!(c.limits.body_bytes, 65_536);
+        assert_eq!(c.password.max_give_way, Duration::from_millis(500));
         assert!(c.demo.enabled);
+    }
+
+    #[test]
+    fn the_hashers_give_way_limit_comes_from_the_configuration() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_PASSWORD__MAX_GIVE_WAY", "2s");
+            jail.set_env("TESSERA_PASSWORD__ARGON2", "m=64,t=1,p=1");
+            let c = Config::load(None).map_err(figment::Error::from)?;
+            assert_eq!(c.password.max_give_way, Duration::from_secs(2));
+            let hasher = crate::hasher(&c).map_err(|e| e.to_string())?;
+            assert_eq!(hasher.max_give_way(), Duration::from_secs(2));
+            Ok(())
+        });
     }
 
     #[test]

@@ -117,7 +117,9 @@ pub fn hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
         .parse()
         .map_err(anyhow::Error::msg)
         .context("password.argon2")?;
-    PasswordHasher::with_defaults(params).map_err(anyhow::Error::msg)
+    Ok(PasswordHasher::with_defaults(params)
+        .map_err(anyhow::Error::msg)?
+        .with_max_give_way(config.password.max_give_way))
 }
 
 /// Opens the configured store and applies its migrations.
