@@ -154,7 +154,7 @@ def main():
         w(
             "Hashing jobs that gave way to a busy runtime (`tessera_password_hash_gave_way_total`, "
             f"`..._forced_total`) after this matrix: {told(gave['matrix'])} "
-            "(none expected: the login rows run alone)"
+            "(few expected: the login rows run alone)"
             + (f"; after the login storm rounds: {told(gave['storm'])}." if "storm" in gave else ".")
         )
     w("")

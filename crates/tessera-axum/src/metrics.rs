@@ -311,7 +311,7 @@ impl Collector for HasherMetrics {
         let counters = [
             (
                 "tessera_password_hash_gave_way",
-                "Password hash jobs that waited for other requests to be served before they started.",
+                "Password hash jobs that waited for a busy async runtime before they started.",
                 self.0.gave_way(),
             ),
             (

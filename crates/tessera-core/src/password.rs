@@ -976,9 +976,13 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn logins_alone_never_give_way() {
-        let hasher = PasswordHasher::new(cheap(), 2, 64).unwrap_or_else(|e| panic!("{e}"));
+        // The default cost, so that the threads' looks are far enough apart
+        // to be judged (GIVE_WAY_POLL): cheap jobs would never be.
+        let hasher =
+            PasswordHasher::new(Argon2Params::default(), 2, 64).unwrap_or_else(|e| panic!("{e}"));
         let hash = hasher.hash(&Secret::new("pw")).await.unwrap_or_default();
-        // Twenty logins at once, from tasks on the runtime's workers.
+        // Twenty logins at once, from tasks on the runtime's workers, which
+        // wait for them parked: the runtime has all the time to spare.
         let logins: Vec<_> = (0..20)
             .map(|_| {
                 let (hasher, hash) = (hasher.clone(), hash.clone());
