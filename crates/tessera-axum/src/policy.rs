@@ -2,9 +2,31 @@
 //! DRF view declares `authentication_classes` and `permission_classes`.
 //!
 //! The layer runs DRF's order: authenticate (the first authenticator that
-//! recognises the request decides), then the permission, then the handler. It
-//! leaves the [`Identity`] and the policy's [`PolicyContext`] in the request's
-//! extensions for the extractors.
+//! recognises the request decides), then the permission, then the route's
+//! token scope, then the recent-authentication requirement, then the
+//! throttles, then the handler. It leaves the [`Identity`] and the policy's
+//! [`PolicyContext`] in the request's extensions for the extractors.
+//!
+//! A route declares the scope a scoped token needs on its policy, for every
+//! method or per method, rather than checking it by hand in the handler:
+//!
+//! ```
+//! use http::Method;
+//! use tessera_axum::Policy;
+//!
+//! // Reading notes needs `notes:read`; changing them, `notes:write`.
+//! let notes = Policy::new().scopes("notes:read", "notes:write");
+//! // Exporting needs `notes:export` whatever the method, and recent authentication.
+//! let export = Policy::new().scope("notes:export").require_recent_auth();
+//! // Only DELETE needs its own scope; other methods need none.
+//! let purge = Policy::new().method_scope(Method::DELETE, "notes:purge");
+//! # let _ = (notes, export, purge);
+//! ```
+//!
+//! A session, or a token without scopes, carries its owner's full rights and
+//! passes every scope check ([`tessera_core::scope`]); a scoped token that
+//! lacks the route's scope gets `403` `Token scope "<scope>" required.`, even
+//! when its owner is a superuser.
 
 use crate::audit::RequestMeta;
 use crate::authentication::Authenticator;
@@ -21,6 +43,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use tessera_core::audit::EventKind;
 use tessera_core::permission::{grants_object, AllowAny, Perm, Permission, RequestInfo};
+use tessera_core::scope;
 use tessera_core::Identity;
 use tower::{Layer, Service};
 
@@ -29,9 +52,68 @@ use tower::{Layer, Service};
 pub struct Policy {
     authenticators: Option<Vec<Authenticator>>,
     permission: Perm,
-    recent_auth: bool,
+    recent_auth: RecentAuth,
+    scopes: Scopes,
+    served: Option<Vec<http::Method>>,
     throttles: Option<Vec<Throttle>>,
     extra_throttles: Vec<Throttle>,
+}
+
+/// Which methods of a route need a recent password proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RecentAuth {
+    Never,
+    Always,
+    UnsafeMethods,
+}
+
+impl RecentAuth {
+    fn applies_to(self, request: &RequestInfo) -> bool {
+        match self {
+            RecentAuth::Never => false,
+            RecentAuth::Always => true,
+            RecentAuth::UnsafeMethods => !request.is_safe_method(),
+        }
+    }
+}
+
+/// The scope a scoped token needs, by method: an entry for the method wins,
+/// then the safe/unsafe rule, then the rule for every method.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Scopes {
+    by_method: Vec<(http::Method, Option<String>)>,
+    safe: Option<String>,
+    unsafe_: Option<String>,
+    all: Option<String>,
+}
+
+impl Scopes {
+    fn required(&self, request: &RequestInfo) -> Option<&str> {
+        // axum serves `HEAD` with the `GET` handler: it needs what `GET` needs.
+        let entry = |method: &http::Method| self.by_method.iter().find(|(m, _)| m == method);
+        let found = match entry(&request.method) {
+            None if request.method == http::Method::HEAD => entry(&http::Method::GET),
+            found => found,
+        };
+        if let Some((_, scope)) = found {
+            return scope.as_deref();
+        }
+        let by_safety = if request.is_safe_method() {
+            &self.safe
+        } else {
+            &self.unsafe_
+        };
+        by_safety.as_deref().or(self.all.as_deref())
+    }
+
+    fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_method
+            .iter()
+            .filter_map(|(_, s)| s.as_deref())
+            .chain(self.safe.as_deref())
+            .chain(self.unsafe_.as_deref())
+            .chain(self.all.as_deref())
+    }
 }
 
 impl Default for Policy {
@@ -47,7 +129,9 @@ impl Policy {
         Policy {
             authenticators: None,
             permission: Perm::new(tessera_core::permission::IsAuthenticated),
-            recent_auth: false,
+            recent_auth: RecentAuth::Never,
+            scopes: Scopes::default(),
+            served: None,
             throttles: None,
             extra_throttles: Vec::new(),
         }
@@ -91,8 +175,64 @@ impl Policy {
     /// issued with the password, or re-authenticated at `/auth/reauth`, within
     /// the configured window; otherwise `403 reauthentication_required`.
     pub fn require_recent_auth(mut self) -> Self {
-        self.recent_auth = true;
+        self.recent_auth = RecentAuth::Always;
         self
+    }
+
+    /// Requires a recent password proof for unsafe methods only (`POST`,
+    /// `PUT`, `PATCH`, `DELETE`): reading stays open, every write needs
+    /// "sudo mode", as the administration routes do.
+    pub fn require_recent_auth_for_writes(mut self) -> Self {
+        self.recent_auth = RecentAuth::UnsafeMethods;
+        self
+    }
+
+    /// The scope a scoped token needs for every method of the route
+    /// (`HasScope` stays for custom logic inside a permission expression).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.all = Some(scope.into());
+        self
+    }
+
+    /// The scope a scoped token needs for safe methods (`GET`, `HEAD`,
+    /// `OPTIONS`) and the one it needs for the others.
+    pub fn scopes(mut self, read: impl Into<String>, write: impl Into<String>) -> Self {
+        self.scopes.safe = Some(read.into());
+        self.scopes.unsafe_ = Some(write.into());
+        self
+    }
+
+    /// The scope a scoped token needs for `method`, overriding the other
+    /// rules for it.
+    pub fn method_scope(self, method: http::Method, scope: impl Into<String>) -> Self {
+        self.set_method_scope(method, Some(scope.into()))
+    }
+
+    /// Declares that `method` needs no scope, overriding the other rules for
+    /// it (a scoped token may, say, log itself out whatever its scopes).
+    pub fn method_without_scope(self, method: http::Method) -> Self {
+        self.set_method_scope(method, None)
+    }
+
+    fn set_method_scope(mut self, method: http::Method, scope: Option<String>) -> Self {
+        self.scopes.by_method.retain(|(m, _)| *m != method);
+        self.scopes.by_method.push((method, scope));
+        self
+    }
+
+    /// The methods the route serves, when the policy is on a whole
+    /// `MethodRouter`: the scope and recent-authentication rules apply to
+    /// these only, so that another method still gets the router's `405`
+    /// (after authentication and the permission, DRF's order) rather than a
+    /// `403` for a rule of a method that does not exist. `HEAD` goes with `GET`.
+    pub fn serves(mut self, methods: impl IntoIterator<Item = http::Method>) -> Self {
+        self.served = Some(methods.into_iter().collect());
+        self
+    }
+
+    /// The scope a scoped token needs for a request with `method`, if any.
+    pub fn required_scope(&self, method: &http::Method) -> Option<&str> {
+        self.scopes.required(&RequestInfo::new(method.clone()))
     }
 
     /// The layer that enforces this policy on a route.
@@ -101,12 +241,19 @@ impl Policy {
             .authenticators
             .clone()
             .unwrap_or_else(|| tessera.settings().default_authenticators.clone());
+        for name in self.scopes.names().filter(|name| !scope::is_valid(name)) {
+            // No token can hold an invalid name, so the route refuses every
+            // scoped token: a typo fails closed, and says so once.
+            tracing::warn!(scope = %name, "a route declares a scope name no token can hold");
+        }
         PolicyLayer {
             context: Arc::new(ContextInner {
                 tessera: tessera.clone(),
                 authenticators,
                 permission: self.permission.clone(),
                 recent_auth: self.recent_auth,
+                scopes: self.scopes.clone(),
+                served: self.served.clone(),
                 throttles: {
                     let mut all = self
                         .throttles
@@ -129,8 +276,20 @@ struct ContextInner {
     tessera: Tessera,
     authenticators: Vec<Authenticator>,
     permission: Perm,
-    recent_auth: bool,
+    recent_auth: RecentAuth,
+    scopes: Scopes,
+    served: Option<Vec<http::Method>>,
     throttles: Vec<Throttle>,
+}
+
+impl ContextInner {
+    /// Whether the route serves this request's method (see [`Policy::serves`]).
+    fn serves(&self, request: &RequestInfo) -> bool {
+        self.served.as_ref().is_none_or(|methods| {
+            methods.contains(&request.method)
+                || (request.method == http::Method::HEAD && methods.contains(&http::Method::GET))
+        })
+    }
 }
 
 /// The refusal of a request that needs a recent password proof.
@@ -139,6 +298,15 @@ pub fn reauthentication_required() -> ApiError {
         http::StatusCode::FORBIDDEN,
         "reauthentication_required",
         "Recent authentication required: confirm your password at /auth/reauth.",
+    )
+}
+
+/// The refusal of a scoped token that lacks the route's `scope`.
+pub fn scope_required(scope: &str) -> ApiError {
+    ApiError::new(
+        http::StatusCode::FORBIDDEN,
+        "permission_denied",
+        scope::required_message(scope),
     )
 }
 
@@ -271,7 +439,17 @@ where
                     .refuse(&identity, permission.message())
                     .into_response());
             }
-            if context.0.recent_auth
+            let served = context.0.serves(&info);
+            if let Some(scope) = context.0.scopes.required(&info).filter(|_| served) {
+                if identity.is_authenticated() && !scope::grants(&identity, scope) {
+                    if let Some(user) = identity.user() {
+                        audit_denied(&context.0.tessera, &parts, user);
+                    }
+                    return Ok(scope_required(scope).into_response());
+                }
+            }
+            if served
+                && context.0.recent_auth.applies_to(&info)
                 && identity.is_authenticated()
                 && !is_recent(&context.0.tessera, &identity)
             {

@@ -67,13 +67,19 @@ impl Fixture {
             })
             .await
             .unwrap();
+        let key = self.key(&user, &[]).await;
+        (user, key)
+    }
+
+    /// A key for `user` with `scopes` (none: the owner's full rights).
+    async fn key(&self, user: &User, scopes: &[&str]) -> String {
         let key = TokenKey::generate();
         let new = NewToken {
             user_id: user.id,
             digest: key.digest(),
             name: "t".into(),
-            scopes: vec![],
-            created: now,
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            created: self.tessera.clock().now(),
             expires: None,
             authenticated_at: None,
         };
@@ -83,7 +89,7 @@ impl Fixture {
             .create_token(new, None)
             .await
             .unwrap();
-        (user, key.expose().to_owned())
+        key.expose().to_owned()
     }
 }
 
@@ -261,5 +267,99 @@ async fn extractors_without_the_layer_are_a_500_not_a_panic() {
     assert_eq!(
         body,
         json!({"detail": "A server error occurred.", "code": "error"})
+    );
+}
+
+#[tokio::test]
+async fn a_route_declares_its_scope_on_its_policy() {
+    let f = fixture().await;
+    let t = &f.tessera;
+    let ok = || async { Json(json!({"ok": true})) };
+    let app = Router::new()
+        .route(
+            "/notes",
+            get(ok)
+                .post(ok)
+                .layer(Policy::new().scopes("notes:read", "notes:write").layer(t)),
+        )
+        .route(
+            "/export",
+            get(ok).layer(Policy::new().scope("notes:export").layer(t)),
+        )
+        .route(
+            "/purge",
+            get(ok).delete(ok).layer(
+                Policy::new()
+                    .method_scope(Method::DELETE, "notes:purge")
+                    .layer(t),
+            ),
+        )
+        .route(
+            "/typo",
+            get(ok).layer(Policy::new().scope("Notes Write").layer(t)),
+        );
+    let (alice, full) = f.user("alice", false).await;
+    let read = f.key(&alice, &["notes:read"]).await;
+    let write = f.key(&alice, &["notes:write"]).await;
+    let refused = |scope: &str| {
+        (
+            StatusCode::FORBIDDEN,
+            None,
+            json!({"detail": format!("Token scope \"{scope}\" required."), "code": "permission_denied"}),
+        )
+    };
+    let allowed = (StatusCode::OK, None, json!({"ok": true}));
+    assert_eq!(
+        call(&app, Method::GET, "/notes", Some(&read)).await,
+        allowed
+    );
+    assert_eq!(
+        call(&app, Method::POST, "/notes", Some(&read)).await,
+        refused("notes:write")
+    );
+    assert_eq!(
+        call(&app, Method::POST, "/notes", Some(&write)).await,
+        allowed
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/notes", Some(&write)).await,
+        refused("notes:read")
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/export", Some(&read)).await,
+        refused("notes:export")
+    );
+    assert_eq!(
+        call(&app, Method::GET, "/purge", Some(&read)).await,
+        allowed
+    );
+    assert_eq!(
+        call(&app, Method::DELETE, "/purge", Some(&read)).await,
+        refused("notes:purge")
+    );
+    // A name no token can hold fails closed for every scoped token.
+    assert_eq!(
+        call(&app, Method::GET, "/typo", Some(&read)).await,
+        refused("Notes Write")
+    );
+    // A token without scopes carries its owner's full rights.
+    for (method, path) in [
+        (Method::GET, "/notes"),
+        (Method::POST, "/notes"),
+        (Method::GET, "/export"),
+        (Method::DELETE, "/purge"),
+        (Method::GET, "/typo"),
+    ] {
+        assert_eq!(
+            call(&app, method, path, Some(&full)).await,
+            allowed,
+            "{path}"
+        );
+    }
+    // The anonymous are refused by the permission first, as DRF: 401.
+    let (status, challenge, _) = call(&app, Method::GET, "/notes", None).await;
+    assert_eq!(
+        (status, challenge.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some("Token"))
     );
 }

@@ -68,6 +68,22 @@ pub trait AuditedWrites: Send + Sync + 'static {
         event: NewAuditEvent,
     ) -> Result<Option<User>, StoreError>;
 
+    /// [`update_user_audited`](AuditedWrites::update_user_audited) that also
+    /// deletes every session of the user but `except_session` and every
+    /// token but `except_token`, in the same transaction: a password changed
+    /// or reset ends the credentials obtained with the old one, so that no
+    /// window exists in which the new password is set and a thief's key
+    /// still works. No such user is `Ok(None)`: nothing is deleted and no
+    /// event is written.
+    async fn update_user_and_revoke_audited(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        except_session: Option<i64>,
+        except_token: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError>;
+
     /// [`TokenStore::create_token`](crate::store::TokenStore::create_token)
     /// with `event`, whose `detail` gets the new token's id as `"token_id"`
     /// when it is a JSON object ([`event_for_new_token`]). The cap check, the

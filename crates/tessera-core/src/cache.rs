@@ -322,6 +322,9 @@ impl<S: SessionStore> SessionStore for Cached<S> {
     async fn touch_session(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
         self.inner.touch_session(id, at).await
     }
+    async fn session_owner(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        self.inner.session_owner(id).await
+    }
     async fn delete_session(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
         let result = self.inner.delete_session(id, owner).await;
         self.state.bump();
@@ -361,6 +364,21 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
         event: NewAuditEvent,
     ) -> Result<Option<User>, StoreError> {
         let result = self.inner.update_user_audited(id, update, event).await;
+        self.state.bump();
+        result
+    }
+    async fn update_user_and_revoke_audited(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        except_session: Option<i64>,
+        except_token: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let result = self
+            .inner
+            .update_user_and_revoke_audited(id, update, except_session, except_token, event)
+            .await;
         self.state.bump();
         result
     }

@@ -23,6 +23,7 @@ pub mod csrf;
 pub mod identity;
 pub mod password;
 pub mod permission;
+pub mod scope;
 pub mod secret;
 pub mod session;
 pub mod store;

@@ -18,7 +18,7 @@
 //! assert!(!policy.has_permission(&get, &Identity::Anonymous));
 //! ```
 
-use crate::identity::{Credential, Identity};
+use crate::identity::Identity;
 use http::Method;
 use std::any::Any;
 use std::fmt::Debug;
@@ -291,13 +291,7 @@ impl HasScope {
 
 impl Permission for HasScope {
     fn has_permission(&self, _: &RequestInfo, identity: &Identity) -> bool {
-        match identity.credential() {
-            None => false,
-            Some(Credential::Session { .. }) => true,
-            Some(Credential::Token { scopes, .. }) => {
-                scopes.is_empty() || scopes.iter().any(|s| s == &self.0)
-            }
-        }
+        crate::scope::grants(identity, &self.0)
     }
 }
 
@@ -313,7 +307,7 @@ permission_ops!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::Principal;
+    use crate::identity::{Credential, Principal};
     use crate::user::User;
     use time::OffsetDateTime;
 

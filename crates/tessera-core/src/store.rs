@@ -164,6 +164,8 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn set_session_data(&self, id: i64, data: serde_json::Value) -> Result<(), StoreError>;
     /// Records a use of the session.
     async fn touch_session(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// The id of the user who owns the session with this id, live or not.
+    async fn session_owner(&self, id: i64) -> Result<Option<i64>, StoreError>;
     /// Deletes a session; with `owner`, only if that user owns it. Whether one was deleted.
     async fn delete_session(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError>;
     /// Deletes every session of a user but `except`; how many.

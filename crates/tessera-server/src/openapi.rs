@@ -4,11 +4,20 @@
 //! records its path, methods and documentation next to the axum handler: the
 //! description at `/openapi.json` is built from the very list the router is
 //! built from, so it cannot drift from the code.
+//!
+//! The same table declares the token scope each operation needs
+//! ([`Op::scope`]): [`Routes::guarded`] puts it on the route's policy, and the
+//! description lists it as the role of the `tokenAuth` requirement. An
+//! operation that says nothing needs `read` for a safe method and `write` for
+//! an unsafe one, the rule of application routes; credential management says
+//! `account`, administration `admin`.
 
 use crate::AppState;
 use axum::http::Method;
 use axum::routing::MethodRouter;
 use axum::Router;
+use tessera_axum::{Policy, Tessera};
+use tessera_core::scope;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem, PathsBuilder};
 use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::ResponseBuilder;
@@ -41,6 +50,45 @@ pub struct Op {
     pub body: &'static [&'static str],
     /// Status codes it answers with, success first.
     pub responses: &'static [u16],
+    /// The scope a scoped token needs.
+    pub scope: OpScope,
+}
+
+/// The scope a scoped token needs for an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpScope {
+    /// `read` for a safe method, `write` for an unsafe one.
+    ReadWrite,
+    /// This scope.
+    Named(&'static str),
+    /// None: any token of the user may do it.
+    None,
+}
+
+impl Op {
+    /// Declares the scope a scoped token needs.
+    pub fn scope(mut self, scope: &'static str) -> Self {
+        self.scope = OpScope::Named(scope);
+        self
+    }
+
+    /// Declares that the operation needs no scope.
+    pub fn no_scope(mut self) -> Self {
+        self.scope = OpScope::None;
+        self
+    }
+
+    /// The scope name it needs, if any.
+    pub fn scope_name(&self) -> Option<&'static str> {
+        match self.scope {
+            OpScope::ReadWrite => Some(match self.method {
+                Method::GET | Method::HEAD | Method::OPTIONS => scope::READ,
+                _ => scope::WRITE,
+            }),
+            OpScope::Named(name) => Some(name),
+            OpScope::None => None,
+        }
+    }
 }
 
 /// An operation: `op(GET, "summary", Auth::Default, &[], &[200, 401])`.
@@ -57,6 +105,7 @@ pub fn op(
         auth,
         body,
         responses,
+        scope: OpScope::ReadWrite,
     }
 }
 
@@ -92,6 +141,35 @@ impl Routes {
         self.router = self.router.route(path, handler);
         self.docs.push(RouteDoc { path, ops });
         self
+    }
+
+    /// Serves `handler` at `path` behind `policy`, with the scope of each of
+    /// `ops` put on the policy for its method, and documents `ops`. A method
+    /// the table does not list needs the scope all the listed ones share, if
+    /// they share one (`HEAD` is `GET`'s).
+    pub fn guarded(
+        self,
+        tessera: &Tessera,
+        path: &'static str,
+        ops: Vec<Op>,
+        policy: Policy,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        let mut policy = policy.serves(ops.iter().map(|op| op.method.clone()));
+        let names: Vec<Option<&'static str>> = ops.iter().map(Op::scope_name).collect();
+        if let Some(Some(shared)) = names.first() {
+            if names.iter().all(|n| *n == Some(*shared)) {
+                policy = policy.scope(*shared);
+            }
+        }
+        for op in &ops {
+            policy = match op.scope_name() {
+                Some(name) => policy.method_scope(op.method.clone(), name),
+                None => policy.method_without_scope(op.method.clone()),
+            };
+        }
+        let handler = handler.layer(policy.layer(tessera));
+        self.route(path, ops, handler)
     }
 
     /// Adds another table's routes.
@@ -170,18 +248,21 @@ pub fn document(docs: &[RouteDoc]) -> OpenApi {
                     .build();
                 operation = operation.request_body(Some(body));
             }
+            let roles: Vec<String> = op.scope_name().map(str::to_owned).into_iter().collect();
+            let token = || SecurityRequirement::new("tokenAuth", roles.clone());
+            let session = || SecurityRequirement::new("sessionAuth", Vec::<String>::new());
             let security = match op.auth {
                 Auth::None => vec![],
-                Auth::Default => vec![
-                    SecurityRequirement::new("tokenAuth", Vec::<String>::new()),
-                    SecurityRequirement::new("sessionAuth", Vec::<String>::new()),
-                ],
-                Auth::Token => vec![SecurityRequirement::new("tokenAuth", Vec::<String>::new())],
-                Auth::Session => vec![SecurityRequirement::new(
-                    "sessionAuth",
-                    Vec::<String>::new(),
-                )],
+                Auth::Default => vec![token(), session()],
+                Auth::Token => vec![token()],
+                Auth::Session => vec![session()],
             };
+            if op.auth != Auth::None {
+                if let Some(name) = op.scope_name() {
+                    operation = operation
+                        .description(Some(format!("A scoped token needs the `{name}` scope.")));
+                }
+            }
             if !security.is_empty() {
                 operation = operation.securities(Some(security));
             }

@@ -75,6 +75,42 @@ impl AuditedWrites for SqlStore {
         Ok(row.map(User::from))
     }
 
+    async fn update_user_and_revoke_audited(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        except_session: Option<i64>,
+        except_token: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let insert = Insert::new(event)?;
+        let row = with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let Some(row) = update_user!(&mut *tx, id, update)? else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                sqlx::query(DELETE_USER_SESSIONS)
+                    .bind(id)
+                    .bind(except_session)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(DELETE_USER_TOKENS)
+                    .bind(id)
+                    .bind(except_token)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_event!(&mut *tx, insert)?;
+                tx.commit().await?;
+                Ok(Some(row))
+            }
+            .await
+        })
+        .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+
     async fn create_token_audited(
         &self,
         new: NewToken,

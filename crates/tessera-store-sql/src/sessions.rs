@@ -41,6 +41,8 @@ const SET_SESSION_DATA: &str = "UPDATE tessera_sessions SET data = $2 WHERE id =
 
 const TOUCH_SESSION: &str = "UPDATE tessera_sessions SET last_seen = $2 WHERE id = $1";
 
+const SESSION_OWNER: &str = "SELECT user_id FROM tessera_sessions WHERE id = $1";
+
 pub(crate) const DELETE_SESSION: &str =
     "DELETE FROM tessera_sessions WHERE id = $1 AND ($2 IS NULL OR user_id = $2)";
 
@@ -194,6 +196,13 @@ impl SessionStore for SqlStore {
                 .execute(pool)
                 .await
                 .map(drop)
+        })
+        .map_err(store_error)
+    }
+
+    async fn session_owner(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        with_pool!(self, pool => {
+            sqlx::query_scalar(SESSION_OWNER).bind(id).fetch_optional(pool).await
         })
         .map_err(store_error)
     }

@@ -462,6 +462,10 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
+    async fn session_owner(&self, id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self.lock().sessions.get(&id).map(|(_, s)| s.user_id))
+    }
+
     async fn delete_session(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
         Ok(self.lock().delete_session(id, owner))
     }
@@ -590,6 +594,24 @@ impl AuditedWrites for MemoryStore {
             state.append(event);
         }
         Ok(deleted)
+    }
+
+    async fn update_user_and_revoke_audited(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        except_session: Option<i64>,
+        except_token: Option<i64>,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let mut state = self.lock();
+        let user = state.update_user(id, update);
+        if user.is_some() {
+            state.delete_user_sessions(id, except_session);
+            state.delete_user_tokens(id, except_token);
+            state.append(event);
+        }
+        Ok(user)
     }
 
     async fn delete_user_credentials_audited(

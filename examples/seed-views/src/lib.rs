@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use tessera_axum::body::JsonObject;
 use tessera_axum::{AuthUser, Authenticator, Caller, Policy, Tessera};
 use tessera_core::permission::{AllowAny, IsAuthenticated, IsStaff};
+use tessera_core::scope;
 
 /// `ExampleView` (GET): who is calling and how.
 pub async fn example_get(AuthUser(me): AuthUser) -> Json<Value> {
@@ -50,17 +51,23 @@ pub async fn staff() -> Json<Value> {
 
 /// The views, under `/api/`. `both` is the authenticator list of the views
 /// that accept either scheme (the server's default).
+///
+/// They are application routes: a scoped token needs `read` to call them
+/// with a safe method and `write` for the others (a token without scopes, or
+/// a session, may do both).
 pub fn router<S: Clone + Send + Sync + 'static>(
     tessera: &Tessera,
     both: &[Authenticator],
 ) -> Router<S> {
-    let both = Policy::new().authenticators(both.iter().copied());
-    let token_only = Policy::new()
+    let app = Policy::new().scopes(scope::READ, scope::WRITE);
+    let both = app.clone().authenticators(both.iter().copied());
+    let token_only = app
+        .clone()
         .authenticators([Authenticator::Token])
         .permission(IsAuthenticated);
     // Only a session: an anonymous request is refused with 403, as DRF does
     // when the first authenticator offers no `WWW-Authenticate` challenge.
-    let session_only_policy = Policy::new()
+    let session_only_policy = app
         .authenticators([Authenticator::Session])
         .permission(IsAuthenticated);
     Router::new()

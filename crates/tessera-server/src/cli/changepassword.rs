@@ -1,9 +1,17 @@
 //! `tessera changepassword USERNAME`, as Django's: asks twice for the new one.
+//!
+//! Like `/auth/password` and an administrator's reset, it ends every session
+//! and token of the user, in the same transaction as the new hash, and
+//! records `password_changed` (`"via": "changepassword"`): whoever held a
+//! credential obtained with the old password keeps nothing.
 
 use crate::config::Config;
 use clap::Args;
+use serde_json::json;
 use std::sync::Arc;
 use tessera_axum::accounts::password_errors;
+use tessera_axum::audit::RequestMeta;
+use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::user::{normalize_username, UserUpdate};
 use tessera_core::SystemClock;
@@ -38,7 +46,19 @@ pub(super) async fn run(config: Config, args: ChangePasswordArgs) -> anyhow::Res
         password_hash: Some(hash),
         ..UserUpdate::default()
     };
-    tessera.stores().users.update_user(user.id, update).await?;
+    let event = RequestMeta::default().user_event(
+        tessera.clock().now(),
+        EventKind::PasswordChanged,
+        &user,
+        json!({"via": "changepassword", "other_credentials_revoked": true}),
+    );
+    tessera
+        .stores()
+        .audited
+        .update_user_and_revoke_audited(user.id, update, None, None, event)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("user {username:?} does not exist"))?;
     println!("Password changed successfully for user {:?}", user.username);
+    println!("Every session and token of the user was revoked.");
     Ok(())
 }

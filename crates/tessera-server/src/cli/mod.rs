@@ -48,7 +48,7 @@ pub enum Command {
     Createsuperuser(createsuperuser::CreateSuperuserArgs),
     /// Issue a token for a user and print it once (DRF's `drf_create_token`).
     CreateToken(create_token::CreateTokenArgs),
-    /// Change a user's password (Django's `changepassword`).
+    /// Change a user's password (Django's `changepassword`); ends their sessions and tokens.
     Changepassword(changepassword::ChangePasswordArgs),
     /// Delete expired sessions and tokens (Django's `clearsessions`).
     Clearsessions,

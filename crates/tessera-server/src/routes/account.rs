@@ -20,7 +20,7 @@ use tessera_axum::{sessions, ApiError, AuthUser, Policy, Rejection, Tessera, Val
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::user::UserUpdate;
-use tessera_core::Credential;
+use tessera_core::{scope, Credential};
 
 /// Django's `PasswordChangeForm` message.
 pub const OLD_PASSWORD_INCORRECT: &str =
@@ -28,15 +28,19 @@ pub const OLD_PASSWORD_INCORRECT: &str =
 
 pub(super) fn routes(tessera: &Tessera, registration: bool) -> Routes {
     let mut routes = Routes::new()
-        .route(
+        .guarded(
+            tessera,
             "/auth/reauth",
-            vec![op(Method::POST, "Confirm the password: the calling credential counts as recently authenticated", Auth::Default, &["password"], &[204, 400, 401, 403, 429])],
-            post(reauth).layer(Policy::new().throttle(super::token_auth::login_scope()).layer(tessera)),
+            vec![op(Method::POST, "Confirm the password: the calling credential counts as recently authenticated", Auth::Default, &["password"], &[204, 400, 401, 403, 429]).scope(scope::ACCOUNT)],
+            Policy::new().throttle(super::token_auth::login_scope()),
+            post(reauth),
         )
-        .route(
+        .guarded(
+            tessera,
             "/auth/password",
-            vec![op(Method::POST, "Change the password (recent authentication needed); ends other sessions and tokens", Auth::Default, &["old_password", "new_password"], &[204, 400, 401, 403])],
-            post(change_password).layer(Policy::new().require_recent_auth().layer(tessera)),
+            vec![op(Method::POST, "Change the password (recent authentication needed); ends other sessions and tokens", Auth::Default, &["old_password", "new_password"], &[204, 400, 401, 403]).scope(scope::ACCOUNT)],
+            Policy::new().require_recent_auth(),
+            post(change_password),
         );
     if registration {
         routes = routes.route(
@@ -150,21 +154,15 @@ async fn change_password(
         &me.user,
         json!({"other_credentials_revoked": revoke}),
     );
-    // The new hash and its event are one transaction.
-    tessera
-        .stores()
-        .audited
-        .update_user_audited(me.user.id, update, event)
-        .await?;
+    // The new hash, the revocation and the event are one transaction.
+    let audited = &tessera.stores().audited;
     if revoke {
-        let stores = tessera.stores();
-        stores
-            .sessions
-            .delete_user_sessions(me.user.id, keep_session)
+        audited
+            .update_user_and_revoke_audited(me.user.id, update, keep_session, keep_token, event)
             .await?;
-        stores
-            .tokens
-            .delete_user_tokens(me.user.id, keep_token)
+    } else {
+        audited
+            .update_user_audited(me.user.id, update, event)
             .await?;
     }
     let mut response = StatusCode::NO_CONTENT.into_response();

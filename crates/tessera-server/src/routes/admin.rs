@@ -17,15 +17,22 @@ use tessera_axum::fields::{CharField, Fields};
 use tessera_axum::{ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors};
 use tessera_core::audit::{AuditQuery, EventKind};
 use tessera_core::permission::IsStaff;
+use tessera_core::scope;
 use tessera_core::secret::Secret;
 use tessera_core::user::UserUpdate;
 use tessera_core::User;
 
 pub(super) fn routes(tessera: &Tessera) -> Routes {
-    let staff = Policy::new().permission(IsStaff);
+    // Staff only, a token scoped `admin` (or unscoped, or a session), and a
+    // recent password proof for every write.
+    let staff = Policy::new()
+        .permission(IsStaff)
+        .require_recent_auth_for_writes();
     let s = Auth::Default;
+    let a = scope::ADMIN;
     Routes::new()
-        .route(
+        .guarded(
+            tessera,
             "/admin/users",
             vec![
                 op(
@@ -34,22 +41,26 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                     s,
                     &[],
                     &[200, 401, 403, 404],
-                ),
+                )
+                .scope(a),
                 op(
                     Method::POST,
-                    "Create a user (staff)",
+                    "Create a user (staff; a staff account only by a superuser)",
                     s,
                     &["username", "password", "email?", "is_staff?", "is_active?"],
                     &[201, 400, 401, 403],
-                ),
+                )
+                .scope(a),
             ],
-            get(list_users).post(add_user).layer(staff.layer(tessera)),
+            staff.clone(),
+            get(list_users).post(add_user),
         )
-        .route(
+        .guarded(
+            tessera,
             "/admin/users/{id}",
             vec![op(
                 Method::PATCH,
-                "Update a user: flags, e-mail, password reset (staff)",
+                "Update a user: flags, e-mail, password reset (staff; privileges and staff accounts only by a superuser)",
                 s,
                 &[
                     "is_active?",
@@ -59,32 +70,41 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                     "password?",
                 ],
                 &[200, 400, 401, 403, 404],
-            )],
-            patch(update_user).layer(staff.layer(tessera)),
+            )
+            .scope(a)],
+            staff.clone(),
+            patch(update_user),
         )
-        .route(
+        .guarded(
+            tessera,
             "/admin/users/{id}/sessions",
             vec![op(
                 Method::GET,
                 "A user's sessions (staff)",
                 s,
                 &[],
-                &[200, 401, 403, 404],
-            )],
-            get(user_sessions).layer(staff.layer(tessera)),
+                &[200, 400, 401, 403, 404],
+            )
+            .scope(a)],
+            staff.clone(),
+            get(user_sessions),
         )
-        .route(
+        .guarded(
+            tessera,
             "/admin/sessions/{id}",
             vec![op(
                 Method::DELETE,
-                "Revoke a session (staff)",
+                "Revoke a session (staff; a staff account's only by a superuser)",
                 s,
                 &[],
-                &[204, 401, 403, 404],
-            )],
-            delete(revoke_session).layer(staff.layer(tessera)),
+                &[204, 400, 401, 403, 404],
+            )
+            .scope(a)],
+            staff.clone(),
+            delete(revoke_session),
         )
-        .route(
+        .guarded(
+            tessera,
             "/admin/audit",
             vec![op(
                 Method::GET,
@@ -92,31 +112,84 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 s,
                 &[],
                 &[200, 400, 401, 403, 404],
-            )],
-            get(list_audit).layer(staff.layer(tessera)),
+            )
+            .scope(a)],
+            staff.clone(),
+            get(list_audit),
         )
-        .route(
+        .guarded(
+            tessera,
             "/admin/users/{id}/tokens",
             vec![op(
                 Method::GET,
                 "A user's tokens (staff)",
                 s,
                 &[],
-                &[200, 401, 403, 404],
-            )],
-            get(user_tokens).layer(staff.layer(tessera)),
+                &[200, 400, 401, 403, 404],
+            )
+            .scope(a)],
+            staff.clone(),
+            get(user_tokens),
         )
-        .route(
+        .guarded(
+            tessera,
             "/admin/tokens/{id}",
             vec![op(
                 Method::DELETE,
-                "Revoke a token (staff)",
+                "Revoke a token (staff; a staff account's only by a superuser)",
                 s,
                 &[],
-                &[204, 401, 403, 404],
-            )],
-            delete(revoke_token).layer(staff.layer(tessera)),
+                &[204, 400, 401, 403, 404],
+            )
+            .scope(a)],
+            staff,
+            delete(revoke_token),
         )
+}
+
+/// The administration's privilege rule: staff may act on accounts that are
+/// neither staff nor superuser; only a superuser may act on a staff or
+/// superuser account (its own included: a staff user changes its own e-mail
+/// or password through `/auth/`, where the old password is asked for). A
+/// staff user who could reset a superuser's password could log in as them.
+pub(crate) fn may_act_on(actor: &User, target: &User) -> bool {
+    actor.is_superuser || !(target.is_staff || target.is_superuser)
+}
+
+/// The `403` of an administrative action the actor's rank does not allow.
+fn not_allowed() -> ApiError {
+    ApiError::permission_denied(None)
+}
+
+/// A path id: an integer, else a `400` field error (`id`).
+pub(crate) fn path_id(raw: &str) -> Result<i64, ValidationErrors> {
+    raw.parse()
+        .map_err(|_| ValidationErrors::single("id", "A valid integer is required."))
+}
+
+/// Refuses any field of `data` not in `allowed`: `400` with
+/// `This field is read-only.` for the User's other fields, `Unknown field.`
+/// for anything else. A body that tries to set `id` or `date_joined` changes
+/// nothing rather than having those fields silently ignored.
+fn only_fields(fields: &mut Fields<'_>, data: &serde_json::Map<String, Value>, allowed: &[&str]) {
+    const USER_FIELDS: &[&str] = &[
+        "id",
+        "username",
+        "email",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "date_joined",
+        "last_login",
+    ];
+    for name in data.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        let message = if USER_FIELDS.contains(&name.as_str()) {
+            "This field is read-only."
+        } else {
+            "Unknown field."
+        };
+        fields.error(name, message);
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -247,6 +320,11 @@ async fn add_user(
     JsonObject(data): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), Rejection> {
     let mut fields = Fields::new(&data);
+    only_fields(
+        &mut fields,
+        &data,
+        &["username", "password", "email", "is_staff", "is_active"],
+    );
     let username = fields.char("username", CharField::required());
     let password = fields.char("password", CharField::password());
     let email = fields.email("email");
@@ -265,6 +343,11 @@ async fn add_user(
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::internal().into());
     };
+    // Granting a privilege is a superuser's act, even `is_staff: false`
+    // spelled out by staff is refused: the field is not theirs to set.
+    if data.contains_key("is_staff") && !staff.user.is_superuser {
+        return Err(not_allowed().into());
+    }
     let input = UserInput {
         username,
         email: email.unwrap_or_default(),
@@ -282,6 +365,10 @@ async fn add_user(
     ))
 }
 
+/// `PATCH /admin/users/{id}`. A password reset ends every session and token
+/// of the user in the same transaction as the new hash (a thief holding a
+/// key keeps nothing); a deactivation, as in DRF, refuses the credentials
+/// while it lasts and revokes nothing.
 async fn update_user(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -289,9 +376,13 @@ async fn update_user(
     Path(id): Path<String>,
     JsonObject(data): JsonObject,
 ) -> Result<Json<User>, Rejection> {
-    // A non-numeric id matches no user, as Django's `<int:pk>` would not route it.
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+    let id = path_id(&id)?;
     let mut fields = Fields::new(&data);
+    only_fields(
+        &mut fields,
+        &data,
+        &["email", "is_active", "is_staff", "is_superuser", "password"],
+    );
     let mut update = UserUpdate {
         email: fields.email("email"),
         is_active: fields.boolean("is_active", false),
@@ -307,6 +398,11 @@ async fn update_user(
         .user_by_id(id)
         .await?
         .ok_or_else(ApiError::not_found)?;
+    // Rank before validation: a refused actor learns nothing of the body.
+    let privileges = data.contains_key("is_staff") || data.contains_key("is_superuser");
+    if !may_act_on(&staff.user, &existing) || (privileges && !staff.user.is_superuser) {
+        return Err(not_allowed().into());
+    }
     if let Some(password) = &password {
         let email = update.email.as_deref().unwrap_or(&existing.email);
         for message in password_errors(
@@ -327,34 +423,51 @@ async fn update_user(
         .filter(|f| data.contains_key(*f))
         .collect();
     changed.sort_unstable();
-    let detail = json!({"by": staff.user.id, "fields": changed});
+    let reset = update.password_hash.is_some();
+    let detail = json!({"by": staff.user.id, "fields": changed, "credentials_revoked": reset});
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::UserUpdated,
         &existing,
         detail,
     );
-    let user = tessera
-        .stores()
-        .audited
-        .update_user_audited(id, update, event)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    Ok(Json(user))
+    let audited = &tessera.stores().audited;
+    let user = if reset {
+        audited
+            .update_user_and_revoke_audited(id, update, None, None, event)
+            .await?
+    } else {
+        audited.update_user_audited(id, update, event).await?
+    };
+    Ok(Json(user.ok_or_else(ApiError::not_found)?))
 }
 
 async fn user_sessions(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+) -> Result<Json<Value>, Rejection> {
+    let id = path_id(&id)?;
     let tessera = &state.tessera;
     if tessera.stores().users.user_by_id(id).await?.is_none() {
-        return Err(ApiError::not_found());
+        return Err(ApiError::not_found().into());
     }
     Ok(Json(
         super::session::session_views(tessera, id, None).await?,
     ))
+}
+
+/// Whether `actor` may revoke a credential of the user with id `owner`
+/// (`None`: the credential does not exist, which the delete reports as 404).
+async fn may_revoke_of(
+    tessera: &Tessera,
+    actor: &User,
+    owner: Option<i64>,
+) -> Result<(), ApiError> {
+    let Some(owner) = owner else { return Ok(()) };
+    match tessera.stores().users.user_by_id(owner).await? {
+        Some(target) if !may_act_on(actor, &target) => Err(not_allowed()),
+        _ => Ok(()),
+    }
 }
 
 async fn revoke_session(
@@ -362,25 +475,29 @@ async fn revoke_session(
     meta: RequestMeta,
     AuthUser(staff): AuthUser,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+) -> Result<StatusCode, Rejection> {
+    let id = path_id(&id)?;
     let tessera = &state.tessera;
-    let detail = json!({"session_id": id, "by_staff": true});
+    let owner = tessera.stores().sessions.session_owner(id).await?;
+    may_revoke_of(tessera, &staff.user, owner).await?;
+    let detail = json!({"session_id": id, "owner": owner, "by_staff": true});
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::SessionRevoked,
         &staff.user,
         detail,
     );
+    // Deleted only if still the same owner's (ids are never reused, but the
+    // check and the delete are two steps).
     if tessera
         .stores()
         .audited
-        .delete_session_audited(id, None, event)
+        .delete_session_audited(id, owner, event)
         .await?
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found())
+        Err(ApiError::not_found().into())
     }
 }
 
@@ -396,11 +513,11 @@ pub(super) fn with_extra(user: &User, extra: serde_json::Map<String, Value>) -> 
 async fn user_tokens(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+) -> Result<Json<Value>, Rejection> {
+    let id = path_id(&id)?;
     let tessera = &state.tessera;
     if tessera.stores().users.user_by_id(id).await?.is_none() {
-        return Err(ApiError::not_found());
+        return Err(ApiError::not_found().into());
     }
     Ok(Json(super::tokens::token_views(tessera, id, None).await?))
 }
@@ -410,10 +527,17 @@ async fn revoke_token(
     meta: RequestMeta,
     AuthUser(staff): AuthUser,
     Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
+) -> Result<StatusCode, Rejection> {
+    let id = path_id(&id)?;
     let tessera = &state.tessera;
-    let detail = json!({"token_id": id, "by_staff": true});
+    let owner = tessera
+        .stores()
+        .tokens
+        .token_by_id(id)
+        .await?
+        .map(|t| t.user_id);
+    may_revoke_of(tessera, &staff.user, owner).await?;
+    let detail = json!({"token_id": id, "owner": owner, "by_staff": true});
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::TokenRevoked,
@@ -423,11 +547,11 @@ async fn revoke_token(
     if tessera
         .stores()
         .audited
-        .delete_token_audited(id, None, event)
+        .delete_token_audited(id, owner, event)
         .await?
     {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found())
+        Err(ApiError::not_found().into())
     }
 }

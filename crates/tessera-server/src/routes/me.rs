@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use tessera_axum::{AuthUser, Policy, Tessera};
 
 pub(super) fn routes(tessera: &Tessera) -> Routes {
-    Routes::new().route(
+    Routes::new().guarded(
+        tessera,
         "/auth/me",
         vec![op(
             Method::GET,
@@ -17,7 +18,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
             &[],
             &[200, 401, 403],
         )],
-        get(me).layer(Policy::new().layer(tessera)),
+        Policy::new(),
+        get(me),
     )
 }
 

@@ -21,7 +21,7 @@ use tessera_axum::{
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::session::SessionView;
-use tessera_core::Credential;
+use tessera_core::{scope, Credential};
 
 pub(super) fn routes(tessera: &Tessera) -> Routes {
     let open = Policy::allow_any().authenticators([]);
@@ -53,7 +53,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                     .layer(tessera),
             ),
         )
-        .route(
+        .guarded(
+            tessera,
             "/auth/logout",
             vec![op(
                 Method::POST,
@@ -61,10 +62,13 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 Auth::Default,
                 &[],
                 &[204, 401, 403],
-            )],
-            post(logout).layer(signed_in.layer(tessera)),
+            )
+            .no_scope()],
+            signed_in.clone(),
+            post(logout),
         )
-        .route(
+        .guarded(
+            tessera,
             "/auth/logout-all",
             vec![op(
                 Method::POST,
@@ -72,10 +76,13 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 Auth::Default,
                 &[],
                 &[204, 401, 403],
-            )],
-            post(logout_all).layer(signed_in.layer(tessera)),
+            )
+            .scope(scope::ACCOUNT)],
+            signed_in.clone(),
+            post(logout_all),
         )
-        .route(
+        .guarded(
+            tessera,
             "/auth/sessions",
             vec![op(
                 Method::GET,
@@ -84,9 +91,11 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 &[],
                 &[200, 401, 403],
             )],
-            get(list_sessions).layer(signed_in.layer(tessera)),
+            signed_in.clone(),
+            get(list_sessions),
         )
-        .route(
+        .guarded(
+            tessera,
             "/auth/sessions/{id}",
             vec![op(
                 Method::DELETE,
@@ -94,8 +103,10 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 Auth::Default,
                 &[],
                 &[204, 401, 403, 404],
-            )],
-            delete(delete_session).layer(signed_in.layer(tessera)),
+            )
+            .scope(scope::ACCOUNT)],
+            signed_in,
+            delete(delete_session),
         )
 }
 

@@ -30,7 +30,8 @@ pub(super) fn login_scope() -> Throttle {
 pub(super) fn routes(tessera: &Tessera) -> Routes {
     // DRF's ObtainAuthToken: the default authenticators still run (a bad
     // token header is refused), and anyone may call it.
-    Routes::new().route(
+    Routes::new().guarded(
+        tessera,
         "/api-token-auth/",
         vec![op(
             Method::POST,
@@ -38,8 +39,10 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
             Auth::Default,
             &["username", "password"],
             &[200, 400, 401, 403, 413, 415, 429],
-        )],
-        post(obtain_token).layer(Policy::allow_any().throttle(login_scope()).layer(tessera)),
+        )
+        .no_scope()],
+        Policy::allow_any().throttle(login_scope()),
+        post(obtain_token),
     )
 }
 

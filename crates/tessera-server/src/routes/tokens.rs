@@ -13,32 +13,38 @@ use tessera_axum::accounts::{expiry_after, store_token, TokenSpec};
 use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::JsonObject;
 use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::policy::{is_recent, reauthentication_required};
 use tessera_axum::{ApiError, AuthUser, Authenticator, Caller, Policy, Rejection, Tessera};
 use tessera_core::audit::EventKind;
 use tessera_core::token::TokenView;
-use tessera_core::Credential;
+use tessera_core::{scope, Credential};
 
 pub(super) fn routes(tessera: &Tessera) -> Routes {
-    let signed_in = Policy::new();
     Routes::new()
-        .route(
+        .guarded(
+            tessera,
             "/auth/tokens",
             vec![
                 op(Method::GET, "The user's tokens (never a key)", Auth::Default, &[], &[200, 401, 403]),
-                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", Auth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]),
+                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", Auth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]).scope(scope::ACCOUNT),
             ],
-            get(list_tokens).post(create_token).layer(signed_in.layer(tessera)),
+            // Listing is open to any signed-in credential; minting a key
+            // needs a recent password proof.
+            Policy::new().require_recent_auth_for_writes(),
+            get(list_tokens).post(create_token),
         )
-        .route(
+        .guarded(
+            tessera,
             "/auth/tokens/{id}",
-            vec![op(Method::DELETE, "Revoke one of the user's tokens", Auth::Default, &[], &[204, 401, 403, 404])],
-            delete(revoke_token).layer(signed_in.layer(tessera)),
+            vec![op(Method::DELETE, "Revoke one of the user's tokens", Auth::Default, &[], &[204, 401, 403, 404]).scope(scope::ACCOUNT)],
+            Policy::new(),
+            delete(revoke_token),
         )
-        .route(
+        .guarded(
+            tessera,
             "/auth/tokens/rotate",
-            vec![op(Method::POST, "Issue a new key for the calling token; the old one works for the grace period", Auth::Token, &[], &[200, 401])],
-            post(rotate_token).layer(Policy::new().authenticators([Authenticator::Token]).layer(tessera)),
+            vec![op(Method::POST, "Issue a new key for the calling token; the old one works for the grace period", Auth::Token, &[], &[200, 400, 401]).no_scope()],
+            Policy::new().authenticators([Authenticator::Token]),
+            post(rotate_token),
         )
 }
 
@@ -78,8 +84,8 @@ async fn list_tokens(
 const NOT_AN_INTEGER: &str = "A valid integer is required.";
 const NOT_POSITIVE: &str = "Ensure this value is greater than or equal to 1.";
 
-/// Creating a token needs a recent password proof (the route's GET does not,
-/// so the check is here rather than in the route's policy).
+/// Creates a token (the route's policy has checked the `account` scope and
+/// the recent password proof).
 async fn create_token(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -88,9 +94,6 @@ async fn create_token(
     JsonObject(data): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), Rejection> {
     let tessera = &state.tessera;
-    if !is_recent(tessera, &identity) {
-        return Err(reauthentication_required().into());
-    }
     let mut fields = Fields::new(&data);
     let name = fields.char("name", CharField::required().max_length(100));
     let expires_in = match data.get("expires_in") {
@@ -120,12 +123,9 @@ async fn create_token(
         Some(Value::Array(items)) => {
             let mut scopes = Vec::new();
             for item in items {
-                match item.as_str().map(str::trim) {
-                    Some(s) if !s.is_empty() && s.len() <= 100 => scopes.push(s.to_owned()),
-                    _ => fields.error(
-                        "scopes",
-                        "Each scope must be a non-blank string of at most 100 characters.",
-                    ),
+                match item.as_str() {
+                    Some(s) if scope::is_valid(s) => scopes.push(s.to_owned()),
+                    _ => fields.error("scopes", scope::NAME_RULE),
                 }
             }
             scopes.sort();
@@ -149,13 +149,11 @@ async fn create_token(
     fields.finish()?;
     let name = name.ok_or_else(ApiError::internal)?;
     // A scoped token cannot mint a token with more rights than its own.
-    if let Credential::Token { scopes: own, .. } = &me.credential {
-        if !own.is_empty() && (scopes.is_empty() || !scopes.iter().all(|s| own.contains(s))) {
-            return Err(ApiError::permission_denied(Some(
-                "A scoped token can only create tokens within its own scopes.",
-            ))
-            .into());
-        }
+    if !scope::may_delegate(&identity, &scopes) {
+        return Err(ApiError::permission_denied(Some(
+            "A scoped token can only create tokens within its own scopes.",
+        ))
+        .into());
     }
     let now = tessera.clock().now();
     let expires = match expires_in {

@@ -61,8 +61,8 @@ async fn only_staff_may_administer() {
 #[tokio::test]
 async fn staff_create_users_who_can_then_log_in() {
     let app = TestApp::new().await;
-    let boss = app.staff("boss", "s3cret-pass").await;
-    let key = app.token(&boss).await;
+    let boss = app.superuser("boss", "s3cret-pass").await;
+    let key = app.recent_token(&boss).await;
     let reply = app
         .post_json(
             "/admin/users",
@@ -106,8 +106,8 @@ async fn staff_create_users_who_can_then_log_in() {
 #[tokio::test]
 async fn creating_validates_fields_as_django() {
     let app = TestApp::new().await;
-    let boss = app.staff("boss", "s3cret-pass").await;
-    let key = app.token(&boss).await;
+    let boss = app.superuser("boss", "s3cret-pass").await;
+    let key = app.recent_token(&boss).await;
     let reply = app
         .post_json(
             "/admin/users",
@@ -177,8 +177,8 @@ async fn creating_validates_fields_as_django() {
 #[tokio::test]
 async fn deactivating_a_user_stops_their_keys_and_logins() {
     let app = TestApp::new().await;
-    let boss = app.staff("boss", "s3cret-pass").await;
-    let boss_key = app.token(&boss).await;
+    let boss = app.superuser("boss", "s3cret-pass").await;
+    let boss_key = app.recent_token(&boss).await;
     let alice = app.user("alice", "s3cret-pass").await;
     let alice_key = app.token(&alice).await;
     let reply = patch(
@@ -209,8 +209,8 @@ async fn deactivating_a_user_stops_their_keys_and_logins() {
 #[tokio::test]
 async fn staff_make_staff_and_reset_passwords() {
     let app = TestApp::new().await;
-    let boss = app.staff("boss", "s3cret-pass").await;
-    let boss_key = app.token(&boss).await;
+    let boss = app.superuser("boss", "s3cret-pass").await;
+    let boss_key = app.recent_token(&boss).await;
     let alice = app.user("alice", "s3cret-pass").await;
     let alice_key = app.token(&alice).await;
     let path = format!("/admin/users/{}", alice.id);
@@ -251,9 +251,12 @@ async fn staff_make_staff_and_reset_passwords() {
     )
     .await
     .assert_error(404, "not_found", "Not found.");
-    patch(&app, "/admin/users/abc", &boss_key, json!({}))
-        .await
-        .assert_error(404, "not_found", "Not found.");
+    let reply = patch(&app, "/admin/users/abc", &boss_key, json!({})).await;
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.json(),
+        json!({"id": ["A valid integer is required."]})
+    );
     let reply = patch(&app, &path, &boss_key, json!({"is_superuser": "x"})).await;
     assert_eq!(
         reply.json(),
@@ -269,8 +272,8 @@ async fn staff_make_staff_and_reset_passwords() {
 #[tokio::test]
 async fn listing_searches_and_paginates() {
     let app = TestApp::with_config(|c| c.admin.page_size = 2).await;
-    let boss = app.staff("boss", "s3cret-pass").await;
-    let key = app.token(&boss).await;
+    let boss = app.superuser("boss", "s3cret-pass").await;
+    let key = app.recent_token(&boss).await;
     for name in ["ann", "anna", "bob", "joanne"] {
         app.user(name, "pw-123456").await;
     }

@@ -152,7 +152,7 @@ fn changepassword_asks_twice_and_changes_it() {
     assert!(text(&out.stderr).contains("Error: Your passwords didn't match."));
     assert_eq!(
         text(&out.stdout),
-        "Password changed successfully for user \"root\"\n"
+        "Password changed successfully for user \"root\"\nEvery session and token of the user was revoked.\n"
     );
     let out = run(tessera(dir.path()).args(["changepassword", "nobody"]));
     assert_eq!(out.status.code(), Some(1));

@@ -264,3 +264,101 @@ async fn a_revocation_reaches_another_process_within_a_second() {
         "documented bound is 1 s (+ polling slack): {bound:?}"
     );
 }
+
+/// A session cookie for `username` from `/auth/login` on `server`, through
+/// Django's CSRF dance (cookie, then header).
+async fn session_cookie(server: &Server, username: &str, password: &str) -> String {
+    let http = client();
+    let csrf = http.get(server.url("/auth/csrf")).send().await.unwrap();
+    let cookie = csrf
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("csrftoken="))
+        .unwrap();
+    let masked = csrf.json::<Value>().await.unwrap()["csrfToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let login = http
+        .post(server.url("/auth/login"))
+        .header("Cookie", &cookie)
+        .header("X-CSRFToken", masked)
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .find(|c| c.starts_with("sessionid="))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn changepassword_ends_the_sessions_and_tokens_of_a_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = superuser_with_token(dir.path(), "carol", "carol-pass-123");
+    let server = serve(dir.path(), &[]);
+    let http = client();
+    let session = session_cookie(&server, "carol", "carol-pass-123").await;
+    let me = |auth: (&'static str, String)| {
+        http.get(server.url("/auth/me"))
+            .header(auth.0, auth.1)
+            .send()
+    };
+    let by_key = || ("Authorization", format!("Token {key}"));
+    let by_session = || ("Cookie", session.clone());
+    assert_eq!(me(by_key()).await.unwrap().status(), 200);
+    assert_eq!(me(by_session()).await.unwrap().status(), 200);
+
+    let mut child = tessera(dir.path())
+        .args(["changepassword", "carol"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"carol-new-pass-9\ncarol-new-pass-9\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Another process revoked them: the server's cache trusts an entry for
+    // at most one second.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let refused = me(by_key()).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        refused.json::<Value>().await.unwrap(),
+        json!({"detail": "Invalid token.", "code": "authentication_failed"})
+    );
+    // The dead session is anonymous: `/auth/me` refuses it.
+    assert_eq!(me(by_session()).await.unwrap().status(), 401);
+
+    let audit = tessera(dir.path())
+        .args(["audit", "--event", "password_changed"])
+        .output()
+        .unwrap();
+    let lines: Vec<Value> = String::from_utf8_lossy(&audit.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["username"], "carol");
+    assert_eq!(lines[0]["detail"]["via"], "changepassword");
+    assert_eq!(lines[0]["request_id"], Value::Null);
+}

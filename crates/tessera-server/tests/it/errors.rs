@@ -82,7 +82,7 @@ async fn other_content_types_are_415() {
     );
     // JSON-only routes refuse forms.
     let boss = app.staff("boss", "s3cret-pass").await;
-    let key = app.token(&boss).await;
+    let key = app.recent_token(&boss).await;
     let request = raw(
         Method::POST,
         "/admin/users",

@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod e2e;
 mod errors;
+mod least_privilege;
 mod lifecycle;
 mod observability;
 mod obtain_token;

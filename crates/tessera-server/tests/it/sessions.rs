@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// What a browser holds: its cookies.
 #[derive(Debug, Clone, Default)]
-struct Jar {
+pub(crate) struct Jar {
     session: Option<String>,
     csrf: Option<String>,
 }
@@ -50,7 +50,7 @@ fn set_cookie<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
         .find(|v| v.starts_with(&format!("{name}=")))
 }
 
-async fn request(
+pub(crate) async fn request(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -77,7 +77,7 @@ async fn request(
 }
 
 /// `GET /auth/csrf`, then `POST /auth/login` with the masked token.
-async fn login(app: &TestApp, username: &str, password: &str) -> (Jar, Reply) {
+pub(crate) async fn login(app: &TestApp, username: &str, password: &str) -> (Jar, Reply) {
     let mut jar = Jar::default();
     let csrf = request(app, Method::GET, "/auth/csrf", &jar, &[], None).await;
     jar.absorb(&csrf);
@@ -95,7 +95,7 @@ async fn login(app: &TestApp, username: &str, password: &str) -> (Jar, Reply) {
     (jar, reply)
 }
 
-fn csrf_header(jar: &Jar) -> String {
+pub(crate) fn csrf_header(jar: &Jar) -> String {
     jar.csrf.clone().unwrap()
 }
 
@@ -910,7 +910,7 @@ async fn users_list_and_end_their_own_sessions_only() {
 async fn staff_list_and_revoke_anyones_sessions() {
     let app = TestApp::new().await;
     let boss = app.staff("boss", "s3cret-pass").await;
-    let boss_key = app.token(&boss).await;
+    let boss_key = app.recent_token(&boss).await;
     let alice = app.user("alice", "s3cret-pass").await;
     let alice_key = app.token(&alice).await;
     let (jar, _) = login(&app, "alice", "s3cret-pass").await;

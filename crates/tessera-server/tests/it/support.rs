@@ -106,6 +106,10 @@ impl TestApp {
             is_staff: staff,
             is_superuser: false,
         };
+        self.create(input).await
+    }
+
+    async fn create(&self, input: UserInput) -> User {
         let event =
             RequestMeta::default().event(self.state.tessera.clock().now(), EventKind::UserCreated);
         create_user(&self.state.tessera, input, event)
@@ -140,16 +144,28 @@ impl TestApp {
             .user
     }
 
-    /// A key for `user`, issued directly.
+    /// A key for `user`, issued directly: no scopes, no recent password proof.
     pub async fn token(&self, user: &User) -> String {
+        self.token_with(user, &[], false).await
+    }
+
+    /// A key for `user` that counts as recently authenticated (as one from
+    /// `/api-token-auth/`): what administrative writes need.
+    pub async fn recent_token(&self, user: &User) -> String {
+        self.token_with(user, &[], true).await
+    }
+
+    /// A key for `user` with `scopes`, recently authenticated or not.
+    pub async fn token_with(&self, user: &User, scopes: &[&str], recent: bool) -> String {
+        let now = self.state.tessera.clock().now();
         let request = TokenRequest {
             name: "test".into(),
-            scopes: vec![],
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             lifetime: None,
-            authenticated_at: None,
+            authenticated_at: recent.then_some(now),
         };
         let event = RequestMeta::default().user_event(
-            self.state.tessera.clock().now(),
+            now,
             EventKind::TokenCreated,
             user,
             serde_json::json!({"name": "test"}),
@@ -158,6 +174,24 @@ impl TestApp {
             .await
             .unwrap();
         key.expose().to_owned()
+    }
+
+    /// A superuser (and staff), as `createsuperuser` makes one.
+    pub async fn superuser(&self, username: &str, password: &str) -> User {
+        let input = UserInput {
+            username: username.to_owned(),
+            email: format!("{username}@example.com"),
+            password: Secret::new(password),
+            is_active: true,
+            is_staff: true,
+            is_superuser: true,
+        };
+        self.create(input).await
+    }
+
+    /// A request with a method, a key and a JSON body.
+    pub async fn call(&self, method: Method, path: &str, key: &str, body: Option<Value>) -> Reply {
+        self.send(req(method, path, Some(key), body)).await
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
