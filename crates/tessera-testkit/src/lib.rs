@@ -146,6 +146,8 @@ macro_rules! store_tests {
             delete_session_audited_deletes_the_session_and_writes_its_event,
             delete_session_audited_that_deletes_nothing_writes_no_event,
             delete_user_credentials_audited_deletes_all_but_the_exceptions,
+            update_user_and_revoke_audited_ends_the_users_credentials,
+            session_owner_names_the_owner,
             delete_user_credentials_audited_writes_its_event_when_nothing_is_deleted,
             audited_events_are_sanitized,
             ping_answers,

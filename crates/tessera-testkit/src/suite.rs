@@ -2615,6 +2615,89 @@ pub async fn delete_user_credentials_audited_writes_its_event_when_nothing_is_de
     only_event(store, event).await;
 }
 
+/// `update_user_and_revoke_audited` applies the update, deletes every
+/// session and token of the user but the exceptions (another user's stay),
+/// and writes its event, all together; an unknown user changes nothing.
+pub async fn update_user_and_revoke_audited_ends_the_users_credentials<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let kept_session = session(store, new_session(alice.id)).await;
+    session(store, new_session(alice.id)).await;
+    token(store, new_token(alice.id, "a")).await;
+    let kept_token = token(store, new_token(alice.id, "kept")).await;
+    let bobs_session = session(store, new_session(bob.id)).await;
+    token(store, new_token(bob.id, "bob's")).await;
+    let update = UserUpdate {
+        password_hash: Some("argon2id$new".to_owned()),
+        ..UserUpdate::default()
+    };
+    let event = audited_event(EventKind::PasswordChanged, Some(alice.id), "alice");
+    let updated = store
+        .update_user_and_revoke_audited(
+            alice.id,
+            update.clone(),
+            Some(kept_session.id),
+            Some(kept_token.id),
+            event.clone(),
+        )
+        .await
+        .expect("update_user_and_revoke_audited");
+    assert_eq!(updated, Some(alice.clone()));
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials_by_username")
+        .expect("alice exists");
+    assert_eq!(credentials.password_hash, "argon2id$new");
+    assert_eq!(session_ids(store, alice.id, T0).await, [kept_session.id]);
+    assert_eq!(token_names(store, alice.id, T0).await, ["kept"]);
+    assert_eq!(session_ids(store, bob.id, T0).await, [bobs_session.id]);
+    assert_eq!(token_names(store, bob.id, T0).await, ["bob's"]);
+    only_event(store, event).await;
+
+    // No exceptions: everything of the user goes.
+    let reset = audited_event(EventKind::UserUpdated, Some(alice.id), "alice");
+    store
+        .update_user_and_revoke_audited(alice.id, update.clone(), None, None, reset)
+        .await
+        .expect("update_user_and_revoke_audited");
+    assert!(session_ids(store, alice.id, T0).await.is_empty());
+    assert!(token_names(store, alice.id, T0).await.is_empty());
+
+    // An unknown user: nothing written, nothing deleted.
+    let ghost = audited_event(EventKind::UserUpdated, Some(9999), "ghost");
+    let none = store
+        .update_user_and_revoke_audited(9999, update, None, None, ghost)
+        .await
+        .expect("update_user_and_revoke_audited");
+    assert_eq!(none, None);
+    assert_eq!(all_events(store).await.len(), 2);
+    assert_eq!(session_ids(store, bob.id, T0).await, [bobs_session.id]);
+}
+
+/// `session_owner` names the owner of a session, live or not, and nothing
+/// for an unknown id.
+pub async fn session_owner_names_the_owner<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let live = session(store, new_session(alice.id)).await;
+    let dead = NewSession {
+        created: T0 - Duration::days(30),
+        expires: T0 - Duration::days(16),
+        ..new_session(alice.id)
+    };
+    let dead = session(store, dead).await;
+    for id in [live.id, dead.id] {
+        assert_eq!(
+            store.session_owner(id).await.expect("session_owner"),
+            Some(alice.id)
+        );
+    }
+    assert_eq!(
+        store.session_owner(9999).await.expect("session_owner"),
+        None
+    );
+}
+
 /// Audited events are sanitised as `append` sanitises them.
 pub async fn audited_events_are_sanitized<S: Store>(store: &S) {
     let alice = user(store, "alice").await;
