@@ -30,6 +30,48 @@ use tessera_core::token::{NewToken, TokenRecord};
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
 
+impl SqlStore {
+    /// A user update with its event and, with `revoke`, the deletion of the
+    /// user's sessions and tokens but the given session and token, in one
+    /// transaction. No such user: nothing written, `Ok(None)`.
+    async fn update_user_revoking(
+        &self,
+        id: i64,
+        update: UserUpdate,
+        revoke: Option<(Option<i64>, Option<i64>)>,
+        event: NewAuditEvent,
+    ) -> Result<Option<User>, StoreError> {
+        let insert = Insert::new(event)?;
+        let row = with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let Some(row) = update_user!(&mut *tx, id, update)? else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                if let Some((except_session, except_token)) = revoke {
+                    sqlx::query(DELETE_USER_SESSIONS)
+                        .bind(id)
+                        .bind(except_session)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(DELETE_USER_TOKENS)
+                        .bind(id)
+                        .bind(except_token)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                insert_event!(&mut *tx, insert)?;
+                tx.commit().await?;
+                Ok(Some(row))
+            }
+            .await
+        })
+        .map_err(store_error)?;
+        Ok(row.map(User::from))
+    }
+}
+
 #[async_trait]
 impl AuditedWrites for SqlStore {
     async fn create_user_audited(
@@ -57,22 +99,7 @@ impl AuditedWrites for SqlStore {
         update: UserUpdate,
         event: NewAuditEvent,
     ) -> Result<Option<User>, StoreError> {
-        let insert = Insert::new(event)?;
-        let row = with_pool!(self, pool => {
-            async {
-                let mut tx = pool.begin().await?;
-                let Some(row) = update_user!(&mut *tx, id, update)? else {
-                    tx.rollback().await?;
-                    return Ok(None);
-                };
-                insert_event!(&mut *tx, insert)?;
-                tx.commit().await?;
-                Ok(Some(row))
-            }
-            .await
-        })
-        .map_err(store_error)?;
-        Ok(row.map(User::from))
+        self.update_user_revoking(id, update, None, event).await
     }
 
     async fn update_user_and_revoke_audited(
@@ -83,32 +110,8 @@ impl AuditedWrites for SqlStore {
         except_token: Option<i64>,
         event: NewAuditEvent,
     ) -> Result<Option<User>, StoreError> {
-        let insert = Insert::new(event)?;
-        let row = with_pool!(self, pool => {
-            async {
-                let mut tx = pool.begin().await?;
-                let Some(row) = update_user!(&mut *tx, id, update)? else {
-                    tx.rollback().await?;
-                    return Ok(None);
-                };
-                sqlx::query(DELETE_USER_SESSIONS)
-                    .bind(id)
-                    .bind(except_session)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query(DELETE_USER_TOKENS)
-                    .bind(id)
-                    .bind(except_token)
-                    .execute(&mut *tx)
-                    .await?;
-                insert_event!(&mut *tx, insert)?;
-                tx.commit().await?;
-                Ok(Some(row))
-            }
-            .await
-        })
-        .map_err(store_error)?;
-        Ok(row.map(User::from))
+        let revoke = Some((except_session, except_token));
+        self.update_user_revoking(id, update, revoke, event).await
     }
 
     async fn create_token_audited(

@@ -18,6 +18,18 @@ fn run(command: &mut Command) -> Output {
     command.output().unwrap()
 }
 
+/// Runs `command` with `input` on its standard input.
+pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -134,20 +146,10 @@ fn no_input_needs_the_password_variable() {
 fn changepassword_asks_twice_and_changes_it() {
     let dir = tempfile::tempdir().unwrap();
     superuser_with_token(dir.path(), "root", "old-pass-123");
-    let mut child = tessera(dir.path())
-        .args(["changepassword", "root"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"new-pass-1\nnew-pass-2\nnew-pass-9\nnew-pass-9\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = run_with_input(
+        tessera(dir.path()).args(["changepassword", "root"]),
+        b"new-pass-1\nnew-pass-2\nnew-pass-9\nnew-pass-9\n",
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("Error: Your passwords didn't match."));
     assert_eq!(

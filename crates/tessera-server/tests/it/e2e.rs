@@ -316,21 +316,10 @@ async fn changepassword_ends_the_sessions_and_tokens_of_a_running_server() {
     assert_eq!(me(by_key()).await.unwrap().status(), 200);
     assert_eq!(me(by_session()).await.unwrap().status(), 200);
 
-    let mut child = tessera(dir.path())
-        .args(["changepassword", "carol"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"carol-new-pass-9\ncarol-new-pass-9\n")
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = crate::cli::run_with_input(
+        tessera(dir.path()).args(["changepassword", "carol"]),
+        b"carol-new-pass-9\ncarol-new-pass-9\n",
+    );
     assert!(
         out.status.success(),
         "{}",
