@@ -33,7 +33,10 @@ pub struct Settings {
     /// A token unused this long is refused (`Invalid token.`), counting from
     /// its last recorded use, or its issue when never used; `None` (the
     /// default, as DRF's tokens) for no idle expiry. Uses are recorded at
-    /// most once a minute, so the expiry is exact to the minute.
+    /// most once a minute, so the expiry is exact to the minute. An idle key
+    /// is refused, not deleted: it is still listed (its `last_used` says
+    /// why) and counted against the cap until it expires or is revoked, as
+    /// the setting may be changed back.
     pub token_idle_timeout: Option<Duration>,
     /// Largest request body read, in bytes.
     pub body_limit: usize,
