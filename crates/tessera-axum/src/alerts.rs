@@ -2,7 +2,8 @@
 //! usernames (credential stuffing, password spraying), or against one username
 //! from many addresses (a distributed guess). Crossing a threshold within the
 //! window raises one `security_alert` event, and hands it to the configured
-//! [`AlertSink`] (the server's posts it to a webhook).
+//! [`AlertSink`] (the server's posts it to a webhook). The reuse of a
+//! rotated-out token ([`Alerts::token_reuse`]) raises one too.
 //!
 //! The tracker keeps at most a bounded number of keys, each with a bounded set
 //! of distinct values, so a flood cannot grow it without limit.
@@ -14,6 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tessera_core::audit::EventKind;
+use tessera_core::{StoreError, User};
 use time::OffsetDateTime;
 
 /// Where alerts go besides the audit log.
@@ -117,11 +119,58 @@ impl Alerts {
         }
     }
 
+    /// Reuse of `user`'s rotated-out key `token_id` (presented after its
+    /// grace period, or rotated a second time): revokes the key's whole
+    /// rotation `family`, the newest key included, and records a
+    /// `security_alert` with `"kind": "token_reuse"` in the same transaction
+    /// ([`AuditedWrites::revoke_token_family_audited`]), then hands the alert
+    /// to the sink. Two parties held the key, and which is the thief cannot
+    /// be told, so neither keeps a key (SuperTokens' refresh-token theft
+    /// detection; OWASP's `authn_token_reuse`).
+    ///
+    /// When the family was already revoked (a concurrent request presenting
+    /// the same key did it), nothing is written or sent: one reuse, one
+    /// alert. Returns how many keys were revoked.
+    ///
+    /// [`AuditedWrites::revoke_token_family_audited`]: tessera_core::audited::AuditedWrites::revoke_token_family_audited
+    pub async fn token_reuse(
+        &self,
+        tessera: &Tessera,
+        meta: &RequestMeta,
+        user: &User,
+        token_id: i64,
+        family: i64,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let detail = json!({
+            "kind": "token_reuse",
+            "username": user.username,
+            "token_id": token_id,
+            "family": family,
+        });
+        let event = meta.user_event(now, EventKind::SecurityAlert, user, detail.clone());
+        let revoked = tessera
+            .stores()
+            .audited
+            .revoke_token_family_audited(family, event)
+            .await?;
+        if revoked > 0 {
+            tracing::warn!(alert = %detail, user = user.id, revoked, "security alert");
+            self.notify(now, detail);
+        }
+        Ok(revoked)
+    }
+
     fn raise(&self, tessera: &Tessera, meta: &RequestMeta, now: OffsetDateTime, detail: Value) {
         tracing::warn!(alert = %detail, "security alert");
         let mut event = meta.event(now, EventKind::SecurityAlert);
         event.detail = detail.clone();
         tessera.auditor().record(event);
+        self.notify(now, detail);
+    }
+
+    /// Hands an alert to the sink, if there is one.
+    fn notify(&self, now: OffsetDateTime, detail: Value) {
         if let Some(sink) = &self.sink {
             sink.send(json!({
                 "event": "security_alert",

@@ -30,6 +30,14 @@ pub struct Settings {
     pub token_lifetime: Option<Duration>,
     /// Most unexpired tokens a user may hold.
     pub max_tokens_per_user: u64,
+    /// A token unused this long is refused (`Invalid token.`), counting from
+    /// its last recorded use, or its issue when never used; `None` (the
+    /// default, as DRF's tokens) for no idle expiry. Uses are recorded at
+    /// most once a minute, so the expiry is exact to the minute. An idle key
+    /// is refused, not deleted: it is still listed (its `last_used` says
+    /// why) and counted against the cap until it expires or is revoked, as
+    /// the setting may be changed back.
+    pub token_idle_timeout: Option<Duration>,
     /// Largest request body read, in bytes.
     pub body_limit: usize,
     /// Session cookie name (Django's `SESSION_COOKIE_NAME`).
@@ -71,6 +79,7 @@ impl Default for Settings {
             default_authenticators: vec![Authenticator::Token, Authenticator::Session],
             token_lifetime: Some(Duration::from_secs(90 * 24 * 3600)),
             max_tokens_per_user: 100,
+            token_idle_timeout: None,
             body_limit: 64 * 1024,
             session_cookie: "sessionid".to_owned(),
             csrf_cookie: "csrftoken".to_owned(),

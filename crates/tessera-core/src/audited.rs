@@ -35,7 +35,7 @@
 
 use crate::audit::NewAuditEvent;
 use crate::store::StoreError;
-use crate::token::{NewToken, TokenRecord};
+use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -144,6 +144,78 @@ pub trait AuditedWrites: Send + Sync + 'static {
     /// nothing is written: [`LoginWritten::NoSuchUser`]. A token refused by
     /// the cap leaves the login recorded, without the token and its event.
     async fn record_login(&self, login: LoginWrite) -> Result<LoginWritten, StoreError>;
+
+    /// Rotates a token, in one atomic step: marks the old token
+    /// (`rotation.token_id`, which must be `rotation.user_id`'s, unexpired at
+    /// `rotation.created` and not already rotated out) as rotated out until
+    /// `rotation.grace_until`, stores the new key's token, and writes `event`
+    /// with the new token's id as `"token_id"` ([`event_for_new_token`]).
+    ///
+    /// The new token inherits from the old one, as the store holds it, its
+    /// name, scopes, expiry and password proof (`authenticated_at`): rotation
+    /// never lengthens a life nor widens a scope. It joins the old token's
+    /// rotation family ([`TokenRecord::family`]).
+    ///
+    /// It counts against `rotation.max_per_user` as any new token does, with
+    /// the old one (still in its grace period) counted: at the cap nothing is
+    /// written ([`Rotated::AtCap`]). An old token already rotated out is
+    /// [`Rotated::AlreadyRotated`] (two rotations of one key: one of them is
+    /// not its owner's, so exactly one of two concurrent rotations wins), and
+    /// no token or event is written; an unknown, expired or another user's
+    /// token is [`Rotated::NoSuchToken`].
+    async fn rotate_token_audited(
+        &self,
+        rotation: TokenRotation,
+        event: NewAuditEvent,
+    ) -> Result<Rotated, StoreError>;
+
+    /// Revokes a whole rotation family (reuse of a rotated-out key was seen):
+    /// deletes every token whose [`TokenRecord::family`] is `family`, the
+    /// newest included, and writes `event` (the `security_alert`) with the
+    /// deletion. Returns how many tokens were deleted; when none were (the
+    /// family was revoked already, for instance by a concurrent request
+    /// presenting the same key), no event is written, so one reuse raises
+    /// one alert.
+    async fn revoke_token_family_audited(
+        &self,
+        family: i64,
+        event: NewAuditEvent,
+    ) -> Result<u64, StoreError>;
+}
+
+/// What [`AuditedWrites::rotate_token_audited`] does.
+#[derive(Debug, Clone)]
+pub struct TokenRotation {
+    /// The token being rotated.
+    pub token_id: i64,
+    /// Its owner (a token of another user is not rotated).
+    pub user_id: i64,
+    /// The digest of the new key.
+    pub digest: KeyDigest,
+    /// The new token's issue time, and the instant the old one must be
+    /// unexpired at.
+    pub created: OffsetDateTime,
+    /// The end of the old key's grace period.
+    pub grace_until: OffsetDateTime,
+    /// The owner's cap on live tokens.
+    pub max_per_user: Option<u64>,
+}
+
+/// What [`AuditedWrites::rotate_token_audited`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotated {
+    /// The old token is rotated out and this is the new one.
+    Rotated(TokenRecord),
+    /// The owner is at the cap: nothing was written.
+    AtCap,
+    /// The old token had been rotated out already (reuse): nothing was
+    /// written. Its family, for [`AuditedWrites::revoke_token_family_audited`].
+    AlreadyRotated {
+        /// The old token's rotation family.
+        family: i64,
+    },
+    /// No unexpired token of that user has that id: nothing was written.
+    NoSuchToken,
 }
 
 /// What [`AuditedWrites::record_login`] writes.

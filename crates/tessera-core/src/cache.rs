@@ -14,11 +14,13 @@
 //!   (one second by default), so a credential revoked by another process
 //!   stops working here within that bound.
 //!
-//! Expiry is re-checked against the caller's `now` on every hit. The map is
+//! Expiry is re-checked against the caller's `now` on every hit, and a cached
+//! token carries its grace end, which the caller checks against `now` too, so
+//! a rotated-out key's entry never outlives its grace period. The map is
 //! bounded: past its capacity it is cleared.
 
 use crate::audit::NewAuditEvent;
-use crate::audited::{AuditedWrites, LoginWrite, LoginWritten};
+use crate::audited::{AuditedWrites, LoginWrite, LoginWritten, Rotated, TokenRotation};
 use crate::session::{NewSession, SessionRecord};
 use crate::store::{SessionStore, StoreError, TokenStore, UserCredentials, UserPage, UserStore};
 use crate::token::{KeyDigest, NewToken, TokenRecord};
@@ -429,6 +431,26 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
     async fn record_login(&self, login: LoginWrite) -> Result<LoginWritten, StoreError> {
         // A new token and a login time change no cached answer.
         self.inner.record_login(login).await
+    }
+    async fn rotate_token_audited(
+        &self,
+        rotation: TokenRotation,
+        event: NewAuditEvent,
+    ) -> Result<Rotated, StoreError> {
+        // The old key's cached entry has no grace end: it must not outlive
+        // the grace period, so it is dropped.
+        let result = self.inner.rotate_token_audited(rotation, event).await;
+        self.state.bump();
+        result
+    }
+    async fn revoke_token_family_audited(
+        &self,
+        family: i64,
+        event: NewAuditEvent,
+    ) -> Result<u64, StoreError> {
+        let result = self.inner.revoke_token_family_audited(family, event).await;
+        self.state.bump();
+        result
     }
 }
 

@@ -6,6 +6,8 @@
 //!   they reach a store);
 //! - a token is found only by the SHA-256 digest of its key, with one indexed
 //!   read, and an expired token is never returned ([`TokenStore::find_token`]);
+//!   a rotated-out token is, with its grace end, so that reuse is recognised
+//!   (see [`crate::token`]'s rotation families);
 //! - a store that cannot be reached answers [`StoreError::Unavailable`], never a
 //!   made-up answer, so callers fail closed.
 
@@ -79,21 +81,28 @@ pub trait UserStore: Send + Sync + 'static {
 /// API tokens, kept only as digests of their keys.
 #[async_trait]
 pub trait TokenStore: Send + Sync + 'static {
-    /// Stores a token. When `max_per_user` is given and the user already holds
-    /// that many unexpired tokens, nothing is stored and `Ok(None)` is returned;
-    /// the count and the insert are one atomic step.
+    /// Stores a token, as the first of its own rotation family. When
+    /// `max_per_user` is given and the user already holds that many live
+    /// tokens ([`TokenRecord::is_live`] at `new.created`: unexpired, and not
+    /// rotated out past their grace period), nothing is stored and `Ok(None)`
+    /// is returned; the count and the insert are one atomic step.
     async fn create_token(
         &self,
         new: NewToken,
         max_per_user: Option<u64>,
     ) -> Result<Option<TokenRecord>, StoreError>;
     /// The unexpired token with this digest, with its user. One indexed read.
+    ///
+    /// A token rotated out is returned too, also after its grace period
+    /// ([`TokenRecord::grace_until`]): the caller must refuse it then, as
+    /// reuse ([`TokenRecord::is_rotated_out`]).
     async fn find_token(
         &self,
         digest: &KeyDigest,
         now: OffsetDateTime,
     ) -> Result<Option<(TokenRecord, User)>, StoreError>;
-    /// A user's unexpired tokens, oldest first.
+    /// A user's live tokens ([`TokenRecord::is_live`]), oldest first: a
+    /// rotated-out token is listed until its grace period ends.
     async fn list_tokens(
         &self,
         user_id: i64,
@@ -124,7 +133,10 @@ pub trait TokenStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Records a use of the token.
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
-    /// Deletes the tokens that expired before `now`; how many.
+    /// Deletes the tokens expired at `now`, and the rotated-out tokens past
+    /// their grace period whose family has no live token left; how many. A
+    /// rotated-out token whose family still has a live one is kept, so that
+    /// its reuse is still recognised.
     async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 }
 

@@ -7,6 +7,30 @@
 //! `authtoken` (40 hexadecimal characters) are recognised too. The store keeps
 //! only [`TokenKey::digest`], SHA-256 of the key: a stolen database yields no
 //! usable key.
+//!
+//! # Rotation families
+//!
+//! Rotating a key (`POST /auth/tokens/rotate`) must not let a thief keep a
+//! stolen key alive (SECURITY.md T7: the refresh-token reuse detection of
+//! SuperTokens and of RFC 9700, OWASP's `authn_token_reuse`). So:
+//!
+//! - The new token inherits the old one's expiry, scopes, name and password
+//!   proof: rotation never lengthens a life or widens a scope.
+//! - The old row is not deleted nor re-dated: it is marked rotated out with
+//!   [`TokenRecord::grace_until`], the end of its grace period. Until then the
+//!   key still works (a client that rotated may have requests in flight);
+//!   afterwards the store still finds it, so that presenting it is recognised
+//!   as *reuse* rather than looking like an unknown key. Reuse means two
+//!   parties held the key, so every token of its [`TokenRecord::family`] (the
+//!   id of the family's first token, shared by every key rotated from it) is
+//!   revoked, the newest included, and a `security_alert` with
+//!   `"kind": "token_reuse"` is recorded. Rotating a key that is already
+//!   rotated out is reuse too: of two concurrent rotations exactly one wins.
+//! - Recognising reuse costs nothing on the path of a valid key: the one
+//!   indexed read that finds a key returns its `grace_until` with it.
+//! - A rotated-out row is kept while its family has a live key, even past its
+//!   grace period (purging it would let reuse go unnoticed); it is purged once
+//!   the family has none (all expired or revoked).
 
 use crate::secret::Secret;
 use rand::distributions::{Alphanumeric, DistString};
@@ -119,12 +143,54 @@ pub struct TokenRecord {
     /// When its holder last proved the password (issue with the password, or
     /// re-authentication); `None` if never.
     pub authenticated_at: Option<OffsetDateTime>,
+    /// The rotation family: the id of the token this one was rotated from,
+    /// directly or through other rotations (the family's first token); a
+    /// token never rotated from another is its own family (`family == id`).
+    pub family: i64,
+    /// Set when the key was rotated out: it works until this instant (the
+    /// grace period), and presenting it afterwards is reuse. `None` for a key
+    /// that has not been rotated.
+    pub grace_until: Option<OffsetDateTime>,
 }
 
 impl TokenRecord {
     /// Whether the key is past its expiry at `now`.
     pub fn is_expired(&self, now: OffsetDateTime) -> bool {
         self.expires.is_some_and(|e| e <= now)
+    }
+
+    /// Whether the key was rotated out and its grace period has ended at
+    /// `now`: presenting it is reuse of a key its holder gave up, the sign
+    /// that one of two parties holding it is a thief.
+    pub fn is_rotated_out(&self, now: OffsetDateTime) -> bool {
+        self.grace_until.is_some_and(|g| g <= now)
+    }
+
+    /// Whether the key has gone unused for `idle_timeout` at `now`, counting
+    /// from its last recorded use, or from its issue when it was never used.
+    ///
+    /// `last_used` is written at most once a minute per token, so an idle
+    /// expiry is exact to that minute: a key used within the last minute of
+    /// its idle window may still be refused by up to a minute early (an idle
+    /// timeout is meant in hours or days).
+    pub fn is_idle(&self, now: OffsetDateTime, idle_timeout: time::Duration) -> bool {
+        now - self.last_used.unwrap_or(self.created) >= idle_timeout
+    }
+
+    /// Whether the key is live at `now`: unexpired, and not rotated out past
+    /// its grace period (idle expiry, a setting, is the caller's to check).
+    /// Only live keys are listed and counted against the per-user cap.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        !self.is_expired(now) && !self.is_rotated_out(now)
+    }
+
+    /// When the key stops working by itself: its expiry, or the end of its
+    /// grace period when that comes first; `None` never.
+    pub fn ends(&self) -> Option<OffsetDateTime> {
+        match (self.expires, self.grace_until) {
+            (Some(e), Some(g)) => Some(e.min(g)),
+            (e, g) => e.or(g),
+        }
     }
 }
 
@@ -138,7 +204,8 @@ pub struct TokenView {
     /// Issue time.
     #[serde(with = "crate::clock::serde_rfc3339")]
     pub created: OffsetDateTime,
-    /// Expiry.
+    /// When the key stops working by itself ([`TokenRecord::ends`]): its
+    /// expiry, or for a rotated-out key the end of its grace period.
     #[serde(with = "crate::clock::serde_rfc3339::option")]
     pub expires: Option<OffsetDateTime>,
     /// Last use.
@@ -157,7 +224,8 @@ impl TokenView {
             id: record.id,
             name: record.name.clone(),
             created: record.created,
-            expires: record.expires,
+            // A rotated-out key is shown ending with its grace period.
+            expires: record.ends(),
             last_used: record.last_used,
             scopes: record.scopes.clone(),
             current,
@@ -242,6 +310,67 @@ mod tests {
         for bad in ["", "tsr_", "abc", "tsr_!!", &"x".repeat(KEY_LEN)] {
             assert!(TokenKey::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    fn record(expires: Option<OffsetDateTime>, grace_until: Option<OffsetDateTime>) -> TokenRecord {
+        let created = time::macros::datetime!(2026-01-01 00:00 UTC);
+        TokenRecord {
+            id: 2,
+            user_id: 1,
+            name: "t".into(),
+            scopes: vec![],
+            created,
+            expires,
+            last_used: None,
+            authenticated_at: None,
+            family: 1,
+            grace_until,
+        }
+    }
+
+    #[test]
+    fn a_rotated_out_key_ends_with_its_grace_and_is_then_reuse() {
+        let t0 = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let grace = t0 + time::Duration::minutes(1);
+        let expires = t0 + time::Duration::days(1);
+        let rotated = record(Some(expires), Some(grace));
+        assert_eq!(rotated.ends(), Some(grace));
+        assert!(rotated.is_live(grace - time::Duration::microseconds(1)));
+        assert!(!rotated.is_rotated_out(grace - time::Duration::microseconds(1)));
+        assert!(rotated.is_rotated_out(grace));
+        assert!(!rotated.is_live(grace));
+        assert!(!rotated.is_expired(grace), "reuse, not expiry");
+        // A grace period past the expiry does not lengthen the key's life.
+        let late = record(Some(grace), Some(expires));
+        assert_eq!(late.ends(), Some(grace));
+        assert!(!late.is_live(grace));
+        assert_eq!(record(None, Some(grace)).ends(), Some(grace));
+        assert_eq!(record(Some(expires), None).ends(), Some(expires));
+        assert_eq!(record(None, None).ends(), None);
+        assert!(record(None, None).is_live(t0 + time::Duration::days(9999)));
+    }
+
+    #[test]
+    fn idleness_counts_from_the_last_use_or_else_the_issue() {
+        let t0 = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let idle = time::Duration::hours(1);
+        let mut token = record(None, None);
+        assert!(!token.is_idle(t0 + idle - time::Duration::microseconds(1), idle));
+        assert!(token.is_idle(t0 + idle, idle));
+        token.last_used = Some(t0 + time::Duration::minutes(30));
+        assert!(!token.is_idle(t0 + idle, idle));
+        assert!(token.is_idle(t0 + time::Duration::minutes(90), idle));
+    }
+
+    #[test]
+    fn the_view_of_a_rotated_out_key_shows_its_grace_end() {
+        let t0 = time::macros::datetime!(2026-01-01 00:00 UTC);
+        let grace = t0 + time::Duration::minutes(1);
+        let view = TokenView::of(
+            &record(Some(t0 + time::Duration::days(1)), Some(grace)),
+            false,
+        );
+        assert_eq!(view.expires, Some(grace));
     }
 
     #[test]

@@ -132,6 +132,10 @@ pub struct TokensConfig {
     pub max_per_user: u64,
     /// Give every new user a token (the seed's `post_save` signal).
     pub create_on_user_creation: bool,
+    /// A token unused this long is refused, or `none` (the default): idle
+    /// expiry, counted from the token's last recorded use (or its issue).
+    /// At least two minutes, since uses are recorded once a minute.
+    pub idle_timeout: Lifetime,
 }
 
 impl Default for TokensConfig {
@@ -141,6 +145,7 @@ impl Default for TokensConfig {
             rotation_grace: Duration::from_secs(60),
             max_per_user: 100,
             create_on_user_creation: false,
+            idle_timeout: Lifetime(None),
         }
     }
 }
@@ -431,6 +436,7 @@ mod tests {
             Lifetime(Some(Duration::from_secs(90 * 86_400)))
         );
         assert_eq!(c.tokens.rotation_grace, Duration::from_secs(60));
+        assert_eq!(c.tokens.idle_timeout, Lifetime(None));
         assert_eq!(c.limits.body_bytes, 65_536);
         assert_eq!(c.password.max_give_way, Duration::from_secs(2));
         assert!(c.demo.enabled);
@@ -460,9 +466,14 @@ mod tests {
             jail.set_env("TESSERA_DATABASE__URL", "postgres://x@h/db");
             jail.set_env("TESSERA_SUPERUSER_PASSWORD", "not config");
             jail.set_env("TESSERA_TOKENS__MAX_PER_USER", "7");
+            jail.set_env("TESSERA_TOKENS__IDLE_TIMEOUT", "30d");
             let c = Config::load(Some(Path::new("t.toml"))).map_err(figment::Error::from)?;
             assert_eq!(c.tokens.default_lifetime, Lifetime(None));
             assert_eq!(c.tokens.max_per_user, 7);
+            assert_eq!(
+                c.tokens.idle_timeout,
+                Lifetime(Some(Duration::from_secs(30 * 86_400)))
+            );
             assert_eq!(
                 c.throttle.rates.get("anon").map(String::as_str),
                 Some("100/day")

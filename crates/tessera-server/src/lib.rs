@@ -65,6 +65,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         default_authenticators,
         token_lifetime: config.tokens.default_lifetime.0,
         max_tokens_per_user: config.tokens.max_per_user,
+        token_idle_timeout: token_idle_timeout(config)?,
         body_limit: config.limits.body_bytes,
         session_cookie: config.cookies.session_name.clone(),
         csrf_cookie: config.cookies.csrf_name.clone(),
@@ -96,6 +97,22 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             .clone()
             .map(|url| Arc::new(webhook::Webhook::new(url)) as Arc<dyn AlertSink>),
     })
+}
+
+/// `tokens.idle_timeout`, refused below two minutes: uses are recorded at
+/// most once a minute ([`tessera_axum::touch::INTERVAL`]), so a shorter
+/// timeout would refuse keys in steady use.
+pub fn token_idle_timeout(config: &Config) -> anyhow::Result<Option<std::time::Duration>> {
+    let interval = std::time::Duration::try_from(tessera_axum::touch::INTERVAL)
+        .unwrap_or(std::time::Duration::from_secs(60));
+    match config.tokens.idle_timeout.0 {
+        Some(idle) if idle < 2 * interval => anyhow::bail!(
+            "tokens.idle_timeout must be at least {}s (uses are recorded once every {}s), or none",
+            (2 * interval).as_secs(),
+            interval.as_secs()
+        ),
+        idle => Ok(idle),
+    }
 }
 
 /// `cookies.secure`: `auto` sets `Secure` unless the server listens on a

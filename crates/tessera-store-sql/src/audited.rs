@@ -13,16 +13,19 @@
 
 use crate::audit::{insert_event, insert_events, Insert};
 use crate::rows::encode_scopes;
+use crate::rows::TokenRow;
 use crate::sessions::{DELETE_SESSION, DELETE_USER_SESSIONS};
 use crate::tokens::{
-    cap, insert_token, stored_token, DELETE_TOKEN, DELETE_USER_TOKENS, LOCK_OWNER,
+    cap, insert_token, stored_token, DELETE_FAMILY, DELETE_TOKEN, DELETE_USER_TOKENS,
+    INSERT_ROTATED, LOCK_OWNER, ROTATED_ALREADY, ROTATE_OUT,
 };
 use crate::users::{created_user, insert_user, insert_user_error, update_user, SET_LAST_LOGIN};
 use crate::{store_error, with_pool, Pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::audit::NewAuditEvent;
 use tessera_core::audited::{
-    event_for_new_token, event_for_new_user, AuditedWrites, LoginWrite, LoginWritten,
+    event_for_new_token, event_for_new_user, AuditedWrites, LoginWrite, LoginWritten, Rotated,
+    TokenRotation,
 };
 use tessera_core::clock::to_micros;
 use tessera_core::store::StoreError;
@@ -242,6 +245,98 @@ impl AuditedWrites for SqlStore {
             }
             .await
         })
+    }
+
+    async fn rotate_token_audited(
+        &self,
+        rotation: TokenRotation,
+        event: NewAuditEvent,
+    ) -> Result<Rotated, StoreError> {
+        let cap = cap(rotation.max_per_user);
+        // As for a new token, PostgreSQL counts concurrent inserts for one
+        // owner one after another only with the owner's row locked.
+        let lock_owner = rotation.max_per_user.is_some() && matches!(self.pool, Pool::Postgres(_));
+        let created = to_micros(rotation.created);
+        with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await.map_err(store_error)?;
+                if lock_owner {
+                    sqlx::query(LOCK_OWNER)
+                        .bind(rotation.user_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                }
+                let rotated_out: Option<i64> = sqlx::query_scalar(ROTATE_OUT)
+                    .bind(rotation.token_id)
+                    .bind(rotation.user_id)
+                    .bind(to_micros(rotation.grace_until))
+                    .bind(created)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                if rotated_out.is_none() {
+                    let found: Option<(i64, Option<i64>)> = sqlx::query_as(ROTATED_ALREADY)
+                        .bind(rotation.token_id)
+                        .bind(rotation.user_id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(match found {
+                        Some((family, Some(_))) => Rotated::AlreadyRotated { family },
+                        _ => Rotated::NoSuchToken,
+                    });
+                }
+                let inserted: Option<TokenRow> = sqlx::query_as(INSERT_ROTATED)
+                    .bind(rotation.token_id)
+                    .bind(&rotation.digest.0[..])
+                    .bind(created)
+                    .bind(rotation.user_id)
+                    .bind(cap)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(store_error)?;
+                let Some(row) = inserted else {
+                    // The old token's grace end is undone with the rollback.
+                    tx.rollback().await.map_err(store_error)?;
+                    return Ok(Rotated::AtCap);
+                };
+                let record = row.into_record()?;
+                let insert = Insert::new(event_for_new_token(event, record.id))?;
+                insert_event!(&mut *tx, insert).map_err(store_error)?;
+                tx.commit().await.map_err(store_error)?;
+                Ok::<_, StoreError>(Rotated::Rotated(record))
+            }
+            .await
+        })
+    }
+
+    async fn revoke_token_family_audited(
+        &self,
+        family: i64,
+        event: NewAuditEvent,
+    ) -> Result<u64, StoreError> {
+        let insert = Insert::new(event)?;
+        with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                let deleted = sqlx::query(DELETE_FAMILY)
+                    .bind(family)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if deleted == 0 {
+                    tx.rollback().await?;
+                    return Ok(0);
+                }
+                insert_event!(&mut *tx, insert)?;
+                tx.commit().await?;
+                Ok(deleted)
+            }
+            .await
+        })
+        .map_err(store_error)
     }
 }
 

@@ -21,7 +21,8 @@ pub(crate) use user_columns;
 /// The columns of [`TokenRow`], from `tessera_tokens`.
 macro_rules! token_columns {
     () => {
-        "id AS token_id, user_id, name, scopes, created, expires, last_used, authenticated_at"
+        "id AS token_id, user_id, name, scopes, created, expires, last_used, authenticated_at, \
+         COALESCE(family, id) AS family, grace_until"
     };
 }
 pub(crate) use token_columns;
@@ -104,6 +105,8 @@ pub(crate) struct TokenRow {
     expires: Option<i64>,
     last_used: Option<i64>,
     authenticated_at: Option<i64>,
+    family: i64,
+    grace_until: Option<i64>,
 }
 
 impl TokenRow {
@@ -117,6 +120,8 @@ impl TokenRow {
             expires: self.expires.map(from_micros),
             last_used: self.last_used.map(from_micros),
             authenticated_at: self.authenticated_at.map(from_micros),
+            family: self.family,
+            grace_until: self.grace_until.map(from_micros),
         })
     }
 }

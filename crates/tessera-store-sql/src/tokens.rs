@@ -10,24 +10,63 @@ use tessera_core::User;
 use time::OffsetDateTime;
 
 // The cap is checked by the insert itself: the row is written only while the
-// owner holds fewer than `$8` tokens unexpired at the new token's creation time.
+// owner holds fewer than `$8` tokens live at the new token's creation time
+// (unexpired, and not rotated out past their grace period).
 // On SQLite one statement is atomic (it takes the write lock before reading);
 // on PostgreSQL the owner's row is locked first (`LOCK_OWNER`), so that
 // concurrent inserts for one user are counted one after another. The count
-// reads only the (user_id, expires) index, and stops at the cap: a user with
-// thousands of tokens costs no more than one at the cap.
+// reads only the (user_id, expires, grace_until) index, and stops at the cap:
+// a user with thousands of tokens costs no more than one at the cap.
 pub(crate) const INSERT_TOKEN: &str = "INSERT INTO tessera_tokens \
      (user_id, digest, name, scopes, created, expires, authenticated_at) \
      SELECT $1, $2, $3, $4, $5, $6, $7 \
      WHERE (SELECT count(*) FROM (SELECT 1 FROM tessera_tokens \
-            WHERE user_id = $1 AND (expires IS NULL OR expires > $5) LIMIT $8) AS live) < $8 \
+            WHERE user_id = $1 AND (expires IS NULL OR expires > $5) \
+            AND (grace_until IS NULL OR grace_until > $5) LIMIT $8) AS live) < $8 \
      RETURNING id";
+
+// Rotation, first step: the old token (`$1`, owned by `$2`, unexpired at `$4`)
+// is marked rotated out until `$3`, unless it was already. Its family is
+// returned; no row means it was rotated already, or is gone. On PostgreSQL a
+// concurrent rotation of the same token waits for this row's lock and then
+// finds it rotated: exactly one of them wins.
+pub(crate) const ROTATE_OUT: &str = "UPDATE tessera_tokens SET grace_until = $3 \
+     WHERE id = $1 AND user_id = $2 AND grace_until IS NULL \
+     AND (expires IS NULL OR expires > $4) \
+     RETURNING COALESCE(family, id)";
+
+// Why `ROTATE_OUT` changed nothing: the token's family and grace end, if the
+// owner's token exists.
+pub(crate) const ROTATED_ALREADY: &str = "SELECT COALESCE(family, id), grace_until \
+     FROM tessera_tokens WHERE id = $1 AND user_id = $2";
+
+// Rotation, second step: the new key (`$2`, issued at `$3`) inherits the old
+// token's (`$1`) owner, name, scopes, expiry and password proof, and joins its
+// family, if the owner (`$4`) holds fewer than `$5` live tokens (the old one,
+// in its grace period, among them).
+pub(crate) const INSERT_ROTATED: &str = concat!(
+    "INSERT INTO tessera_tokens \
+     (user_id, digest, name, scopes, created, expires, authenticated_at, family) \
+     SELECT user_id, $2, name, scopes, $3, expires, authenticated_at, COALESCE(family, id) \
+     FROM tessera_tokens WHERE id = $1 \
+     AND (SELECT count(*) FROM (SELECT 1 FROM tessera_tokens \
+          WHERE user_id = $4 AND (expires IS NULL OR expires > $3) \
+          AND (grace_until IS NULL OR grace_until > $3) LIMIT $5) AS live) < $5 \
+     RETURNING ",
+    token_columns!()
+);
+
+// Every token of the family `$1`: its first token and those rotated from it.
+pub(crate) const DELETE_FAMILY: &str = "DELETE FROM tessera_tokens WHERE id = $1 OR family = $1";
 
 pub(crate) const LOCK_OWNER: &str = "SELECT id FROM tessera_users WHERE id = $1 FOR UPDATE";
 
 // One read of the digest's unique index, joined to the owner by primary key.
+// A rotated-out token is found too, with its grace end, so that its reuse is
+// recognised by this same read.
 const FIND_TOKEN: &str = "SELECT t.id AS token_id, t.user_id, t.name, t.scopes, t.created, \
      t.expires, t.last_used, t.authenticated_at, \
+     COALESCE(t.family, t.id) AS family, t.grace_until, \
      u.username, u.email, u.is_active, u.is_staff, u.is_superuser, u.date_joined, u.last_login \
      FROM tessera_tokens t JOIN tessera_users u ON u.id = t.user_id \
      WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2)";
@@ -36,7 +75,7 @@ const LIST_TOKENS: &str = concat!(
     "SELECT ",
     token_columns!(),
     " FROM tessera_tokens WHERE user_id = $1 AND (expires IS NULL OR expires > $2) \
-     ORDER BY created, id"
+     AND (grace_until IS NULL OR grace_until > $2) ORDER BY created, id"
 );
 
 pub(crate) const DELETE_TOKEN: &str =
@@ -58,8 +97,16 @@ const SET_TOKEN_AUTHENTICATED_AT: &str =
 
 const TOUCH_TOKEN: &str = "UPDATE tessera_tokens SET last_used = $2 WHERE id = $1";
 
-const PURGE_EXPIRED_TOKENS: &str =
-    "DELETE FROM tessera_tokens WHERE expires IS NOT NULL AND expires <= $1";
+// Expired tokens, and rotated-out tokens past their grace period whose family
+// has no live token left (while it has one, reuse must still be recognised).
+const PURGE_EXPIRED_TOKENS: &str = "DELETE FROM tessera_tokens \
+     WHERE (expires IS NOT NULL AND expires <= $1) \
+     OR (grace_until IS NOT NULL AND grace_until <= $1 AND NOT EXISTS ( \
+         SELECT 1 FROM tessera_tokens kin \
+         WHERE (kin.id = COALESCE(tessera_tokens.family, tessera_tokens.id) \
+                OR kin.family = COALESCE(tessera_tokens.family, tessera_tokens.id)) \
+         AND (kin.expires IS NULL OR kin.expires > $1) \
+         AND (kin.grace_until IS NULL OR kin.grace_until > $1)))";
 
 /// Runs [`INSERT_TOKEN`] for `$new` on `$executor`: the new id, or `None`
 /// when the cap refused it.
@@ -98,6 +145,8 @@ pub(crate) fn stored_token(id: i64, new: NewToken) -> TokenRecord {
         expires: new.expires.map(micros),
         last_used: None,
         authenticated_at: new.authenticated_at.map(micros),
+        family: id,
+        grace_until: None,
     }
 }
 

@@ -150,6 +150,12 @@ macro_rules! store_tests {
             session_owner_names_the_owner,
             delete_user_credentials_audited_writes_its_event_when_nothing_is_deleted,
             audited_events_are_sanitized,
+            rotate_token_audited_inherits_and_marks_the_old_token,
+            rotate_token_audited_of_a_rotated_out_or_unknown_token_writes_nothing,
+            rotate_token_audited_counts_against_the_cap,
+            rotate_token_audited_is_atomic_under_concurrency,
+            revoke_token_family_audited_deletes_every_key_of_the_family,
+            purge_keeps_rotated_out_tokens_while_their_family_lives,
             ping_answers,
         }
     };

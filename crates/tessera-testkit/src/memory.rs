@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tessera_core::audit::{AuditPage, AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
 use tessera_core::audited::{
-    event_for_new_token, event_for_new_user, AuditedWrites, LoginWrite, LoginWritten,
+    event_for_new_token, event_for_new_user, AuditedWrites, LoginWrite, LoginWritten, Rotated,
+    TokenRotation,
 };
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::session::{NewSession, SessionRecord};
@@ -104,15 +105,8 @@ impl State {
             return Err(StoreError::Conflict("the key digest is taken".to_owned()));
         }
         let created = truncate_to_micros(new.created);
-        if let Some(max) = max_per_user {
-            let held = self
-                .tokens
-                .values()
-                .filter(|(_, t)| t.user_id == new.user_id && unexpired(t, created))
-                .count() as u64;
-            if held >= max {
-                return Ok(None);
-            }
+        if self.at_cap(new.user_id, created, max_per_user) {
+            return Ok(None);
         }
         self.next_token_id += 1;
         let record = TokenRecord {
@@ -124,9 +118,66 @@ impl State {
             expires: new.expires.map(truncate_to_micros),
             last_used: None,
             authenticated_at: new.authenticated_at.map(truncate_to_micros),
+            family: self.next_token_id,
+            grace_until: None,
         };
         self.tokens.insert(record.id, (new.digest, record.clone()));
         Ok(Some(record))
+    }
+
+    /// Whether `user_id` holds `max_per_user` live tokens at `now`.
+    fn at_cap(&self, user_id: i64, now: OffsetDateTime, max_per_user: Option<u64>) -> bool {
+        max_per_user.is_some_and(|max| {
+            let held = self
+                .tokens
+                .values()
+                .filter(|(_, t)| t.user_id == user_id && t.is_live(now))
+                .count() as u64;
+            held >= max
+        })
+    }
+
+    /// [`AuditedWrites::rotate_token_audited`] without the event.
+    fn rotate_token(&mut self, rotation: &TokenRotation) -> Result<Rotated, StoreError> {
+        let created = truncate_to_micros(rotation.created);
+        let old = match self.tokens.get(&rotation.token_id) {
+            Some((_, t)) if t.user_id == rotation.user_id => t.clone(),
+            _ => return Ok(Rotated::NoSuchToken),
+        };
+        if old.grace_until.is_some() {
+            return Ok(Rotated::AlreadyRotated { family: old.family });
+        }
+        if old.is_expired(created) {
+            return Ok(Rotated::NoSuchToken);
+        }
+        if self.tokens.values().any(|(d, _)| *d == rotation.digest) {
+            return Err(StoreError::Conflict("the key digest is taken".to_owned()));
+        }
+        // The old token, in its grace period, is counted.
+        if self.at_cap(rotation.user_id, created, rotation.max_per_user) {
+            return Ok(Rotated::AtCap);
+        }
+        if let Some((_, t)) = self.tokens.get_mut(&old.id) {
+            t.grace_until = Some(truncate_to_micros(rotation.grace_until));
+        }
+        self.next_token_id += 1;
+        let record = TokenRecord {
+            id: self.next_token_id,
+            created,
+            last_used: None,
+            grace_until: None,
+            ..old
+        };
+        self.tokens
+            .insert(record.id, (rotation.digest, record.clone()));
+        Ok(Rotated::Rotated(record))
+    }
+
+    /// Deletes every token of `family`; how many.
+    fn delete_family(&mut self, family: i64) -> u64 {
+        let before = self.tokens.len();
+        self.tokens.retain(|_, (_, t)| t.family != family);
+        (before - self.tokens.len()) as u64
     }
 
     fn delete_token(&mut self, id: i64, owner: Option<i64>) -> bool {
@@ -179,6 +230,13 @@ impl MemoryStore {
 
 fn unexpired(record: &TokenRecord, now: OffsetDateTime) -> bool {
     !record.is_expired(now)
+}
+
+/// Whether `purge_expired_tokens` keeps `record` at `now`: unexpired, and if
+/// rotated out past its grace, with a live token left in its family.
+fn kept(record: &TokenRecord, now: OffsetDateTime, live_families: &[i64]) -> bool {
+    unexpired(record, now)
+        && (!record.is_rotated_out(now) || live_families.contains(&record.family))
 }
 
 #[async_trait]
@@ -287,7 +345,7 @@ impl TokenStore for MemoryStore {
             .tokens
             .values()
             .map(|(_, t)| t)
-            .filter(|t| t.user_id == user_id && unexpired(t, now))
+            .filter(|t| t.user_id == user_id && t.is_live(now))
             .cloned()
             .collect();
         tokens.sort_by_key(|t| (t.created, t.id));
@@ -347,8 +405,16 @@ impl TokenStore for MemoryStore {
 
     async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let mut state = self.lock();
+        let live_families: Vec<i64> = state
+            .tokens
+            .values()
+            .filter(|(_, t)| t.is_live(now))
+            .map(|(_, t)| t.family)
+            .collect();
         let before = state.tokens.len();
-        state.tokens.retain(|_, (_, t)| unexpired(t, now));
+        state
+            .tokens
+            .retain(|_, (_, t)| kept(t, now, &live_families));
         Ok((before - state.tokens.len()) as u64)
     }
 }
@@ -650,6 +716,32 @@ impl AuditedWrites for MemoryStore {
             state.append(event_for_new_token(event, record.id));
         }
         Ok(LoginWritten::Recorded(record))
+    }
+
+    async fn rotate_token_audited(
+        &self,
+        rotation: TokenRotation,
+        event: NewAuditEvent,
+    ) -> Result<Rotated, StoreError> {
+        let mut state = self.lock();
+        let rotated = state.rotate_token(&rotation)?;
+        if let Rotated::Rotated(record) = &rotated {
+            state.append(event_for_new_token(event, record.id));
+        }
+        Ok(rotated)
+    }
+
+    async fn revoke_token_family_audited(
+        &self,
+        family: i64,
+        event: NewAuditEvent,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let deleted = state.delete_family(family);
+        if deleted > 0 {
+            state.append(event);
+        }
+        Ok(deleted)
     }
 }
 

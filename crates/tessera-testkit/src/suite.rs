@@ -12,7 +12,7 @@ use tessera_core::audit::{
     AuditPage, AuditQuery, AuditRecord, EventKind, NewAuditEvent, MAX_DETAIL_BYTES, MAX_IP_CHARS,
     MAX_REQUEST_ID_CHARS, MAX_USERNAME_CHARS, MAX_USER_AGENT_CHARS,
 };
-use tessera_core::audited::{LoginWrite, LoginWritten, TokenWrite};
+use tessera_core::audited::{LoginWrite, LoginWritten, Rotated, TokenRotation, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::session::{NewSession, SessionKey, SessionRecord};
 use tessera_core::store::StoreError;
@@ -2718,6 +2718,415 @@ pub async fn audited_events_are_sanitized<S: Store>(store: &S) {
     assert_eq!(stored.user_agent.as_deref(), Some("a\u{FFFD}b"));
     assert_eq!(stored.detail, json!({"truncated": true}));
     assert_eq!(stored.time, T0);
+}
+
+// ---------------------------------------------------------------- rotation families
+
+/// An hour after [`T0`]: when the suite rotates.
+const ROTATED_AT: OffsetDateTime = datetime!(2024-05-06 08:08:09.123456 UTC);
+/// The end of the grace period of a key rotated at [`ROTATED_AT`].
+const GRACE_END: OffsetDateTime = datetime!(2024-05-06 08:09:09.123456 UTC);
+
+/// A rotation of `token_id` (alice's, `user_id`) at [`ROTATED_AT`] with
+/// grace until [`GRACE_END`], under `cap`, to a fresh key.
+fn rotation(token_id: i64, user_id: i64, cap: Option<u64>) -> TokenRotation {
+    TokenRotation {
+        token_id,
+        user_id,
+        digest: TokenKey::generate().digest(),
+        created: ROTATED_AT,
+        grace_until: GRACE_END,
+        max_per_user: cap,
+    }
+}
+
+/// Rotates and expects a new token.
+async fn rotated<S: Store>(store: &S, rotation: TokenRotation) -> TokenRecord {
+    let event = NewAuditEvent {
+        detail: json!({"rotated_from": rotation.token_id}),
+        ..audited_event(EventKind::TokenRotated, Some(rotation.user_id), "alice")
+    };
+    match store
+        .rotate_token_audited(rotation, event)
+        .await
+        .expect("rotate_token_audited")
+    {
+        Rotated::Rotated(record) => record,
+        other => panic!("not rotated: {other:?}"),
+    }
+}
+
+/// The ids of a user's tokens that `list_tokens` gives at `now`.
+async fn token_ids<S: Store>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<i64> {
+    store
+        .list_tokens(user_id, now)
+        .await
+        .expect("list_tokens")
+        .into_iter()
+        .map(|t| t.id)
+        .collect()
+}
+
+/// `rotate_token_audited` stores a new token that inherits the old one's
+/// name, scopes, expiry and password proof and joins its family, marks the
+/// old one rotated out until the grace end, and writes the event with the new
+/// token's id. The old key is still found after its grace end, marked, so
+/// that its reuse can be told; it is listed only until then.
+pub async fn rotate_token_audited_inherits_and_marks_the_old_token<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let old_new = NewToken {
+        expires: Some(T0 + Duration::days(1)),
+        scopes: vec!["deploy".to_owned(), "read".to_owned()],
+        authenticated_at: Some(T0),
+        ..new_token(alice.id, "deploy")
+    };
+    let old_digest = old_new.digest;
+    let old = token(store, old_new).await;
+    assert_eq!((old.family, old.grace_until), (old.id, None));
+    let rotation = rotation(old.id, alice.id, Some(5));
+    let new_digest = rotation.digest;
+    let event = NewAuditEvent {
+        detail: json!({"rotated_from": old.id}),
+        ..audited_event(EventKind::TokenRotated, Some(alice.id), "alice")
+    };
+    let Rotated::Rotated(new) = store
+        .rotate_token_audited(rotation, event.clone())
+        .await
+        .expect("rotate_token_audited")
+    else {
+        panic!("not rotated");
+    };
+    assert_ne!(new.id, old.id);
+    assert_eq!(new.user_id, alice.id);
+    assert_eq!(new.name, "deploy");
+    assert_eq!(new.scopes, old.scopes);
+    assert_eq!(new.created, ROTATED_AT);
+    assert_eq!(new.expires, old.expires, "rotation never lengthens a life");
+    assert_eq!(new.authenticated_at, Some(T0));
+    assert_eq!(new.last_used, None);
+    assert_eq!((new.family, new.grace_until), (old.id, None));
+    assert_eq!(
+        store.token_by_id(new.id).await.expect("read"),
+        Some(new.clone())
+    );
+    let marked = TokenRecord {
+        grace_until: Some(GRACE_END),
+        ..old.clone()
+    };
+    assert_eq!(
+        store.token_by_id(old.id).await.expect("read"),
+        Some(marked.clone())
+    );
+    only_event(
+        store,
+        NewAuditEvent {
+            detail: json!({"rotated_from": old.id, "token_id": new.id}),
+            ..event
+        },
+    )
+    .await;
+
+    let just_before = GRACE_END - Duration::microseconds(1);
+    for at in [
+        ROTATED_AT,
+        just_before,
+        GRACE_END,
+        T0 + Duration::days(1) - Duration::microseconds(1),
+    ] {
+        let found = store.find_token(&old_digest, at).await.expect("find_token");
+        assert_eq!(found.map(|(t, _)| t), Some(marked.clone()), "at {at}");
+        let found = store.find_token(&new_digest, at).await.expect("find_token");
+        assert_eq!(found.map(|(t, _)| t), Some(new.clone()), "at {at}");
+    }
+    assert!(!marked.is_rotated_out(just_before));
+    assert!(marked.is_rotated_out(GRACE_END));
+    // Both expire together, at the family's expiry.
+    let expiry = T0 + Duration::days(1);
+    assert_eq!(
+        store
+            .find_token(&old_digest, expiry)
+            .await
+            .expect("find")
+            .map(|(t, _)| t.id),
+        None
+    );
+    assert_eq!(
+        store
+            .find_token(&new_digest, expiry)
+            .await
+            .expect("find")
+            .map(|(t, _)| t.id),
+        None
+    );
+    assert_eq!(
+        token_ids(store, alice.id, just_before).await,
+        vec![old.id, new.id]
+    );
+    assert_eq!(token_ids(store, alice.id, GRACE_END).await, vec![new.id]);
+}
+
+/// A token rotated out is not rotated again (`AlreadyRotated`, with its
+/// family, and nothing written); the newest key of a family rotates, and its
+/// successor stays in the first token's family. An unknown, expired or
+/// another user's token is `NoSuchToken`.
+pub async fn rotate_token_audited_of_a_rotated_out_or_unknown_token_writes_nothing<S: Store>(
+    store: &S,
+) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let first = token(store, new_token(alice.id, "k1")).await;
+    let second = rotated(store, rotation(first.id, alice.id, None)).await;
+    let event = audited_event(EventKind::TokenRotated, Some(alice.id), "alice");
+    for at in [ROTATED_AT, GRACE_END + Duration::days(3)] {
+        let again = store
+            .rotate_token_audited(
+                TokenRotation {
+                    created: at,
+                    ..rotation(first.id, alice.id, None)
+                },
+                event.clone(),
+            )
+            .await
+            .expect("rotate_token_audited");
+        assert_eq!(again, Rotated::AlreadyRotated { family: first.id });
+    }
+    assert_eq!(all_events(store).await.len(), 1);
+    assert_eq!(
+        store
+            .token_by_id(first.id)
+            .await
+            .expect("read")
+            .and_then(|t| t.grace_until),
+        Some(GRACE_END),
+        "the grace end is not moved"
+    );
+    let third = rotated(
+        store,
+        TokenRotation {
+            created: ROTATED_AT + Duration::seconds(1),
+            grace_until: GRACE_END + Duration::seconds(1),
+            ..rotation(second.id, alice.id, None)
+        },
+    )
+    .await;
+    assert_eq!(third.family, first.id);
+    assert_eq!(
+        store
+            .rotate_token_audited(rotation(second.id, alice.id, None), event.clone())
+            .await
+            .expect("rotate"),
+        Rotated::AlreadyRotated { family: first.id }
+    );
+
+    let expiring = token(
+        store,
+        NewToken {
+            expires: Some(ROTATED_AT),
+            ..new_token(alice.id, "expiring")
+        },
+    )
+    .await;
+    let bobs = token(store, new_token(bob.id, "bob's")).await;
+    for (id, owner) in [
+        (expiring.id, alice.id),
+        (bobs.id, alice.id),
+        (third.id + 1000, alice.id),
+    ] {
+        let outcome = store
+            .rotate_token_audited(rotation(id, owner, None), event.clone())
+            .await
+            .expect("rotate_token_audited");
+        assert_eq!(outcome, Rotated::NoSuchToken, "token {id}");
+    }
+    assert_eq!(all_events(store).await.len(), 2);
+    assert_eq!(
+        store
+            .token_by_id(bobs.id)
+            .await
+            .expect("read")
+            .and_then(|t| t.grace_until),
+        None
+    );
+    assert_eq!(token_ids(store, bob.id, ROTATED_AT).await, vec![bobs.id]);
+}
+
+/// Rotation counts against the cap as a new token does, the old token (in
+/// its grace period) counted: at the cap nothing is written, the old token
+/// not even marked. Past its grace, a rotated-out token is not counted.
+pub async fn rotate_token_audited_counts_against_the_cap<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let first = token(store, new_token(alice.id, "a")).await;
+    let other = token(store, new_token(alice.id, "b")).await;
+    let event = audited_event(EventKind::TokenRotated, Some(alice.id), "alice");
+    let refused = store
+        .rotate_token_audited(rotation(first.id, alice.id, Some(2)), event.clone())
+        .await
+        .expect("rotate_token_audited");
+    assert_eq!(refused, Rotated::AtCap);
+    assert_eq!(
+        store.token_by_id(first.id).await.expect("read"),
+        Some(first.clone())
+    );
+    assert_eq!(
+        token_ids(store, alice.id, ROTATED_AT).await,
+        vec![first.id, other.id]
+    );
+    assert!(all_events(store).await.is_empty());
+
+    let new = rotated(store, rotation(first.id, alice.id, Some(3))).await;
+    // In its grace period the old token counts: three live tokens.
+    let held = store
+        .create_token(
+            NewToken {
+                created: GRACE_END - Duration::microseconds(1),
+                ..new_token(alice.id, "c")
+            },
+            Some(3),
+        )
+        .await
+        .expect("create_token");
+    assert_eq!(held, None);
+    // Past it, it does not.
+    let stored = store
+        .create_token(
+            NewToken {
+                created: GRACE_END,
+                ..new_token(alice.id, "c")
+            },
+            Some(3),
+        )
+        .await
+        .expect("create_token");
+    assert!(stored.is_some());
+    assert_eq!(
+        token_ids(store, alice.id, GRACE_END).await,
+        vec![other.id, new.id, stored.map_or(0, |t| t.id)]
+    );
+}
+
+/// Of concurrent rotations of one token, exactly one wins; the others are
+/// `AlreadyRotated`, and one token and one event are written.
+pub async fn rotate_token_audited_is_atomic_under_concurrency<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let old = token(store, new_token(alice.id, "k")).await;
+    for cap in [None, Some(100)] {
+        let old = if cap.is_none() {
+            old.clone()
+        } else {
+            token(store, new_token(alice.id, "k2")).await
+        };
+        let attempts = (0..8).map(|_| {
+            store.rotate_token_audited(
+                rotation(old.id, alice.id, cap),
+                audited_event(EventKind::TokenRotated, Some(alice.id), "alice"),
+            )
+        });
+        let outcomes: Vec<Rotated> = join_all(attempts)
+            .await
+            .into_iter()
+            .map(|r| r.expect("rotate_token_audited"))
+            .collect();
+        let won = outcomes
+            .iter()
+            .filter(|o| matches!(o, Rotated::Rotated(_)))
+            .count();
+        assert_eq!(won, 1, "{outcomes:?}");
+        assert!(outcomes.iter().all(|o| match o {
+            Rotated::Rotated(_) => true,
+            Rotated::AlreadyRotated { family } => *family == old.id,
+            _ => false,
+        }));
+    }
+    assert_eq!(token_ids(store, alice.id, ROTATED_AT).await.len(), 4);
+    assert_eq!(all_events(store).await.len(), 2);
+}
+
+/// `revoke_token_family_audited` deletes the family's every token, the first
+/// and the newest included, and nothing else, with its event; a family with
+/// nothing left to delete writes no event.
+pub async fn revoke_token_family_audited_deletes_every_key_of_the_family<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let first = token(store, new_token(alice.id, "k1")).await;
+    let second = rotated(store, rotation(first.id, alice.id, None)).await;
+    let third = rotated(store, rotation(second.id, alice.id, None)).await;
+    let unrelated = token(store, new_token(alice.id, "other")).await;
+    let unrelated_next = rotated(store, rotation(unrelated.id, alice.id, None)).await;
+    let before = all_events(store).await.len();
+    let event = NewAuditEvent {
+        detail: json!({"kind": "token_reuse", "token_id": first.id, "family": first.id}),
+        ..audited_event(EventKind::SecurityAlert, Some(alice.id), "alice")
+    };
+    let revoked = store
+        .revoke_token_family_audited(first.id, event.clone())
+        .await
+        .expect("revoke_token_family_audited");
+    assert_eq!(revoked, 3);
+    for gone in [first.id, second.id, third.id] {
+        assert_eq!(store.token_by_id(gone).await.expect("read"), None);
+    }
+    assert_eq!(
+        token_ids(store, alice.id, ROTATED_AT).await,
+        vec![unrelated.id, unrelated_next.id]
+    );
+    let events = all_events(store).await;
+    assert_eq!(events.len(), before + 1);
+    let last = events.last().expect("the alert");
+    assert_eq!(last.clone(), event.clone().sanitized().into_record(last.id));
+
+    let again = store
+        .revoke_token_family_audited(first.id, event)
+        .await
+        .expect("revoke_token_family_audited");
+    assert_eq!(again, 0);
+    assert_eq!(all_events(store).await.len(), before + 1);
+}
+
+/// `purge_expired_tokens` keeps a rotated-out token past its grace while its
+/// family has a live token (its reuse must still be told), and deletes it
+/// once the family has none; tokens in their grace period are kept.
+pub async fn purge_keeps_rotated_out_tokens_while_their_family_lives<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let expires = Some(T0 + Duration::days(1));
+    let first = token(
+        store,
+        NewToken {
+            expires,
+            ..new_token(alice.id, "k1")
+        },
+    )
+    .await;
+    let second = rotated(store, rotation(first.id, alice.id, None)).await;
+    let lone = token(store, new_token(alice.id, "lone")).await;
+    let lone_next = rotated(store, rotation(lone.id, alice.id, None)).await;
+
+    let purged = store
+        .purge_expired_tokens(GRACE_END - Duration::microseconds(1))
+        .await
+        .expect("purge");
+    assert_eq!(purged, 0, "in the grace period");
+    let purged = store.purge_expired_tokens(GRACE_END).await.expect("purge");
+    assert_eq!(purged, 0, "past it, with live families");
+    assert!(store.token_by_id(first.id).await.expect("read").is_some());
+
+    // The family of `lone` loses its live token: the rotated-out one goes.
+    assert!(store
+        .delete_token(lone_next.id, None)
+        .await
+        .expect("delete"));
+    let purged = store.purge_expired_tokens(GRACE_END).await.expect("purge");
+    assert_eq!(purged, 1);
+    assert_eq!(store.token_by_id(lone.id).await.expect("read"), None);
+    assert!(store.token_by_id(first.id).await.expect("read").is_some());
+
+    // The other family expires whole.
+    let purged = store
+        .purge_expired_tokens(T0 + Duration::days(1))
+        .await
+        .expect("purge");
+    assert_eq!(purged, 2);
+    for gone in [first.id, second.id] {
+        assert_eq!(store.token_by_id(gone).await.expect("read"), None);
+    }
 }
 
 // ---------------------------------------------------------------- health

@@ -142,3 +142,41 @@ async fn sessions_are_cached_and_their_revocation_is_immediate() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn a_rotation_and_a_family_revocation_invalidate_at_once() {
+    use tessera_core::audit::{EventKind, NewAuditEvent};
+    use tessera_core::audited::{AuditedWrites, Rotated, TokenRotation};
+    let (_, cache) = cached(Duration::from_secs(60));
+    let user = cache.create_user(new_user("alice")).await.unwrap();
+    let new = new_token(user.id, "t");
+    let old_digest = new.digest;
+    let old = cache.create_token(new, None).await.unwrap().unwrap();
+    let cached_old = cache.find_token(&old_digest, T0).await.unwrap().unwrap();
+    assert_eq!(cached_old.0.grace_until, None);
+    let grace_end = T0 + time::Duration::minutes(1);
+    let rotation = TokenRotation {
+        token_id: old.id,
+        user_id: user.id,
+        digest: TokenKey::generate().digest(),
+        created: T0,
+        grace_until: grace_end,
+        max_per_user: None,
+    };
+    let new_digest = rotation.digest;
+    let event = NewAuditEvent::new(T0, EventKind::TokenRotated);
+    let rotated = cache.rotate_token_audited(rotation, event).await.unwrap();
+    assert!(matches!(rotated, Rotated::Rotated(_)), "{rotated:?}");
+    // The old key's entry had no grace end: it is not served again.
+    let found = cache.find_token(&old_digest, T0).await.unwrap().unwrap();
+    assert_eq!(found.0.grace_until, Some(grace_end));
+    assert!(cache.find_token(&new_digest, T0).await.unwrap().is_some());
+    let alert = NewAuditEvent::new(T0, EventKind::SecurityAlert);
+    let revoked = cache
+        .revoke_token_family_audited(old.family, alert)
+        .await
+        .unwrap();
+    assert_eq!(revoked, 2);
+    assert!(cache.find_token(&old_digest, T0).await.unwrap().is_none());
+    assert!(cache.find_token(&new_digest, T0).await.unwrap().is_none());
+}

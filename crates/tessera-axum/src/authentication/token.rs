@@ -4,7 +4,24 @@
 //! space, the keyword compared case-insensitively, the key decoded as UTF-8.
 //! A key that is not of Tessera's form (or DRF's 40-hex form) is refused as
 //! `Invalid token.` without touching the store.
+//!
+//! Two refusals beyond DRF's, both answered `Invalid token.` exactly as an
+//! unknown key is (SECURITY.md T6, T7):
+//!
+//! - A rotated-out key presented after its grace period is reuse: the whole
+//!   rotation family is revoked and a `security_alert` recorded
+//!   ([`Alerts::token_reuse`](crate::alerts::Alerts::token_reuse)). The one
+//!   read that finds a key tells whether it was rotated out, so a valid key
+//!   costs no further read.
+//! - With an idle timeout configured ([`Settings::token_idle_timeout`]), a
+//!   key unused for that long (from its coalesced `last_used`, or its issue
+//!   when never used) is refused, as knox's and Django sessions' idle expiry
+//!   would. A key that looks idle is read once more from the store before it
+//!   is refused, since a cached entry may carry an older `last_used`.
+//!
+//! [`Settings::token_idle_timeout`]: crate::Settings::token_idle_timeout
 
+use crate::audit::RequestMeta;
 use crate::error::ApiError;
 use crate::metrics::{AuthMethod, Outcome};
 use crate::state::Tessera;
@@ -93,6 +110,19 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
     let Some((token, user)) = found else {
         return Err(failed(tessera, INVALID_TOKEN));
     };
+    if token.is_rotated_out(now) {
+        let meta = RequestMeta::of(parts, settings.num_proxies);
+        tessera
+            .alerts()
+            .token_reuse(tessera, &meta, &user, token.id, token.family, now)
+            .await?;
+        return Err(failed(tessera, INVALID_TOKEN));
+    }
+    if let Some(idle) = idle_timeout(tessera) {
+        if token.is_idle(now, idle) && still_idle(tessera, token.id, now, idle).await? {
+            return Err(failed(tessera, INVALID_TOKEN));
+        }
+    }
     if !user.is_active {
         return Err(failed(tessera, USER_INACTIVE));
     }
@@ -113,6 +143,24 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
             authenticated_at: token.authenticated_at,
         },
     }))
+}
+
+/// The configured idle timeout of tokens, if any.
+fn idle_timeout(tessera: &Tessera) -> Option<time::Duration> {
+    let idle = tessera.settings().token_idle_timeout?;
+    Some(time::Duration::try_from(idle).unwrap_or(time::Duration::MAX))
+}
+
+/// Whether the token, read from the store itself (not a cache, whose entry
+/// may predate a recorded use), is idle at `now`; a token gone is.
+async fn still_idle(
+    tessera: &Tessera,
+    id: i64,
+    now: time::OffsetDateTime,
+    idle: time::Duration,
+) -> Result<bool, ApiError> {
+    let fresh = tessera.stores().tokens.token_by_id(id).await?;
+    Ok(fresh.is_none_or(|t| t.is_idle(now, idle)))
 }
 
 /// The refusal with `message`, counted as a failed token authentication.

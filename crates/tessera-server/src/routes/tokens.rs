@@ -4,18 +4,21 @@
 use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::{Path, State};
-use axum::http::Method;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::accounts::{expiry_after, store_token, TokenSpec};
+use tessera_axum::accounts::{expiry_after, store_token, TokenSpec, TOKEN_LIMIT};
 use tessera_axum::audit::RequestMeta;
+use tessera_axum::authentication::token::INVALID_TOKEN;
 use tessera_axum::body::JsonObject;
 use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::{ApiError, AuthUser, Authenticator, Caller, Policy, Rejection, Tessera};
+use tessera_axum::{
+    ApiError, AuthUser, Authenticator, Caller, Policy, Rejection, Tessera, ValidationErrors,
+};
 use tessera_core::audit::EventKind;
-use tessera_core::token::TokenView;
+use tessera_core::audited::{Rotated, TokenRotation};
+use tessera_core::token::{TokenKey, TokenView};
 use tessera_core::{scope, Credential};
 
 pub(super) fn routes(tessera: &Tessera) -> Routes {
@@ -42,7 +45,7 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
         .guarded(
             tessera,
             "/auth/tokens/rotate",
-            vec![op(Method::POST, "Issue a new key for the calling token; the old one works for the grace period", Auth::Token, &[], &[200, 400, 401]).no_scope()],
+            vec![op(Method::POST, "Issue a new key for the calling token, with its expiry and scopes; the old one works for the grace period, then is reuse", Auth::Token, &[], &[200, 400, 401]).no_scope()],
             Policy::new().authenticators([Authenticator::Token]),
             post(rotate_token),
         )
@@ -212,9 +215,17 @@ async fn revoke_token(
     }
 }
 
-/// Issues a new key for the calling token: same name, scopes and lifetime;
-/// the old key works for the grace period, then stops. The new token and its
-/// `token_rotated` event are written together.
+/// Issues a new key for the calling token (API.md "Tokens of the current
+/// user"). The new token inherits the old one's name, scopes, expiry and
+/// password proof: rotation never lengthens a life. The old key works for
+/// the grace period (`tokens.rotation_grace`), then presenting it is reuse.
+/// Marking the old key, storing the new one (within the per-user cap, the
+/// old key counted) and the `token_rotated` event are one atomic write.
+///
+/// Rotating a key that was already rotated out is reuse too (two holders of
+/// one key rotating it: SECURITY.md T7): `401 Invalid token.`, the family
+/// revoked and a `token_reuse` alert raised, as when such a key is presented
+/// after its grace. Of two concurrent rotations of one key, exactly one wins.
 async fn rotate_token(
     State(state): State<AppState>,
     meta: RequestMeta,
@@ -222,20 +233,15 @@ async fn rotate_token(
 ) -> Result<Json<Value>, Rejection> {
     let tessera = &state.tessera;
     let id = current_token(&me.credential).ok_or_else(ApiError::internal)?;
-    let old = tessera
-        .stores()
-        .tokens
-        .token_by_id(id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
     let now = tessera.clock().now();
-    let spec = TokenSpec {
+    let key = TokenKey::generate();
+    let rotation = TokenRotation {
+        token_id: id,
         user_id: me.user.id,
-        name: old.name.clone(),
-        scopes: old.scopes.clone(),
+        digest: key.digest(),
         created: now,
-        expires: old.expires.map(|e| now + (e - old.created)),
-        authenticated_at: old.authenticated_at,
+        grace_until: expiry_after(now, state.config.tokens.rotation_grace)?,
+        max_per_user: Some(tessera.settings().max_tokens_per_user),
     };
     let event = meta.user_event(
         now,
@@ -243,13 +249,30 @@ async fn rotate_token(
         &me.user,
         json!({"rotated_from": id}),
     );
-    let (key, _) = store_token(tessera, spec, None, event).await?;
-    let grace_end = expiry_after(now, state.config.tokens.rotation_grace)?;
-    let old_end = old.expires.map_or(grace_end, |e| e.min(grace_end));
-    tessera
-        .stores()
-        .tokens
-        .set_token_expiry(id, Some(old_end))
-        .await?;
-    Ok(Json(json!({"token": key.expose()})))
+    let audited = &tessera.stores().audited;
+    match audited.rotate_token_audited(rotation, event).await? {
+        Rotated::Rotated(_) => Ok(Json(json!({"token": key.expose()}))),
+        Rotated::AtCap => Err(ValidationErrors::non_field(TOKEN_LIMIT).into()),
+        Rotated::AlreadyRotated { family } => {
+            tessera
+                .alerts()
+                .token_reuse(tessera, &meta, &me.user, id, family, now)
+                .await?;
+            Err(invalid_token(tessera).into())
+        }
+        Rotated::NoSuchToken => Err(invalid_token(tessera).into()),
+    }
+}
+
+/// `401 Invalid token.` with the token challenge, as the authenticator
+/// refuses a key.
+fn invalid_token(tessera: &Tessera) -> ApiError {
+    let error = ApiError::authentication_failed(INVALID_TOKEN);
+    match Authenticator::Token
+        .authenticate_header(tessera)
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        Some(challenge) => error.with_header(header::WWW_AUTHENTICATE, challenge),
+        None => error,
+    }
 }

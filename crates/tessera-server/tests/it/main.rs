@@ -19,3 +19,4 @@ mod sessions;
 mod support;
 mod throttling;
 mod token_authentication;
+mod token_rotation;

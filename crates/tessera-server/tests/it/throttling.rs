@@ -563,7 +563,7 @@ async fn an_address_failing_for_many_usernames_is_locked_too() {
 
 /// A local webhook receiver: answers with the given statuses in turn (then
 /// 200), and keeps the bodies it got.
-async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Value>>>) {
+pub(crate) async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Value>>>) {
     let got = Arc::new(Mutex::new(Vec::new()));
     let statuses = Arc::new(Mutex::new(statuses));
     let seen = got.clone();
@@ -586,7 +586,7 @@ async fn receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<Value>>>) {
     (format!("http://{addr}/hook"), got)
 }
 
-async fn wait_for(got: &Arc<Mutex<Vec<Value>>>, n: usize) {
+pub(crate) async fn wait_for(got: &Arc<Mutex<Vec<Value>>>, n: usize) {
     for _ in 0..200 {
         if got.lock().unwrap().len() >= n {
             return;
