@@ -422,6 +422,7 @@ where
         + SessionStore
         + crate::audit::AuditStore
         + AuditedWrites
+        + crate::throttle::LoginUnlockStore
         + crate::store::Health
         + Clone,
 {

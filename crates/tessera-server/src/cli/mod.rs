@@ -7,6 +7,7 @@ mod create_token;
 mod createsuperuser;
 mod migrate;
 mod serve;
+mod unlock;
 
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +55,10 @@ pub enum Command {
     Clearsessions,
     /// Print the audit log, newest first.
     Audit(audit::AuditArgs),
+    /// Clear login protection for a username (its failure count and lock),
+    /// also in running servers, which read the unlock from the database the
+    /// next time they find that username locked.
+    Unlock(unlock::UnlockArgs),
 }
 
 /// Runs the parsed command line.
@@ -70,6 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Changepassword(args) => changepassword::run(config, args).await,
         Command::Clearsessions => clearsessions::run(config).await,
         Command::Audit(args) => audit::run(config, args).await,
+        Command::Unlock(args) => unlock::run(config, args).await,
     }
 }
 

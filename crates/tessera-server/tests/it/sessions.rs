@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// What a browser holds: its cookies.
 #[derive(Debug, Clone, Default)]
-struct Jar {
+pub(crate) struct Jar {
     session: Option<String>,
     csrf: Option<String>,
 }
@@ -77,7 +77,7 @@ async fn request(
 }
 
 /// `GET /auth/csrf`, then `POST /auth/login` with the masked token.
-async fn login(app: &TestApp, username: &str, password: &str) -> (Jar, Reply) {
+pub(crate) async fn login(app: &TestApp, username: &str, password: &str) -> (Jar, Reply) {
     let mut jar = Jar::default();
     let csrf = request(app, Method::GET, "/auth/csrf", &jar, &[], None).await;
     jar.absorb(&csrf);
