@@ -55,9 +55,11 @@ pub enum Command {
     Clearsessions,
     /// Print the audit log, newest first.
     Audit(audit::AuditArgs),
-    /// Clear login protection for a username (its failure count and lock),
-    /// also in running servers, which read the unlock from the database the
-    /// next time they find that username locked.
+    /// Clear login protection for a username, in running servers too.
+    ///
+    /// The unlock is recorded in the database (audited as `user_updated`);
+    /// each running server applies it the next time it finds that username
+    /// locked, without a restart.
     Unlock(unlock::UnlockArgs),
 }
 
