@@ -5,7 +5,7 @@
 //! `/auth/reauth`) share one [`LoginGuard`]:
 //!
 //! 1. [`check`](LoginGuard::check) *before* verifying the password. A
-//!    [`Decision::Refused`] is answered with the throttled `429` and
+//!    [`Admission::Refused`] is answered with the throttled `429` and
 //!    `Retry-After`, even when the password would have been right, and the
 //!    attempt is not counted: the caller does not call `record_failure` for it
 //!    (SECURITY B4, Keycloak's `testWait`: time spent locked adds no failures).
