@@ -101,7 +101,9 @@
 //! latest unlock; an unlock made since the username's count began clears the
 //! count. So unlocked usernames, and usernames below their limit, cost the
 //! hot path nothing, and an unlock reaches every process at the next attempt
-//! that would be refused or would lock. Failures counted between an unlock
+//! that would be refused or would lock. The price: while a username is
+//! locked, each attempt on it costs one indexed read of the store (no
+//! password is hashed for it). Failures counted between an unlock
 //! and the moment this process reads it (fewer than the limit, or none) are
 //! forgotten with it.
 //!
