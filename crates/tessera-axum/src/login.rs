@@ -6,6 +6,13 @@
 //! all but an over-long password cost one full argon2id verification (Django's
 //! dummy hash, #20760), so response times do not tell who exists. Every
 //! outcome is audited.
+//!
+//! Login protection ([`tessera_core::throttle::login`]) runs before the
+//! password is checked. Past `max_lockout`, a username's lock lets the right
+//! password through from an address that has not failed for that username
+//! (without resetting the username's count); a wrong one from there is
+//! counted and answered with the lock's `429`, as any other attempt on the
+//! locked username is. [`unlock`] is an administrator's way out.
 
 use crate::audit::RequestMeta;
 use crate::error::ApiError;
@@ -19,6 +26,8 @@ use tessera_core::audited::{LoginWrite, LoginWritten, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::password::{Verification, MAX_PASSWORD_BYTES};
 use tessera_core::secret::Secret;
+use tessera_core::throttle::login::username_key;
+use tessera_core::throttle::Admission;
 use tessera_core::token::TokenRecord;
 use tessera_core::user::{normalize_username, UserUpdate};
 use tessera_core::User;
@@ -102,15 +111,20 @@ fn client_ip(meta: &RequestMeta) -> IpAddr {
 
 /// Login protection, before any password is checked: a username or address
 /// in its back-off is refused with the throttled 429, whether the username
-/// exists or not, and the attempt is not counted.
-async fn guard(tessera: &Tessera, meta: &RequestMeta, username: &str) -> Result<(), ApiError> {
+/// exists or not, and the attempt is not counted. Otherwise how the attempt
+/// was admitted ([`Admission::Allowed`] or [`Admission::IfRight`]).
+async fn guard(
+    tessera: &Tessera,
+    meta: &RequestMeta,
+    username: &str,
+) -> Result<Admission, ApiError> {
     let now = tessera.clock().now();
     let decision = tessera
         .login_guard()
         .check(username, client_ip(meta), now)
         .await?;
     match decision.retry_after_secs() {
-        None => Ok(()),
+        None => Ok(decision),
         Some(wait) => {
             let mut event = meta.event(now, EventKind::Throttled);
             event.username = username.to_owned();
@@ -154,6 +168,49 @@ async fn failure(
     Ok(())
 }
 
+/// After a wrong password admitted past a username's lock
+/// ([`Admission::IfRight`]), now counted: refused with the lock's 429, as any
+/// other attempt on the locked username is (the failure has just marked this
+/// address, so the guard refuses it). Should the lock have ended meanwhile,
+/// the usual failure.
+async fn refuse_past_lock(
+    tessera: &Tessera,
+    meta: &RequestMeta,
+    username: &str,
+) -> Result<(), ApiError> {
+    guard(tessera, meta, username).await.map(drop)
+}
+
+/// The `login_succeeded` detail: where, and whether the login was let
+/// through a username's lock.
+fn success_detail(via: Via, admission: Admission) -> serde_json::Value {
+    match admission {
+        Admission::IfRight { .. } => json!({"via": via.name(), "past_lock": true}),
+        _ => json!({"via": via.name()}),
+    }
+}
+
+/// An administrator's unlock of `username` (`POST /admin/users/{id}/unlock`,
+/// `tessera unlock`): clears its login protection. The unlock is recorded in
+/// the store with `event` (one transaction), where every server process
+/// finds it the next time it sees that username locked, then this process's
+/// counters are cleared at once. Failures of the addresses that guessed are
+/// not forgotten: an address's own count is left as it is.
+pub async fn unlock(
+    tessera: &Tessera,
+    username: &str,
+    event: NewAuditEvent,
+) -> Result<(), ApiError> {
+    let key = username_key(username);
+    tessera
+        .stores()
+        .unlocks
+        .record_unlock(&key, event.time, event)
+        .await?;
+    tessera.login_guard().unlock_username(username).await?;
+    Ok(())
+}
+
 /// A password just proved right for an active user, whose login is not yet
 /// recorded: [`record`](PasswordLogin::record) writes it (`last_login` and
 /// the `login_succeeded` event), [`record_with_token`](PasswordLogin::record_with_token)
@@ -190,11 +247,14 @@ pub async fn check_password<'a>(
     // metrics: login duration, until the login is written (or refused here)
     let timer = tessera.metrics().login_timer();
     let username = normalize_username(username);
-    guard(tessera, meta, &username).await?;
+    let admission = guard(tessera, meta, &username).await?;
     let checked = check(tessera, &username, password).await?;
     let Some(user) = checked.user else {
         failure(tessera, meta, via, &username, checked.known).await?;
         tessera.metrics().record_password(Outcome::Failure);
+        if !admission.is_allowed() {
+            refuse_past_lock(tessera, meta, &username).await?;
+        }
         return Ok(None);
     };
     if let Some(new_hash) = checked.rehash {
@@ -204,12 +264,16 @@ pub async fn check_password<'a>(
         };
         tessera.stores().users.update_user(user.id, update).await?;
     }
-    tessera.login_guard().record_success(&username).await?;
+    // A login let through a username's lock leaves the count of the
+    // failures made elsewhere as it is.
+    if admission.is_allowed() {
+        tessera.login_guard().record_success(&username).await?;
+    }
     let at = tessera.clock().now();
     let mut event = meta.event(at, EventKind::LoginSucceeded);
     event.user = Some(user.id);
     event.username = user.username.clone();
-    event.detail = json!({"via": via.name()});
+    event.detail = success_detail(via, admission);
     Ok(Some(PasswordLogin {
         user,
         at,
@@ -306,13 +370,16 @@ pub async fn verify_user_password(
     user: &User,
     password: &Secret,
 ) -> Result<bool, ApiError> {
-    guard(tessera, meta, &user.username).await?;
+    let admission = guard(tessera, meta, &user.username).await?;
     let checked = check(tessera, &user.username, password).await?;
     let ok = checked.user.is_some_and(|u| u.id == user.id);
-    if ok {
-        tessera.login_guard().record_success(&user.username).await?;
-    } else {
+    if !ok {
         failure(tessera, meta, via, &user.username, Some(user.id)).await?;
+        if !admission.is_allowed() {
+            refuse_past_lock(tessera, meta, &user.username).await?;
+        }
+    } else if admission.is_allowed() {
+        tessera.login_guard().record_success(&user.username).await?;
     }
     Ok(ok)
 }

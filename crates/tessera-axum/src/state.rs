@@ -146,7 +146,10 @@ impl Tessera {
             inner: Arc::new(Inner {
                 auditor: Auditor::new(stores.audit.clone()),
                 throttle_store: Arc::new(MemoryThrottleStore::new()),
-                login_guard: LoginGuard::in_memory(settings.login_policy),
+                // Unlocks made by other processes (the CLI, other servers)
+                // are read from the store when a username is found locked.
+                login_guard: LoginGuard::in_memory(settings.login_policy)
+                    .with_unlocks(stores.unlocks.clone()),
                 alerts: Alerts::new(settings.alert_policy, settings.alert_sink.clone()),
                 metrics: Metrics::new(hasher.clone()),
                 stores,

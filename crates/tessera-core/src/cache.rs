@@ -462,6 +462,7 @@ where
         + SessionStore
         + crate::audit::AuditStore
         + AuditedWrites
+        + crate::throttle::LoginUnlockStore
         + crate::store::Health
         + Clone,
 {

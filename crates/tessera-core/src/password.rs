@@ -10,6 +10,19 @@
 //! [`HashError::Busy`] (the server answers 503) instead of growing without
 //! bound.
 //!
+//! # Timing parity
+//!
+//! Every verification costs at least one argon2id computation at the current
+//! parameters, whatever was stored: a login for an unknown user, for a user
+//! whose hash is unusable (Django's `!` marker) or of an unknown format, or
+//! whose stored hash did not cost that much (Django's PBKDF2, argon2 at
+//! weaker parameters) and did not match, verifies the dummy hash as well
+//! (Django's `ModelBackend` runs its hasher for unknown users, #20760;
+//! Keycloak's dummy hash silently became a no-op once, PR #29304). The work
+//! is counted where argon2 is computed, not where `verify` is called:
+//! [`PasswordHasher::argon2_runs`] (Django's `test_authentication_timing`
+//! installs a counting hasher for the same reason).
+//!
 //! One normalisation is documented and applied: a password is hashed as its
 //! Unicode NFKC form (NIST SP 800-63B 5.1.1.2), so the composed and decomposed
 //! spellings of "pässwörd" are the same password. Hashes imported from Django,
@@ -140,6 +153,8 @@ struct Inner {
     waiting: AtomicUsize,
     running: AtomicUsize,
     verifications: AtomicU64,
+    /// [`PasswordHasher::argon2_runs`].
+    argon2_runs: AtomicU64,
     dummy_hash: String,
 }
 
@@ -165,6 +180,7 @@ impl PasswordHasher {
                 waiting: AtomicUsize::new(0),
                 running: AtomicUsize::new(0),
                 verifications: AtomicU64::new(0),
+                argon2_runs: AtomicU64::new(0),
                 dummy_hash,
             }),
         })
@@ -233,6 +249,15 @@ impl PasswordHasher {
         self.inner.verifications.load(Ordering::Relaxed)
     }
 
+    /// argon2id computations at the current parameters that hashing jobs
+    /// have run so far: counted inside the computation itself (dummy
+    /// verifications, re-hashes at login and new hashes included), so that
+    /// a test can tell that a failed login did the work of a real one, not
+    /// merely that `verify` was called.
+    pub fn argon2_runs(&self) -> u64 {
+        self.inner.argon2_runs.load(Ordering::Relaxed)
+    }
+
     /// Jobs that gave way to other work before they started (for `/metrics`
     /// and tests).
     pub fn gave_way(&self) -> u64 {
@@ -249,12 +274,17 @@ impl PasswordHasher {
     /// Hashes a password with argon2id at the current parameters.
     pub async fn hash(&self, password: &Secret) -> Result<String, HashError> {
         let password = password.clone();
-        self.run(move |inner| hash_now(&inner.params, &password))
+        self.run(move |inner| inner.counted(|| hash_now(&inner.params, &password)).0)
             .await?
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when
     /// `stored` is `None` (unknown user), so that both take the same time.
+    ///
+    /// Whatever `stored` holds, the verification runs at least one argon2id
+    /// computation at the current parameters (see [Timing parity](self#timing-parity)):
+    /// when checking `stored` ran none (an unusable or unknown hash, or a
+    /// cheaper one that did not match), the dummy hash is verified too.
     pub async fn verify(
         &self,
         password: &Secret,
@@ -264,13 +294,13 @@ impl PasswordHasher {
         let stored = stored.map(str::to_owned);
         self.run(move |inner| {
             inner.verifications.fetch_add(1, Ordering::Relaxed);
-            let result = match stored.as_deref() {
+            let (result, runs) = inner.counted(|| match stored.as_deref() {
                 Some(hash) => verify_now(&inner.params, &password, hash),
-                None => {
-                    let _ = verify_now(&inner.params, &password, &inner.dummy_hash);
-                    Verification::Invalid
-                }
-            };
+                None => Verification::Invalid,
+            });
+            if runs == 0 {
+                inner.counted(|| verify_now(&inner.params, &password, &inner.dummy_hash));
+            }
             Ok(result)
         })
         .await?
@@ -365,6 +395,29 @@ thread_local! {
     static LAST_LOOK: Cell<Option<(Instant, Duration)>> = const { Cell::new(None) };
 }
 
+thread_local! {
+    /// While a hashing job counts its work ([`Inner::counted`]): the current
+    /// parameters, and how many argon2id computations at exactly those
+    /// parameters it has run. `None` outside a counted job, where nothing is
+    /// counted.
+    static ARGON2_WORK: Cell<Option<(Argon2Params, u32)>> = const { Cell::new(None) };
+}
+
+/// Called by every argon2 computation, once it has run: counts it for the
+/// job on this thread when it is argon2id at the job's parameters.
+fn argon2_ran(algorithm: Algorithm, m_cost: u32, t_cost: u32, p_cost: u32) {
+    if let Some((params, runs)) = ARGON2_WORK.get() {
+        let ran = Argon2Params {
+            m_cost,
+            t_cost,
+            p_cost,
+        };
+        if algorithm == Algorithm::Argon2id && ran == params {
+            ARGON2_WORK.set(Some((params, runs.saturating_add(1))));
+        }
+    }
+}
+
 /// How a job got past [`Inner::give_way`].
 enum Gate {
     /// The runtime had time to spare (at once, or after giving way).
@@ -374,6 +427,18 @@ enum Gate {
 }
 
 impl Inner {
+    /// Runs `work` on this hashing thread and counts the argon2id
+    /// computations at the current parameters it ran (into
+    /// [`PasswordHasher::argon2_runs`], and returned).
+    fn counted<T>(&self, work: impl FnOnce() -> T) -> (T, u32) {
+        ARGON2_WORK.set(Some((self.params, 0)));
+        let value = work();
+        let runs = ARGON2_WORK.take().map_or(0, |(_, runs)| runs);
+        self.argon2_runs
+            .fetch_add(u64::from(runs), Ordering::Relaxed);
+        (value, runs)
+    }
+
     /// Before a job, on its hashing thread: waits while the runtime's
     /// workers are busy (see [`PasswordHasher::with_max_give_way`]), for at
     /// most `max_give_way`.
@@ -520,10 +585,17 @@ fn normalized(password: &Secret) -> Secret {
 pub fn hash_now(params: &Argon2Params, password: &Secret) -> Result<String, HashError> {
     let argon2 = params.argon2().map_err(HashError::Internal)?;
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    argon2
+    let hash = argon2
         .hash_password(normalized(password).expose().as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| HashError::Internal(e.to_string()))
+        .map_err(|e| HashError::Internal(e.to_string()))?;
+    argon2_ran(
+        Algorithm::Argon2id,
+        params.m_cost,
+        params.t_cost,
+        params.p_cost,
+    );
+    Ok(hash)
 }
 
 /// Verifies synchronously; for the CLI and tests. Prefer [`PasswordHasher::verify`].
@@ -562,9 +634,18 @@ fn verify_phc(password: &str, phc: &str) -> bool {
         return false;
     };
     verify_argon2_reusing_memory(password, &parsed).unwrap_or_else(|| {
-        Argon2::default()
+        let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
+            .is_ok();
+        // The crate's own path computed the hash only if the string parsed
+        // into an algorithm and parameters it takes.
+        if let (Ok(algorithm), Ok(params)) = (
+            Algorithm::try_from(parsed.algorithm),
+            Params::try_from(&parsed),
+        ) {
+            argon2_ran(algorithm, params.m_cost(), params.t_cost(), params.p_cost());
+        }
+        ok
     })
 }
 
@@ -612,6 +693,7 @@ fn verify_argon2_reusing_memory(password: &str, parsed: &PasswordHash<'_>) -> Op
                 &mut memory[..blocks],
             )
             .ok()?;
+        argon2_ran(algorithm, stored.m_cost(), stored.t_cost(), stored.p_cost());
         Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
     })
 }
@@ -995,6 +1077,47 @@ mod tests {
         }
         assert_eq!((hasher.gave_way(), hasher.forced()), (0, 0));
         assert_eq!(hasher.verifications(), 20);
+    }
+
+    #[tokio::test]
+    async fn every_failed_verification_runs_exactly_one_argon2id_at_the_current_parameters() {
+        let p = cheap();
+        let hasher = PasswordHasher::new(p, 1, 4).unwrap_or_else(|e| panic!("{e}"));
+        let current = hash_now(&p, &Secret::new("pw")).unwrap_or_default();
+        let weaker =
+            hash_now(&Argon2Params { m_cost: 32, ..p }, &Secret::new("pw")).unwrap_or_default();
+        let django = "pbkdf2_sha256$1000$seasalt$JufROfxj26yFKzOTf2LtZ4LBpdvdVUqDMTeLsZNG59w=";
+        for stored in [
+            None,
+            Some(current.as_str()),
+            Some("!unusable-Xy12"),
+            Some("md5$salt$0123456789abcdef"),
+            Some("$argon2id$v=19$m=64,t=1,p=1$garbled"),
+            Some(weaker.as_str()),
+            Some(django),
+        ] {
+            let before = hasher.argon2_runs();
+            let verified = hasher
+                .verify(&Secret::new("wrong"), stored)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(verified, Verification::Invalid, "{stored:?}");
+            assert_eq!(hasher.argon2_runs() - before, 1, "{stored:?}");
+        }
+        // A right password against a cheaper hash pays with its re-hash.
+        let before = hasher.argon2_runs();
+        let upgraded = hasher.verify(&Secret::new("tessera"), Some(django)).await;
+        assert!(matches!(
+            upgraded,
+            Ok(Verification::Valid { rehash: Some(_) })
+        ));
+        assert_eq!(hasher.argon2_runs() - before, 1);
+        // Work outside a counted job (the CLI's hash_now) is not counted.
+        let before = hasher.argon2_runs();
+        let _ = hash_now(&p, &Secret::new("pw"));
+        assert_eq!(hasher.argon2_runs(), before);
+        let _ = hasher.hash(&Secret::new("pw")).await;
+        assert_eq!(hasher.argon2_runs(), before + 1);
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@
 use crate::audit::AuditStore;
 use crate::audited::AuditedWrites;
 use crate::session::{NewSession, SessionRecord};
+use crate::throttle::LoginUnlockStore;
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;
@@ -214,6 +215,8 @@ pub struct Stores {
     pub audit: Arc<dyn AuditStore>,
     /// State changes written together with their audit event.
     pub audited: Arc<dyn AuditedWrites>,
+    /// Administrators' unlocks of usernames, seen by every process.
+    pub unlocks: Arc<dyn LoginUnlockStore>,
     /// Readiness.
     pub health: Arc<dyn Health>,
 }
@@ -227,7 +230,13 @@ impl std::fmt::Debug for Stores {
 impl Stores {
     /// Every role played by one store value.
     pub fn from_one<
-        S: UserStore + TokenStore + SessionStore + AuditStore + AuditedWrites + Health,
+        S: UserStore
+            + TokenStore
+            + SessionStore
+            + AuditStore
+            + AuditedWrites
+            + LoginUnlockStore
+            + Health,
     >(
         store: S,
     ) -> Self {
@@ -238,6 +247,7 @@ impl Stores {
             sessions: store.clone(),
             audit: store.clone(),
             audited: store.clone(),
+            unlocks: store.clone(),
             health: store,
         }
     }

@@ -247,14 +247,28 @@ pub struct LoginProtectionConfig {
     /// The counting window.
     #[serde(with = "duration_text")]
     pub window: Duration,
+    /// The longest lock that binds everyone (`15m`): past it, a username's
+    /// lock lets the right password through from an address that has not
+    /// failed for that username, so that guesses from elsewhere cannot hold
+    /// an account closed; an address's own lock never grows past it.
+    #[serde(with = "duration_text")]
+    pub max_lockout: Duration,
+    /// The longest lock of a username (`1d`), which still binds the
+    /// addresses that failed for it; also how long such an address is
+    /// remembered.
+    #[serde(with = "duration_text")]
+    pub max_backoff: Duration,
 }
 
 impl Default for LoginProtectionConfig {
     fn default() -> Self {
+        let policy = tessera_core::throttle::LoginPolicy::default();
         LoginProtectionConfig {
-            max_failures: 5,
-            max_failures_per_address: 100,
-            window: Duration::from_secs(900),
+            max_failures: policy.max_failures,
+            max_failures_per_address: policy.max_failures_per_address,
+            window: policy.window,
+            max_lockout: policy.max_lockout,
+            max_backoff: policy.max_backoff,
         }
     }
 }

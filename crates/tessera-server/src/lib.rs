@@ -84,6 +84,8 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             max_failures: config.login_protection.max_failures,
             max_failures_per_address: config.login_protection.max_failures_per_address,
             window: config.login_protection.window,
+            max_lockout: config.login_protection.max_lockout,
+            max_backoff: config.login_protection.max_backoff,
             ..LoginPolicy::default()
         },
         alert_policy: AlertPolicy {

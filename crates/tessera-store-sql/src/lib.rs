@@ -36,6 +36,7 @@ mod error;
 mod rows;
 mod sessions;
 mod tokens;
+mod unlocks;
 mod users;
 
 use sqlx::migrate::Migrator;
@@ -48,7 +49,7 @@ use std::time::Duration;
 use tessera_core::store::Health;
 use tessera_core::StoreError;
 
-use error::store_error;
+pub(crate) use error::store_error;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

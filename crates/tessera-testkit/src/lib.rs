@@ -33,14 +33,25 @@ pub use memory::MemoryStore;
 use tessera_core::audit::AuditStore;
 use tessera_core::audited::AuditedWrites;
 use tessera_core::store::{Health, SessionStore, TokenStore, UserStore};
+use tessera_core::throttle::LoginUnlockStore;
 
 /// Every store trait at once: what the suite needs of a backend.
 pub trait Store:
-    UserStore + TokenStore + SessionStore + AuditStore + AuditedWrites + Health
+    UserStore + TokenStore + SessionStore + AuditStore + AuditedWrites + LoginUnlockStore + Health
 {
 }
 
-impl<S: UserStore + TokenStore + SessionStore + AuditStore + AuditedWrites + Health> Store for S {}
+impl<
+        S: UserStore
+            + TokenStore
+            + SessionStore
+            + AuditStore
+            + AuditedWrites
+            + LoginUnlockStore
+            + Health,
+    > Store for S
+{
+}
 
 /// Defines, in a module named `$backend`, one `#[test]` per function of
 /// [`suite`], each running on a new multi-threaded tokio runtime.
@@ -156,6 +167,7 @@ macro_rules! store_tests {
             rotate_token_audited_is_atomic_under_concurrency,
             revoke_token_family_audited_deletes_every_key_of_the_family,
             purge_keeps_rotated_out_tokens_while_their_family_lives,
+            record_unlock_keeps_the_latest_per_key_with_its_event,
             ping_answers,
         }
     };

@@ -14,6 +14,7 @@ use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::store::{
     Health, SessionStore, StoreError, TokenStore, UserCredentials, UserPage, UserStore,
 };
+use tessera_core::throttle::LoginUnlockStore;
 use tessera_core::token::{KeyDigest, NewToken, TokenRecord};
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
@@ -37,6 +38,8 @@ struct State {
     sessions: BTreeMap<i64, (KeyDigest, SessionRecord)>,
     /// In id order, which is the order of appending.
     audit: Vec<AuditRecord>,
+    /// Username key to the latest unlock.
+    unlocks: BTreeMap<String, OffsetDateTime>,
 }
 
 /// The writes, on the locked state: the plain methods and the audited ones
@@ -742,6 +745,26 @@ impl AuditedWrites for MemoryStore {
             state.append(event);
         }
         Ok(deleted)
+    }
+}
+
+/// The unlock and its event under one lock.
+#[async_trait]
+impl LoginUnlockStore for MemoryStore {
+    async fn last_unlock(&self, key: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+        Ok(self.lock().unlocks.get(key).copied())
+    }
+
+    async fn record_unlock(
+        &self,
+        key: &str,
+        at: OffsetDateTime,
+        event: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state.unlocks.insert(key.to_owned(), truncate_to_micros(at));
+        state.append(event);
+        Ok(())
     }
 }
 

@@ -3129,6 +3129,40 @@ pub async fn purge_keeps_rotated_out_tokens_while_their_family_lives<S: Store>(s
     }
 }
 
+// ---------------------------------------------------------------- login unlocks
+
+/// An unlock is found by its key, the latest replacing an earlier one, kept
+/// to the microsecond, with its audit event written alongside.
+pub async fn record_unlock_keeps_the_latest_per_key_with_its_event<S: Store>(store: &S) {
+    use tessera_core::throttle::login::username_key;
+    let key = username_key("alice");
+    assert_eq!(store.last_unlock(&key).await.unwrap(), None);
+    let event = |at: OffsetDateTime| NewAuditEvent {
+        username: "alice".to_owned(),
+        detail: json!({"action": "unlock", "via": "cli"}),
+        ..NewAuditEvent::new(at, EventKind::UserUpdated)
+    };
+    store.record_unlock(&key, T0, event(T0)).await.unwrap();
+    assert_eq!(store.last_unlock(&key).await.unwrap(), Some(T0));
+    let later = T0 + Duration::minutes(5);
+    store
+        .record_unlock(&key, later, event(later))
+        .await
+        .unwrap();
+    assert_eq!(store.last_unlock(&key).await.unwrap(), Some(later));
+    assert_eq!(
+        store.last_unlock(&username_key("bob")).await.unwrap(),
+        None,
+        "other usernames are not unlocked"
+    );
+    let events = store.query(&AuditQuery::default()).await.unwrap().events;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].event, EventKind::UserUpdated);
+    assert_eq!(events[0].time, later);
+    assert_eq!(events[0].username, "alice");
+    assert_eq!(events[0].detail, json!({"action": "unlock", "via": "cli"}));
+}
+
 // ---------------------------------------------------------------- health
 
 /// `ping` answers on a working store.

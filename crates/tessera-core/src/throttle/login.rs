@@ -5,7 +5,7 @@
 //! `/auth/reauth`) share one [`LoginGuard`]:
 //!
 //! 1. [`check`](LoginGuard::check) *before* verifying the password. A
-//!    [`Decision::Refused`] is answered with the throttled `429` and
+//!    [`Admission::Refused`] is answered with the throttled `429` and
 //!    `Retry-After`, even when the password would have been right, and the
 //!    attempt is not counted: the caller does not call `record_failure` for it
 //!    (SECURITY B4, Keycloak's `testWait`: time spent locked adds no failures).
@@ -17,6 +17,12 @@
 //! 3. [`record_success`](LoginGuard::record_success) when the password was
 //!    right: the username's count and lock are forgotten; the address's are
 //!    not (one address guessing many accounts stays counted).
+//!
+//! `check` has a third answer, [`Admission::IfRight`], for a username whose
+//! lock has grown past `max_lockout` (see [Locks that cost the
+//! attacker](#locks-that-cost-the-attacker)): check the password, let a
+//! right one in without recording a success, and count and refuse a wrong
+//! one.
 //!
 //! ```
 //! use tessera_core::throttle::{LoginGuard, LoginPolicy};
@@ -47,15 +53,59 @@
 //! first failure opens the window. The `L`th failure in it locks the key for
 //! the first back-off (30 s); every failure counted after that, which can
 //! only be the attempt admitted when a lock has ended, locks it again for
-//! twice the previous back-off (60 s, 120 s, ...), up to the cap (15 minutes
-//! by default, as Keycloak's `maxFailureWaitSeconds`: SECURITY B3 wants
-//! lockout never to become a permanent denial of service, and an
-//! administrator can [`unlock`](LoginGuard::unlock_username) at once). A lock
-//! keeps the key's count alive until one `window` after the lock ends; after
-//! that quiet window the key starts again from zero.
+//! twice the previous back-off (60 s, 120 s, ...), up to a cap: a day for a
+//! username (`max_backoff`), `max_lockout` (15 minutes) for an address. A
+//! lock keeps the key's count alive until one `window` after the lock ends;
+//! after that quiet window the key starts again from zero.
 //!
 //! With the defaults, an attacker gets 5 guesses, then 1 every 30 s, 60 s,
-//! 120 s, ..., 15 min, per username, and 100 per address.
+//! 120 s, ..., a day, per username, and 100 per address (then one every
+//! 30 s, ..., 15 minutes).
+//!
+//! # Locks that cost the attacker
+//!
+//! A username's lock refuses everyone, so whoever can guess can keep an
+//! account closed (SECURITY B3: lockout must not become a permanent denial of
+//! service). Once the username's back-off exceeds `max_lockout` (15 minutes
+//! by default; the back-off is the length of its current lock), the lock no
+//! longer binds an address that has not failed for that username: from such
+//! an address the password is checked ([`Admission::IfRight`]); the right one
+//! is let in, a wrong one is counted (against the username, the address and
+//! the pair) and refused with the `429` of the lock, as from anywhere else.
+//! The owner can then still log in, while the guesser pays for every guess
+//! past the lock with an address that has not been used against that
+//! username, and the lock itself keeps doubling for everyone else. A login
+//! let in this way does not reset the username's count: the failures came
+//! from elsewhere, and forgetting them would hand their author a fresh
+//! allowance each time the owner logs in. An address's own lock is never
+//! passed this way.
+//!
+//! "Has failed for that username" is a third key per failure, the pair
+//! (username, address), kept in the same bounded store as the others: fixed
+//! size (a 128-bit digest and a record) and remembered for `max_backoff`
+//! after the pair's last failure, so an address can make at most one guess
+//! per `max_backoff` past a username's lock. When the store is full, pairs
+//! with a single failure are among the first entries evicted (see
+//! [In-process stores](crate::throttle#in-process-stores)); an evicted pair
+//! gives its address one more guess, and evicting pairs takes a flood of
+//! failed logins that each cost a password verification and count against
+//! their own address.
+//!
+//! # Unlocks from other processes
+//!
+//! [`unlock_username`](LoginGuard::unlock_username) clears this process's
+//! counters at once. An unlock made elsewhere (by `tessera unlock`, or by
+//! another server process on the same database) is a record in a
+//! [`LoginUnlockStore`]: when a guard [`with_unlocks`](LoginGuard::with_unlocks)
+//! finds a username locked, or is about to lock it, it reads the username's
+//! latest unlock; an unlock made since the username's count began clears the
+//! count. So unlocked usernames, and usernames below their limit, cost the
+//! hot path nothing, and an unlock reaches every process at the next attempt
+//! that would be refused or would lock. The price: while a username is
+//! locked, each attempt on it costs one indexed read of the store (no
+//! password is hashed for it). Failures counted between an unlock
+//! and the moment this process reads it (fewer than the limit, or none) are
+//! forgotten with it.
 //!
 //! # Keys
 //!
@@ -77,7 +127,8 @@
 //! lock as a failure after a lock would, so firing many guesses at once buys
 //! no more than firing them one after another.
 
-use super::{duration_micros, wait_from_micros, Decision};
+use super::{duration_micros, wait_from_micros};
+use crate::audit::NewAuditEvent;
 use crate::clock::{from_micros, to_micros};
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -102,8 +153,14 @@ pub struct LoginPolicy {
     pub window: Duration,
     /// The first lock's length (30 s); each further failure doubles it.
     pub first_backoff: Duration,
-    /// The longest lock (15 minutes).
+    /// The longest lock of a username (a day), and how long an address that
+    /// failed for a username is remembered as such.
     pub max_backoff: Duration,
+    /// The longest lock that binds everyone (15 minutes): an address's lock
+    /// is capped at it, and past it a username's lock no longer binds an
+    /// address that has not failed for that username (see [Locks that cost
+    /// the attacker](self#locks-that-cost-the-attacker)).
+    pub max_lockout: Duration,
 }
 
 impl Default for LoginPolicy {
@@ -113,7 +170,8 @@ impl Default for LoginPolicy {
             max_failures_per_address: 100,
             window: Duration::from_secs(15 * 60),
             first_backoff: Duration::from_secs(30),
-            max_backoff: Duration::from_secs(15 * 60),
+            max_backoff: Duration::from_secs(24 * 3600),
+            max_lockout: Duration::from_secs(15 * 60),
         }
     }
 }
@@ -129,11 +187,62 @@ impl LoginPolicy {
         }
     }
 
-    /// The rule for an address's key.
+    /// The rule for an address's key: its locks bind everyone behind the
+    /// address, so they stop at `max_lockout`.
     pub fn address_limit(&self) -> FailureLimit {
         FailureLimit {
             max_failures: self.max_failures_per_address,
+            max_backoff: self.max_lockout.min(self.max_backoff),
             ..self.username_limit()
+        }
+    }
+
+    /// The rule for a (username, address) pair's key: its first failure
+    /// "locks" it for `max_backoff`, which is how the pair is remembered as
+    /// having failed.
+    pub fn pair_limit(&self) -> FailureLimit {
+        FailureLimit {
+            max_failures: 1,
+            window: self.window,
+            first_backoff: self.max_backoff,
+            max_backoff: self.max_backoff,
+        }
+    }
+}
+
+/// What [`LoginGuard::check`] decided about an attempt, before its password
+/// is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Check the password as usual.
+    Allowed,
+    /// Refuse with `429`; the attempt is not counted.
+    Refused {
+        /// Until the later lock ends: whole seconds, rounded up, at least one.
+        wait: Duration,
+    },
+    /// The username alone is locked, for longer than `max_lockout`, and this
+    /// address has not failed for it: check the password; let a right one
+    /// in without [`record_success`](LoginGuard::record_success); count a
+    /// wrong one with [`record_failure`](LoginGuard::record_failure) and
+    /// refuse it with `429` like the lock.
+    IfRight {
+        /// Until the username's lock ends, as for `Refused`.
+        wait: Duration,
+    },
+}
+
+impl Admission {
+    /// Whether the attempt is checked as usual.
+    pub fn is_allowed(self) -> bool {
+        matches!(self, Admission::Allowed)
+    }
+
+    /// For a refusal, the `N` of `Retry-After: N`.
+    pub fn retry_after_secs(self) -> Option<u64> {
+        match self {
+            Admission::Refused { wait } => Some(wait.as_secs()),
+            Admission::Allowed | Admission::IfRight { .. } => None,
         }
     }
 }
@@ -207,6 +316,9 @@ pub struct LoginRecord {
     pub window_ends: i64,
     /// When the current (or last) lock ends.
     pub locked_until: i64,
+    /// When the count began: the failure that opened the window (an unlock
+    /// made since then clears the record).
+    pub since: i64,
 }
 
 impl Default for LoginRecord {
@@ -217,6 +329,7 @@ impl Default for LoginRecord {
             locks: 0,
             window_ends: i64::MIN,
             locked_until: i64::MIN,
+            since: i64::MIN,
         }
     }
 }
@@ -234,6 +347,12 @@ impl LoginRecord {
         (now < self.window_ends && now < self.locked_until).then(|| from_micros(self.locked_until))
     }
 
+    /// The length of the current (or last) lock under `limit`: the key's
+    /// back-off; `None` before its first lock.
+    pub fn backoff(&self, limit: &FailureLimit) -> Option<Duration> {
+        self.locks.checked_sub(1).map(|n| limit.backoff(n))
+    }
+
     /// Counts one failure at `now` under `limit`. Returns the lock it began,
     /// if any; a failure while the key is already locked (an attempt
     /// admitted before the lock began) lengthens the lock without beginning
@@ -244,6 +363,7 @@ impl LoginRecord {
         if now_us >= self.window_ends {
             *self = LoginRecord {
                 window_ends: now_us.saturating_add(window),
+                since: now_us,
                 ..LoginRecord::default()
             };
         }
@@ -279,12 +399,24 @@ impl LoginRecord {
 ///   the caller refuses the login (fail closed).
 #[async_trait]
 pub trait LoginAttemptStore: Send + Sync + 'static {
+    /// The key's record, when it is live at `now`.
+    async fn live_record(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<LoginRecord>, StoreError>;
+
     /// When `key` is locked at `now`, the end of the lock.
     async fn locked_until(
         &self,
         key: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<OffsetDateTime>, StoreError>;
+    ) -> Result<Option<OffsetDateTime>, StoreError> {
+        Ok(self
+            .live_record(key, now)
+            .await?
+            .and_then(|record| record.locked_until(now)))
+    }
 
     /// Counts one failure against `key` under `limit`; the lock it began, if any.
     async fn record_failure(
@@ -298,11 +430,38 @@ pub trait LoginAttemptStore: Send + Sync + 'static {
     async fn reset(&self, key: &str) -> Result<(), StoreError>;
 }
 
+/// Unlocks of usernames made by an administrator, kept where every process
+/// sees them (the database), so that an unlock made by `tessera unlock` or by
+/// another server process reaches this one's counters (see [Unlocks from
+/// other processes](self#unlocks-from-other-processes)).
+///
+/// Contract: one record per username key (the latest unlock replaces any
+/// earlier one), and [`record_unlock`](Self::record_unlock) writes the unlock
+/// and its audit event atomically, both or neither.
+#[async_trait]
+pub trait LoginUnlockStore: Send + Sync + 'static {
+    /// The time of the latest unlock of the username whose
+    /// [`username_key`] is `key`.
+    async fn last_unlock(&self, key: &str) -> Result<Option<OffsetDateTime>, StoreError>;
+
+    /// Records an unlock of `key` at `at`, replacing any earlier one, with
+    /// `event` (sanitised, as
+    /// [`AuditStore::append`](crate::audit::AuditStore::append) does) in the
+    /// same transaction.
+    async fn record_unlock(
+        &self,
+        key: &str,
+        at: OffsetDateTime,
+        event: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+}
+
 /// Login protection over a [`LoginAttemptStore`]; see the [module docs](self).
 #[derive(Clone)]
 pub struct LoginGuard {
     store: Arc<dyn LoginAttemptStore>,
     policy: LoginPolicy,
+    unlocks: Option<Arc<dyn LoginUnlockStore>>,
 }
 
 impl fmt::Debug for LoginGuard {
@@ -316,7 +475,18 @@ impl fmt::Debug for LoginGuard {
 impl LoginGuard {
     /// A guard counting in `store` under `policy`.
     pub fn new(store: Arc<dyn LoginAttemptStore>, policy: LoginPolicy) -> Self {
-        LoginGuard { store, policy }
+        LoginGuard {
+            store,
+            policy,
+            unlocks: None,
+        }
+    }
+
+    /// Also applies the unlocks recorded in `unlocks` (by other processes),
+    /// when a username is found locked or is about to be.
+    pub fn with_unlocks(mut self, unlocks: Arc<dyn LoginUnlockStore>) -> Self {
+        self.unlocks = Some(unlocks);
+        self
     }
 
     /// A guard counting in a [`MemoryLoginAttemptStore`](super::MemoryLoginAttemptStore)
@@ -333,46 +503,100 @@ impl LoginGuard {
     /// Whether a login attempt for `username` from `ip` may be checked at
     /// all; call it before verifying the password. Refused when the username
     /// or the address is locked, with the wait until the later lock ends
-    /// (whole seconds, rounded up, at least one).
+    /// (whole seconds, rounded up, at least one); [`Admission::IfRight`]
+    /// when only the username is locked, past `max_lockout`, and this
+    /// address has not failed for it.
     pub async fn check(
         &self,
         username: &str,
         ip: IpAddr,
         now: OffsetDateTime,
-    ) -> Result<Decision, StoreError> {
-        let by_username = self
-            .store
-            .locked_until(&username_key(username), now)
-            .await?;
+    ) -> Result<Admission, StoreError> {
+        let key = username_key(username);
+        let mut record = self.store.live_record(&key, now).await?;
+        if let Some(r) = record.filter(|r| r.locked_until(now).is_some()) {
+            if self.unlocked_since(&key, &r).await? {
+                record = None;
+            }
+        }
+        let by_username = record.and_then(|r| r.locked_until(now));
         let by_address = self.store.locked_until(&address_key(ip), now).await?;
-        Ok(match by_username.max(by_address) {
-            None => Decision::Allowed,
-            Some(until) => Decision::Refused {
-                wait: wait_from_micros(to_micros(until).saturating_sub(to_micros(now))),
-            },
-        })
+        let wait = |until: OffsetDateTime| {
+            wait_from_micros(to_micros(until).saturating_sub(to_micros(now)))
+        };
+        let (Some(until), None) = (by_username, by_address) else {
+            return Ok(match by_username.max(by_address) {
+                None => Admission::Allowed,
+                Some(until) => Admission::Refused { wait: wait(until) },
+            });
+        };
+        let long = record
+            .and_then(|r| r.backoff(&self.policy.username_limit()))
+            .is_some_and(|backoff| backoff > self.policy.max_lockout);
+        if long
+            && self
+                .store
+                .locked_until(&pair_key(username, ip), now)
+                .await?
+                .is_none()
+        {
+            return Ok(Admission::IfRight { wait: wait(until) });
+        }
+        Ok(Admission::Refused { wait: wait(until) })
     }
 
     /// Counts a failed attempt that [`check`](Self::check) admitted, against
-    /// the username and the address. Never call it for an attempt `check`
-    /// refused. Returns the locks this failure began, for the `lockout` audit
-    /// event.
+    /// the username, the address and the pair of them. Never call it for an
+    /// attempt `check` refused. Returns the locks this failure began, for
+    /// the `lockout` audit event.
     pub async fn record_failure(
         &self,
         username: &str,
         ip: IpAddr,
         now: OffsetDateTime,
     ) -> Result<Option<LockoutStarted>, StoreError> {
-        let username = self
-            .store
-            .record_failure(&username_key(username), self.policy.username_limit(), now)
-            .await?;
+        let key = username_key(username);
+        let limit = self.policy.username_limit();
+        let mut by_username = self.store.record_failure(&key, limit, now).await?;
+        if by_username.is_some() {
+            // About to lock: an unlock made elsewhere since the count began
+            // clears it first, and this failure is counted afresh.
+            let record = self.store.live_record(&key, now).await?;
+            if let Some(record) = record {
+                if self.unlocked_since(&key, &record).await? {
+                    by_username = self.store.record_failure(&key, limit, now).await?;
+                }
+            }
+        }
         let address = self
             .store
             .record_failure(&address_key(ip), self.policy.address_limit(), now)
             .await?;
-        Ok((username.is_some() || address.is_some())
-            .then_some(LockoutStarted { username, address }))
+        self.store
+            .record_failure(&pair_key(username, ip), self.policy.pair_limit(), now)
+            .await?;
+        Ok(
+            (by_username.is_some() || address.is_some()).then_some(LockoutStarted {
+                username: by_username,
+                address,
+            }),
+        )
+    }
+
+    /// Whether an unlock recorded in the [`LoginUnlockStore`] was made since
+    /// `record`'s count began; if so, forgets the key's record here too.
+    async fn unlocked_since(&self, key: &str, record: &LoginRecord) -> Result<bool, StoreError> {
+        let Some(unlocks) = &self.unlocks else {
+            return Ok(false);
+        };
+        let unlocked = unlocks
+            .last_unlock(key)
+            .await?
+            .is_some_and(|at| to_micros(at) >= record.since);
+        if unlocked {
+            self.store.reset(key).await?;
+        }
+        Ok(unlocked)
     }
 
     /// A successful login: forgets the username's failures and lock (not the
@@ -381,7 +605,9 @@ impl LoginGuard {
         self.store.reset(&username_key(username)).await
     }
 
-    /// An administrator's unlock of a username (SECURITY B3).
+    /// An administrator's unlock of a username (SECURITY B3), in this
+    /// process; other processes learn of it from a [`LoginUnlockStore`]
+    /// record (see [Unlocks from other processes](self#unlocks-from-other-processes)).
     pub async fn unlock_username(&self, username: &str) -> Result<(), StoreError> {
         self.store.reset(&username_key(username)).await
     }
@@ -399,6 +625,19 @@ pub fn username_key(username: &str) -> String {
     let digest = Sha256::digest(canonical.as_bytes());
     let mut key = String::from("login:u:");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(digest, &mut key);
+    key
+}
+
+/// The store key of a (username, address) pair, remembering that the address
+/// failed for the username: `login:p:` and the unpadded base64url SHA-256 of
+/// the [`username_key`] and the [`address_key`].
+pub fn pair_key(username: &str, ip: IpAddr) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(username_key(username).as_bytes());
+    hasher.update(b"\n");
+    hasher.update(address_key(ip).as_bytes());
+    let mut key = String::from("login:p:");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(hasher.finalize(), &mut key);
     key
 }
 
@@ -467,8 +706,13 @@ mod tests {
     fn backoff_doubles_up_to_the_cap() {
         let limit = LoginPolicy::default().username_limit();
         let got: Vec<u64> = (0..8).map(|n| limit.backoff(n).as_secs()).collect();
+        assert_eq!(got, [30, 60, 120, 240, 480, 960, 1920, 3840]);
+        assert_eq!(limit.backoff(12), secs(86_400));
+        assert_eq!(limit.backoff(u32::MAX), secs(86_400));
+        // An address's locks bind everyone behind it: they stop at max_lockout.
+        let limit = LoginPolicy::default().address_limit();
+        let got: Vec<u64> = (0..8).map(|n| limit.backoff(n).as_secs()).collect();
         assert_eq!(got, [30, 60, 120, 240, 480, 900, 900, 900]);
-        assert_eq!(limit.backoff(u32::MAX), secs(900));
     }
 
     #[tokio::test]
@@ -513,7 +757,7 @@ mod tests {
             let lock = g.record_failure("alice", IP, now).await.unwrap();
             seen.push(lock.and_then(|s| s.username).unwrap().duration.as_secs());
         }
-        assert_eq!(seen, [60, 120, 240, 480, 900, 900, 900]);
+        assert_eq!(seen, [60, 120, 240, 480, 960, 1920, 3840]);
     }
 
     #[tokio::test]
@@ -661,7 +905,189 @@ mod tests {
         assert_eq!(started, 1, "one lock began");
         // 16 failures past the limit: the lock is at its cap, as if the
         // guesses had been made one after another.
-        assert_eq!(wait(&g, "alice", IP, T0).await, Some(900));
+        assert_eq!(wait(&g, "alice", IP, T0).await, Some(86_400));
+    }
+
+    fn addr(i: u8) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, i))
+    }
+
+    /// Locks alice by failures from addresses 1..=5, each failing twice,
+    /// waiting out each lock: back-offs 30, 60, 120, 240, 480, 960 s. The
+    /// time the last lock began.
+    async fn lock_past_max_lockout(g: &LoginGuard) -> OffsetDateTime {
+        let mut now = T0;
+        for i in 1..=5 {
+            fail_n(g, "alice", addr(i), 1, now).await;
+        }
+        for i in 1..=5 {
+            now += secs(wait(g, "alice", addr(i), now).await.unwrap());
+            fail_n(g, "alice", addr(i), 1, now).await;
+        }
+        now
+    }
+
+    #[tokio::test]
+    async fn past_max_lockout_an_address_that_never_failed_is_admitted_if_right() {
+        let g = guard();
+        let now = lock_past_max_lockout(&g).await;
+        let fresh = addr(6);
+        assert_eq!(
+            g.check("alice", fresh, now).await.unwrap(),
+            Admission::IfRight { wait: secs(960) }
+        );
+        // The addresses that failed are refused, whatever they send.
+        for i in 1..=5 {
+            assert_eq!(wait(&g, "alice", addr(i), now).await, Some(960), "{i}");
+        }
+        // The check itself counts nothing: asked again, the same answer.
+        assert!(matches!(
+            g.check("alice", fresh, now).await.unwrap(),
+            Admission::IfRight { .. }
+        ));
+        // A wrong password from there is counted: the lock doubles, and the
+        // address is now one that failed.
+        let started = g.record_failure("alice", fresh, now).await.unwrap();
+        assert_eq!(started, None, "lengthened, not begun");
+        assert_eq!(wait(&g, "alice", fresh, now).await, Some(1920));
+        assert_eq!(wait(&g, "alice", addr(1), now).await, Some(1920));
+        assert_eq!(
+            g.check("alice", addr(8), now).await.unwrap(),
+            Admission::IfRight { wait: secs(1920) }
+        );
+    }
+
+    #[tokio::test]
+    async fn up_to_max_lockout_the_username_lock_binds_every_address() {
+        let g = guard();
+        let mut now = T0;
+        for i in 1..=5 {
+            fail_n(&g, "alice", addr(i), 1, now).await;
+        }
+        // Back-offs 30 .. 480: at each, a fresh address is refused.
+        for i in 1..=4 {
+            now += secs(wait(&g, "alice", addr(i), now).await.unwrap());
+            fail_n(&g, "alice", addr(i), 1, now).await;
+            assert!(wait(&g, "alice", addr(100 + i), now).await.is_some(), "{i}");
+        }
+        // Exactly max_lockout does not exceed it.
+        let g = LoginGuard::in_memory(LoginPolicy {
+            max_lockout: secs(480),
+            ..LoginPolicy::default()
+        });
+        let mut now = T0;
+        for i in 1..=5 {
+            fail_n(&g, "alice", addr(i), 1, now).await;
+        }
+        for i in 1..=4 {
+            now += secs(wait(&g, "alice", addr(i), now).await.unwrap());
+            fail_n(&g, "alice", addr(i), 1, now).await;
+        }
+        assert_eq!(wait(&g, "alice", addr(9), now).await, Some(480));
+        now += secs(480);
+        fail_n(&g, "alice", addr(5), 1, now).await;
+        assert!(matches!(
+            g.check("alice", addr(9), now).await.unwrap(),
+            Admission::IfRight { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_address_lock_is_never_passed() {
+        let g = LoginGuard::in_memory(LoginPolicy {
+            max_failures_per_address: 3,
+            ..LoginPolicy::default()
+        });
+        let now = lock_past_max_lockout(&g).await;
+        let spray = addr(50);
+        for i in 0..3 {
+            fail_n(&g, &format!("other{i}"), spray, 1, now).await;
+        }
+        assert_eq!(
+            g.check("alice", spray, now).await.unwrap(),
+            Admission::Refused { wait: secs(960) }
+        );
+    }
+
+    /// Unlock records as the database keeps them.
+    #[derive(Default)]
+    struct Unlocks(std::sync::Mutex<std::collections::HashMap<String, OffsetDateTime>>);
+
+    #[async_trait]
+    impl LoginUnlockStore for Unlocks {
+        async fn last_unlock(&self, key: &str) -> Result<Option<OffsetDateTime>, StoreError> {
+            Ok(self.0.lock().unwrap().get(key).copied())
+        }
+        async fn record_unlock(
+            &self,
+            key: &str,
+            at: OffsetDateTime,
+            _event: NewAuditEvent,
+        ) -> Result<(), StoreError> {
+            self.0.lock().unwrap().insert(key.to_owned(), at);
+            Ok(())
+        }
+    }
+
+    async fn unlock_elsewhere(unlocks: &Unlocks, username: &str, at: OffsetDateTime) {
+        let event = NewAuditEvent::new(at, crate::audit::EventKind::UserUpdated);
+        unlocks
+            .record_unlock(&username_key(username), at, event)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_unlock_recorded_elsewhere_clears_a_lock_found_here() {
+        let unlocks = Arc::new(Unlocks::default());
+        let store = Arc::new(MemoryLoginAttemptStore::new());
+        let g =
+            LoginGuard::new(store.clone(), LoginPolicy::default()).with_unlocks(unlocks.clone());
+        // An unlock older than the count does not apply.
+        unlock_elsewhere(&unlocks, "alice", T0 - secs(1)).await;
+        fail_n(&g, "alice", IP, 5, T0).await;
+        assert_eq!(wait(&g, "alice", OTHER_IP, T0 + secs(2)).await, Some(28));
+        unlock_elsewhere(&unlocks, "ALICE", T0 + secs(5)).await;
+        assert_eq!(wait(&g, "alice", OTHER_IP, T0 + secs(6)).await, None);
+        assert_eq!(store.record(&username_key("alice"), T0 + secs(6)), None);
+        // Counting starts again from zero: four more failures lock nothing.
+        assert_eq!(fail_n(&g, "alice", OTHER_IP, 4, T0 + secs(7)).await, None);
+        assert!(g
+            .record_failure("alice", OTHER_IP, T0 + secs(7))
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn an_unlock_recorded_elsewhere_applies_before_a_new_lock() {
+        let unlocks = Arc::new(Unlocks::default());
+        let g = LoginGuard::in_memory(LoginPolicy::default()).with_unlocks(unlocks.clone());
+        fail_n(&g, "alice", IP, 5, T0).await;
+        // The lock ends unseen by any attempt; then the unlock is recorded.
+        unlock_elsewhere(&unlocks, "alice", T0 + secs(40)).await;
+        // The next failure would double the lock, but the unlock came first:
+        // it counts as the first failure of a new count.
+        let at = T0 + secs(50);
+        assert_eq!(g.record_failure("alice", IP, at).await.unwrap(), None);
+        assert_eq!(wait(&g, "alice", IP, at).await, None);
+        // Without the unlock record, it would have locked for 60 s.
+        let plain = guard();
+        fail_n(&plain, "alice", IP, 5, T0).await;
+        assert!(plain
+            .record_failure("alice", IP, at)
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    #[test]
+    fn pair_keys_are_per_username_and_address() {
+        assert_eq!(pair_key("Alice", IP), pair_key(" alice", IP));
+        assert_ne!(pair_key("alice", IP), pair_key("alice", OTHER_IP));
+        assert_ne!(pair_key("alice", IP), pair_key("bob", IP));
+        assert!(pair_key("alice", IP).starts_with("login:p:"));
+        assert!(!pair_key("alice", IP).contains("192.0.2.1"));
     }
 
     #[tokio::test]

@@ -302,15 +302,12 @@ impl MemoryLoginAttemptStore {
 
 #[async_trait]
 impl LoginAttemptStore for MemoryLoginAttemptStore {
-    async fn locked_until(
+    async fn live_record(
         &self,
         key: &str,
         now: OffsetDateTime,
-    ) -> Result<Option<OffsetDateTime>, StoreError> {
-        Ok(self
-            .map
-            .get(key, to_micros(now))
-            .and_then(|record| record.locked_until(now)))
+    ) -> Result<Option<LoginRecord>, StoreError> {
+        Ok(self.map.get(key, to_micros(now)))
     }
 
     async fn record_failure(

@@ -80,7 +80,8 @@ mod memory;
 mod rate;
 
 pub use login::{
-    FailureLimit, Lockout, LockoutStarted, LoginAttemptStore, LoginGuard, LoginPolicy, LoginRecord,
+    Admission, FailureLimit, Lockout, LockoutStarted, LoginAttemptStore, LoginGuard, LoginPolicy,
+    LoginRecord, LoginUnlockStore,
 };
 pub use memory::{MemoryLoginAttemptStore, MemoryThrottleStore, DEFAULT_CAPACITY};
 pub use rate::{Period, Rate, RateError};

@@ -7,6 +7,7 @@ mod create_token;
 mod createsuperuser;
 mod migrate;
 mod serve;
+mod unlock;
 
 use crate::config::Config;
 use clap::{Args, Parser, Subcommand};
@@ -54,6 +55,12 @@ pub enum Command {
     Clearsessions,
     /// Print the audit log, newest first.
     Audit(audit::AuditArgs),
+    /// Clear login protection for a username, in running servers too.
+    ///
+    /// The unlock is recorded in the database (audited as `user_updated`);
+    /// each running server applies it the next time it finds that username
+    /// locked, without a restart.
+    Unlock(unlock::UnlockArgs),
 }
 
 /// Runs the parsed command line.
@@ -70,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Changepassword(args) => changepassword::run(config, args).await,
         Command::Clearsessions => clearsessions::run(config).await,
         Command::Audit(args) => audit::run(config, args).await,
+        Command::Unlock(args) => unlock::run(config, args).await,
     }
 }
 

@@ -11,6 +11,7 @@ mod pagination;
 mod session;
 mod token_auth;
 mod tokens;
+mod unlock;
 
 use crate::openapi::{op, Auth, RouteDoc, Routes};
 use crate::AppState;
@@ -36,6 +37,7 @@ pub fn app(state: AppState) -> Router {
         .merge(tokens::routes(tessera))
         .merge(account::routes(tessera, state.config.registration.enabled))
         .merge(admin::routes(tessera))
+        .merge(unlock::routes(tessera))
         .merge(ops::routes())
         .merge(login_page::routes());
     if state.config.demo.enabled {

@@ -32,6 +32,7 @@ const API_MD: &[(&str, &str)] = &[
     ("GET", "/admin/users/{id}/sessions"),
     ("DELETE", "/admin/sessions/{id}"),
     ("GET", "/admin/audit"),
+    ("POST", "/admin/users/{id}/unlock"),
     ("GET", "/api/example/"),
     ("POST", "/api/example/"),
     ("GET", "/api/secure/"),

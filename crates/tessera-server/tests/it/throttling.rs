@@ -12,7 +12,7 @@ use tessera_core::audit::{AuditQuery, EventKind};
 use tower::ServiceExt;
 
 /// A request from a given peer address, as the real server sees it.
-async fn from_peer(
+pub(crate) async fn from_peer(
     app: &TestApp,
     peer: &str,
     method: Method,
@@ -52,7 +52,7 @@ async fn from_peer(
     }
 }
 
-fn throttled(reply: &Reply, wait: u64) {
+pub(crate) fn throttled(reply: &Reply, wait: u64) {
     let unit = if wait == 1 { "second" } else { "seconds" };
     reply.assert_error(
         429,
@@ -62,7 +62,7 @@ fn throttled(reply: &Reply, wait: u64) {
     assert_eq!(reply.header("retry-after"), Some(wait.to_string().as_str()));
 }
 
-async fn events(app: &TestApp, kind: EventKind) -> Vec<Value> {
+pub(crate) async fn events(app: &TestApp, kind: EventKind) -> Vec<Value> {
     app.state.tessera.auditor().flush().await;
     let query = AuditQuery {
         event: Some(kind),
@@ -428,6 +428,118 @@ async fn failed_logins_lock_the_username_with_a_doubling_back_off() {
     assert_eq!(lockouts[1]["username"], "alice");
     assert_eq!(lockouts[1]["detail"]["username_locked_for"], 30);
     assert_eq!(lockouts[0]["detail"]["username_locked_for"], 60);
+}
+
+/// A login for alice from `peer`, with `password`.
+async fn login_from(app: &TestApp, peer: &str, password: &str) -> Reply {
+    let body = json!({"username": "alice", "password": password});
+    from_peer(app, peer, Method::POST, "/api-token-auth/", &[], Some(body)).await
+}
+
+#[tokio::test]
+async fn past_max_lockout_the_right_password_from_an_address_that_never_failed_gets_in() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", "s3cret-pass").await;
+    let guessers: Vec<String> = (1..=5).map(|i| format!("198.51.100.{i}")).collect();
+    for peer in &guessers {
+        assert_eq!(login_from(&app, peer, "wrong").await.status, 400);
+    }
+    // Each guesser waits out the lock and guesses again: 60 s .. 960 s.
+    for (peer, backoff) in guessers.iter().zip([30, 60, 120, 240, 480]) {
+        // Until the back-off exceeds max_lockout, a fresh address waits too.
+        throttled(
+            &login_from(&app, "192.0.2.99", "s3cret-pass").await,
+            backoff,
+        );
+        app.clock.advance(Duration::from_secs(backoff));
+        assert_eq!(login_from(&app, peer, "wrong").await.status, 400);
+    }
+    // 960 s > 15 min: the right password from an address that never failed
+    // for alice gets in...
+    let fresh = login_from(&app, "192.0.2.10", "s3cret-pass").await;
+    assert_eq!(fresh.status, 200, "{:?}", fresh.json());
+    let key = fresh.json()["token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get("/auth/me", Some(&key)).await.status, 200);
+    // ...without resetting the lock for the addresses that guessed.
+    throttled(&login_from(&app, &guessers[0], "s3cret-pass").await, 960);
+    // A wrong password from another fresh address is counted (the lock
+    // doubles) and refused as the lock refuses.
+    let verified = app.state.tessera.hasher().argon2_runs();
+    throttled(&login_from(&app, "192.0.2.11", "wrong").await, 1920);
+    assert_eq!(app.state.tessera.hasher().argon2_runs(), verified + 1);
+    throttled(&login_from(&app, "192.0.2.11", "s3cret-pass").await, 1920);
+    throttled(&login_from(&app, &guessers[4], "s3cret-pass").await, 1920);
+    assert_eq!(
+        login_from(&app, "192.0.2.12", "s3cret-pass").await.status,
+        200
+    );
+    // The way in is audited; the wrong guess is a failure like any other.
+    let succeeded = events(&app, EventKind::LoginSucceeded).await;
+    assert_eq!(succeeded.len(), 2);
+    for event in &succeeded {
+        assert_eq!(event["user"], alice.id);
+        assert_eq!(
+            event["detail"],
+            json!({"via": "api-token-auth", "past_lock": true})
+        );
+    }
+    let failed = events(&app, EventKind::LoginFailed).await;
+    assert_eq!(failed.len(), 11);
+    assert_eq!(failed[0]["ip"], "192.0.2.11");
+}
+
+#[tokio::test]
+async fn an_address_locked_on_its_own_is_not_let_past_a_username_lock() {
+    let app = TestApp::with_config(|c| c.login_protection.max_failures_per_address = 3).await;
+    app.user("alice", "s3cret-pass").await;
+    let guessers: Vec<String> = (1..=5).map(|i| format!("198.51.100.{i}")).collect();
+    for peer in &guessers {
+        login_from(&app, peer, "wrong").await;
+    }
+    for (peer, backoff) in guessers.iter().zip([30, 60, 120, 240, 480]) {
+        app.clock.advance(Duration::from_secs(backoff));
+        login_from(&app, peer, "wrong").await;
+    }
+    // An address that sprayed other usernames, never alice, is locked itself.
+    for name in ["bob", "carol", "dave"] {
+        let body = json!({"username": name, "password": "wrong"});
+        let reply = from_peer(
+            &app,
+            "192.0.2.50",
+            Method::POST,
+            "/api-token-auth/",
+            &[],
+            Some(body),
+        )
+        .await;
+        assert_eq!(reply.status, 400);
+    }
+    throttled(&login_from(&app, "192.0.2.50", "s3cret-pass").await, 960);
+    assert_eq!(
+        login_from(&app, "192.0.2.51", "s3cret-pass").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn max_lockout_is_configured() {
+    let app =
+        TestApp::with_config(|c| c.login_protection.max_lockout = Duration::from_secs(100)).await;
+    app.user("alice", "s3cret-pass").await;
+    for i in 1..=5 {
+        login_from(&app, &format!("198.51.100.{i}"), "wrong").await;
+    }
+    throttled(&login_from(&app, "192.0.2.10", "s3cret-pass").await, 30);
+    app.clock.advance(Duration::from_secs(30));
+    login_from(&app, "198.51.100.1", "wrong").await;
+    throttled(&login_from(&app, "192.0.2.10", "s3cret-pass").await, 60);
+    app.clock.advance(Duration::from_secs(60));
+    login_from(&app, "198.51.100.2", "wrong").await;
+    // 120 s > 100 s.
+    assert_eq!(
+        login_from(&app, "192.0.2.10", "s3cret-pass").await.status,
+        200
+    );
 }
 
 #[tokio::test]
