@@ -6,7 +6,8 @@
 //! Nothing is dropped and memory stays bounded: when the queue is full,
 //! [`Auditor::record`] waits for room (the request waits; no task is spawned
 //! per event), so a slow store slows the requests that audit instead of
-//! growing a backlog. `/metrics` shows the queue's depth
+//! growing a backlog; and each queued event is already cut to the sizes a
+//! store keeps ([`NewAuditEvent::sanitized`]). `/metrics` shows the queue's depth
 //! (`tessera_audit_queue_depth`).
 //!
 //! Anonymous noise is aggregated by the writer, not by the call sites: an
@@ -240,9 +241,11 @@ impl Auditor {
     /// anywhere else would be the unbounded backlog this queue exists to
     /// prevent.
     pub async fn record(&self, event: NewAuditEvent) {
+        // Cut to the stored sizes now, so that the queue and the writer's
+        // map hold bounded events, whatever the size of a client's headers.
         let mut pending = Pending {
             auditor: self,
-            event: Some(Box::new(event)),
+            event: Some(Box::new(event.sanitized())),
         };
         match self.queue.reserve().await {
             Ok(permit) => {

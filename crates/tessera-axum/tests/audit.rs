@@ -143,7 +143,7 @@ async fn a_full_queue_makes_callers_wait_and_loses_nothing() {
     // The writer took one batch (at most 256) and is stuck writing it; the
     // queue is full; everyone else waits.
     assert!(
-        finished >= CAPACITY && finished <= CAPACITY + 256,
+        (CAPACITY..=CAPACITY + 256).contains(&finished),
         "{finished} callers finished"
     );
     // The waiting callers and the writer (and a few callers that have

@@ -535,7 +535,7 @@ pub fn merge_by_key(entries: Vec<AggregatedEvents>) -> Vec<(String, AggregatedEv
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use time::macros::datetime;
 
     #[test]
@@ -659,6 +659,142 @@ mod tests {
         }
         .sanitized();
         assert_eq!(event.detail, json!({"truncated": true}));
+    }
+
+    fn noise(time: OffsetDateTime, ip: &str, route: &str) -> NewAuditEvent {
+        NewAuditEvent {
+            ip: Some(ip.to_owned()),
+            route: Some(route.to_owned()),
+            detail: json!({"scope": "anon"}),
+            ..NewAuditEvent::new(time, EventKind::Throttled)
+        }
+    }
+
+    #[test]
+    fn only_anonymous_request_noise_is_aggregated() {
+        let anonymous = noise(T0, "203.0.113.7", "/r");
+        assert!(anonymous.is_aggregated());
+        for kind in EventKind::ALL {
+            let event = NewAuditEvent {
+                event: kind,
+                ..anonymous.clone()
+            };
+            let noisy = matches!(
+                kind,
+                EventKind::Throttled
+                    | EventKind::CsrfFailed
+                    | EventKind::PermissionDenied
+                    | EventKind::LoginFailed
+            );
+            assert_eq!(event.is_aggregated(), noisy, "{kind}");
+        }
+        let with_user = NewAuditEvent {
+            user: Some(1),
+            ..anonymous.clone()
+        };
+        let with_username = NewAuditEvent {
+            username: "alice".to_owned(),
+            ..anonymous.clone()
+        };
+        let outside_a_request = NewAuditEvent {
+            route: None,
+            ..anonymous
+        };
+        for event in [with_user, with_username, outside_a_request] {
+            assert!(!event.is_aggregated(), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn windows_are_aligned_on_the_epoch() {
+        let minute = std::time::Duration::from_secs(60);
+        assert_eq!(window_start(T0, minute), datetime!(2024-05-06 07:08:00 UTC));
+        assert_eq!(
+            window_start(datetime!(2024-05-06 07:08:00 UTC), minute),
+            datetime!(2024-05-06 07:08:00 UTC)
+        );
+        assert_eq!(
+            window_start(datetime!(2024-05-06 07:07:59.999999 UTC), minute),
+            datetime!(2024-05-06 07:07:00 UTC)
+        );
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(window_start(T0, hour), datetime!(2024-05-06 07:00 UTC));
+        let before_epoch = OffsetDateTime::UNIX_EPOCH - time::Duration::seconds(1);
+        assert_eq!(
+            window_start(before_epoch, minute),
+            OffsetDateTime::UNIX_EPOCH - time::Duration::MINUTE
+        );
+        assert_eq!(window_start(T0, std::time::Duration::ZERO), T0);
+    }
+
+    #[test]
+    fn keys_differ_by_kind_address_route_and_window_only() {
+        let minute = std::time::Duration::from_secs(60);
+        let key = |event: NewAuditEvent| AggregatedEvents::new(event, minute).key();
+        let base = key(noise(T0, "203.0.113.7", "/r"));
+        assert_eq!(base.len(), 64);
+        assert!(base.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Same window, other request facts: same row.
+        let same = NewAuditEvent {
+            time: T0 + time::Duration::seconds(50),
+            user_agent: Some("other".to_owned()),
+            request_id: Some("r2".to_owned()),
+            detail: json!({"scope": "user"}),
+            ..noise(T0, "203.0.113.7", "/r")
+        };
+        assert_eq!(key(same), base);
+        let csrf = NewAuditEvent {
+            event: EventKind::CsrfFailed,
+            ..noise(T0, "203.0.113.7", "/r")
+        };
+        let others = [
+            key(csrf),
+            key(noise(T0, "203.0.113.8", "/r")),
+            key(noise(T0, "203.0.113.7", "/s")),
+            key(noise(T0 + time::Duration::MINUTE, "203.0.113.7", "/r")),
+            // Length prefixes: moving text between parts is another key.
+            key(noise(T0, "203.0.113.7/", "r")),
+        ];
+        for other in &others {
+            assert_ne!(other, &base);
+        }
+    }
+
+    #[test]
+    fn merging_keeps_the_first_event_and_adds_counts() {
+        let minute = std::time::Duration::from_secs(60);
+        let early = noise(T0, "203.0.113.7", "/r");
+        let late = NewAuditEvent {
+            request_id: Some("late".to_owned()),
+            ..noise(T0 + time::Duration::seconds(5), "203.0.113.7", "/r")
+        };
+        let entries = vec![
+            AggregatedEvents {
+                count: 2,
+                ..AggregatedEvents::new(late.clone(), minute)
+            },
+            AggregatedEvents::new(noise(T0, "198.51.100.1", "/r"), minute),
+            AggregatedEvents {
+                count: 3,
+                ..AggregatedEvents::new(early.clone(), minute)
+            },
+        ];
+        let merged = merge_by_key(entries);
+        assert_eq!(merged.len(), 2);
+        let (key, first) = &merged[0];
+        assert_eq!(key, &AggregatedEvents::new(early.clone(), minute).key());
+        assert_eq!((first.count, &first.first), (5, &early));
+        assert_eq!(merged[1].1.count, 1);
+        assert_eq!(first.row().detail, json!({"scope": "anon", "route": "/r"}));
+        assert_eq!(
+            with_count(first.row().detail, 5),
+            json!({"scope": "anon", "route": "/r", "count": 5})
+        );
+        assert_eq!(with_count(Value::Null, 1), json!({"count": 1}));
+        assert_eq!(
+            with_count(json!([1]), 2),
+            json!({"detail": [1], "count": 2})
+        );
     }
 
     #[test]

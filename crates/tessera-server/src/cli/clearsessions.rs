@@ -24,7 +24,7 @@ pub(super) async fn run(config: Config) -> anyhow::Result<()> {
 /// else humantime's form.
 fn retention_text(retention: std::time::Duration) -> String {
     let secs = retention.as_secs();
-    if secs > 0 && secs % 86_400 == 0 && retention.subsec_nanos() == 0 {
+    if secs > 0 && secs.is_multiple_of(86_400) && retention.subsec_nanos() == 0 {
         match secs / 86_400 {
             1 => "1 day".to_owned(),
             days => format!("{days} days"),
