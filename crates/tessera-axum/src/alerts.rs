@@ -77,7 +77,7 @@ impl Alerts {
     }
 
     /// Notes a failed login; raises an alert when a threshold is crossed.
-    pub fn failure(
+    pub async fn failure(
         &self,
         tessera: &Tessera,
         meta: &RequestMeta,
@@ -100,7 +100,8 @@ impl Alerts {
                 meta,
                 now,
                 json!({"kind": "many_usernames_from_one_address", "address": address, "usernames": count}),
-            );
+            )
+            .await;
         }
         if let Some(count) = note(
             &self.by_username,
@@ -115,7 +116,8 @@ impl Alerts {
                 meta,
                 now,
                 json!({"kind": "many_addresses_for_one_username", "username": username, "addresses": count}),
-            );
+            )
+            .await;
         }
     }
 
@@ -161,11 +163,17 @@ impl Alerts {
         Ok(revoked)
     }
 
-    fn raise(&self, tessera: &Tessera, meta: &RequestMeta, now: OffsetDateTime, detail: Value) {
+    async fn raise(
+        &self,
+        tessera: &Tessera,
+        meta: &RequestMeta,
+        now: OffsetDateTime,
+        detail: Value,
+    ) {
         tracing::warn!(alert = %detail, "security alert");
         let mut event = meta.event(now, EventKind::SecurityAlert);
         event.detail = detail.clone();
-        tessera.auditor().record(event);
+        tessera.auditor().record(event).await;
         self.notify(now, detail);
     }
 

@@ -1,21 +1,81 @@
 //! The audit log's writer: events that accompany a state change are written
-//! before the response (awaited), the rest go through a bounded queue that a
-//! background task writes in batches and that is flushed on shutdown.
+//! before the response (awaited, [`Auditor::record_now`]), the rest go
+//! through a bounded queue ([`Auditor::record`]) that a background task
+//! writes in batches and that is flushed on shutdown.
+//!
+//! Nothing is dropped and memory stays bounded: when the queue is full,
+//! [`Auditor::record`] waits for room (the request waits; no task is spawned
+//! per event), so a slow store slows the requests that audit instead of
+//! growing a backlog; and each queued event is already cut to the sizes a
+//! store keeps ([`NewAuditEvent::sanitized`]). `/metrics` shows the queue's depth
+//! (`tessera_audit_queue_depth`).
+//!
+//! Anonymous noise is aggregated by the writer, not by the call sites: an
+//! event of kind `throttled`, `csrf_failed`, `permission_denied` or
+//! `login_failed` (a failed token check) with neither a user nor an attempted
+//! username ([`NewAuditEvent::is_aggregated`]) is counted in memory under
+//! (kind, client address, route, window) and the counts are added to their
+//! rows ([`AuditStore::add_aggregated`]) at least every
+//! [`AuditSettings::flush_interval`] (one second), so that an event shows in
+//! its row's count within API.md's five seconds. The map holds at most
+//! [`AuditSettings::max_pending_rows`] keys: a flood from many addresses
+//! makes the writer write early, never grow. Windows are fixed and aligned on
+//! the Unix epoch ([`tessera_core::audit::window_start`]); a row is made of
+//! its window's first event, with `"route"` and `"count"` in its `detail`.
+//!
+//! The route of an event ([`RequestMeta::route`]) is the matched path
+//! template (`/auth/tokens/{id}`) when the router matched one, else the
+//! request's path; never the query string, so that parameters cannot split
+//! (or smuggle text into) a row.
 //!
 //! Nothing secret is ever put in an event: callers pass usernames, ids,
 //! addresses and reasons, never a password, key, session id or CSRF secret.
 
 use crate::client::client_ip;
+use axum::extract::MatchedPath;
 use http::request::Parts;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use tessera_core::audit::{AuditStore, EventKind, NewAuditEvent};
+use std::time::Duration;
+use tessera_core::audit::{AggregatedEvents, AuditStore, EventKind, NewAuditEvent};
+use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
-/// Events waiting to be written; past this, an event is written directly.
+/// Events the queue holds by default ([`AuditSettings::queue_capacity`]).
 pub const QUEUE_CAPACITY: usize = 4096;
+/// The aggregation window by default: API.md's 60 seconds.
+pub const DEFAULT_AGGREGATE_WINDOW: Duration = Duration::from_secs(60);
 /// Most events written in one batch.
 const BATCH: usize = 256;
+
+/// How the writer queues and aggregates. `Default` is API.md's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// Events the queue holds at most (4096); a request that finds it full
+    /// waits for room.
+    pub queue_capacity: usize,
+    /// The aggregation window (60 s; the server's `audit.aggregate_window`).
+    pub aggregate_window: Duration,
+    /// How often pending counts are written at the latest (1 s): an
+    /// aggregated event shows in its row's count within this, plus the write.
+    pub flush_interval: Duration,
+    /// Aggregated rows held in memory at most (1024); a new key past this
+    /// makes the writer write the pending counts first.
+    pub max_pending_rows: usize,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        AuditSettings {
+            queue_capacity: QUEUE_CAPACITY,
+            aggregate_window: DEFAULT_AGGREGATE_WINDOW,
+            flush_interval: Duration::from_secs(1),
+            max_pending_rows: 1024,
+        }
+    }
+}
 
 /// Who did it, from where: what every event records of its request.
 #[derive(Debug, Clone, Default)]
@@ -26,6 +86,10 @@ pub struct RequestMeta {
     pub user_agent: Option<String>,
     /// The request id (`X-Request-Id`).
     pub request_id: Option<String>,
+    /// The route: the matched path template (such as `/auth/tokens/{id}`)
+    /// where the router matched one, else the path; never the query string.
+    /// `None` outside a request (commands).
+    pub route: Option<String>,
 }
 
 /// The id of a request, put in its extensions by the server's request-id layer.
@@ -33,7 +97,7 @@ pub struct RequestMeta {
 pub struct RequestId(pub String);
 
 impl RequestMeta {
-    /// Reads the request's address, user agent and id.
+    /// Reads the request's address, user agent, id and route.
     pub fn of(parts: &Parts, num_proxies: usize) -> Self {
         RequestMeta {
             ip: client_ip(parts, num_proxies).map(|ip| ip.to_string()),
@@ -42,6 +106,10 @@ impl RequestMeta {
                 .get(http::header::USER_AGENT)
                 .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()),
             request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+            route: Some(match parts.extensions.get::<MatchedPath>() {
+                Some(matched) => matched.as_str().to_owned(),
+                None => parts.uri.path().to_owned(),
+            }),
         }
     }
 
@@ -67,6 +135,7 @@ impl RequestMeta {
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
             request_id: self.request_id.clone(),
+            route: self.route.clone(),
             ..NewAuditEvent::new(time, kind)
         }
     }
@@ -77,64 +146,136 @@ enum Message {
     Flush(oneshot::Sender<()>),
 }
 
-/// Writes audit events.
-pub struct Auditor {
-    store: Arc<dyn AuditStore>,
-    queue: mpsc::Sender<Message>,
-    failures: AtomicU64,
-}
-
-impl std::fmt::Debug for Auditor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Auditor").finish_non_exhaustive()
-    }
-}
-
 impl std::fmt::Debug for Message {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Message")
     }
 }
 
+/// What the writer and the [`Auditor`] both update, for metrics.
+#[derive(Debug, Default)]
+struct Counters {
+    failures: AtomicU64,
+    lost: AtomicU64,
+    pending_rows: AtomicUsize,
+}
+
+impl Counters {
+    fn failed(&self, error: &tessera_core::StoreError) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(error = %error, "writing audit events failed");
+    }
+}
+
+/// Writes audit events.
+pub struct Auditor {
+    store: Arc<dyn AuditStore>,
+    queue: mpsc::Sender<Message>,
+    settings: AuditSettings,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Auditor {
-    /// A writer over `store`, with its background task. Needs a Tokio runtime.
+    /// A writer over `store` with the default [`AuditSettings`], and its
+    /// background task. Needs a Tokio runtime.
     pub fn new(store: Arc<dyn AuditStore>) -> Arc<Self> {
-        let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
-        let auditor = Arc::new(Auditor {
+        Self::with_settings(store, AuditSettings::default())
+    }
+
+    /// A writer over `store` with `settings` (a capacity or a number of
+    /// rows of 0 is taken as 1), and its background task. Needs a Tokio
+    /// runtime.
+    pub fn with_settings(store: Arc<dyn AuditStore>, settings: AuditSettings) -> Arc<Self> {
+        let settings = AuditSettings {
+            queue_capacity: settings.queue_capacity.max(1),
+            max_pending_rows: settings.max_pending_rows.max(1),
+            ..settings
+        };
+        let (queue, receiver) = mpsc::channel(settings.queue_capacity);
+        let counters = Arc::new(Counters::default());
+        let writer = Writer {
             store: store.clone(),
+            settings,
+            counters: counters.clone(),
+            batch: Vec::with_capacity(BATCH),
+            pending: HashMap::new(),
+            due: None,
+        };
+        tokio::spawn(writer.run(receiver));
+        Arc::new(Auditor {
+            store,
             queue,
-            failures: AtomicU64::new(0),
-        });
-        tokio::spawn(run(store, receiver, Arc::downgrade(&auditor)));
-        auditor
+            settings,
+            counters,
+        })
+    }
+
+    /// The settings the writer runs with.
+    pub fn settings(&self) -> AuditSettings {
+        self.settings
     }
 
     /// Writes an event now (for events that accompany a state change).
     pub async fn record_now(&self, event: NewAuditEvent) {
         if let Err(e) = self.store.append(event).await {
-            self.failed(&e);
+            self.counters.failed(&e);
         }
     }
 
-    /// Queues an event; when the queue is full it is written directly in the
-    /// background rather than lost.
-    pub fn record(&self, event: NewAuditEvent) {
-        match self.queue.try_send(Message::Event(Box::new(event))) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(Message::Event(event)))
-            | Err(mpsc::error::TrySendError::Closed(Message::Event(event))) => {
-                let store = self.store.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = store.append(*event).await {
-                        tracing::error!(error = %e, "writing an audit event failed");
-                    }
-                });
+    /// Queues an event for the writer, which aggregates anonymous noise
+    /// ([`NewAuditEvent::is_aggregated`]) and writes the rest as they come.
+    /// When the queue is full this waits for room, first come first served:
+    /// nothing is dropped and nothing is spawned.
+    ///
+    /// Should the caller be cancelled while waiting (its client went away),
+    /// the event is queued if there is room by then; otherwise it is lost,
+    /// logged and counted (`tessera_audit_events_lost_total`): holding it
+    /// anywhere else would be the unbounded backlog this queue exists to
+    /// prevent.
+    pub async fn record(&self, event: NewAuditEvent) {
+        // Cut to the stored sizes now, so that the queue and the writer's
+        // map hold bounded events, whatever the size of a client's headers.
+        let mut pending = Pending {
+            auditor: self,
+            event: Some(Box::new(event.sanitized())),
+        };
+        match self.queue.reserve().await {
+            Ok(permit) => {
+                if let Some(event) = pending.event.take() {
+                    permit.send(Message::Event(event));
+                }
             }
-            Err(_) => {}
+            // The writer is gone (the runtime is shutting down): write here.
+            Err(_) => {
+                if let Some(event) = pending.event.take() {
+                    self.write_directly(*event).await;
+                }
+            }
         }
     }
 
-    /// Waits until every event queued so far is written.
+    async fn write_directly(&self, event: NewAuditEvent) {
+        let written = if event.is_aggregated() {
+            let entry = AggregatedEvents::new(event, self.settings.aggregate_window);
+            self.store.add_aggregated(vec![entry]).await
+        } else {
+            self.store.append(event).await.map(drop)
+        };
+        if let Err(e) = written {
+            self.counters.failed(&e);
+        }
+    }
+
+    /// Waits until every event queued so far is written, aggregated counts
+    /// included.
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
         if self.queue.send(Message::Flush(done)).await.is_ok() {
@@ -144,44 +285,161 @@ impl Auditor {
 
     /// Writes that failed (for metrics).
     pub fn failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
+        self.counters.failures.load(Ordering::Relaxed)
     }
 
-    fn failed(&self, error: &tessera_core::StoreError) {
-        self.failures.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(error = %error, "writing an audit event failed");
+    /// Events lost because their request was cancelled while the queue was
+    /// full (see [`record`](Auditor::record)).
+    pub fn lost(&self) -> u64 {
+        self.counters.lost.load(Ordering::Relaxed)
+    }
+
+    /// Events in the queue now, waiting for the writer (at most
+    /// [`AuditSettings::queue_capacity`]).
+    pub fn queue_depth(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// Aggregated rows whose counts the writer holds, not yet written.
+    pub fn pending_rows(&self) -> usize {
+        self.counters.pending_rows.load(Ordering::Relaxed)
     }
 }
 
-async fn run(
-    store: Arc<dyn AuditStore>,
-    mut receiver: mpsc::Receiver<Message>,
-    owner: std::sync::Weak<Auditor>,
-) {
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut waiting = Vec::new();
-    while let Some(first) = receiver.recv().await {
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Event(event) => batch.push(*event),
-                Message::Flush(done) => waiting.push(done),
-            }
-            if batch.len() < BATCH {
-                next = receiver.try_recv().ok();
-            }
+/// An event on its way into the queue: queued on drop if the wait for room
+/// was cancelled.
+struct Pending<'a> {
+    auditor: &'a Auditor,
+    event: Option<Box<NewAuditEvent>>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        let Some(event) = self.event.take() else {
+            return;
+        };
+        let kind = event.event;
+        if self.auditor.queue.try_send(Message::Event(event)).is_err() {
+            self.auditor.counters.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(
+                event = %kind,
+                "an audit event was lost: its request was cancelled while the audit queue was full"
+            );
         }
-        if !batch.is_empty() {
-            let events = std::mem::take(&mut batch);
-            if let Err(e) = store.append_many(events).await {
-                match owner.upgrade() {
-                    Some(auditor) => auditor.failed(&e),
-                    None => tracing::error!(error = %e, "writing audit events failed"),
+    }
+}
+
+/// What identifies an aggregated row in the writer's map.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct RowKey {
+    event: EventKind,
+    ip: Option<String>,
+    route: Option<String>,
+    window: OffsetDateTime,
+}
+
+/// The background task's state.
+struct Writer {
+    store: Arc<dyn AuditStore>,
+    settings: AuditSettings,
+    counters: Arc<Counters>,
+    batch: Vec<NewAuditEvent>,
+    pending: HashMap<RowKey, AggregatedEvents>,
+    /// When the pending counts must be written at the latest.
+    due: Option<Instant>,
+}
+
+impl Writer {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
+        loop {
+            let message = match self.due {
+                Some(due) => tokio::select! {
+                    message = receiver.recv() => message,
+                    () = tokio::time::sleep_until(due) => {
+                        self.write_pending().await;
+                        continue;
+                    }
+                },
+                None => receiver.recv().await,
+            };
+            let Some(message) = message else {
+                break;
+            };
+            let mut waiting = Vec::new();
+            let mut next = Some(message);
+            let mut taken = 0;
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Event(event) => self.take(*event).await,
+                    Message::Flush(done) => waiting.push(done),
+                }
+                taken += 1;
+                if taken < BATCH && self.batch.len() < BATCH {
+                    next = receiver.try_recv().ok();
                 }
             }
+            self.write_batch().await;
+            // A steady stream of messages must not postpone the counts.
+            if !waiting.is_empty() || self.due.is_some_and(|due| due <= Instant::now()) {
+                self.write_pending().await;
+            }
+            for done in waiting {
+                let _ = done.send(());
+            }
         }
-        for done in waiting.drain(..) {
-            let _ = done.send(());
+        // Every sender is gone: write what is left.
+        self.write_batch().await;
+        self.write_pending().await;
+    }
+
+    /// Counts an aggregated event, or adds any other to the batch.
+    async fn take(&mut self, event: NewAuditEvent) {
+        if !event.is_aggregated() {
+            self.batch.push(event);
+            return;
+        }
+        let entry = AggregatedEvents::new(event, self.settings.aggregate_window);
+        let key = RowKey {
+            event: entry.first.event,
+            ip: entry.first.ip.clone(),
+            route: entry.first.route.clone(),
+            window: entry.window,
+        };
+        if let Some(existing) = self.pending.get_mut(&key) {
+            existing.merge(entry);
+            return;
+        }
+        if self.pending.len() >= self.settings.max_pending_rows {
+            self.write_pending().await;
+        }
+        self.pending.insert(key, entry);
+        self.counters
+            .pending_rows
+            .store(self.pending.len(), Ordering::Relaxed);
+        if self.due.is_none() {
+            self.due = Some(Instant::now() + self.settings.flush_interval);
+        }
+    }
+
+    async fn write_batch(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let events = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        if let Err(e) = self.store.append_many(events).await {
+            self.counters.failed(&e);
+        }
+    }
+
+    async fn write_pending(&mut self) {
+        self.due = None;
+        if self.pending.is_empty() {
+            return;
+        }
+        let entries: Vec<AggregatedEvents> = self.pending.drain().map(|(_, e)| e).collect();
+        self.counters.pending_rows.store(0, Ordering::Relaxed);
+        if let Err(e) = self.store.add_aggregated(entries).await {
+            self.counters.failed(&e);
         }
     }
 }

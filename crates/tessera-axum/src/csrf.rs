@@ -28,8 +28,9 @@ pub fn failure(reason: &str) -> ApiError {
 }
 
 /// Checks the request as Django's `CsrfViewMiddleware.process_view` would.
-/// Safe methods pass.
-pub fn enforce(parts: &Parts, tessera: &Tessera) -> Result<(), ApiError> {
+/// Safe methods pass. A failure is audited (`csrf_failed`, aggregated per
+/// client address and route: it carries no user) before the 403.
+pub async fn enforce(parts: &Parts, tessera: &Tessera) -> Result<(), ApiError> {
     let settings = tessera.settings();
     let cookie = cookies::read(&parts.headers, &settings.csrf_cookie);
     let request = CsrfRequest {
@@ -42,16 +43,17 @@ pub fn enforce(parts: &Parts, tessera: &Tessera) -> Result<(), ApiError> {
         header_token: parts.headers.get(HEADER).map(|v| v.as_bytes()),
         form_token: None,
     };
-    check(&request, &settings.csrf).map_err(|failure_| {
-        let reason = failure_.reason();
-        tracing::info!(%reason, "CSRF check failed");
-        let meta = RequestMeta::of(parts, settings.num_proxies);
-        let mut event = meta.event(tessera.clock().now(), EventKind::CsrfFailed);
-        event.detail = serde_json::json!({"reason": reason, "path": parts.uri.path()});
-        tessera.auditor().record(event);
-        tessera.metrics().record_csrf_failure();
-        failure(&reason)
-    })
+    let Err(failure_) = check(&request, &settings.csrf) else {
+        return Ok(());
+    };
+    let reason = failure_.reason();
+    tracing::info!(%reason, "CSRF check failed");
+    let meta = RequestMeta::of(parts, settings.num_proxies);
+    let mut event = meta.event(tessera.clock().now(), EventKind::CsrfFailed);
+    event.detail = serde_json::json!({"reason": reason, "path": parts.uri.path()});
+    tessera.auditor().record(event).await;
+    tessera.metrics().record_csrf_failure();
+    Err(failure(&reason))
 }
 
 /// The request's CSRF cookie state (Django's `process_request`).

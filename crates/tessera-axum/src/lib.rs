@@ -25,6 +25,7 @@
 //! ```
 
 pub mod accounts;
+pub mod address_counts;
 pub mod alerts;
 pub mod audit;
 pub mod authentication;

@@ -129,7 +129,7 @@ async fn guard(
             let mut event = meta.event(now, EventKind::Throttled);
             event.username = username.to_owned();
             event.detail = json!({"scope": "login", "wait": wait});
-            tessera.auditor().record(event);
+            tessera.auditor().record(event).await;
             tessera.metrics().record_throttled("login");
             Err(throttled(wait))
         }
@@ -148,7 +148,7 @@ async fn failure(
     event.user = known;
     event.username = username.to_owned();
     event.detail = json!({"via": via.name()});
-    tessera.auditor().record(event);
+    tessera.auditor().record(event).await;
     let started = tessera
         .login_guard()
         .record_failure(username, client_ip(meta), now)
@@ -161,10 +161,10 @@ async fn failure(
             "username_locked_for": started.username.map(|l| l.duration.as_secs()),
             "address_locked_for": started.address.map(|l| l.duration.as_secs()),
         });
-        tessera.auditor().record(event);
+        tessera.auditor().record(event).await;
         tessera.metrics().record_lockout();
     }
-    tessera.alerts().failure(tessera, meta, username, now);
+    tessera.alerts().failure(tessera, meta, username, now).await;
     Ok(())
 }
 

@@ -3,7 +3,8 @@
 //! applications (tests) can live in one process.
 //!
 //! Nothing secret is ever a label: labels are route templates, method names,
-//! status codes, fixed outcome names and configured throttle scopes.
+//! status codes, fixed outcome names, configured throttle scopes and the
+//! client addresses of failed token checks.
 //!
 //! | metric | type | labels |
 //! |---|---|---|
@@ -18,7 +19,30 @@
 //! | `tessera_csrf_failures_total` | counter | |
 //! | `tessera_lockouts_total` | counter | |
 //! | `tessera_token_db_lookups_total` | counter | |
+//! | `tessera_token_auth_failures_by_address` | gauge | `address` (the top [`TOP_ADDRESSES`], and `other`) |
+//! | `tessera_audit_queue_depth` | gauge | |
+//! | `tessera_audit_queue_capacity` | gauge | |
+//! | `tessera_audit_pending_rows` | gauge | |
+//! | `tessera_audit_write_failures_total` | counter | |
+//! | `tessera_audit_events_lost_total` | counter | |
+//!
+//! ## Failed token checks per address
+//!
+//! The address of a refused token (malformed header, unknown, expired or
+//! revoked key, inactive user) is an attacker's choice, and one label value
+//! each would let a flood from many addresses grow the registry and every
+//! scrape without limit. So the failures are counted per address in bounded
+//! memory (at most [`TRACKED_ADDRESSES`] addresses, the Space-Saving sketch of
+//! [`crate::address_counts`], which always keeps the heavy hitters), and only
+//! the [`TOP_ADDRESSES`] addresses with the most failures since the start are
+//! labels, each with its count; `address="other"` holds the rest. The series
+//! is a gauge, not a counter: when an address rises into the top its failures
+//! move out of `other`, which may then fall. Read it as a ranking of who is
+//! guessing keys; the exact total is
+//! `tessera_auth_outcomes_total{method="token",outcome="failure"}`.
 
+use crate::address_counts::{AddressCounts, OTHER};
+use crate::audit::Auditor;
 use http::Method;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -28,6 +52,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tessera_core::password::PasswordHasher;
 
@@ -39,6 +64,15 @@ pub const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Longest throttle scope kept as a label; longer ones are cut.
 const MAX_SCOPE_CHARS: usize = 64;
+
+/// Client addresses with a label of their own in
+/// `tessera_token_auth_failures_by_address` (the rest are `other`).
+pub const TOP_ADDRESSES: usize = 10;
+/// Client addresses whose failed token checks are counted at most (see the
+/// [module](self) docs).
+pub const TRACKED_ADDRESSES: usize = 1000;
+/// The address label of a request whose client address is not known.
+pub const UNKNOWN_ADDRESS: &str = "unknown";
 
 /// The authentication scheme of an outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -119,6 +153,7 @@ pub struct Metrics {
     csrf_failures: Counter,
     lockouts: Counter,
     token_db_lookups: Counter,
+    token_failures: Arc<Mutex<AddressCounts>>,
 }
 
 impl Metrics {
@@ -173,6 +208,8 @@ impl Metrics {
             token_db_lookups.clone(),
         );
         registry.register_collector(Box::new(HasherMetrics(hasher)));
+        let token_failures = Arc::new(Mutex::new(AddressCounts::new(TRACKED_ADDRESSES)));
+        registry.register_collector(Box::new(TokenFailureMetrics(token_failures.clone())));
         Metrics {
             registry,
             http_requests,
@@ -182,7 +219,15 @@ impl Metrics {
             csrf_failures,
             lockouts,
             token_db_lookups,
+            token_failures,
         }
+    }
+
+    /// Reports the audit writer's queue depth and capacity, pending
+    /// aggregated rows, failed writes and lost events at every scrape.
+    pub fn register_auditor(&mut self, auditor: Arc<Auditor>) {
+        self.registry
+            .register_collector(Box::new(AuditorMetrics(auditor)));
     }
 
     /// Counts an answered request. `route` is the matched path template
@@ -245,6 +290,14 @@ impl Metrics {
     /// Counts a token key looked up in the store.
     pub fn record_token_db_lookup(&self) {
         self.token_db_lookups.inc();
+    }
+
+    /// Counts a failed token check from the client `address` (`None`:
+    /// [`UNKNOWN_ADDRESS`]), in bounded memory (see the [module](self) docs).
+    pub fn record_token_failure(&self, address: Option<&str>) {
+        if let Ok(mut counts) = self.token_failures.lock() {
+            counts.record(address.unwrap_or(UNKNOWN_ADDRESS));
+        }
     }
 
     /// The metrics in Prometheus text format ([`CONTENT_TYPE`]).
@@ -329,6 +382,88 @@ impl Collector for HasherMetrics {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct AddressLabels {
+    address: String,
+}
+
+/// The top addresses of failed token checks, read at scrape time.
+#[derive(Debug)]
+struct TokenFailureMetrics(Arc<Mutex<AddressCounts>>);
+
+impl Collector for TokenFailureMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (top, other) = match self.0.lock() {
+            Ok(counts) => counts.top(TOP_ADDRESSES),
+            Err(_) => return Ok(()),
+        };
+        let mut family = encoder.encode_descriptor(
+            "tessera_token_auth_failures_by_address",
+            "Failed token checks since start by client address: the ten addresses with the most, and other for the rest",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        let rows = top
+            .into_iter()
+            .chain(std::iter::once((OTHER.to_owned(), other)));
+        for (address, count) in rows {
+            let gauge = ConstGauge::new(i64::try_from(count).unwrap_or(i64::MAX));
+            let labels = AddressLabels { address };
+            gauge.encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The audit writer's queue and counts, read at scrape time.
+#[derive(Debug)]
+struct AuditorMetrics(Arc<Auditor>);
+
+impl Collector for AuditorMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let gauges = [
+            (
+                "tessera_audit_queue_depth",
+                "Audit events queued for the writer.",
+                self.0.queue_depth(),
+            ),
+            (
+                "tessera_audit_queue_capacity",
+                "Audit events the queue holds at most; a request that finds it full waits.",
+                self.0.settings().queue_capacity,
+            ),
+            (
+                "tessera_audit_pending_rows",
+                "Aggregated audit rows whose counts are held in memory, not yet written.",
+                self.0.pending_rows(),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+            gauge.encode(metric)?;
+        }
+        let counters = [
+            (
+                "tessera_audit_write_failures",
+                "Audit writes the store refused.",
+                self.0.failures(),
+            ),
+            (
+                "tessera_audit_events_lost",
+                "Audit events lost because their request was cancelled while the queue was full.",
+                self.0.lost(),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,6 +485,9 @@ mod tests {
         m.record_csrf_failure();
         m.record_lockout();
         m.record_token_db_lookup();
+        m.record_token_failure(Some("203.0.113.7"));
+        m.record_token_failure(Some("203.0.113.7"));
+        m.record_token_failure(None);
         drop(m.login_timer());
         let text = m.encode().unwrap();
         for line in [
@@ -366,8 +504,49 @@ mod tests {
             "tessera_password_hash_running 0",
             "tessera_password_hash_gave_way_total 0",
             "tessera_password_hash_forced_total 0",
+            "# TYPE tessera_token_auth_failures_by_address gauge",
+            "tessera_token_auth_failures_by_address{address=\"203.0.113.7\"} 2",
+            "tessera_token_auth_failures_by_address{address=\"unknown\"} 1",
+            "tessera_token_auth_failures_by_address{address=\"other\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in\n{text}");
         }
+    }
+
+    #[test]
+    fn failed_token_checks_show_the_top_addresses_and_other() {
+        let m = metrics();
+        for i in 0..(TRACKED_ADDRESSES as u32 * 3) {
+            m.record_token_failure(Some(&format!(
+                "10.{}.{}.{}",
+                i >> 16,
+                (i >> 8) & 255,
+                i & 255
+            )));
+        }
+        for _ in 0..50 {
+            m.record_token_failure(Some("2001:db8::7"));
+        }
+        let text = m.encode().unwrap();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("tessera_token_auth_failures_by_address{"))
+            .collect();
+        assert_eq!(series.len(), TOP_ADDRESSES + 1, "{text}");
+        assert!(
+            series[0]
+                .starts_with("tessera_token_auth_failures_by_address{address=\"2001:db8::7\"} "),
+            "{series:?}"
+        );
+        let values: Vec<u64> = series
+            .iter()
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(
+            values.iter().sum::<u64>(),
+            TRACKED_ADDRESSES as u64 * 3 + 50
+        );
+        assert!(series[TOP_ADDRESSES]
+            .starts_with("tessera_token_auth_failures_by_address{address=\"other\"} "));
     }
 }

@@ -432,9 +432,7 @@ where
             let info = RequestInfo::new(parts.method.clone());
             let permission = &context.0.permission;
             if !permission.has_permission(&info, &identity) {
-                if let Some(user) = identity.user() {
-                    audit_denied(&context.0.tessera, &parts, user);
-                }
+                audit_denied(&context.0.tessera, &parts, identity.user()).await;
                 return Ok(context
                     .refuse(&identity, permission.message())
                     .into_response());
@@ -442,9 +440,7 @@ where
             let served = context.0.serves(&info);
             if let Some(scope) = context.0.scopes.required(&info).filter(|_| served) {
                 if identity.is_authenticated() && !scope::grants(&identity, scope) {
-                    if let Some(user) = identity.user() {
-                        audit_denied(&context.0.tessera, &parts, user);
-                    }
+                    audit_denied(&context.0.tessera, &parts, identity.user()).await;
                     return Ok(scope_required(scope).into_response());
                 }
             }
@@ -472,14 +468,23 @@ where
     }
 }
 
-/// Records a refused authenticated request (ASVS 16.3.2).
-fn audit_denied(tessera: &Tessera, parts: &http::request::Parts, user: &tessera_core::User) {
+/// Records a refused request (ASVS 16.3.2): an authenticated user's denial
+/// in a row of its own, an anonymous caller's (the 401 of DRF's
+/// `NotAuthenticated`, or a 403) counted per client address and route (the
+/// writer aggregates events with no user).
+async fn audit_denied(
+    tessera: &Tessera,
+    parts: &http::request::Parts,
+    user: Option<&tessera_core::User>,
+) {
     let meta = RequestMeta::of(parts, tessera.settings().num_proxies);
     let mut event = meta.event(tessera.clock().now(), EventKind::PermissionDenied);
-    event.user = Some(user.id);
-    event.username = user.username.clone();
+    if let Some(user) = user {
+        event.user = Some(user.id);
+        event.username = user.username.clone();
+    }
     event.detail = serde_json::json!({"method": parts.method.as_str(), "path": parts.uri.path()});
-    tessera.auditor().record(event);
+    tessera.auditor().record(event).await;
 }
 
 async fn authenticate(

@@ -3,7 +3,7 @@
 
 use crate::accounts::UserCreatedHook;
 use crate::alerts::{AlertPolicy, AlertSink, Alerts};
-use crate::audit::Auditor;
+use crate::audit::{AuditSettings, Auditor};
 use crate::authentication::Authenticator;
 use crate::metrics::Metrics;
 use crate::throttling::Throttle;
@@ -56,6 +56,8 @@ pub struct Settings {
     pub num_proxies: usize,
     /// Django's `CSRF_TRUSTED_ORIGINS`, parsed.
     pub csrf: CsrfConfig,
+    /// The audit writer's queue and aggregation window.
+    pub audit: AuditSettings,
     /// Rules for new passwords (Django's `AUTH_PASSWORD_VALIDATORS`).
     pub password_policy: PasswordPolicy,
     /// DRF's `DEFAULT_THROTTLE_RATES`: `anon`, `user` and scope names.
@@ -89,6 +91,7 @@ impl Default for Settings {
             reauth_window: Duration::from_secs(600),
             num_proxies: 0,
             csrf: CsrfConfig::default(),
+            audit: AuditSettings::default(),
             password_policy: PasswordPolicy::default(),
             throttle_rates: BTreeMap::new(),
             default_throttles: vec![Throttle::Anon, Throttle::User],
@@ -142,16 +145,19 @@ impl Tessera {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let auditor = Auditor::with_settings(stores.audit.clone(), settings.audit);
+        let mut metrics = Metrics::new(hasher.clone());
+        metrics.register_auditor(auditor.clone());
         Tessera {
             inner: Arc::new(Inner {
-                auditor: Auditor::new(stores.audit.clone()),
+                auditor,
                 throttle_store: Arc::new(MemoryThrottleStore::new()),
                 // Unlocks made by other processes (the CLI, other servers)
                 // are read from the store when a username is found locked.
                 login_guard: LoginGuard::in_memory(settings.login_policy)
                     .with_unlocks(stores.unlocks.clone()),
                 alerts: Alerts::new(settings.alert_policy, settings.alert_sink.clone()),
-                metrics: Metrics::new(hasher.clone()),
+                metrics,
                 stores,
                 hasher,
                 clock,

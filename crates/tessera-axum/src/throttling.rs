@@ -103,7 +103,7 @@ pub async fn check(
                 event.username = user.username.clone();
             }
             event.detail = serde_json::json!({"scope": throttle.scope(), "wait": wait});
-            tessera.auditor().record(event);
+            tessera.auditor().record(event).await;
             Err(throttled(wait))
         }
     }

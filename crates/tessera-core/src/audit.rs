@@ -26,11 +26,43 @@
 //! assert_eq!(event.event.as_str(), "login_failed");
 //! assert_eq!("login_failed".parse(), Ok(EventKind::LoginFailed));
 //! ```
+//!
+//! ## Aggregated events
+//!
+//! Anonymous noise is counted rather than written one row each (API.md,
+//! "Audit events"): a request event ([`NewAuditEvent::route`] set) of kind
+//! `throttled`, `csrf_failed`, `permission_denied` or `login_failed` (a failed
+//! token check) with neither a user nor an attempted username
+//! ([`NewAuditEvent::is_aggregated`]) goes into at most one row per (kind,
+//! client address, route, window). Windows are fixed, aligned on the Unix
+//! epoch ([`window_start`]), so that every process sharing a database counts
+//! into the same row; the row is made of the window's first event and its
+//! `detail` holds `"route"` and `"count"` ([`AggregatedEvents`]). Other kinds
+//! without a user, such as a `security_alert` about an address, are always
+//! written whole: merging two alerts would lose the second one's facts.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tessera_core::audit::{window_start, AggregatedEvents, EventKind, NewAuditEvent};
+//! use time::macros::datetime;
+//!
+//! let event = NewAuditEvent {
+//!     ip: Some("203.0.113.7".to_owned()),
+//!     route: Some("/api/example/".to_owned()),
+//!     ..NewAuditEvent::new(datetime!(2024-05-06 07:08:09 UTC), EventKind::Throttled)
+//! };
+//! assert!(event.is_aggregated());
+//! let row = AggregatedEvents::new(event, Duration::from_secs(60));
+//! assert_eq!(row.window, datetime!(2024-05-06 07:08:00 UTC));
+//! assert_eq!(row.row().detail, serde_json::json!({"route": "/api/example/"}));
+//! assert_eq!(window_start(datetime!(2024-05-06 07:08:59.999999 UTC), Duration::from_secs(60)), row.window);
+//! ```
 
-use crate::clock::truncate_to_micros;
+use crate::clock::{from_micros, to_micros, truncate_to_micros};
 use crate::store::StoreError;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::str::FromStr;
 use time::OffsetDateTime;
@@ -45,6 +77,9 @@ pub const MAX_IP_CHARS: usize = 64;
 /// The most characters of a request id an event keeps (it may come from the
 /// client's `X-Request-Id`).
 pub const MAX_REQUEST_ID_CHARS: usize = 128;
+/// The most characters of a route an event keeps (a route template is far
+/// shorter; a raw path is cut).
+pub const MAX_ROUTE_CHARS: usize = 256;
 /// The most bytes of `detail`, as JSON text, an event keeps. Larger details are
 /// replaced by `{"truncated": true}`: cutting JSON would not leave JSON.
 pub const MAX_DETAIL_BYTES: usize = 4096;
@@ -177,6 +212,12 @@ pub struct NewAuditEvent {
     /// Small structured facts, such as `{"reason": "bad_password"}`; never a
     /// secret. `Value::Null` when there are none.
     pub detail: serde_json::Value,
+    /// The route of the request: its matched path template (such as
+    /// `/auth/tokens/{id}`) where the router matched one, else its path; never
+    /// a query string. `None` outside a request. Not a column of its own: it
+    /// is the third part of an aggregated row's key and shows in that row's
+    /// `detail` as `"route"` (see [`is_aggregated`](NewAuditEvent::is_aggregated)).
+    pub route: Option<String>,
 }
 
 impl NewAuditEvent {
@@ -192,7 +233,26 @@ impl NewAuditEvent {
             user_agent: None,
             request_id: None,
             detail: serde_json::Value::Null,
+            route: None,
         }
+    }
+
+    /// Whether the event is anonymous noise, counted into an aggregated row
+    /// ([`AggregatedEvents`]) instead of written as a row of its own: an event
+    /// of a request (a route is set) of kind `throttled`, `csrf_failed`,
+    /// `permission_denied` or `login_failed` (a failed token check), with
+    /// neither a user nor an attempted username. Every other event is written
+    /// whole (see the [module](self) docs).
+    pub fn is_aggregated(&self) -> bool {
+        matches!(
+            self.event,
+            EventKind::Throttled
+                | EventKind::CsrfFailed
+                | EventKind::PermissionDenied
+                | EventKind::LoginFailed
+        ) && self.user.is_none()
+            && self.username.is_empty()
+            && self.route.is_some()
     }
 
     /// The event as a store keeps it: time truncated to microseconds, text
@@ -216,10 +276,12 @@ impl NewAuditEvent {
             } else {
                 self.detail
             },
+            route: self.route.map(|route| clean(&route, MAX_ROUTE_CHARS)),
         }
     }
 
-    /// The stored event with id `id`, as given: a store sanitises first.
+    /// The stored event with id `id`, as given: a store sanitises first. The
+    /// route is not kept (see [`NewAuditEvent::route`]).
     pub fn into_record(self, id: i64) -> AuditRecord {
         AuditRecord {
             id,
@@ -247,6 +309,104 @@ fn clean(text: &str, max: usize) -> String {
             }
         })
         .collect()
+}
+
+/// The start of the aggregation window of length `window` that `time` falls
+/// in: windows are aligned on the Unix epoch (a 60 s window starts on a whole
+/// minute), so that every process sharing a store agrees on them. A zero
+/// window is taken as one microsecond.
+pub fn window_start(time: OffsetDateTime, window: std::time::Duration) -> OffsetDateTime {
+    let length = i64::try_from(window.as_micros()).unwrap_or(i64::MAX).max(1);
+    from_micros(to_micros(time).div_euclid(length) * length)
+}
+
+/// The key of an aggregated row's `detail` that holds its count.
+pub const COUNT_FIELD: &str = "count";
+/// The key of an aggregated row's `detail` that holds its route.
+pub const ROUTE_FIELD: &str = "route";
+
+/// Aggregated events of one (kind, client address, route, window), to be
+/// added to their row ([`AuditStore::add_aggregated`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregatedEvents {
+    /// The first of them: a new row is made of it ([`row`](Self::row)); a row
+    /// that exists keeps its own time, user agent, request id and detail.
+    pub first: NewAuditEvent,
+    /// The start of their window ([`window_start`]).
+    pub window: OffsetDateTime,
+    /// How many they are (at least one).
+    pub count: u64,
+}
+
+impl AggregatedEvents {
+    /// `first` alone, in its window of length `window`.
+    pub fn new(first: NewAuditEvent, window: std::time::Duration) -> Self {
+        AggregatedEvents {
+            window: window_start(first.time, window),
+            first,
+            count: 1,
+        }
+    }
+
+    /// The row's key: the kind, the client address and the route (as a
+    /// store keeps them, sanitised) and the window's start, as the hex
+    /// SHA-256 of their length-prefixed concatenation (one fixed-length
+    /// column for a unique index, whatever the route's length).
+    pub fn key(&self) -> String {
+        let first = self.first.clone().sanitized();
+        let mut hash = Sha256::new();
+        for part in [
+            first.event.as_str(),
+            first.ip.as_deref().unwrap_or(""),
+            first.route.as_deref().unwrap_or(""),
+            &to_micros(self.window).to_string(),
+        ] {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        hash.finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
+    }
+
+    /// The event a new row is made of: the first, sanitised, with the route
+    /// added to its `detail` as `"route"` (a `detail` that is not an object
+    /// is kept under `"detail"`). The count is not in it: stores keep it
+    /// apart and show it as `"count"` ([`with_count`]).
+    pub fn row(&self) -> NewAuditEvent {
+        let mut event = self.first.clone().sanitized();
+        let route = serde_json::Value::from(event.route.clone().unwrap_or_default());
+        let mut detail = match std::mem::take(&mut event.detail) {
+            serde_json::Value::Object(map) => map,
+            serde_json::Value::Null => serde_json::Map::new(),
+            other => serde_json::Map::from_iter([("detail".to_owned(), other)]),
+        };
+        detail.insert(ROUTE_FIELD.to_owned(), route);
+        event.detail = serde_json::Value::Object(detail);
+        event
+    }
+
+    /// Folds `other` (of the same key) into these: the earlier first event
+    /// stays, the counts add up.
+    pub fn merge(&mut self, other: AggregatedEvents) {
+        if other.first.time < self.first.time {
+            self.first = other.first;
+        }
+        self.count = self.count.saturating_add(other.count);
+    }
+}
+
+/// `detail` of an aggregated row as it is listed: the stored detail with
+/// `"count"` set to `count`.
+pub fn with_count(detail: serde_json::Value, count: u64) -> serde_json::Value {
+    let mut map = match detail {
+        serde_json::Value::Object(map) => map,
+        serde_json::Value::Null => serde_json::Map::new(),
+        other => serde_json::Map::from_iter([("detail".to_owned(), other)]),
+    };
+    map.insert(COUNT_FIELD.to_owned(), serde_json::Value::from(count));
+    serde_json::Value::Object(map)
 }
 
 /// A stored event. Serializes as `/admin/audit` lists it: `{"id", "time"
@@ -321,7 +481,10 @@ pub struct AuditPage {
     pub events: Vec<AuditRecord>,
 }
 
-/// The audit trail. Append-only: events are never changed.
+/// The audit trail. Append-only: events are never changed, except that an
+/// aggregated row's count grows ([`add_aggregated`](AuditStore::add_aggregated)),
+/// and they are deleted only past the retention
+/// ([`delete_events_before`](AuditStore::delete_events_before)).
 #[async_trait]
 pub trait AuditStore: Send + Sync + 'static {
     /// Stores `event.sanitized()` and returns it with its id.
@@ -330,14 +493,49 @@ pub trait AuditStore: Send + Sync + 'static {
     /// the batched flush of a bounded queue; an empty batch does nothing.
     async fn append_many(&self, events: Vec<NewAuditEvent>) -> Result<(), StoreError>;
     /// The events that match `q`'s filters, newest first (time descending, then
-    /// id descending), `q.limit` from `q.offset`, with how many match.
+    /// id descending), `q.limit` from `q.offset`, with how many match. An
+    /// aggregated row lists its count in `detail` as `"count"`
+    /// ([`with_count`]).
     async fn query(&self, q: &AuditQuery) -> Result<AuditPage, StoreError>;
+    /// Adds each entry's count to its aggregated row ([`AggregatedEvents::key`]),
+    /// inserting the row ([`AggregatedEvents::row`]) when there is none yet;
+    /// all in one transaction. Entries of one key are summed, and writers
+    /// (several processes) adding to one key at once make one row with the
+    /// sum: the key is unique in the store. An empty list does nothing.
+    async fn add_aggregated(&self, entries: Vec<AggregatedEvents>) -> Result<(), StoreError>;
+    /// Deletes every event whose time is before `before` (the retention);
+    /// how many. Events at `before` or later are kept.
+    async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+}
+
+/// `entries` with those of one key merged ([`AggregatedEvents::merge`]), each
+/// with its key, in the order of their keys' first entries: what a store's
+/// [`AuditStore::add_aggregated`] writes.
+pub fn merge_by_key(entries: Vec<AggregatedEvents>) -> Vec<(String, AggregatedEvents)> {
+    let mut merged: Vec<(String, AggregatedEvents)> = Vec::with_capacity(entries.len());
+    let mut index: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::with_capacity(entries.len());
+    for entry in entries {
+        let key = entry.key();
+        match index.get(&key) {
+            Some(&at) => {
+                if let Some((_, existing)) = merged.get_mut(at) {
+                    existing.merge(entry);
+                }
+            }
+            None => {
+                index.insert(key.clone(), merged.len());
+                merged.push((key, entry));
+            }
+        }
+    }
+    merged
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use time::macros::datetime;
 
     #[test]
@@ -461,6 +659,142 @@ mod tests {
         }
         .sanitized();
         assert_eq!(event.detail, json!({"truncated": true}));
+    }
+
+    fn noise(time: OffsetDateTime, ip: &str, route: &str) -> NewAuditEvent {
+        NewAuditEvent {
+            ip: Some(ip.to_owned()),
+            route: Some(route.to_owned()),
+            detail: json!({"scope": "anon"}),
+            ..NewAuditEvent::new(time, EventKind::Throttled)
+        }
+    }
+
+    #[test]
+    fn only_anonymous_request_noise_is_aggregated() {
+        let anonymous = noise(T0, "203.0.113.7", "/r");
+        assert!(anonymous.is_aggregated());
+        for kind in EventKind::ALL {
+            let event = NewAuditEvent {
+                event: kind,
+                ..anonymous.clone()
+            };
+            let noisy = matches!(
+                kind,
+                EventKind::Throttled
+                    | EventKind::CsrfFailed
+                    | EventKind::PermissionDenied
+                    | EventKind::LoginFailed
+            );
+            assert_eq!(event.is_aggregated(), noisy, "{kind}");
+        }
+        let with_user = NewAuditEvent {
+            user: Some(1),
+            ..anonymous.clone()
+        };
+        let with_username = NewAuditEvent {
+            username: "alice".to_owned(),
+            ..anonymous.clone()
+        };
+        let outside_a_request = NewAuditEvent {
+            route: None,
+            ..anonymous
+        };
+        for event in [with_user, with_username, outside_a_request] {
+            assert!(!event.is_aggregated(), "{event:?}");
+        }
+    }
+
+    #[test]
+    fn windows_are_aligned_on_the_epoch() {
+        let minute = std::time::Duration::from_secs(60);
+        assert_eq!(window_start(T0, minute), datetime!(2024-05-06 07:08:00 UTC));
+        assert_eq!(
+            window_start(datetime!(2024-05-06 07:08:00 UTC), minute),
+            datetime!(2024-05-06 07:08:00 UTC)
+        );
+        assert_eq!(
+            window_start(datetime!(2024-05-06 07:07:59.999999 UTC), minute),
+            datetime!(2024-05-06 07:07:00 UTC)
+        );
+        let hour = std::time::Duration::from_secs(3600);
+        assert_eq!(window_start(T0, hour), datetime!(2024-05-06 07:00 UTC));
+        let before_epoch = OffsetDateTime::UNIX_EPOCH - time::Duration::seconds(1);
+        assert_eq!(
+            window_start(before_epoch, minute),
+            OffsetDateTime::UNIX_EPOCH - time::Duration::MINUTE
+        );
+        assert_eq!(window_start(T0, std::time::Duration::ZERO), T0);
+    }
+
+    #[test]
+    fn keys_differ_by_kind_address_route_and_window_only() {
+        let minute = std::time::Duration::from_secs(60);
+        let key = |event: NewAuditEvent| AggregatedEvents::new(event, minute).key();
+        let base = key(noise(T0, "203.0.113.7", "/r"));
+        assert_eq!(base.len(), 64);
+        assert!(base.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Same window, other request facts: same row.
+        let same = NewAuditEvent {
+            time: T0 + time::Duration::seconds(50),
+            user_agent: Some("other".to_owned()),
+            request_id: Some("r2".to_owned()),
+            detail: json!({"scope": "user"}),
+            ..noise(T0, "203.0.113.7", "/r")
+        };
+        assert_eq!(key(same), base);
+        let csrf = NewAuditEvent {
+            event: EventKind::CsrfFailed,
+            ..noise(T0, "203.0.113.7", "/r")
+        };
+        let others = [
+            key(csrf),
+            key(noise(T0, "203.0.113.8", "/r")),
+            key(noise(T0, "203.0.113.7", "/s")),
+            key(noise(T0 + time::Duration::MINUTE, "203.0.113.7", "/r")),
+            // Length prefixes: moving text between parts is another key.
+            key(noise(T0, "203.0.113.7/", "r")),
+        ];
+        for other in &others {
+            assert_ne!(other, &base);
+        }
+    }
+
+    #[test]
+    fn merging_keeps_the_first_event_and_adds_counts() {
+        let minute = std::time::Duration::from_secs(60);
+        let early = noise(T0, "203.0.113.7", "/r");
+        let late = NewAuditEvent {
+            request_id: Some("late".to_owned()),
+            ..noise(T0 + time::Duration::seconds(5), "203.0.113.7", "/r")
+        };
+        let entries = vec![
+            AggregatedEvents {
+                count: 2,
+                ..AggregatedEvents::new(late.clone(), minute)
+            },
+            AggregatedEvents::new(noise(T0, "198.51.100.1", "/r"), minute),
+            AggregatedEvents {
+                count: 3,
+                ..AggregatedEvents::new(early.clone(), minute)
+            },
+        ];
+        let merged = merge_by_key(entries);
+        assert_eq!(merged.len(), 2);
+        let (key, first) = &merged[0];
+        assert_eq!(key, &AggregatedEvents::new(early.clone(), minute).key());
+        assert_eq!((first.count, &first.first), (5, &early));
+        assert_eq!(merged[1].1.count, 1);
+        assert_eq!(first.row().detail, json!({"scope": "anon", "route": "/r"}));
+        assert_eq!(
+            with_count(first.row().detail, 5),
+            json!({"scope": "anon", "route": "/r", "count": 5})
+        );
+        assert_eq!(with_count(Value::Null, 1), json!({"count": 1}));
+        assert_eq!(
+            with_count(json!([1]), 2),
+            json!({"detail": [1], "count": 2})
+        );
     }
 
     #[test]

@@ -40,6 +40,8 @@ pub struct Config {
     pub login_protection: LoginProtectionConfig,
     /// `[alerts]`.
     pub alerts: AlertsConfig,
+    /// `[audit]`.
+    pub audit: AuditConfig,
     /// `[password]`.
     pub password: PasswordConfig,
     /// `[demo]`.
@@ -299,6 +301,30 @@ impl Default for AlertsConfig {
     }
 }
 
+/// `[audit]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Anonymous noise (throttled, CSRF failures, permission denials and
+    /// failed token checks without a user) is counted into one row per
+    /// event, client address and route per window this long (`60s`).
+    #[serde(with = "duration_text")]
+    pub aggregate_window: Duration,
+    /// Events older than this are deleted (`365d`), every hour by the server
+    /// and by `tessera clearsessions`.
+    #[serde(with = "duration_text")]
+    pub retention: Duration,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            aggregate_window: tessera_axum::audit::DEFAULT_AGGREGATE_WINDOW,
+            retention: Duration::from_secs(365 * 86_400),
+        }
+    }
+}
+
 /// `[password]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -454,6 +480,22 @@ mod tests {
         assert_eq!(c.limits.body_bytes, 65_536);
         assert_eq!(c.password.max_give_way, Duration::from_secs(2));
         assert!(c.demo.enabled);
+        assert_eq!(c.audit.aggregate_window, Duration::from_secs(60));
+        assert_eq!(c.audit.retention, Duration::from_secs(365 * 86_400));
+    }
+
+    #[test]
+    fn audit_keys_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_AUDIT__AGGREGATE_WINDOW", "5m");
+            jail.set_env("TESSERA_AUDIT__RETENTION", "30d");
+            let c = Config::load(None).map_err(figment::Error::from)?;
+            assert_eq!(c.audit.aggregate_window, Duration::from_secs(300));
+            assert_eq!(c.audit.retention, Duration::from_secs(30 * 86_400));
+            let settings = crate::settings(&c).map_err(|e| e.to_string())?;
+            assert_eq!(settings.audit.aggregate_window, Duration::from_secs(300));
+            Ok(())
+        });
     }
 
     #[test]

@@ -20,6 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::alerts::{AlertPolicy, AlertSink};
+use tessera_axum::audit::AuditSettings;
 use tessera_axum::throttling::{parse_rates, Throttle};
 use tessera_axum::{Authenticator, Settings, Tessera};
 use tessera_core::csrf::CsrfConfig;
@@ -75,6 +76,10 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         reauth_window: config.reauth.window,
         num_proxies: config.throttle.num_proxies,
         csrf,
+        audit: AuditSettings {
+            aggregate_window: config.audit.aggregate_window,
+            ..AuditSettings::default()
+        },
         password_policy: PasswordPolicy::new(config.password.min_length)
             .map_err(anyhow::Error::msg)
             .context("password.min_length")?,
@@ -215,6 +220,11 @@ pub async fn run(
     }
     tracing::info!(%addr, "tessera listening");
     let purge = spawn_purge(state.tessera.clone());
+    let prune = spawn_audit_retention(
+        state.tessera.clone(),
+        state.config.audit.retention,
+        AUDIT_RETENTION_INTERVAL,
+    );
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -222,6 +232,7 @@ pub async fn run(
     .with_graceful_shutdown(shutdown)
     .await?;
     purge.abort();
+    prune.abort();
     // Queued audit events are written before the process exits.
     tessera.auditor().flush().await;
     tracing::info!("tessera stopped");
@@ -256,6 +267,48 @@ pub async fn purge_expired(tessera: &Tessera) -> Result<(u64, u64), tessera_core
         tracing::info!(tokens, sessions, "expired credentials purged");
     }
     Ok((tokens, sessions))
+}
+
+/// How often the server deletes audit events past the retention.
+pub const AUDIT_RETENTION_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes audit events past `retention` now and then every `every` (the
+/// server: hourly, [`AUDIT_RETENTION_INTERVAL`]), until aborted.
+pub fn spawn_audit_retention(
+    tessera: Tessera,
+    retention: std::time::Duration,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = prune_audit(&tessera, retention).await {
+                tracing::warn!(error = %e, "deleting old audit events failed");
+            }
+        }
+    })
+}
+
+/// Deletes the audit events older than `retention` by the state's clock
+/// (the background task and `tessera clearsessions`); how many. An event
+/// exactly `retention` old is kept.
+pub async fn prune_audit(
+    tessera: &Tessera,
+    retention: std::time::Duration,
+) -> Result<u64, tessera_core::StoreError> {
+    let retention = time::Duration::try_from(retention).unwrap_or(time::Duration::MAX);
+    let cutoff = tessera
+        .clock()
+        .now()
+        .checked_sub(retention)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let deleted = tessera.stores().audit.delete_events_before(cutoff).await?;
+    if deleted > 0 {
+        tracing::info!(deleted, "audit events past the retention deleted");
+    }
+    Ok(deleted)
 }
 
 /// A database URL with any password replaced, for messages.

@@ -5,12 +5,21 @@
 //! plan that uses its index (a generic PostgreSQL plan for the `IS NULL OR`
 //! form cannot). The shapes are few, so each connection's statement cache
 //! still prepares each once.
+//!
+//! Aggregated rows carry a unique `aggregate_key` and their count in
+//! `aggregate_count`: adding to one is an upsert on that key, one statement
+//! that both backends run atomically, so concurrent writers (processes
+//! sharing a PostgreSQL database) make one row with the sum. The count is put
+//! into `detail` as `"count"` when the row is read.
 
 use crate::rows::encode_data;
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use sqlx::FromRow;
-use tessera_core::audit::{AuditPage, AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
+use tessera_core::audit::{
+    merge_by_key, with_count, AggregatedEvents, AuditPage, AuditQuery, AuditRecord, AuditStore,
+    NewAuditEvent,
+};
 use tessera_core::clock::from_micros;
 use tessera_core::store::StoreError;
 use time::OffsetDateTime;
@@ -21,7 +30,26 @@ pub(crate) const INSERT_EVENT: &str = "INSERT INTO tessera_audit \
      RETURNING id";
 
 const EVENT_COLUMNS: &str =
-    "id, time, event, user_id, username, ip, user_agent, request_id, detail";
+    "id, time, event, user_id, username, ip, user_agent, request_id, detail, aggregate_count";
+
+/// Adds to an aggregated row, or inserts it: the eight columns of
+/// [`INSERT_EVENT`], then the key and the count to add.
+const UPSERT_AGGREGATE: &str = "INSERT INTO tessera_audit \
+     (time, event, user_id, username, ip, user_agent, request_id, detail, \
+      aggregate_key, aggregate_count) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+     ON CONFLICT (aggregate_key) WHERE aggregate_key IS NOT NULL \
+     DO UPDATE SET aggregate_count = tessera_audit.aggregate_count + excluded.aggregate_count";
+
+/// Most events one retention statement deletes: each chunk is a short
+/// transaction of its own, so a first pruning of a large trail does not hold
+/// SQLite's write lock (or a long PostgreSQL transaction) for its whole
+/// length.
+const DELETE_CHUNK: i64 = 10_000;
+
+/// Deletes up to [`DELETE_CHUNK`] events from before `$1`.
+const DELETE_BEFORE: &str = "DELETE FROM tessera_audit WHERE id IN \
+     (SELECT id FROM tessera_audit WHERE time < $1 LIMIT $2)";
 
 /// `EVENT_COLUMNS`.
 #[derive(FromRow)]
@@ -35,6 +63,7 @@ struct AuditRow {
     user_agent: Option<String>,
     request_id: Option<String>,
     detail: String,
+    aggregate_count: Option<i64>,
 }
 
 impl AuditRow {
@@ -42,8 +71,11 @@ impl AuditRow {
         let event = self.event.parse().map_err(|_| {
             StoreError::Other(format!("unknown audit event kind {:?}", self.event).into())
         })?;
-        let detail =
+        let mut detail =
             serde_json::from_str(&self.detail).map_err(|e| StoreError::Other(Box::new(e)))?;
+        if let Some(count) = self.aggregate_count {
+            detail = with_count(detail, u64::try_from(count).unwrap_or(0));
+        }
         Ok(AuditRecord {
             id: self.id,
             time: from_micros(self.time),
@@ -232,6 +264,57 @@ impl AuditStore for SqlStore {
         .map_err(store_error)
     }
 
+    async fn add_aggregated(&self, entries: Vec<AggregatedEvents>) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let rows = merge_by_key(entries)
+            .into_iter()
+            .map(|(key, entry)| {
+                let event = entry.row();
+                let detail = encode_data(&event.detail)?;
+                let count = i64::try_from(entry.count).unwrap_or(i64::MAX);
+                Ok((Insert { event, detail }, key, count))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        with_pool!(self, pool => {
+            async {
+                let mut tx = pool.begin().await?;
+                for (insert, key, count) in &rows {
+                    bind_event!(sqlx::query(UPSERT_AGGREGATE), insert)
+                        .bind(key)
+                        .bind(*count)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await
+            }
+            .await
+        })
+        .map_err(store_error)
+    }
+
+    async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        // `time < before` for a stored whole microsecond `time`.
+        let before = ceil_micros(before);
+        let mut deleted = 0u64;
+        loop {
+            let done = with_pool!(self, pool => {
+                sqlx::query(DELETE_BEFORE)
+                    .bind(before)
+                    .bind(DELETE_CHUNK)
+                    .execute(pool)
+                    .await
+                    .map(|result| result.rows_affected())
+            })
+            .map_err(store_error)?;
+            deleted += done;
+            if done < DELETE_CHUNK as u64 {
+                return Ok(deleted);
+            }
+        }
+    }
+
     async fn query(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {
         let (filter, params) = where_clause(q);
         let count_sql = format!("SELECT count(*) FROM tessera_audit{filter}");
@@ -328,6 +411,7 @@ mod tests {
             user_agent: None,
             request_id: None,
             detail: "null".to_owned(),
+            aggregate_count: None,
         };
         assert!(matches!(row.into_record(), Err(StoreError::Other(_))));
     }

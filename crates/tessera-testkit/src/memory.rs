@@ -2,9 +2,12 @@
 //! quick store for tests of code above the stores.
 
 use async_trait::async_trait;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use tessera_core::audit::{AuditPage, AuditQuery, AuditRecord, AuditStore, NewAuditEvent};
+use tessera_core::audit::{
+    merge_by_key, with_count, AggregatedEvents, AuditPage, AuditQuery, AuditRecord, AuditStore,
+    NewAuditEvent,
+};
 use tessera_core::audited::{
     event_for_new_token, event_for_new_user, AuditedWrites, LoginWrite, LoginWritten, Rotated,
     TokenRotation,
@@ -40,6 +43,8 @@ struct State {
     audit: Vec<AuditRecord>,
     /// Username key to the latest unlock.
     unlocks: BTreeMap<String, OffsetDateTime>,
+    /// Aggregated rows: key to (id, stored detail without the count, count).
+    aggregates: HashMap<String, (i64, serde_json::Value, u64)>,
 }
 
 /// The writes, on the locked state: the plain methods and the audited ones
@@ -574,6 +579,35 @@ impl AuditStore for MemoryStore {
             state.append(event);
         }
         Ok(())
+    }
+
+    /// All at once, under one lock; a row's listed detail is rewritten with
+    /// its new count.
+    async fn add_aggregated(&self, entries: Vec<AggregatedEvents>) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        for (key, entry) in merge_by_key(entries) {
+            let (id, detail, count) = match state.aggregates.get(&key) {
+                Some((id, detail, count)) => (*id, detail.clone(), count + entry.count),
+                None => {
+                    let record = state.append(entry.row());
+                    (record.id, record.detail, entry.count)
+                }
+            };
+            if let Some(record) = state.audit.iter_mut().find(|r| r.id == id) {
+                record.detail = with_count(detail.clone(), count);
+            }
+            state.aggregates.insert(key, (id, detail, count));
+        }
+        Ok(())
+    }
+
+    async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut state = self.lock();
+        let count = state.audit.len();
+        state.audit.retain(|r| r.time >= before);
+        let kept: std::collections::HashSet<i64> = state.audit.iter().map(|r| r.id).collect();
+        state.aggregates.retain(|_, (id, _, _)| kept.contains(id));
+        Ok((count - state.audit.len()) as u64)
     }
 
     async fn query(&self, q: &AuditQuery) -> Result<AuditPage, StoreError> {

@@ -9,8 +9,8 @@ use crate::Store;
 use futures::future::join_all;
 use serde_json::json;
 use tessera_core::audit::{
-    AuditPage, AuditQuery, AuditRecord, EventKind, NewAuditEvent, MAX_DETAIL_BYTES, MAX_IP_CHARS,
-    MAX_REQUEST_ID_CHARS, MAX_USERNAME_CHARS, MAX_USER_AGENT_CHARS,
+    AggregatedEvents, AuditPage, AuditQuery, AuditRecord, EventKind, NewAuditEvent,
+    MAX_DETAIL_BYTES, MAX_IP_CHARS, MAX_REQUEST_ID_CHARS, MAX_USERNAME_CHARS, MAX_USER_AGENT_CHARS,
 };
 use tessera_core::audited::{LoginWrite, LoginWritten, Rotated, TokenRotation, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
@@ -1660,6 +1660,7 @@ pub fn new_event(
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64)".to_owned()),
         request_id: Some("01HXAMPLE0REQUEST0ID".to_owned()),
         detail: json!({"reason": "bad_password"}),
+        route: None,
     }
 }
 
@@ -2048,6 +2049,276 @@ pub async fn audit_events_of_unknown_users_are_kept<S: Store>(store: &S) {
         .events
         .iter()
         .all(|e| e.user == Some(ghost) && e.username == "ghost"));
+}
+
+// ---------------------------------------------------------------- aggregation, retention
+
+/// The aggregation window the suite uses.
+const WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// An anonymous `kind` event at `time` from `ip` on `route`, `count` times.
+fn noise(
+    time: OffsetDateTime,
+    kind: EventKind,
+    ip: &str,
+    route: &str,
+    count: u64,
+) -> AggregatedEvents {
+    let first = NewAuditEvent {
+        ip: Some(ip.to_owned()),
+        user_agent: Some(format!("agent at {time}")),
+        request_id: Some(format!("req-{}", time.unix_timestamp_nanos())),
+        detail: json!({"scope": "anon"}),
+        route: Some(route.to_owned()),
+        ..NewAuditEvent::new(time, kind)
+    };
+    assert!(first.is_aggregated());
+    AggregatedEvents {
+        count,
+        ..AggregatedEvents::new(first, WINDOW)
+    }
+}
+
+/// Each aggregated row's (kind, ip, route, count), sorted.
+async fn aggregated_rows<S: Store>(store: &S) -> Vec<(EventKind, String, String, u64)> {
+    let mut rows: Vec<_> = all_events(store)
+        .await
+        .into_iter()
+        .map(|e| {
+            (
+                e.event,
+                e.ip.unwrap_or_default(),
+                e.detail["route"].as_str().unwrap_or_default().to_owned(),
+                e.detail["count"].as_u64().expect("a count"),
+            )
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+/// Counts of one (kind, address, route, window) go into one row, made of
+/// the first event and keeping it as later counts are added; entries of one
+/// key in one call are summed; a different kind, address, route or window is
+/// another row.
+pub async fn aggregated_events_add_up_in_one_row_per_key<S: Store>(store: &S) {
+    store
+        .add_aggregated(Vec::new())
+        .await
+        .expect("add_aggregated");
+    assert_eq!(audit_ids(store, AuditQuery::default()).await, (0, vec![]));
+    // T0 is 07:08:09.123456; its window is [07:08:00, 07:09:00).
+    let route = "/api/example/";
+    let first = noise(T0, EventKind::Throttled, "203.0.113.7", route, 3);
+    store
+        .add_aggregated(vec![first.clone()])
+        .await
+        .expect("add_aggregated");
+    let stored = all_events(store).await;
+    assert_eq!(stored.len(), 1);
+    let row = &stored[0];
+    assert_eq!(row.time, T0);
+    assert_eq!(row.event, EventKind::Throttled);
+    assert_eq!((row.user, row.username.as_str()), (None, ""));
+    assert_eq!(row.ip.as_deref(), Some("203.0.113.7"));
+    assert_eq!(row.user_agent, first.first.user_agent);
+    assert_eq!(row.request_id, first.first.request_id);
+    assert_eq!(
+        row.detail,
+        json!({"scope": "anon", "route": route, "count": 3})
+    );
+
+    let later = T0 + Duration::seconds(50);
+    store
+        .add_aggregated(vec![
+            noise(later, EventKind::Throttled, "203.0.113.7", route, 2),
+            noise(later, EventKind::Throttled, "203.0.113.7", route, 4),
+        ])
+        .await
+        .expect("add_aggregated");
+    let stored = all_events(store).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0].id, row.id);
+    assert_eq!(stored[0].time, T0);
+    assert_eq!(stored[0].user_agent, row.user_agent);
+    assert_eq!(stored[0].detail["count"], 9);
+
+    let next_window = datetime!(2024-05-06 07:09:00 UTC);
+    store
+        .add_aggregated(vec![
+            noise(T0, EventKind::Throttled, "203.0.113.8", route, 1),
+            noise(T0, EventKind::Throttled, "203.0.113.7", "/api/public/", 5),
+            noise(T0, EventKind::CsrfFailed, "203.0.113.7", route, 6),
+            noise(next_window, EventKind::Throttled, "203.0.113.7", route, 7),
+        ])
+        .await
+        .expect("add_aggregated");
+    assert_eq!(
+        aggregated_rows(store).await,
+        [
+            (
+                EventKind::Throttled,
+                "203.0.113.7".into(),
+                "/api/example/".into(),
+                7
+            ),
+            (
+                EventKind::Throttled,
+                "203.0.113.7".into(),
+                "/api/example/".into(),
+                9
+            ),
+            (
+                EventKind::Throttled,
+                "203.0.113.7".into(),
+                "/api/public/".into(),
+                5
+            ),
+            (
+                EventKind::Throttled,
+                "203.0.113.8".into(),
+                "/api/example/".into(),
+                1
+            ),
+            (
+                EventKind::CsrfFailed,
+                "203.0.113.7".into(),
+                "/api/example/".into(),
+                6
+            ),
+        ]
+    );
+    // Aggregated rows are listed and filtered like any other.
+    let csrf = audit_page(store, filtered(None, Some(EventKind::CsrfFailed), None)).await;
+    assert_eq!(csrf.count, 1);
+    assert_eq!(csrf.events[0].detail["count"], 6);
+    let since = audit_page(store, filtered(None, None, Some(next_window))).await;
+    assert_eq!(since.count, 1);
+    assert_eq!(since.events[0].detail["count"], 7);
+}
+
+/// A `detail` that is not an object is kept under `"detail"`, beside the
+/// route and the count; an event without an address has a row of its own.
+pub async fn aggregated_rows_keep_any_detail<S: Store>(store: &S) {
+    let mut entry = noise(T0, EventKind::PermissionDenied, "ignored", "/r", 1);
+    entry.first.ip = None;
+    entry.first.detail = json!("text");
+    store
+        .add_aggregated(vec![entry.clone(), entry])
+        .await
+        .expect("add_aggregated");
+    let mut plain = noise(T0, EventKind::PermissionDenied, "ignored", "/r", 1);
+    plain.first.ip = None;
+    plain.first.detail = serde_json::Value::Null;
+    plain.first.event = EventKind::LoginFailed;
+    store
+        .add_aggregated(vec![plain])
+        .await
+        .expect("add_aggregated");
+    let events = all_events(store).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].ip, None);
+    assert_eq!(
+        events[0].detail,
+        json!({"detail": "text", "route": "/r", "count": 2})
+    );
+    assert_eq!(events[1].detail, json!({"route": "/r", "count": 1}));
+}
+
+/// Many writers adding to one key at once (as several processes do) make one
+/// row whose count is the sum.
+pub async fn aggregated_rows_are_one_under_concurrency<S: Store>(store: &S) {
+    let adds = (0..40i64).map(|i| {
+        let time = T0 + Duration::milliseconds(i);
+        store.add_aggregated(vec![noise(
+            time,
+            EventKind::Throttled,
+            "198.51.100.1",
+            "/x",
+            5,
+        )])
+    });
+    for result in join_all(adds).await {
+        result.expect("add_aggregated");
+    }
+    assert_eq!(
+        aggregated_rows(store).await,
+        [(
+            EventKind::Throttled,
+            "198.51.100.1".into(),
+            "/x".into(),
+            200
+        )]
+    );
+}
+
+/// Retention deletes exactly the events before the cut-off, aggregated rows
+/// included, and says how many; a key whose row was deleted starts a new row.
+pub async fn delete_events_before_removes_only_older_events<S: Store>(store: &S) {
+    assert_eq!(store.delete_events_before(T0).await.expect("delete"), 0);
+    let us = Duration::microseconds(1);
+    let old = append(
+        store,
+        NewAuditEvent::new(T0 - Duration::days(400), EventKind::Logout),
+    )
+    .await;
+    let just_before = append(store, new_event(T0 - us, EventKind::LoginFailed, None, "x")).await;
+    let at = append(store, new_event(T0, EventKind::LoginFailed, None, "y")).await;
+    let after = append(store, NewAuditEvent::new(T0 + us, EventKind::Logout)).await;
+    let early = T0 - Duration::seconds(1);
+    store
+        .add_aggregated(vec![noise(
+            early,
+            EventKind::Throttled,
+            "203.0.113.7",
+            "/r",
+            4,
+        )])
+        .await
+        .expect("add_aggregated");
+    assert_eq!(audit_ids(store, AuditQuery::default()).await.0, 5);
+
+    assert_eq!(store.delete_events_before(T0).await.expect("delete"), 3);
+    let mut left: Vec<i64> = all_events(store).await.iter().map(|e| e.id).collect();
+    left.sort_unstable();
+    assert_eq!(left, [at.id, after.id]);
+    assert!(![old.id, just_before.id].iter().any(|id| left.contains(id)));
+    assert_eq!(store.delete_events_before(T0).await.expect("delete"), 0);
+
+    // The same key again: a fresh row with only the new count.
+    store
+        .add_aggregated(vec![noise(
+            early,
+            EventKind::Throttled,
+            "203.0.113.7",
+            "/r",
+            2,
+        )])
+        .await
+        .expect("add_aggregated");
+    let rows = audit_page(store, filtered(None, Some(EventKind::Throttled), None)).await;
+    assert_eq!(rows.count, 1);
+    assert_eq!(rows.events[0].detail["count"], 2);
+}
+
+/// Retention on a trail larger than one deleting statement (10,000 events
+/// in a SQL store) deletes all of it.
+pub async fn delete_events_before_deletes_a_large_trail<S: Store>(store: &S) {
+    let batch: Vec<NewAuditEvent> = (0..10_500)
+        .map(|i| NewAuditEvent::new(T0 - Duration::seconds(i + 1), EventKind::Logout))
+        .collect();
+    for chunk in batch.chunks(2_000) {
+        store
+            .append_many(chunk.to_vec())
+            .await
+            .expect("append_many");
+    }
+    append(store, NewAuditEvent::new(T0, EventKind::Logout)).await;
+    assert_eq!(
+        store.delete_events_before(T0).await.expect("delete"),
+        10_500
+    );
+    assert_eq!(audit_ids(store, AuditQuery::default()).await.0, 1);
 }
 
 // ---------------------------------------------------------------- audited writes

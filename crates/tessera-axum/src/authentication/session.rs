@@ -38,7 +38,7 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
         return Ok(failed(tessera));
     }
     // DRF's `enforce_csrf`: only once the session has authenticated a user.
-    csrf::enforce(parts, tessera).inspect_err(|_| {
+    csrf::enforce(parts, tessera).await.inspect_err(|_| {
         failed(tessera);
     })?;
     tessera

@@ -20,6 +20,16 @@
 //!   is refused, since a cached entry may carry an older `last_used`.
 //!
 //! [`Settings::token_idle_timeout`]: crate::Settings::token_idle_timeout
+//!
+//! Every refusal is an authentication outcome, so it is audited, as a
+//! `login_failed` event with `{"via": "token", "reason": ...}` (`malformed_header`,
+//! `invalid_token` for an unknown, expired, revoked or malformed key,
+//! `token_reuse`, `idle`, `user_inactive`), and counted per client address in `/metrics`
+//! (`tessera_token_auth_failures_by_address`). A wrong key names no user, so
+//! its events are aggregated per client address and route (see
+//! [`crate::audit`]): a key-guessing flood adds a row a minute, not a row a
+//! request. The key of an inactive user names its user, whose event is
+//! written whole.
 
 use crate::audit::RequestMeta;
 use crate::error::ApiError;
@@ -28,8 +38,10 @@ use crate::state::Tessera;
 use crate::touch::Used;
 use http::header::AUTHORIZATION;
 use http::request::Parts;
+use tessera_core::audit::EventKind;
 use tessera_core::identity::{Credential, Principal};
 use tessera_core::token::TokenKey;
+use tessera_core::User;
 
 /// DRF's message for `Token` with nothing after it.
 pub const NO_CREDENTIALS: &str = "Invalid token header. No credentials provided.";
@@ -93,11 +105,13 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
     let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
     let candidate = match parse_header(header, &keywords) {
         TokenHeader::Absent => return Ok(None),
-        TokenHeader::Malformed(message) => return Err(failed(tessera, message)),
+        TokenHeader::Malformed(message) => {
+            return Err(failed(tessera, parts, message, "malformed_header", None).await)
+        }
         TokenHeader::Key(candidate) => candidate,
     };
     let Some(key) = TokenKey::parse(&candidate) else {
-        return Err(failed(tessera, INVALID_TOKEN));
+        return Err(failed(tessera, parts, INVALID_TOKEN, "invalid_token", None).await);
     };
     let now = tessera.clock().now();
     // Only a well-formed key reaches the store (SECURITY T4).
@@ -108,7 +122,7 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
         .find_token(&key.digest(), now)
         .await?;
     let Some((token, user)) = found else {
-        return Err(failed(tessera, INVALID_TOKEN));
+        return Err(failed(tessera, parts, INVALID_TOKEN, "invalid_token", None).await);
     };
     if token.is_rotated_out(now) {
         let meta = RequestMeta::of(parts, settings.num_proxies);
@@ -116,15 +130,15 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
             .alerts()
             .token_reuse(tessera, &meta, &user, token.id, token.family, now)
             .await?;
-        return Err(failed(tessera, INVALID_TOKEN));
+        return Err(failed(tessera, parts, INVALID_TOKEN, "token_reuse", Some(&user)).await);
     }
     if let Some(idle) = idle_timeout(tessera) {
         if token.is_idle(now, idle) && still_idle(tessera, token.id, now, idle).await? {
-            return Err(failed(tessera, INVALID_TOKEN));
+            return Err(failed(tessera, parts, INVALID_TOKEN, "idle", Some(&user)).await);
         }
     }
     if !user.is_active {
-        return Err(failed(tessera, USER_INACTIVE));
+        return Err(failed(tessera, parts, USER_INACTIVE, "user_inactive", Some(&user)).await);
     }
     tessera
         .metrics()
@@ -163,11 +177,27 @@ async fn still_idle(
     Ok(fresh.is_none_or(|t| t.is_idle(now, idle)))
 }
 
-/// The refusal with `message`, counted as a failed token authentication.
-fn failed(tessera: &Tessera, message: &'static str) -> ApiError {
-    tessera
-        .metrics()
-        .record_auth(AuthMethod::Token, Outcome::Failure);
+/// The refusal with `message`, counted as a failed token authentication
+/// (also per client address) and audited with `reason` (and the key's
+/// `user`, when it named one).
+async fn failed(
+    tessera: &Tessera,
+    parts: &Parts,
+    message: &'static str,
+    reason: &'static str,
+    user: Option<&User>,
+) -> ApiError {
+    let meta = RequestMeta::of(parts, tessera.settings().num_proxies);
+    let metrics = tessera.metrics();
+    metrics.record_auth(AuthMethod::Token, Outcome::Failure);
+    metrics.record_token_failure(meta.ip.as_deref());
+    let mut event = meta.event(tessera.clock().now(), EventKind::LoginFailed);
+    if let Some(user) = user {
+        event.user = Some(user.id);
+        event.username = user.username.clone();
+    }
+    event.detail = serde_json::json!({"via": "token", "reason": reason});
+    tessera.auditor().record(event).await;
     ApiError::authentication_failed(message)
 }
 

@@ -51,7 +51,8 @@ pub enum Command {
     CreateToken(create_token::CreateTokenArgs),
     /// Change a user's password (Django's `changepassword`); ends their sessions and tokens.
     Changepassword(changepassword::ChangePasswordArgs),
-    /// Delete expired sessions and tokens (Django's `clearsessions`).
+    /// Delete expired sessions and tokens (Django's `clearsessions`), and
+    /// audit events past `audit.retention`.
     Clearsessions,
     /// Print the audit log, newest first.
     Audit(audit::AuditArgs),

@@ -128,7 +128,7 @@ async fn login(
     FormObject(data): FormObject,
 ) -> Result<Response, Rejection> {
     let tessera = &state.tessera;
-    csrf::enforce(&parts, tessera)?;
+    csrf::enforce(&parts, tessera).await?;
     let mut fields = Fields::new(&data);
     let username = fields.char("username", CharField::required());
     let password = fields.char("password", CharField::password());

@@ -183,9 +183,10 @@ async fn session_events_and_csrf_failures_are_recorded() {
     assert_eq!(app.send(login).await.status, 403);
     let events = all_events(&app).await;
     assert_eq!(kinds(&events), ["user_created", "csrf_failed"]);
+    // An anonymous CSRF failure is counted in its (address, route) row.
     assert_eq!(
         events[0]["detail"],
-        json!({"reason": "CSRF cookie not set.", "path": "/auth/login"})
+        json!({"reason": "CSRF cookie not set.", "path": "/auth/login", "route": "/auth/login", "count": 1})
     );
 }
 

@@ -240,8 +240,75 @@ fn clearsessions_reports_what_it_deleted() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stdout),
-        "Deleted 0 expired sessions and 0 expired tokens.\n"
+        "Deleted 0 expired sessions and 0 expired tokens.\n\
+         Deleted 0 audit events older than 365 days.\n"
     );
+}
+
+/// Audit events in the store of `dir`, `ages` (in days) old by the system
+/// clock, each a `logout` whose username is its age.
+fn audit_events_aged(dir: &Path, ages: &[i64]) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut config = tessera_server::config::Config::default();
+        config.database.url = format!("sqlite://{}/tessera-data/tessera.db", dir.display());
+        let store = tessera_server::open_store(&config).await.unwrap();
+        let now = time::OffsetDateTime::now_utc();
+        for &age in ages {
+            let mut event = tessera_core::audit::NewAuditEvent::new(
+                now - time::Duration::days(age),
+                tessera_core::audit::EventKind::Logout,
+            );
+            event.username = format!("{age}");
+            tessera_core::audit::AuditStore::append(&store, event)
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    });
+}
+
+/// The usernames of the events left, oldest first.
+fn audit_usernames(dir: &Path) -> Vec<String> {
+    let out = run(tessera(dir).args(["audit", "--event", "logout"]));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut names: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["username"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    names.reverse();
+    names
+}
+
+#[test]
+fn clearsessions_deletes_audit_events_past_the_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(run(tessera(dir.path()).arg("migrate")).status.success());
+    audit_events_aged(dir.path(), &[800, 366, 364, 31, 29, 0]);
+    let out = run(tessera(dir.path()).arg("clearsessions"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "Deleted 0 expired sessions and 0 expired tokens.\n\
+         Deleted 2 audit events older than 365 days.\n"
+    );
+    assert_eq!(audit_usernames(dir.path()), ["364", "31", "29", "0"]);
+    // A shorter retention, from the environment.
+    let out = run(tessera(dir.path())
+        .arg("clearsessions")
+        .env("TESSERA_AUDIT__RETENTION", "30d"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with("Deleted 2 audit events older than 30 days.\n"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(audit_usernames(dir.path()), ["29", "0"]);
 }
 
 #[test]

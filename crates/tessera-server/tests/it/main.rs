@@ -5,6 +5,7 @@
 
 mod admin;
 mod audit;
+mod audit_volume;
 mod browser;
 mod cli;
 mod e2e;
