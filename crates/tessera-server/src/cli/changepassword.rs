@@ -8,13 +8,11 @@
 use crate::config::Config;
 use clap::Args;
 use serde_json::json;
-use std::sync::Arc;
 use tessera_axum::accounts::password_errors;
 use tessera_axum::audit::RequestMeta;
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
-use tessera_core::user::{normalize_username, UserUpdate};
-use tessera_core::SystemClock;
+use tessera_core::user::UserUpdate;
 
 /// Options of `changepassword`.
 #[derive(Debug, Args)]
@@ -24,17 +22,9 @@ pub struct ChangePasswordArgs {
 }
 
 pub(super) async fn run(config: Config, args: ChangePasswordArgs) -> anyhow::Result<()> {
-    let store = crate::open_store(&config).await?;
-    let state = crate::state(config, store, Arc::new(SystemClock))?;
+    let state = super::open_state(config).await?;
     let tessera = &state.tessera;
-    let username = normalize_username(&args.username);
-    let user = tessera
-        .stores()
-        .users
-        .credentials_by_username(&username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("user {username:?} does not exist"))?
-        .user;
+    let user = super::user_named(tessera, &args.username).await?;
     eprintln!("Changing password for user {:?}", user.username);
     let password = Secret::new(super::prompt_new_password()?);
     let problems = password_errors(tessera, &password, &user.username, &user.email);
@@ -57,7 +47,7 @@ pub(super) async fn run(config: Config, args: ChangePasswordArgs) -> anyhow::Res
         .audited
         .update_user_and_revoke_audited(user.id, update, None, None, event)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("user {username:?} does not exist"))?;
+        .ok_or_else(|| anyhow::anyhow!("user {:?} does not exist", user.username))?;
     println!("Password changed successfully for user {:?}", user.username);
     println!("Every session and token of the user was revoked.");
     Ok(())

@@ -3,12 +3,9 @@
 //! than `audit.retention` (which the server deletes hourly).
 
 use crate::config::Config;
-use std::sync::Arc;
-use tessera_core::SystemClock;
 
 pub(super) async fn run(config: Config) -> anyhow::Result<()> {
-    let store = crate::open_store(&config).await?;
-    let state = crate::state(config, store, Arc::new(SystemClock))?;
+    let state = super::open_state(config).await?;
     let (tokens, sessions) = crate::purge_expired(&state.tessera).await?;
     println!("Deleted {sessions} expired sessions and {tokens} expired tokens.");
     let retention = state.config.audit.retention;

@@ -3,13 +3,10 @@
 
 use crate::config::Config;
 use clap::Args;
-use std::sync::Arc;
 use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::audit::RequestMeta;
 use tessera_axum::Rejection;
 use tessera_core::audit::EventKind;
-use tessera_core::user::normalize_username;
-use tessera_core::SystemClock;
 
 /// Options of `create-token`.
 #[derive(Debug, Args)]
@@ -22,17 +19,9 @@ pub struct CreateTokenArgs {
 }
 
 pub(super) async fn run(config: Config, args: CreateTokenArgs) -> anyhow::Result<()> {
-    let store = crate::open_store(&config).await?;
-    let state = crate::state(config, store, Arc::new(SystemClock))?;
+    let state = super::open_state(config).await?;
     let tessera = &state.tessera;
-    let username = normalize_username(&args.username);
-    let user = tessera
-        .stores()
-        .users
-        .credentials_by_username(&username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("user {username:?} does not exist"))?
-        .user;
+    let user = super::user_named(tessera, &args.username).await?;
     let request = TokenRequest {
         name: args.name,
         scopes: Vec::new(),

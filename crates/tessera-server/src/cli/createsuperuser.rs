@@ -3,13 +3,11 @@
 
 use crate::config::Config;
 use clap::Args;
-use std::sync::Arc;
 use tessera_axum::accounts::{create_user, UserInput};
 
 use tessera_axum::audit::RequestMeta;
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
-use tessera_core::SystemClock;
 
 /// Options of `createsuperuser`.
 #[derive(Debug, Args)]
@@ -50,8 +48,7 @@ pub(super) async fn run(config: Config, args: CreateSuperuserArgs) -> anyhow::Re
     if password.is_empty() {
         anyhow::bail!("the password may not be blank");
     }
-    let store = crate::open_store(&config).await?;
-    let state = crate::state(config, store, Arc::new(SystemClock))?;
+    let state = super::open_state(config).await?;
     let input = UserInput {
         username,
         email,

@@ -82,6 +82,32 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The state a command works with: the configured store, the system clock.
+pub(crate) async fn open_state(config: Config) -> anyhow::Result<crate::AppState> {
+    let store = crate::open_store(&config).await?;
+    crate::state(
+        config,
+        store,
+        std::sync::Arc::new(tessera_core::SystemClock),
+    )
+}
+
+/// The user with `username` (normalised as at login), or the one error
+/// every command gives for a name that is not there.
+pub(crate) async fn user_named(
+    tessera: &tessera_axum::Tessera,
+    username: &str,
+) -> anyhow::Result<tessera_core::User> {
+    let username = tessera_core::user::normalize_username(username);
+    Ok(tessera
+        .stores()
+        .users
+        .credentials_by_username(&username)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("user {username:?} does not exist"))?
+        .user)
+}
+
 /// Overrides `server.bind`.
 pub(crate) fn with_bind(mut config: Config, bind: Option<SocketAddr>) -> Config {
     if let Some(bind) = bind {

@@ -12,11 +12,8 @@
 use crate::config::Config;
 use clap::Args;
 use serde_json::json;
-use std::sync::Arc;
 use tessera_axum::audit::RequestMeta;
 use tessera_core::audit::EventKind;
-use tessera_core::user::normalize_username;
-use tessera_core::SystemClock;
 
 /// Options of `unlock`.
 #[derive(Debug, Args)]
@@ -26,17 +23,9 @@ pub struct UnlockArgs {
 }
 
 pub(super) async fn run(config: Config, args: UnlockArgs) -> anyhow::Result<()> {
-    let store = crate::open_store(&config).await?;
-    let state = crate::state(config, store, Arc::new(SystemClock))?;
+    let state = super::open_state(config).await?;
     let tessera = &state.tessera;
-    let username = normalize_username(&args.username);
-    let user = tessera
-        .stores()
-        .users
-        .credentials_by_username(&username)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("user {username:?} does not exist"))?
-        .user;
+    let user = super::user_named(tessera, &args.username).await?;
     let event = RequestMeta::default().user_event(
         tessera.clock().now(),
         EventKind::UserUpdated,
