@@ -118,10 +118,12 @@ fn tighten(path: &Path, old: u32, mode: u32) -> io::Result<()> {
             ),
         )
     })?;
+    // The absolute path, so that the operator knows which one.
+    let shown = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     tracing::warn!(
-        path = %path.display(),
+        path = %shown.display(),
         "tightened {} from mode {:04o} to {:04o}: it holds password hashes and the audit log",
-        path.display(),
+        shown.display(),
         old & 0o7777,
         mode
     );
