@@ -447,3 +447,25 @@ async fn the_admin_listener_serves_admin_and_metrics_on_a_real_socket() {
     assert_eq!(body["count"], json!(1));
     assert_eq!(body["results"][0]["username"], json!("admin"));
 }
+
+#[tokio::test]
+async fn metrics_on_a_non_loopback_bind_take_a_staff_session() {
+    use crate::sessions::{login, request, Jar};
+    let app = public_app(|_| {}).await;
+    app.staff("root", "root-pass-123").await;
+    app.user("alice", "alice-pass-123").await;
+    let (staff, reply) = login(&app, "root", "root-pass-123").await;
+    assert_eq!(reply.status, 200, "{}", text(&reply.body));
+    assert_metrics(&request(&app, Method::GET, "/metrics", &staff, &[], None).await);
+    let (user, reply) = login(&app, "alice", "alice-pass-123").await;
+    assert_eq!(reply.status, 200, "{}", text(&reply.body));
+    request(&app, Method::GET, "/metrics", &user, &[], None)
+        .await
+        .assert_error(
+            403,
+            "permission_denied",
+            "You do not have permission to perform this action.",
+        );
+    let anonymous = request(&app, Method::GET, "/metrics", &Jar::default(), &[], None).await;
+    assert_eq!(anonymous.status, 401);
+}
