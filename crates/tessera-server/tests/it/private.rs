@@ -469,3 +469,20 @@ async fn metrics_on_a_non_loopback_bind_take_a_staff_session() {
     let anonymous = request(&app, Method::GET, "/metrics", &Jar::default(), &[], None).await;
     assert_eq!(anonymous.status, 401);
 }
+
+#[tokio::test]
+async fn the_metrics_bearer_token_comes_before_accept_bearer_token_authentication() {
+    let app = public_app(|c| {
+        c.authentication.accept_bearer = true;
+        c.metrics.bearer_token = Some(tessera_server::config::MetricsToken(BEARER.into()));
+    })
+    .await;
+    assert_metrics(&app.send(bearer("/metrics", BEARER)).await);
+    // Another bearer value is a token for the token authenticator: unknown.
+    let staff = app.staff("root", "root-pass-123").await;
+    let key = app.token(&staff).await;
+    assert_metrics(&app.send(bearer("/metrics", &key)).await);
+    let reply = app.send(bearer("/metrics", &"x".repeat(40))).await;
+    assert_eq!(reply.status, 401, "{}", text(&reply.body));
+    assert_eq!(reply.json()["code"], json!("authentication_failed"));
+}
