@@ -292,6 +292,13 @@ pub async fn run(
     if let Some(admin) = &admin_listener {
         let addr = admin.local_addr()?;
         tracing::info!(%addr, "tessera admin listening: /admin/ and /metrics are served here only");
+        if !addr.ip().is_loopback() {
+            // /metrics needs no credential on this listener.
+            tracing::warn!(
+                %addr,
+                "server.admin_bind is not a loopback address: /metrics is open to anyone who reaches it"
+            );
+        }
     }
     let purge = spawn_purge(state.tessera.clone());
     let prune = spawn_audit_retention(
