@@ -48,6 +48,8 @@ pub struct Config {
     pub demo: DemoConfig,
     /// `[admin]`.
     pub admin: AdminConfig,
+    /// `[metrics]`.
+    pub metrics: MetricsConfig,
 }
 
 /// `[server]`.
@@ -56,12 +58,19 @@ pub struct Config {
 pub struct ServerConfig {
     /// Listening address.
     pub bind: SocketAddr,
+    /// A second listener (e.g. `127.0.0.1:9000`) that alone serves
+    /// `/admin/*` and `/metrics`, with the same state; the public listener
+    /// then answers `404` for them. Unset (the default): both stay on the
+    /// public listener, `/metrics` behind a staff credential or
+    /// `metrics.bearer_token` unless `bind` is a loopback address.
+    pub admin_bind: Option<SocketAddr>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            admin_bind: None,
         }
     }
 }
@@ -341,6 +350,10 @@ pub struct PasswordConfig {
     /// (shorter gives logins more and the other traffic's tail latency less).
     #[serde(with = "duration_text")]
     pub max_give_way: Duration,
+    /// Accept `argon2` parameters below OWASP's minimum (m=19456,t=2, or
+    /// m=47104,t=1, or m=12288,t=3); without it the server refuses to start
+    /// with them. For test suites only.
+    pub allow_weak_parameters: bool,
 }
 
 impl Default for PasswordConfig {
@@ -350,6 +363,7 @@ impl Default for PasswordConfig {
             min_length: 8,
             revoke_on_change: true,
             max_give_way: tessera_core::password::DEFAULT_MAX_GIVE_WAY,
+            allow_weak_parameters: false,
         }
     }
 }
@@ -379,6 +393,28 @@ pub struct AdminConfig {
 impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig { page_size: 50 }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// A secret a scraper presents as `Authorization: Bearer <token>` to
+    /// read `/metrics` on the public listener of a non-loopback bind
+    /// (compared in constant time); at least 32 characters. Unset: only a
+    /// staff credential reads it there.
+    pub bearer_token: Option<MetricsToken>,
+}
+
+/// `metrics.bearer_token`: a secret whose `Debug` is redacted.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct MetricsToken(pub String);
+
+impl std::fmt::Debug for MetricsToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
     }
 }
 
@@ -503,6 +539,7 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("TESSERA_PASSWORD__MAX_GIVE_WAY", "2s");
             jail.set_env("TESSERA_PASSWORD__ARGON2", "m=64,t=1,p=1");
+            jail.set_env("TESSERA_PASSWORD__ALLOW_WEAK_PARAMETERS", "true");
             let c = Config::load(None).map_err(figment::Error::from)?;
             assert_eq!(c.password.max_give_way, Duration::from_secs(2));
             let hasher = crate::hasher(&c).map_err(|e| e.to_string())?;

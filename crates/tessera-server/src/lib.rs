@@ -15,7 +15,7 @@ pub mod webhook;
 
 use anyhow::Context as _;
 use config::Config;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tessera_axum::accounts::{issue_token, TokenRequest};
@@ -31,7 +31,7 @@ use tessera_core::{Clock, SystemClock, User};
 use tessera_store_sql::SqlStore;
 use tokio::net::TcpListener;
 
-pub use routes::app;
+pub use routes::{admin_app, app};
 
 /// What the routes share: the library's state and the server's configuration.
 #[derive(Debug, Clone)]
@@ -133,7 +133,21 @@ pub fn secure_cookies(config: &Config) -> anyhow::Result<bool> {
     }
 }
 
-/// The password hasher the configuration asks for.
+/// OWASP's argon2id minimums as (memory in KiB, iterations) pairs, any one
+/// of which is enough (SECURITY K1): m=19456,t=2, or m=47104,t=1, or
+/// m=12288,t=3.
+pub const ARGON2_FLOORS: [(u32, u32); 3] = [(19_456, 2), (47_104, 1), (12_288, 3)];
+
+/// Whether `params` reach one of [`ARGON2_FLOORS`].
+pub fn argon2_meets_floor(params: &Argon2Params) -> bool {
+    ARGON2_FLOORS
+        .iter()
+        .any(|&(m, t)| params.m_cost >= m && params.t_cost >= t)
+}
+
+/// The password hasher the configuration asks for. Parameters below OWASP's
+/// minimum ([`ARGON2_FLOORS`]) are refused unless
+/// `password.allow_weak_parameters` is set (test suites).
 pub fn hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
     let params: Argon2Params = config
         .password
@@ -141,9 +155,55 @@ pub fn hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
         .parse()
         .map_err(anyhow::Error::msg)
         .context("password.argon2")?;
+    if !config.password.allow_weak_parameters && !argon2_meets_floor(&params) {
+        anyhow::bail!(
+            "password.argon2 = {:?} is below OWASP's minimum for argon2id \
+             (m=19456,t=2, or m=47104,t=1, or m=12288,t=3): raise it, or set \
+             password.allow_weak_parameters = true (for tests only)",
+            config.password.argon2
+        );
+    }
     Ok(PasswordHasher::with_defaults(params)
         .map_err(anyhow::Error::msg)?
         .with_max_give_way(config.password.max_give_way))
+}
+
+/// The shortest `metrics.bearer_token` accepted.
+pub const MIN_METRICS_TOKEN_LEN: usize = 32;
+
+/// `metrics.bearer_token`, refused when shorter than
+/// [`MIN_METRICS_TOKEN_LEN`] characters or holding whitespace.
+pub fn metrics_token(config: &Config) -> anyhow::Result<Option<Arc<str>>> {
+    match &config.metrics.bearer_token {
+        None => Ok(None),
+        Some(token) => {
+            let token = token.0.as_str();
+            if token.chars().count() < MIN_METRICS_TOKEN_LEN
+                || token.chars().any(char::is_whitespace)
+            {
+                anyhow::bail!(
+                    "metrics.bearer_token must be at least {MIN_METRICS_TOKEN_LEN} characters \
+                     without spaces (e.g. `openssl rand -hex 32`)"
+                );
+            }
+            Ok(Some(Arc::from(token)))
+        }
+    }
+}
+
+/// Whether `/metrics` on the public listener is open to anyone: only when
+/// there is no admin listener and `server.bind` is a loopback address
+/// (where only this machine can reach it). Elsewhere it needs a staff
+/// credential (a scoped token the `admin` scope) or `metrics.bearer_token`.
+pub fn public_metrics_open(config: &Config) -> bool {
+    config.server.admin_bind.is_none() && config.server.bind.ip().is_loopback()
+}
+
+/// Checks the settings that refuse a start, before anything is opened.
+pub fn check(config: &Config) -> anyhow::Result<()> {
+    hasher(config)?;
+    metrics_token(config)?;
+    Ok(())
 }
 
 /// Opens the configured store and applies its migrations.
@@ -164,6 +224,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
 pub fn state(config: Config, store: SqlStore, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     // Token and session checks are served from an in-process cache; local
     // revocation clears it at once, other processes' within a second.
+    metrics_token(&config)?;
     let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
     let tessera = Tessera::with_clock(stores, hasher(&config)?, settings(&config)?, clock);
     if config.tokens.create_on_user_creation {
@@ -208,6 +269,15 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    check(&config)?;
+    let admin_listener = match config.server.admin_bind {
+        Some(admin_bind) => Some(
+            TcpListener::bind(admin_bind)
+                .await
+                .with_context(|| format!("cannot listen on {admin_bind} (server.admin_bind)"))?,
+        ),
+        None => None,
+    };
     let store = open_store(&config).await?;
     let state = state(config, store, Arc::new(SystemClock))?;
     let tessera = state.tessera.clone();
@@ -219,18 +289,54 @@ pub async fn run(
         );
     }
     tracing::info!(%addr, "tessera listening");
+    if let Some(admin) = &admin_listener {
+        let addr = admin.local_addr()?;
+        tracing::info!(%addr, "tessera admin listening: /admin/ and /metrics are served here only");
+        if !addr.ip().is_loopback() {
+            // /metrics needs no credential on this listener.
+            tracing::warn!(
+                %addr,
+                "server.admin_bind is not a loopback address: /metrics is open to anyone who reaches it"
+            );
+        }
+    }
     let purge = spawn_purge(state.tessera.clone());
     let prune = spawn_audit_retention(
         state.tessera.clone(),
         state.config.audit.retention,
         AUDIT_RETENTION_INTERVAL,
     );
-    axum::serve(
+    // One shutdown signal for both listeners.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        // A dropped sender also stops the servers.
+        let _ = stopped.wait_for(|stop| *stop).await;
+    };
+    let admin_state = state.clone();
+    let admin_stopped = stopped.clone();
+    let admin = async move {
+        match admin_listener {
+            Some(listener) => {
+                axum::serve(
+                    listener,
+                    admin_app(admin_state).into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .with_graceful_shutdown(until_stopped(admin_stopped))
+                .await
+            }
+            None => Ok(()),
+        }
+    };
+    let public = axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    .with_graceful_shutdown(until_stopped(stopped));
+    tokio::try_join!(public.into_future(), admin)?;
     purge.abort();
     prune.abort();
     // Queued audit events are written before the process exits.

@@ -155,6 +155,20 @@ impl Routes {
         policy: Policy,
         handler: MethodRouter<AppState>,
     ) -> Self {
+        self.guarded_behind(tessera, path, ops, policy, handler, |handler| handler)
+    }
+
+    /// [`Routes::guarded`], with `outer` wrapping the guarded handler: a
+    /// layer there runs before the policy (`/metrics`' bearer token).
+    pub fn guarded_behind(
+        self,
+        tessera: &Tessera,
+        path: &'static str,
+        ops: Vec<Op>,
+        policy: Policy,
+        handler: MethodRouter<AppState>,
+        outer: impl FnOnce(MethodRouter<AppState>) -> MethodRouter<AppState>,
+    ) -> Self {
         let mut policy = policy.serves(ops.iter().map(|op| op.method.clone()));
         let names: Vec<Option<&'static str>> = ops.iter().map(Op::scope_name).collect();
         if let Some(Some(shared)) = names.first() {
@@ -168,7 +182,7 @@ impl Routes {
                 None => policy.method_without_scope(op.method.clone()),
             };
         }
-        let handler = handler.layer(policy.layer(tessera));
+        let handler = outer(handler.layer(policy.layer(tessera)));
         self.route(path, ops, handler)
     }
 

@@ -33,6 +33,7 @@
 mod audit;
 mod audited;
 mod error;
+mod private;
 mod rows;
 mod sessions;
 mod tokens;
@@ -89,8 +90,12 @@ impl SqlStore {
     /// Connects to `url`: `sqlite://PATH[?mode=rwc]`, `sqlite::memory:`, or
     /// `postgres://...` (`postgresql://` too).
     ///
-    /// A SQLite database file and its parent directory are created when missing;
-    /// connections use WAL journaling, `synchronous = NORMAL`, foreign keys and a
+    /// A SQLite database file and its parent directory are created when
+    /// missing, private to the service user: the directory `0700`, the file
+    /// and its `-wal`/`-shm` companions `0600`; existing ones with looser
+    /// modes are tightened, with one log line each (a shared directory such
+    /// as `/tmp`, `/`, the working or the home directory is left alone).
+    /// Connections use WAL journaling, `synchronous = NORMAL`, foreign keys and a
     /// five-second busy timeout. The schema is not touched: call
     /// [`SqlStore::migrate`].
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
@@ -121,7 +126,11 @@ impl SqlStore {
 
     /// Connects a SQLite pool with these options and Tessera's settings.
     async fn connect_sqlite(options: SqliteConnectOptions) -> Result<SqlStore, StoreError> {
-        create_parent_directory(options.get_filename()).await?;
+        let filename = options.get_filename().to_path_buf();
+        let on_disk = create_parent_directory(&filename).await?;
+        if on_disk {
+            private::prepare_files(&filename).map_err(|e| StoreError::Other(Box::new(e)))?;
+        }
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -139,6 +148,10 @@ impl SqlStore {
             .connect_with(options)
             .await
             .map_err(store_error)?;
+        if on_disk {
+            // The WAL companions exist now; SQLite gave them the file's mode.
+            private::tighten_files(&filename).map_err(|e| StoreError::Other(Box::new(e)))?;
+        }
         Ok(SqlStore {
             pool: Pool::Sqlite(pool),
         })
@@ -180,18 +193,24 @@ impl SqlStore {
     }
 }
 
-/// Creates the directory a SQLite database file lives in. In-memory databases
-/// (`:memory:`, `file:` names) have none.
-async fn create_parent_directory(filename: &Path) -> Result<(), StoreError> {
+/// Creates (or tightens) the directory a SQLite database file lives in;
+/// whether the database is a file at all. In-memory databases (`:memory:`,
+/// `file:` names) have none.
+async fn create_parent_directory(filename: &Path) -> Result<bool, StoreError> {
     let name = filename.to_string_lossy();
     if name == ":memory:" || name.starts_with("file:") {
-        return Ok(());
+        return Ok(false);
     }
     match filename.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => tokio::fs::create_dir_all(parent)
-            .await
-            .map_err(|e| StoreError::Other(Box::new(e))),
-        _ => Ok(()),
+        Some(parent) if !parent.as_os_str().is_empty() => {
+            let parent = parent.to_path_buf();
+            tokio::task::spawn_blocking(move || private::prepare_directory(&parent))
+                .await
+                .map_err(|e| StoreError::Other(Box::new(e)))?
+                .map_err(|e| StoreError::Other(Box::new(e)))?;
+            Ok(true)
+        }
+        _ => Ok(true),
     }
 }
 

@@ -27,7 +27,9 @@ use tessera_axum::body::BodyLimit;
 use tessera_axum::ApiError;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// The whole application.
+/// The application of the public listener: every route, or, when
+/// `server.admin_bind` is set, every route but `/admin/*` and `/metrics`
+/// (which then answer `404` here and are served by [`admin_app`]).
 pub fn app(state: AppState) -> Router {
     let tessera = &state.tessera;
     let mut routes = Routes::new()
@@ -35,15 +37,46 @@ pub fn app(state: AppState) -> Router {
         .merge(me::routes(tessera))
         .merge(session::routes(tessera))
         .merge(tokens::routes(tessera))
-        .merge(account::routes(tessera, state.config.registration.enabled))
-        .merge(admin::routes(tessera))
-        .merge(unlock::routes(tessera))
-        .merge(ops::routes())
-        .merge(login_page::routes());
+        .merge(account::routes(tessera, state.config.registration.enabled));
+    let private_here = state.config.server.admin_bind.is_none();
+    if private_here {
+        routes = routes
+            .merge(admin::routes(tessera))
+            .merge(unlock::routes(tessera));
+    }
+    routes = routes.merge(ops::routes());
+    if private_here {
+        // The token was checked when the state was built.
+        let token = crate::metrics_token(&state.config).unwrap_or(None);
+        let open = crate::public_metrics_open(&state.config);
+        routes = routes.merge(ops::metrics_routes(tessera, open, token));
+    }
+    routes = routes.merge(login_page::routes());
     if state.config.demo.enabled {
         let views = seed_views::router(tessera, &tessera.settings().default_authenticators);
         routes = routes.merge_router(views, demo_docs());
     }
+    finish(state, routes)
+}
+
+/// The application of the admin listener (`server.admin_bind`): `/admin/*`
+/// with the same policies as on the public listener, and `/metrics` open to
+/// whoever reaches the listener (bind it to a private address), with
+/// `/healthz`, `/readyz` and its own `/openapi.json`. Same state, so same
+/// stores, caches and metrics.
+pub fn admin_app(state: AppState) -> Router {
+    let tessera = &state.tessera;
+    let routes = Routes::new()
+        .merge(admin::routes(tessera))
+        .merge(unlock::routes(tessera))
+        .merge(ops::metrics_routes(tessera, true, None))
+        .merge(ops::routes());
+    finish(state, routes)
+}
+
+/// The contract's answers and headers around a listener's routes.
+fn finish(state: AppState, routes: Routes) -> Router {
+    let tessera = &state.tessera;
     let (router, mut docs) = routes.into_parts();
     docs.push(RouteDoc {
         path: "/openapi.json",

@@ -1,13 +1,19 @@
-//! `/healthz` and `/readyz`.
+//! `/healthz`, `/readyz` and `/metrics`.
 
 use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
-use axum::extract::State;
-use axum::http::Method;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::ApiError;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+use tessera_axum::{ApiError, Policy, Tessera};
+use tessera_core::permission::IsStaff;
+use tessera_core::scope;
 
 pub(super) fn routes() -> Routes {
     Routes::new()
@@ -33,7 +39,17 @@ pub(super) fn routes() -> Routes {
             )],
             get(readyz),
         )
-        .route(
+}
+
+/// `/metrics`: open on the admin listener and on a loopback bind without
+/// one (`open`); elsewhere a staff credential (a scoped token needs the
+/// `admin` scope) or `metrics.bearer_token` as `Authorization: Bearer`.
+/// The bearer token is checked first, so that a scraper's `Bearer` header
+/// never reaches the token authenticator (with `accept_bearer` it would be
+/// refused as an unknown key).
+pub(super) fn metrics_routes(tessera: &Tessera, open: bool, token: Option<Arc<str>>) -> Routes {
+    if open {
+        return Routes::new().route(
             "/metrics",
             vec![op(
                 Method::GET,
@@ -43,7 +59,54 @@ pub(super) fn routes() -> Routes {
                 &[200],
             )],
             get(crate::observability::metrics),
+        );
+    }
+    let staff = Policy::new().permission(IsStaff);
+    let bearer = middleware::from_fn_with_state(tessera.clone(), move |state, request, next| {
+        metrics_bearer(token.clone(), state, request, next)
+    });
+    Routes::new().guarded_behind(
+        tessera,
+        "/metrics",
+        vec![op(
+            Method::GET,
+            "Prometheus metrics (staff, or metrics.bearer_token)",
+            Auth::Default,
+            &[],
+            &[200, 401, 403],
         )
+        .scope(scope::ADMIN)],
+        staff,
+        get(crate::observability::metrics),
+        move |handler| handler.layer(bearer),
+    )
+}
+
+/// Serves the metrics to a request bearing `metrics.bearer_token` (compared
+/// in constant time); any other goes on to the staff policy.
+async fn metrics_bearer(
+    token: Option<Arc<str>>,
+    State(tessera): State<Tessera>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let (Some(expected), Some(given)) = (token, bearer(request.headers())) {
+        if bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
+            return crate::observability::metrics(State(tessera)).await;
+        }
+    }
+    next.run(request).await
+}
+
+/// The credentials of `Authorization: Bearer <token>` (the scheme
+/// case-insensitive, as RFC 9110 has it).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+        .filter(|c| !c.is_empty())
 }
 
 /// 200 while the process runs.

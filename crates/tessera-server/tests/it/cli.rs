@@ -10,6 +10,7 @@ pub fn tessera(dir: &Path) -> Command {
         .current_dir(dir)
         .env_remove("TESSERA_DATABASE__URL")
         .env("TESSERA_PASSWORD__ARGON2", crate::support::TEST_ARGON2)
+        .env("TESSERA_PASSWORD__ALLOW_WEAK_PARAMETERS", "true")
         .env("RUST_LOG", "warn");
     command
 }

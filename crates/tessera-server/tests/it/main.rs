@@ -17,6 +17,7 @@ mod obtain_token;
 mod openapi;
 mod password_work;
 mod permissions;
+mod private;
 mod sessions;
 mod support;
 mod throttling;

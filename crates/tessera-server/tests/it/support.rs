@@ -17,8 +17,8 @@ use tessera_server::AppState;
 use tessera_testkit::ManualClock;
 use tower::ServiceExt;
 
-/// Cheap argon2 parameters, so that tests are fast; the timing tests use the
-/// real ones.
+/// Cheap argon2 parameters, so that tests are fast (with
+/// `password.allow_weak_parameters`); the timing tests use the real ones.
 pub const TEST_ARGON2: &str = "m=256,t=1,p=1";
 
 pub struct TestApp {
@@ -72,6 +72,7 @@ impl TestApp {
         let mut config = Config::default();
         config.database.url = format!("sqlite://{}/tessera.db", dir.path().display());
         config.password.argon2 = TEST_ARGON2.to_owned();
+        config.password.allow_weak_parameters = true;
         edit(&mut config);
         let store = tessera_server::open_store(&config).await.unwrap();
         let clock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
