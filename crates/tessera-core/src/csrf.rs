@@ -569,7 +569,7 @@ fn is_python_ipv4(s: &str) -> bool {
 
 /// Django's `split_domain_port`: the lowercased domain (one trailing dot
 /// dropped) if `host` matches `host_validation_re`, else `None`.
-fn split_domain(host: &str) -> Option<String> {
+pub(crate) fn split_domain(host: &str) -> Option<String> {
     let host = host.to_lowercase();
     let is_port = |rest: &str| {
         rest.is_empty()

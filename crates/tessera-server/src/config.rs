@@ -56,12 +56,20 @@ pub struct Config {
 pub struct ServerConfig {
     /// Listening address.
     pub bind: SocketAddr,
+    /// Django's `ALLOWED_HOSTS`: the `Host` names the server answers
+    /// (`api.example.com` exactly, `.example.com` for the domain and its
+    /// subdomains, `*` for any; the port is ignored). Any other `Host` gets
+    /// `400 invalid_host` before authentication. Empty (the default) means
+    /// `localhost`, `127.0.0.1`, `[::1]` and the bind address, and is refused
+    /// at start when the bind address is not loopback.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -201,6 +209,11 @@ impl Default for CookiesConfig {
 pub struct CsrfConfig {
     /// Django's `CSRF_TRUSTED_ORIGINS`.
     pub trusted_origins: Vec<String>,
+    /// Django's `CSRF_USE_SESSIONS`: a signed-in client's CSRF secret is kept
+    /// in its server-side session instead of the `csrftoken` cookie, so a
+    /// cookie planted by a sibling subdomain or a man in the middle is never
+    /// read. Clients get their token from `GET /auth/csrf`.
+    pub use_sessions: bool,
 }
 
 /// `[reauth]`.

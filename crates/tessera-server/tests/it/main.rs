@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod e2e;
 mod errors;
+mod hosts;
 mod least_privilege;
 mod lifecycle;
 mod observability;
