@@ -8,6 +8,7 @@ mod audit;
 mod audit_volume;
 mod browser;
 mod cli;
+mod cookies_edge;
 mod e2e;
 mod errors;
 mod hosts;
