@@ -18,7 +18,7 @@
 //!   for them and a planted one is useless. Tessera has no anonymous
 //!   sessions, so before login (`GET /auth/csrf` then `POST /auth/login`) the
 //!   secret is still the cookie's; login moves it into the new session and
-//!   sets no cookie, and the `Origin` and `Sec-Fetch-Site` checks guard the
+//!   deletes the cookie, and the `Origin` and `Sec-Fetch-Site` checks guard the
 //!   login itself.
 
 use crate::audit::RequestMeta;
@@ -185,6 +185,18 @@ async fn enforce_with(
 pub fn cookie_state(headers: &HeaderMap, tessera: &Tessera) -> CookieState {
     let cookie = cookies::read(headers, &tessera.settings().csrf_cookie);
     CookieState::from_cookie(cookie.as_deref())
+}
+
+/// Deletes the CSRF cookie (at login under `CSRF_USE_SESSIONS`, when the
+/// secret moves into the session), so that no script reads a dead secret.
+pub fn clear_cookie(headers: &mut HeaderMap, tessera: &Tessera) {
+    let settings = tessera.settings();
+    let options = CookieOptions {
+        secure: settings.secure_cookies,
+        http_only: false,
+        max_age: 0,
+    };
+    cookies::append(headers, cookies::clear(&settings.csrf_cookie, options));
 }
 
 /// Sets the CSRF cookie on a response when the state says it must be set.

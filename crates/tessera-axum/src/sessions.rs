@@ -87,6 +87,9 @@ pub async fn login(
         let mut csrf_state = csrf::cookie_state(&parts.headers, tessera);
         csrf_state.rotate();
         csrf::set_cookie(&mut headers, &csrf_state, tessera);
+    } else if cookies::read(&parts.headers, &settings.csrf_cookie).is_some() {
+        // The pre-login secret moved into the session: the cookie is dead.
+        csrf::clear_cookie(&mut headers, tessera);
     }
     Ok((record, headers))
 }

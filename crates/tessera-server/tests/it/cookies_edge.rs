@@ -216,10 +216,10 @@ async fn with_use_sessions_the_secret_lives_in_the_session_and_a_planted_cookie_
         ))
         .await;
     assert_eq!(login.status, 200);
-    // Login sets the session and no CSRF cookie: the rotated secret is in
-    // the session.
+    // Login sets the session and deletes the CSRF cookie: the rotated
+    // secret is in the session.
     let session = cookie_value(&login, "sessionid").unwrap();
-    assert!(cookie_value(&login, "csrftoken").is_none());
+    assert_eq!(cookie_value(&login, "csrftoken").as_deref(), Some(""));
     let with_session = format!("sessionid={session}");
     // The secret before login is dead after it, cookie or not.
     for cookie in [
