@@ -132,20 +132,22 @@ fn is_cross_site(parts: &Parts) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
 }
 
+/// The `Sec-Fetch-Site` refusal, then Django's check against `secret`.
 async fn enforce_with(
     parts: &Parts,
     tessera: &Tessera,
     secret: Option<String>,
 ) -> Result<(), ApiError> {
     let settings = tessera.settings();
-    let cookie = secret;
     let request = CsrfRequest {
         method: parts.method.clone(),
         is_secure: is_secure(parts, settings.num_proxies),
         host: parts.headers.get(HOST).map(|v| v.as_bytes()),
         origin: parts.headers.get(ORIGIN).map(|v| v.as_bytes()),
         referer: parts.headers.get(REFERER).map(|v| v.as_bytes()),
-        cookie: cookie.as_deref(),
+        // The cookie's value, or the session's secret under `CSRF_USE_SESSIONS`
+        // (Django passes either to the same `_check_token`).
+        cookie: secret.as_deref(),
         header_token: parts.headers.get(HEADER).map(|v| v.as_bytes()),
         form_token: None,
     };
