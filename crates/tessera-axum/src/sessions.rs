@@ -54,10 +54,18 @@ pub async fn login(
             .take(MAX_USER_AGENT)
             .collect()
     });
+    let use_sessions = settings.csrf_use_sessions;
+    let empty = serde_json::Value::Object(serde_json::Map::new());
     let new = NewSession {
         user_id: user.id,
         digest: key.digest(),
-        data: serde_json::Value::Object(serde_json::Map::new()),
+        // `CSRF_USE_SESSIONS`: Django's `rotate_token` writes the new secret
+        // into the session, never into a cookie.
+        data: if use_sessions {
+            csrf::data_with_new_secret(&empty)
+        } else {
+            empty
+        },
         created: now,
         expires: now + max_age,
         ip: client_ip(parts, settings.num_proxies).map(|ip| ip.to_string()),
@@ -75,9 +83,14 @@ pub async fn login(
         ),
     );
     // Django's `rotate_token`: a CSRF token read before login is dead after it.
-    let mut csrf_state = csrf::cookie_state(&parts.headers, tessera);
-    csrf_state.rotate();
-    csrf::set_cookie(&mut headers, &csrf_state, tessera);
+    if !use_sessions {
+        let mut csrf_state = csrf::cookie_state(&parts.headers, tessera);
+        csrf_state.rotate();
+        csrf::set_cookie(&mut headers, &csrf_state, tessera);
+    } else if cookies::read(&parts.headers, &settings.csrf_cookie).is_some() {
+        // The pre-login secret moved into the session: the cookie is dead.
+        csrf::clear_cookie(&mut headers, tessera);
+    }
     Ok((record, headers))
 }
 

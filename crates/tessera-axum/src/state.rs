@@ -56,6 +56,10 @@ pub struct Settings {
     pub num_proxies: usize,
     /// Django's `CSRF_TRUSTED_ORIGINS`, parsed.
     pub csrf: CsrfConfig,
+    /// Django's `CSRF_USE_SESSIONS`: a session's CSRF secret lives in its
+    /// server-side data (`_csrftoken`, Django's `CSRF_SESSION_KEY`), and the
+    /// `csrftoken` cookie is not read for session-authenticated requests.
+    pub csrf_use_sessions: bool,
     /// The audit writer's queue and aggregation window.
     pub audit: AuditSettings,
     /// Rules for new passwords (Django's `AUTH_PASSWORD_VALIDATORS`).
@@ -91,6 +95,7 @@ impl Default for Settings {
             reauth_window: Duration::from_secs(600),
             num_proxies: 0,
             csrf: CsrfConfig::default(),
+            csrf_use_sessions: false,
             audit: AuditSettings::default(),
             password_policy: PasswordPolicy::default(),
             throttle_rates: BTreeMap::new(),

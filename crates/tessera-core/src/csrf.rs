@@ -53,7 +53,10 @@
 //! (`tests/csrf_vectors.py`).
 //!
 //! Not supported: `CSRF_COOKIE_DOMAIN` (the `Referer` is compared with the
-//! request's host), `CSRF_USE_SESSIONS`, and a configurable header name.
+//! request's host) and a configurable header name. `CSRF_USE_SESSIONS` is the
+//! HTTP layer's choice of where the secret comes from: [`check`] takes it in
+//! [`CsrfRequest::cookie`] either way. `ALLOWED_HOSTS` is
+//! [`crate::host::AllowedHosts`].
 
 use crate::secret::Secret;
 use http::Method;
@@ -569,7 +572,7 @@ fn is_python_ipv4(s: &str) -> bool {
 
 /// Django's `split_domain_port`: the lowercased domain (one trailing dot
 /// dropped) if `host` matches `host_validation_re`, else `None`.
-fn split_domain(host: &str) -> Option<String> {
+pub(crate) fn split_domain(host: &str) -> Option<String> {
     let host = host.to_lowercase();
     let is_port = |rest: &str| {
         rest.is_empty()

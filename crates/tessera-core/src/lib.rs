@@ -20,6 +20,7 @@ pub mod audited;
 pub mod cache;
 pub mod clock;
 pub mod csrf;
+pub mod host;
 pub mod identity;
 pub mod password;
 pub mod permission;

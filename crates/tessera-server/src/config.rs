@@ -64,6 +64,13 @@ pub struct ServerConfig {
     /// public listener, `/metrics` behind a staff credential or
     /// `metrics.bearer_token` unless `bind` is a loopback address.
     pub admin_bind: Option<SocketAddr>,
+    /// Django's `ALLOWED_HOSTS`: the `Host` names the server answers
+    /// (`api.example.com` exactly, `.example.com` for the domain and its
+    /// subdomains, `*` for any; the port is ignored). Any other `Host` gets
+    /// `400 invalid_host` before authentication. Empty (the default) means
+    /// `localhost`, `127.0.0.1`, `[::1]` and the bind address, and is refused
+    /// at start when the bind address is not loopback.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +78,7 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             admin_bind: None,
+            allowed_hosts: Vec::new(),
         }
     }
 }
@@ -210,6 +218,11 @@ impl Default for CookiesConfig {
 pub struct CsrfConfig {
     /// Django's `CSRF_TRUSTED_ORIGINS`.
     pub trusted_origins: Vec<String>,
+    /// Django's `CSRF_USE_SESSIONS`: a signed-in client's CSRF secret is kept
+    /// in its server-side session instead of the `csrftoken` cookie, so a
+    /// cookie planted by a sibling subdomain or a man in the middle is never
+    /// read. Clients get their token from `GET /auth/csrf`.
+    pub use_sessions: bool,
 }
 
 /// `[reauth]`.

@@ -24,6 +24,7 @@ use tessera_axum::audit::AuditSettings;
 use tessera_axum::throttling::{parse_rates, Throttle};
 use tessera_axum::{Authenticator, Settings, Tessera};
 use tessera_core::csrf::CsrfConfig;
+use tessera_core::host::AllowedHosts;
 use tessera_core::password::{Argon2Params, PasswordHasher};
 use tessera_core::throttle::LoginPolicy;
 use tessera_core::validation::PasswordPolicy;
@@ -57,9 +58,12 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         .map(|name| name.parse::<Authenticator>().map_err(anyhow::Error::msg))
         .collect::<anyhow::Result<Vec<_>>>()
         .context("authentication.default")?;
+    // The CSRF check counts only an allowed `Host` as the request's own
+    // origin, even where a library user has no host layer in front of it.
     let csrf = CsrfConfig::new(config.csrf.trusted_origins.iter().cloned())
         .map_err(anyhow::Error::msg)
-        .context("csrf.trusted_origins")?;
+        .context("csrf.trusted_origins")?
+        .with_allowed_hosts(allowed_hosts(config).patterns().iter().cloned());
     Ok(Settings {
         token_keyword: config.authentication.token_keyword.clone(),
         accept_bearer: config.authentication.accept_bearer,
@@ -76,6 +80,7 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         reauth_window: config.reauth.window,
         num_proxies: config.throttle.num_proxies,
         csrf,
+        csrf_use_sessions: config.csrf.use_sessions,
         audit: AuditSettings {
             aggregate_window: config.audit.aggregate_window,
             ..AuditSettings::default()
@@ -104,6 +109,45 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
             .clone()
             .map(|url| Arc::new(webhook::Webhook::new(url)) as Arc<dyn AlertSink>),
     })
+}
+
+/// `server.allowed_hosts` in force: the configured patterns, or when none
+/// are set the loopback names (`localhost`, `127.0.0.1`, `[::1]`) and the bind
+/// address, as Django's `ALLOWED_HOSTS` under `DEBUG` (where Django also
+/// allows only `localhost`, `127.0.0.1` and `[::1]`).
+pub fn allowed_hosts(config: &Config) -> AllowedHosts {
+    if !config.server.allowed_hosts.is_empty() {
+        return AllowedHosts::new(config.server.allowed_hosts.iter().cloned());
+    }
+    let bind = match config.server.bind.ip() {
+        std::net::IpAddr::V4(ip) => ip.to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+    };
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "[::1]".to_owned(),
+    ];
+    if !hosts.contains(&bind) {
+        hosts.push(bind);
+    }
+    AllowedHosts::new(hosts)
+}
+
+/// Refuses to serve on a non-loopback address (`0.0.0.0` included) without
+/// `server.allowed_hosts`: the loopback defaults would refuse every client
+/// that names the server, and allowing any host must be a choice (`*`), as
+/// Django refuses to run with `DEBUG = False` and no `ALLOWED_HOSTS`.
+pub fn check_allowed_hosts(config: &Config) -> anyhow::Result<()> {
+    let bind = config.server.bind;
+    if config.server.allowed_hosts.is_empty() && !bind.ip().is_loopback() {
+        anyhow::bail!(
+            "server.allowed_hosts is not set: serving on {bind} needs the host names clients use, \
+             e.g. allowed_hosts = [\"api.example.com\"] in [server] or \
+             TESSERA_SERVER__ALLOWED_HOSTS='[\"api.example.com\"]' (\"*\" allows any host)"
+        );
+    }
+    Ok(())
 }
 
 /// `tokens.idle_timeout`, refused below two minutes: uses are recorded at
@@ -270,6 +314,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     check(&config)?;
+    check_allowed_hosts(&config)?;
     let admin_listener = match config.server.admin_bind {
         Some(admin_bind) => Some(
             TcpListener::bind(admin_bind)

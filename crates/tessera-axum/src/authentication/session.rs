@@ -38,9 +38,11 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
         return Ok(failed(tessera));
     }
     // DRF's `enforce_csrf`: only once the session has authenticated a user.
-    csrf::enforce(parts, tessera).await.inspect_err(|_| {
-        failed(tessera);
-    })?;
+    csrf::enforce_for_session(parts, tessera, &session)
+        .await
+        .inspect_err(|_| {
+            failed(tessera);
+        })?;
     tessera
         .metrics()
         .record_auth(AuthMethod::Session, Outcome::Success);

@@ -5,7 +5,7 @@ use crate::openapi::{op, Auth, Routes};
 use crate::AppState;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::Method;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::{delete, get, patch};
 use axum::Json;
 use serde::Deserialize;
@@ -202,7 +202,7 @@ async fn list_users(
     State(state): State<AppState>,
     Query(query): Query<ListQuery>,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: super::hosts::RequestOrigin,
 ) -> Result<Json<Value>, ApiError> {
     let page = Page::requested(query.page.as_deref(), state.config.admin.page_size)?;
     let search = query
@@ -221,7 +221,7 @@ async fn list_users(
     Ok(Json(page.body(
         result.count,
         results,
-        &headers,
+        &origin,
         uri.path(),
         &params,
     )?))
@@ -241,7 +241,7 @@ async fn list_audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQueryParams>,
     OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
+    origin: super::hosts::RequestOrigin,
 ) -> Result<Json<Value>, Rejection> {
     let page = Page::requested(query.page.as_deref(), state.config.admin.page_size)?;
     let mut errors = ValidationErrors::new();
@@ -307,7 +307,7 @@ async fn list_audit(
     Ok(Json(page.body(
         result.count,
         results,
-        &headers,
+        &origin,
         uri.path(),
         &params,
     )?))

@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod events;
+pub(crate) mod hosts;
 mod login_page;
 mod me;
 mod ops;
@@ -90,9 +91,17 @@ fn finish(state: AppState, routes: Routes) -> Router {
             async move { Json(description.as_ref().clone()) }
         }),
     );
+    let host_check = Arc::new(hosts::HostCheck {
+        allowed: crate::allowed_hosts(&state.config),
+        own: state.config.server.bind.to_string(),
+        num_proxies: state.config.throttle.num_proxies,
+    });
     let router = router
         .fallback(not_found)
         .layer(middleware::from_fn(method_not_allowed))
+        // Django's `ALLOWED_HOSTS`: outside every route, so before
+        // authentication, and inside the hardening headers and request logs.
+        .layer(middleware::from_fn_with_state(host_check, hosts::check))
         .layer(Extension(BodyLimit(state.config.limits.body_bytes)))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,

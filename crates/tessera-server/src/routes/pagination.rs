@@ -1,8 +1,9 @@
 //! DRF's `PageNumberPagination`: `?page=N`, and a body of `count`, absolute
-//! `next` and `previous` links (keeping the other query parameters, dropping
+//! `next` and `previous` links on the request's allowed host and scheme (keeping the other query parameters, dropping
 //! `page` for the first page), and `results`.
 
-use axum::http::{header, HeaderMap, StatusCode};
+use super::hosts::RequestOrigin;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
 use tessera_axum::ApiError;
 
@@ -52,7 +53,7 @@ impl Page {
         &self,
         count: u64,
         results: Value,
-        headers: &HeaderMap,
+        origin: &RequestOrigin,
         path: &str,
         params: &[(&str, Option<&str>)],
     ) -> Result<Value, ApiError> {
@@ -60,7 +61,7 @@ impl Page {
         if self.number > pages {
             return Err(invalid_page());
         }
-        let link = |n: u64| link(headers, path, params, n);
+        let link = |n: u64| link(origin, path, params, n);
         Ok(json!({
             "count": count,
             "next": (self.number < pages).then(|| link(self.number + 1)),
@@ -70,11 +71,10 @@ impl Page {
     }
 }
 
-fn link(headers: &HeaderMap, path: &str, params: &[(&str, Option<&str>)], page: u64) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
+/// An absolute link on the request's own origin: its scheme and its host,
+/// which the host check has allowed (never a `Host` an attacker chose).
+fn link(origin: &RequestOrigin, path: &str, params: &[(&str, Option<&str>)], page: u64) -> String {
+    let origin = &origin.0;
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     if page > 1 {
         query.append_pair("page", &page.to_string());
@@ -86,8 +86,8 @@ fn link(headers: &HeaderMap, path: &str, params: &[(&str, Option<&str>)], page: 
     }
     let query = query.finish();
     if query.is_empty() {
-        format!("http://{host}{path}")
+        format!("{origin}{path}")
     } else {
-        format!("http://{host}{path}?{query}")
+        format!("{origin}{path}?{query}")
     }
 }

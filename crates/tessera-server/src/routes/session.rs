@@ -6,7 +6,7 @@ use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::Method;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Json;
@@ -111,13 +111,46 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
 }
 
 /// Django's `get_token`: a masked token, and the cookie set or renewed.
-async fn csrf_token(State(state): State<AppState>, headers: HeaderMap) -> Response {
+/// Under `csrf.use_sessions` a signed-in client's token is masked from its
+/// session's secret and no cookie is set.
+async fn csrf_token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let tessera = &state.tessera;
+    if tessera.settings().csrf_use_sessions {
+        if let Some(session) = live_session(tessera, &headers).await? {
+            let token = csrf::session_token(tessera, &session).await?;
+            return Ok(Json(json!({"csrfToken": token})).into_response());
+        }
+    }
     let mut cookie = csrf::cookie_state(&headers, tessera);
     let token = cookie.get_token();
     let mut response = Json(json!({"csrfToken": token})).into_response();
     csrf::set_cookie(response.headers_mut(), &cookie, tessera);
-    response
+    Ok(response)
+}
+
+/// The live session of an active user the request's cookie names, if any.
+async fn live_session(
+    tessera: &Tessera,
+    headers: &HeaderMap,
+) -> Result<Option<tessera_core::session::SessionRecord>, ApiError> {
+    let Some(key) = tessera_axum::cookies::read(headers, &tessera.settings().session_cookie)
+        .and_then(|v| tessera_core::session::SessionKey::parse(&v))
+    else {
+        return Ok(None);
+    };
+    let now = tessera.clock().now();
+    let idle = tessera_axum::authentication::session::idle_timeout(tessera);
+    let found = tessera
+        .stores()
+        .sessions
+        .find_session(&key.digest(), now, idle)
+        .await?;
+    Ok(found
+        .filter(|(_, user)| user.is_active)
+        .map(|(session, _)| session))
 }
 
 /// `POST /auth/login`: CSRF-checked even for the anonymous (DRF leaves login
@@ -168,6 +201,13 @@ async fn logout(
     );
     let audited = &tessera.stores().audited;
     let mut response = StatusCode::NO_CONTENT.into_response();
+    // Browsers drop every cookie of this origin (the session's, the CSRF
+    // secret, and any a page or a sibling planted), over HTTPS and on
+    // localhost: a logout that leaves nothing behind for the next user.
+    response.headers_mut().insert(
+        HeaderName::from_static("clear-site-data"),
+        HeaderValue::from_static("\"cookies\""),
+    );
     match me.credential {
         Credential::Session { id, .. } => {
             audited.delete_session_audited(id, None, event).await?;

@@ -287,6 +287,8 @@ async fn a_thousand_concurrent_failed_logins_are_all_recorded() {
     config.database.url = format!("sqlite://{}/tessera.db", dir.path().display());
     config.password.argon2 = TEST_ARGON2.to_owned();
     config.password.allow_weak_parameters = true;
+    // The host the test requests name, as the test app allows it.
+    config.server.allowed_hosts = vec!["testserver".to_owned()];
     let store = tessera_server::open_store(&config).await.unwrap();
     let mut settings = tessera_server::settings(&config).unwrap();
     settings.audit.queue_capacity = 4;

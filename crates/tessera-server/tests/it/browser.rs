@@ -517,3 +517,27 @@ async fn another_origin_cannot_make_an_authenticated_post() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn login_page_works_with_the_csrf_secret_in_the_session() {
+    with_browser("use_sessions", |client| async move {
+        let dir = tempfile::tempdir().unwrap();
+        superuser_with_token(dir.path(), USERNAME, PASSWORD);
+        let server = serve(dir.path(), &[("TESSERA_CSRF__USE_SESSIONS", "true")]);
+        sign_in(&client, &server).await;
+        // No CSRF cookie after login: the secret is on the server.
+        assert!(client.get_named_cookie("csrftoken").await.is_err());
+        // The page's POST takes its token from `/auth/csrf`.
+        click(&client, "post-example").await;
+        let shown = wait_text(&client, "response", |t| t.contains("received")).await;
+        assert_eq!(
+            serde_json::from_str::<Value>(&shown).unwrap(),
+            json!({"user": USERNAME, "received": {"hello": "world"}})
+        );
+        assert!(!displayed(&client, "error").await);
+        click(&client, "logout-button").await;
+        wait_displayed(&client, "login-form").await;
+        assert!(client.get_named_cookie("sessionid").await.is_err());
+    })
+    .await;
+}

@@ -28,9 +28,14 @@ impl Server {
 
 /// Starts `tessera serve` on a free port and waits for its address line.
 pub(crate) fn serve(dir: &std::path::Path, extra: &[(&str, &str)]) -> Server {
+    serve_on(dir, "127.0.0.1:0", extra)
+}
+
+/// Starts `tessera serve --bind <bind>` and waits for its address line.
+pub(crate) fn serve_on(dir: &std::path::Path, bind: &str, extra: &[(&str, &str)]) -> Server {
     let mut command = tessera(dir);
     command
-        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["serve", "--bind", bind])
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())

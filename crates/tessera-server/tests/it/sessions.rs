@@ -14,7 +14,7 @@ pub(crate) struct Jar {
 }
 
 impl Jar {
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         let mut parts = Vec::new();
         if let Some(s) = &self.session {
             parts.push(format!("sessionid={s}"));

@@ -73,6 +73,11 @@ impl TestApp {
         config.database.url = format!("sqlite://{}/tessera.db", dir.path().display());
         config.password.argon2 = TEST_ARGON2.to_owned();
         config.password.allow_weak_parameters = true;
+        // As Django's test runner adds `testserver` to `ALLOWED_HOSTS`: the
+        // loopback defaults, and the host every test request names.
+        let mut hosts = tessera_server::allowed_hosts(&config).patterns().to_vec();
+        hosts.push("testserver".to_owned());
+        config.server.allowed_hosts = hosts;
         edit(&mut config);
         let store = tessera_server::open_store(&config).await.unwrap();
         let clock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
