@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod edge;
 pub mod observability;
 pub mod openapi;
 pub mod routes;
@@ -16,7 +17,6 @@ pub mod webhook;
 use anyhow::Context as _;
 use config::Config;
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::alerts::{AlertPolicy, AlertSink};
@@ -68,13 +68,13 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         max_tokens_per_user: config.tokens.max_per_user,
         token_idle_timeout: token_idle_timeout(config)?,
         body_limit: config.limits.body_bytes,
-        session_cookie: config.cookies.session_name.clone(),
-        csrf_cookie: config.cookies.csrf_name.clone(),
+        session_cookie: cookie_names(config)?.0,
+        csrf_cookie: cookie_names(config)?.1,
         secure_cookies: secure_cookies(config)?,
         session_idle_timeout: config.sessions.idle_timeout,
         session_max_age: config.sessions.max_age,
         reauth_window: config.reauth.window,
-        num_proxies: config.throttle.num_proxies,
+        num_proxies: trusted_proxies(config)?,
         csrf,
         audit: AuditSettings {
             aggregate_window: config.audit.aggregate_window,
@@ -122,15 +122,67 @@ pub fn token_idle_timeout(config: &Config) -> anyhow::Result<Option<std::time::D
     }
 }
 
-/// `cookies.secure`: `auto` sets `Secure` unless the server listens on a
-/// loopback address (development over plain HTTP).
+/// `cookies.secure`: `auto` sets `Secure` when the server serves TLS
+/// (`[tls]`) and otherwise unless it listens on a loopback address
+/// (development over plain HTTP).
 pub fn secure_cookies(config: &Config) -> anyhow::Result<bool> {
     match config.cookies.secure.as_str() {
-        "auto" => Ok(!config.server.bind.ip().is_loopback()),
+        "auto" => Ok(tls_enabled(config)? || !config.server.bind.ip().is_loopback()),
         "true" => Ok(true),
         "false" => Ok(false),
         other => anyhow::bail!("cookies.secure must be auto, true or false, not {other:?}"),
     }
+}
+
+/// Whether `[tls]` is configured; one of its two keys alone is an error.
+pub fn tls_enabled(config: &Config) -> anyhow::Result<bool> {
+    match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(_), Some(_)) => Ok(true),
+        (None, None) => Ok(false),
+        _ => anyhow::bail!("tls.cert_file and tls.key_file go together: set both or neither"),
+    }
+}
+
+/// `server.trusted_proxies`, or its older name `throttle.num_proxies`; both
+/// set to different counts is an error.
+pub fn trusted_proxies(config: &Config) -> anyhow::Result<usize> {
+    match config.server.trusted_proxies {
+        None => Ok(config.throttle.num_proxies),
+        Some(n) if config.throttle.num_proxies == 0 || config.throttle.num_proxies == n => Ok(n),
+        Some(n) => anyhow::bail!(
+            "server.trusted_proxies ({n}) and its alias throttle.num_proxies ({}) disagree: set one",
+            config.throttle.num_proxies
+        ),
+    }
+}
+
+/// The session and CSRF cookie names: `cookies.session_name` and
+/// `cookies.csrf_name`, with `__Host-` in front when `cookies.host_prefix`
+/// is on. The prefix needs `Secure` cookies (browsers drop a `__Host-`
+/// cookie without it; Tessera's cookies always have `Path=/` and no
+/// `Domain`), so it is refused with plain-HTTP cookies.
+pub fn cookie_names(config: &Config) -> anyhow::Result<(String, String)> {
+    let cookies = &config.cookies;
+    if !cookies.host_prefix {
+        return Ok((cookies.session_name.clone(), cookies.csrf_name.clone()));
+    }
+    if !secure_cookies(config)? {
+        anyhow::bail!(
+            "cookies.host_prefix = true needs Secure cookies: configure [tls] \
+             or set cookies.secure = \"true\" (behind a TLS proxy)"
+        );
+    }
+    let prefixed = |name: &str| {
+        if name.starts_with("__Host-") {
+            name.to_owned()
+        } else {
+            format!("__Host-{name}")
+        }
+    };
+    Ok((
+        prefixed(&cookies.session_name),
+        prefixed(&cookies.csrf_name),
+    ))
 }
 
 /// The password hasher the configuration asks for.
@@ -208,29 +260,38 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let limits = edge::Limits::from_config(&config)?;
+    let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+        _ if !tls_enabled(&config)? => None,
+        (Some(cert), Some(key)) => Some(Arc::new(edge::ReloadableCert::load(cert, key)?)),
+        _ => None,
+    };
     let store = open_store(&config).await?;
     let state = state(config, store, Arc::new(SystemClock))?;
     let tessera = state.tessera.clone();
     let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() && tls.is_none() && limits.trusted_proxies == 0 {
+        tracing::warn!(
+            "serving plain HTTP on {addr}, a non-loopback address, with neither TLS nor a \
+             trusted proxy: set [tls] cert_file and key_file, or server.trusted_proxies \
+             behind a TLS-terminating proxy"
+        );
+    }
     if !state.tessera.settings().secure_cookies {
         tracing::info!(
             "development mode: cookies are sent without Secure (plain HTTP on loopback); \
              set cookies.secure = true behind TLS"
         );
     }
-    tracing::info!(%addr, "tessera listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, "tessera listening");
     let purge = spawn_purge(state.tessera.clone());
     let prune = spawn_audit_retention(
         state.tessera.clone(),
         state.config.audit.retention,
         AUDIT_RETENTION_INTERVAL,
     );
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    edge::serve(listener, app(state), limits, tls, shutdown).await?;
     purge.abort();
     prune.abort();
     // Queued audit events are written before the process exits.

@@ -9,6 +9,7 @@ mod audit_volume;
 mod browser;
 mod cli;
 mod e2e;
+mod edge;
 mod errors;
 mod least_privilege;
 mod lifecycle;
