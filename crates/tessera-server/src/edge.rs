@@ -404,6 +404,9 @@ async fn answer(
             "request_timeout",
         );
     }
+    if secure {
+        secure_set_cookies(response.headers_mut());
+    }
     if secure && limits.hsts_max_age > 0 {
         if let Ok(value) = HeaderValue::from_str(&format!("max-age={}", limits.hsts_max_age)) {
             response
@@ -418,6 +421,36 @@ async fn answer(
             _guard: guard,
         })
     })
+}
+
+/// Adds `Secure` to every `Set-Cookie` of a response to a request that came
+/// over TLS (the server's own, or a trusted proxy's by `X-Forwarded-Proto`),
+/// so that `cookies.secure = auto` on a loopback bind behind a TLS proxy
+/// still marks the cookies `Secure`.
+fn secure_set_cookies(headers: &mut http::HeaderMap) {
+    let cookies: Vec<HeaderValue> = headers
+        .get_all(http::header::SET_COOKIE)
+        .iter()
+        .map(|value| {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            let has_secure = text
+                .split(';')
+                .skip(1)
+                .any(|attr| attr.trim().eq_ignore_ascii_case("secure"));
+            if has_secure {
+                value.clone()
+            } else {
+                HeaderValue::from_str(&format!("{text}; Secure")).unwrap_or_else(|_| value.clone())
+            }
+        })
+        .collect();
+    if cookies.is_empty() {
+        return;
+    }
+    headers.remove(http::header::SET_COOKIE);
+    for cookie in cookies {
+        headers.append(http::header::SET_COOKIE, cookie);
+    }
 }
 
 /// Counts a request of the connection as being answered while alive.

@@ -360,6 +360,19 @@ async fn a_trusted_proxy_saying_https_gets_hsts_and_plain_http_does_not() {
     );
     let reply = http.get(server.url("/healthz")).send().await.unwrap();
     assert!(reply.headers().get("strict-transport-security").is_none());
+    // The cookies count it as TLS too, on this loopback bind.
+    let reply = http
+        .get(server.url("/auth/csrf"))
+        .header("X-Forwarded-Proto", "https")
+        .send()
+        .await
+        .unwrap();
+    let cookie = reply.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with("csrftoken="), "{cookie}");
+    assert!(cookie.ends_with("; Secure"), "{cookie}");
+    let reply = http.get(server.url("/auth/csrf")).send().await.unwrap();
+    let cookie = reply.headers()["set-cookie"].to_str().unwrap();
+    assert!(!cookie.contains("Secure"), "{cookie}");
 
     // Without a trusted proxy the header means nothing.
     let dir = tempfile::tempdir().unwrap();
