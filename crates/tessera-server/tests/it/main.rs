@@ -18,6 +18,7 @@ mod obtain_token;
 mod openapi;
 mod password_work;
 mod permissions;
+mod postgres_tls;
 mod sessions;
 mod support;
 mod throttling;
