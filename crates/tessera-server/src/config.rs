@@ -59,8 +59,9 @@ pub struct ServerConfig {
     /// Listening address.
     pub bind: SocketAddr,
     /// `Strict-Transport-Security: max-age` on requests that came over TLS
-    /// (directly or through a trusted proxy), Django's `SECURE_HSTS_SECONDS`;
-    /// `0` turns the header off. Default one year.
+    /// (directly or through a trusted proxy), Django's `SECURE_HSTS_SECONDS`:
+    /// a duration (`365d`) or seconds (`31536000`); `0` turns the header off.
+    /// Default one year.
     #[serde(with = "duration_or_zero")]
     pub hsts_max_age: Duration,
     /// Trusted reverse proxies in front of the server (a count, as
@@ -471,13 +472,22 @@ pub mod duration_or_zero {
         super::duration_text::serialize(d, s)
     }
 
-    /// Text as [`super::duration_text::parse`], or a zero.
+    /// Text as [`super::duration_text::parse`], a zero, or a whole number
+    /// of seconds (as Django's `SECURE_HSTS_SECONDS`).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        if text.trim().trim_end_matches('s') == "0" {
-            return Ok(Duration::ZERO);
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Text {
+            Seconds(u64),
+            Text(String),
         }
-        super::duration_text::parse(&text).map_err(serde::de::Error::custom)
+        match Text::deserialize(d)? {
+            Text::Seconds(seconds) => Ok(Duration::from_secs(seconds)),
+            Text::Text(text) if text.trim().trim_end_matches('s') == "0" => Ok(Duration::ZERO),
+            Text::Text(text) => {
+                super::duration_text::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
     }
 }
 

@@ -17,8 +17,8 @@
 //!   and the connection closed.
 //! - `server.idle_timeout` closes a connection on which the client has been
 //!   silent that long while no request of it is being answered.
-//! - Headers larger than `server.max_header_bytes` in total (each counted as
-//!   `name: value` and its line end) are answered `431`
+//! - A head larger than `server.max_header_bytes` (the request line and
+//!   every header as `name: value`, with their line ends) is answered `431`
 //!   `{"detail": "Request header fields too large.", "code": "request_header_fields_too_large"}`;
 //!   a head more than twice the limit is refused by the HTTP parser itself
 //!   (`431`, no body) before it is buffered.
@@ -341,13 +341,21 @@ async fn connection<S>(
 }
 
 /// The size of a request's head as counted against
-/// `server.max_header_bytes`: every header as `name: value` and its line end.
+/// `server.max_header_bytes`: the request line and every header as
+/// `name: value`, each with its line end.
 fn header_bytes<B>(request: &Request<B>) -> usize {
-    request
-        .headers()
-        .iter()
-        .map(|(name, value)| name.as_str().len() + value.len() + 4)
-        .sum()
+    let request_line = request.method().as_str().len()
+        + request
+            .uri()
+            .path_and_query()
+            .map_or(1, |p| p.as_str().len())
+        + " HTTP/1.1\r\n ".len();
+    request_line
+        + request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>()
 }
 
 fn json_error(status: StatusCode, detail: &str, code: &str) -> Response<Body> {
@@ -624,5 +632,128 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, String> {
+        let mut result = Err(String::new());
+        figment::Jail::expect_with(|jail| {
+            for (k, v) in vars {
+                jail.set_env(k, v);
+            }
+            result = Config::load(None);
+            Ok(())
+        });
+        result
+    }
+
+    #[test]
+    fn defaults() {
+        let limits = Limits::from_config(&Config::default()).unwrap();
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(limits.body_read_timeout, Duration::from_secs(30));
+        assert_eq!(limits.idle_timeout, Duration::from_secs(5));
+        assert_eq!(limits.max_connections, 1024);
+        assert_eq!(limits.max_header_bytes, 16 * 1024);
+        assert_eq!(limits.hsts_max_age, 365 * 86_400);
+        assert_eq!(limits.trusted_proxies, 0);
+        assert!(!crate::tls_enabled(&Config::default()).unwrap());
+    }
+
+    #[test]
+    fn hsts_max_age_zero_is_off_and_other_values_are_durations() {
+        let c = load(&[("TESSERA_SERVER__HSTS_MAX_AGE", "0")]).unwrap();
+        assert_eq!(Limits::from_config(&c).unwrap().hsts_max_age, 0);
+        let c = load(&[("TESSERA_SERVER__HSTS_MAX_AGE", "2d")]).unwrap();
+        assert_eq!(Limits::from_config(&c).unwrap().hsts_max_age, 172_800);
+        let c = load(&[("TESSERA_SERVER__HSTS_MAX_AGE", "600")]).unwrap();
+        assert_eq!(Limits::from_config(&c).unwrap().hsts_max_age, 600);
+        let c = load(&[("TESSERA_SERVER__HSTS_MAX_AGE", "soon")]).unwrap_err();
+        assert!(c.to_lowercase().contains("hsts_max_age"), "{c}");
+    }
+
+    #[test]
+    fn trusted_proxies_and_its_alias() {
+        let c = load(&[("TESSERA_THROTTLE__NUM_PROXIES", "2")]).unwrap();
+        assert_eq!(crate::trusted_proxies(&c).unwrap(), 2);
+        let c = load(&[("TESSERA_SERVER__TRUSTED_PROXIES", "1")]).unwrap();
+        assert_eq!(crate::trusted_proxies(&c).unwrap(), 1);
+        assert_eq!(crate::settings(&c).unwrap().num_proxies, 1);
+        let c = load(&[
+            ("TESSERA_SERVER__TRUSTED_PROXIES", "1"),
+            ("TESSERA_THROTTLE__NUM_PROXIES", "2"),
+        ])
+        .unwrap();
+        let e = crate::trusted_proxies(&c).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "server.trusted_proxies (1) and its alias throttle.num_proxies (2) disagree: set one"
+        );
+    }
+
+    #[test]
+    fn tls_needs_both_files_and_makes_auto_cookies_secure() {
+        let c = load(&[("TESSERA_TLS__CERT_FILE", "/c.pem")]).unwrap();
+        assert!(crate::tls_enabled(&c).is_err());
+        let c = load(&[
+            ("TESSERA_TLS__CERT_FILE", "/c.pem"),
+            ("TESSERA_TLS__KEY_FILE", "/k.pem"),
+        ])
+        .unwrap();
+        assert!(crate::secure_cookies(&c).unwrap());
+        assert!(!crate::secure_cookies(&Config::default()).unwrap());
+    }
+
+    #[test]
+    fn host_prefix_names_and_refusal() {
+        let c = load(&[
+            ("TESSERA_COOKIES__HOST_PREFIX", "true"),
+            ("TESSERA_TLS__CERT_FILE", "/c.pem"),
+            ("TESSERA_TLS__KEY_FILE", "/k.pem"),
+        ])
+        .unwrap();
+        assert_eq!(
+            crate::cookie_names(&c).unwrap(),
+            ("__Host-sessionid".to_owned(), "__Host-csrftoken".to_owned())
+        );
+        let c = load(&[("TESSERA_COOKIES__HOST_PREFIX", "true")]).unwrap();
+        assert!(crate::cookie_names(&c).is_err());
+        assert!(crate::settings(&c).is_err());
+    }
+
+    #[test]
+    fn head_size_counts_the_request_line_and_every_header() {
+        let request = Request::builder()
+            .uri("/a?b=c")
+            .header("x-a", "12345")
+            .body(())
+            .unwrap();
+        // "GET /a?b=c HTTP/1.1\r\n" + "x-a: 12345\r\n"
+        assert_eq!(header_bytes(&request), 21 + 12);
+    }
+
+    #[test]
+    fn set_cookies_get_secure_once() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            http::header::SET_COOKIE,
+            HeaderValue::from_static("a=1; Path=/"),
+        );
+        headers.append(
+            http::header::SET_COOKIE,
+            HeaderValue::from_static("b=2; Secure; Path=/"),
+        );
+        secure_set_cookies(&mut headers);
+        let values: Vec<_> = headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(values, ["a=1; Path=/; Secure", "b=2; Secure; Path=/"]);
     }
 }
