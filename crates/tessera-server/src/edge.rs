@@ -636,7 +636,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::result_large_err)]
 mod tests {
     use super::*;
 
