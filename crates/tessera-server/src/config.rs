@@ -64,6 +64,10 @@ pub struct ServerConfig {
     /// Default one year.
     #[serde(with = "duration_or_zero")]
     pub hsts_max_age: Duration,
+    /// Add `includeSubDomains` to `Strict-Transport-Security` (ASVS 5
+    /// 3.4.1 at L2; Django's `SECURE_HSTS_INCLUDE_SUBDOMAINS`, off there by
+    /// default). Turn it off when a sibling subdomain still serves plain HTTP.
+    pub hsts_include_subdomains: bool,
     /// Trusted reverse proxies in front of the server (a count, as
     /// `throttle.num_proxies`, which stays an alias): their
     /// `X-Forwarded-For` gives the client address and their
@@ -95,6 +99,7 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             hsts_max_age: Duration::from_secs(365 * 86_400),
+            hsts_include_subdomains: true,
             trusted_proxies: None,
             header_read_timeout: Duration::from_secs(10),
             body_read_timeout: Duration::from_secs(30),

@@ -61,6 +61,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// `server.hsts_max_age` in seconds; `0`: no header.
     pub hsts_max_age: u64,
+    /// The `Strict-Transport-Security` value for requests over TLS, if any.
+    pub hsts: Option<HeaderValue>,
     /// Trusted proxies (their `X-Forwarded-Proto: https` counts as TLS).
     pub trusted_proxies: usize,
 }
@@ -82,9 +84,28 @@ impl Limits {
             max_connections: server.max_connections,
             max_header_bytes: server.max_header_bytes,
             hsts_max_age: server.hsts_max_age.as_secs(),
+            hsts: hsts_value(
+                server.hsts_max_age.as_secs(),
+                server.hsts_include_subdomains,
+            ),
             trusted_proxies: crate::trusted_proxies(config)?,
         })
     }
+}
+
+/// `Strict-Transport-Security`: `max-age=N`, with `; includeSubDomains`
+/// when asked (ASVS 5 3.4.1 at L2: a sibling subdomain served over plain
+/// HTTP could otherwise set cookies for this one); none for `0`.
+fn hsts_value(max_age: u64, include_subdomains: bool) -> Option<HeaderValue> {
+    if max_age == 0 {
+        return None;
+    }
+    let value = if include_subdomains {
+        format!("max-age={max_age}; includeSubDomains")
+    } else {
+        format!("max-age={max_age}")
+    };
+    HeaderValue::from_str(&value).ok()
 }
 
 /// The certificate and key of `[tls]`, swapped in place on reload so that
@@ -381,45 +402,47 @@ async fn answer(
     in_flight: Arc<AtomicUsize>,
 ) -> Response<Body> {
     let guard = InFlight::enter(in_flight);
-    if header_bytes(&request) > limits.max_header_bytes {
-        return json_error(
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "Request header fields too large.",
-            "request_header_fields_too_large",
-        );
-    }
-    let timed_out = Arc::new(AtomicBool::new(false));
+    let too_large = header_bytes(&request) > limits.max_header_bytes;
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(ConnectInfo(peer));
     if tls {
         parts.extensions.insert(Https);
     }
     let secure = tls || tessera_axum::client::is_secure(&parts, limits.trusted_proxies);
-    let body = DeadlineBody {
-        inner: body,
-        deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
-        timed_out: timed_out.clone(),
+    let mut response = if too_large {
+        json_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "Request header fields too large.",
+            "request_header_fields_too_large",
+        )
+    } else {
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let body = DeadlineBody {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
+            timed_out: timed_out.clone(),
+        };
+        let request = Request::from_parts(parts, Body::new(body));
+        let response = match app.oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        };
+        if timed_out.load(Ordering::Relaxed) {
+            json_error(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request body not received in time.",
+                "request_timeout",
+            )
+        } else {
+            response
+        }
     };
-    let request = Request::from_parts(parts, Body::new(body));
-    let mut response = match app.oneshot(request).await {
-        Ok(response) => response,
-        Err(never) => match never {},
-    };
-    if timed_out.load(Ordering::Relaxed) {
-        response = json_error(
-            StatusCode::REQUEST_TIMEOUT,
-            "Request body not received in time.",
-            "request_timeout",
-        );
-    }
     if secure {
         secure_set_cookies(response.headers_mut());
-    }
-    if secure && limits.hsts_max_age > 0 {
-        if let Ok(value) = HeaderValue::from_str(&format!("max-age={}", limits.hsts_max_age)) {
+        if let Some(hsts) = &limits.hsts {
             response
                 .headers_mut()
-                .insert(http::header::STRICT_TRANSPORT_SECURITY, value);
+                .insert(http::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
         }
     }
     // The connection counts as busy until the response body is sent.

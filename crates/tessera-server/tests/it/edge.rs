@@ -295,7 +295,7 @@ async fn tls_handshake_hsts_host_prefixed_secure_cookies_and_reload_on_sighup() 
     assert_eq!(reply.status(), 200);
     assert_eq!(
         reply.headers()["strict-transport-security"],
-        "max-age=31536000"
+        "max-age=31536000; includeSubDomains"
     );
     let reply = first.get(url("/auth/csrf")).send().await.unwrap();
     assert_eq!(reply.status(), 200);
@@ -356,7 +356,7 @@ async fn a_trusted_proxy_saying_https_gets_hsts_and_plain_http_does_not() {
         .unwrap();
     assert_eq!(
         reply.headers()["strict-transport-security"],
-        "max-age=31536000"
+        "max-age=31536000; includeSubDomains"
     );
     let reply = http.get(server.url("/healthz")).send().await.unwrap();
     assert!(reply.headers().get("strict-transport-security").is_none());
@@ -373,6 +373,48 @@ async fn a_trusted_proxy_saying_https_gets_hsts_and_plain_http_does_not() {
     let reply = http.get(server.url("/auth/csrf")).send().await.unwrap();
     let cookie = reply.headers()["set-cookie"].to_str().unwrap();
     assert!(!cookie.contains("Secure"), "{cookie}");
+
+    // A 431 answered before the application carries it too.
+    let reply = http
+        .get(server.url("/healthz"))
+        .header("X-Forwarded-Proto", "https")
+        .header("X-Pad", "a".repeat(20 * 1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 431);
+    assert_eq!(
+        reply.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+
+    // Off, and without subdomains.
+    let dir = tempfile::tempdir().unwrap();
+    for (max_age, subdomains, expected) in
+        [("0", "true", None), ("600", "false", Some("max-age=600"))]
+    {
+        let server = serve(
+            dir.path(),
+            &[
+                ("TESSERA_SERVER__TRUSTED_PROXIES", "1"),
+                ("TESSERA_SERVER__HSTS_MAX_AGE", max_age),
+                ("TESSERA_SERVER__HSTS_INCLUDE_SUBDOMAINS", subdomains),
+            ],
+        );
+        let reply = http
+            .get(server.url("/healthz"))
+            .header("X-Forwarded-Proto", "https")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            reply
+                .headers()
+                .get("strict-transport-security")
+                .map(|v| v.to_str().unwrap()),
+            expected
+        );
+    }
 
     // Without a trusted proxy the header means nothing.
     let dir = tempfile::tempdir().unwrap();
