@@ -9,6 +9,7 @@
 //! - A connection past `server.max_connections` is accepted, answered `503`
 //!   with `Connection: close` and closed (over TLS: closed without an
 //!   answer), never queued.
+//! - The TLS handshake has `server.header_read_timeout` to complete.
 //! - A head not received within `server.header_read_timeout` closes the
 //!   connection without an answer (nginx answers `408` there too late for
 //!   most clients to read it; hyper closes). A body not received within
@@ -40,7 +41,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
@@ -201,6 +202,8 @@ pub async fn serve(
     // Refusals are answered by small tasks; they are capped too.
     let refusals = Arc::new(Semaphore::new(64));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let mut refused = 0u64;
+    let mut last_refusal_log: Option<Instant> = None;
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -224,7 +227,18 @@ pub async fn serve(
                     drop(refusal);
                 });
             }
-            tracing::warn!(%peer, max = limits.max_connections, "connection refused: server.max_connections reached");
+            // One line a second at most, so a flood cannot fill the log.
+            refused += 1;
+            if last_refusal_log.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(1)) {
+                tracing::warn!(
+                    %peer,
+                    refused,
+                    max = limits.max_connections,
+                    "connections refused: server.max_connections reached"
+                );
+                last_refusal_log = Some(Instant::now());
+                refused = 0;
+            }
             continue;
         };
         let app = app.clone();
