@@ -34,10 +34,19 @@ pub fn client_ip(parts: &Parts, num_proxies: usize) -> Option<IpAddr> {
     entries[index].parse().ok().or(peer)
 }
 
-/// Whether the request came over HTTPS, as a trusted proxy says with
+/// A request extension the server sets on a request that reached it over
+/// TLS on its own listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Https;
+
+/// Whether the request came over HTTPS: over the server's own TLS listener
+/// (the [`Https`] extension), or as a trusted proxy says with
 /// `X-Forwarded-Proto` (Django's `SECURE_PROXY_SSL_HEADER`). Without trusted
-/// proxies, Tessera serves plain HTTP and the header is ignored.
+/// proxies the header is ignored.
 pub fn is_secure(parts: &Parts, num_proxies: usize) -> bool {
+    if parts.extensions.get::<Https>().is_some() {
+        return true;
+    }
     num_proxies > 0
         && parts
             .headers

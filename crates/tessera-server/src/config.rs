@@ -50,6 +50,8 @@ pub struct Config {
     pub admin: AdminConfig,
     /// `[metrics]`.
     pub metrics: MetricsConfig,
+    /// `[tls]`.
+    pub tls: TlsConfig,
 }
 
 /// `[server]`.
@@ -71,6 +73,40 @@ pub struct ServerConfig {
     /// `localhost`, `127.0.0.1`, `[::1]` and the bind address, and is refused
     /// at start when the bind address is not loopback.
     pub allowed_hosts: Vec<String>,
+    /// `Strict-Transport-Security: max-age` on requests that came over TLS
+    /// (directly or through a trusted proxy), Django's `SECURE_HSTS_SECONDS`:
+    /// a duration (`365d`) or seconds (`31536000`); `0` turns the header off.
+    /// Default one year.
+    #[serde(with = "duration_or_zero")]
+    pub hsts_max_age: Duration,
+    /// Add `includeSubDomains` to `Strict-Transport-Security` (ASVS 5
+    /// 3.4.1 at L2; Django's `SECURE_HSTS_INCLUDE_SUBDOMAINS`, off there by
+    /// default). Turn it off when a sibling subdomain still serves plain HTTP.
+    pub hsts_include_subdomains: bool,
+    /// Trusted reverse proxies in front of the server (a count, as
+    /// `throttle.num_proxies`, which stays an alias): their
+    /// `X-Forwarded-For` gives the client address and their
+    /// `X-Forwarded-Proto: https` counts as TLS. Unset: `throttle.num_proxies`.
+    pub trusted_proxies: Option<usize>,
+    /// How long a client has to send a request's head (request line and
+    /// headers) once the server waits for it; then the connection is closed.
+    /// On a keep-alive connection the wait for the next request counts too.
+    #[serde(with = "duration_text")]
+    pub header_read_timeout: Duration,
+    /// How long a client has to send a request's body once its head is read;
+    /// then `408` and the connection is closed.
+    #[serde(with = "duration_text")]
+    pub body_read_timeout: Duration,
+    /// The longest silence from the client while no request is being
+    /// answered (between requests, or in the middle of a head); then the
+    /// connection is closed.
+    #[serde(with = "duration_text")]
+    pub idle_timeout: Duration,
+    /// Concurrent connections; a connection past it is answered `503` and
+    /// closed at once (never queued).
+    pub max_connections: usize,
+    /// The request line and headers together, in bytes; more: `431`.
+    pub max_header_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -79,8 +115,26 @@ impl Default for ServerConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             admin_bind: None,
             allowed_hosts: Vec::new(),
+            hsts_max_age: Duration::from_secs(365 * 86_400),
+            hsts_include_subdomains: true,
+            trusted_proxies: None,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(5),
+            max_connections: 1024,
+            max_header_bytes: 16 * 1024,
         }
     }
+}
+
+/// `[tls]`: HTTPS on the listening address. Both or neither.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first. Re-read on `SIGHUP`.
+    pub cert_file: Option<std::path::PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1). Re-read on `SIGHUP`.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// The default database: SQLite in `./tessera-data/`.
@@ -200,6 +254,11 @@ pub struct CookiesConfig {
     pub session_name: String,
     /// CSRF cookie name.
     pub csrf_name: String,
+    /// Prefix both cookie names with `__Host-` (`__Host-sessionid`,
+    /// `__Host-csrftoken`): the browser then keeps them only from a secure
+    /// origin, with `Path=/` and no `Domain`, so a sibling subdomain cannot
+    /// plant them. Needs secure cookies (TLS, or `secure = true`).
+    pub host_prefix: bool,
 }
 
 impl Default for CookiesConfig {
@@ -208,6 +267,7 @@ impl Default for CookiesConfig {
             secure: "auto".to_owned(),
             session_name: "sessionid".to_owned(),
             csrf_name: "csrftoken".to_owned(),
+            host_prefix: false,
         }
     }
 }
@@ -453,6 +513,35 @@ impl<'de> Deserialize<'de> for Lifetime {
         duration_text::parse(&text)
             .map(|d| Lifetime(Some(d)))
             .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A duration where zero (`0`, `0s`) means "off".
+pub mod duration_or_zero {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    /// As [`super::duration_text::serialize`].
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        super::duration_text::serialize(d, s)
+    }
+
+    /// Text as [`super::duration_text::parse`], a zero, or a whole number
+    /// of seconds (as Django's `SECURE_HSTS_SECONDS`).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Text {
+            Seconds(u64),
+            Text(String),
+        }
+        match Text::deserialize(d)? {
+            Text::Seconds(seconds) => Ok(Duration::from_secs(seconds)),
+            Text::Text(text) if text.trim().trim_end_matches('s') == "0" => Ok(Duration::ZERO),
+            Text::Text(text) => {
+                super::duration_text::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod edge;
 pub mod observability;
 pub mod openapi;
 pub mod routes;
@@ -15,8 +16,7 @@ pub mod webhook;
 
 use anyhow::Context as _;
 use config::Config;
-use std::future::{Future, IntoFuture};
-use std::net::SocketAddr;
+use std::future::Future;
 use std::sync::Arc;
 use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::alerts::{AlertPolicy, AlertSink};
@@ -72,13 +72,13 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         max_tokens_per_user: config.tokens.max_per_user,
         token_idle_timeout: token_idle_timeout(config)?,
         body_limit: config.limits.body_bytes,
-        session_cookie: config.cookies.session_name.clone(),
-        csrf_cookie: config.cookies.csrf_name.clone(),
+        session_cookie: cookie_names(config)?.0,
+        csrf_cookie: cookie_names(config)?.1,
         secure_cookies: secure_cookies(config)?,
         session_idle_timeout: config.sessions.idle_timeout,
         session_max_age: config.sessions.max_age,
         reauth_window: config.reauth.window,
-        num_proxies: config.throttle.num_proxies,
+        num_proxies: trusted_proxies(config)?,
         csrf,
         csrf_use_sessions: config.csrf.use_sessions,
         audit: AuditSettings {
@@ -166,11 +166,12 @@ pub fn token_idle_timeout(config: &Config) -> anyhow::Result<Option<std::time::D
     }
 }
 
-/// `cookies.secure`: `auto` sets `Secure` unless the server listens on a
-/// loopback address (development over plain HTTP).
+/// `cookies.secure`: `auto` sets `Secure` when the server serves TLS
+/// (`[tls]`) and otherwise unless it listens on a loopback address
+/// (development over plain HTTP).
 pub fn secure_cookies(config: &Config) -> anyhow::Result<bool> {
     match config.cookies.secure.as_str() {
-        "auto" => Ok(!config.server.bind.ip().is_loopback()),
+        "auto" => Ok(tls_enabled(config)? || !config.server.bind.ip().is_loopback()),
         "true" => Ok(true),
         "false" => Ok(false),
         other => anyhow::bail!("cookies.secure must be auto, true or false, not {other:?}"),
@@ -187,6 +188,57 @@ pub fn argon2_meets_floor(params: &Argon2Params) -> bool {
     ARGON2_FLOORS
         .iter()
         .any(|&(m, t)| params.m_cost >= m && params.t_cost >= t)
+}
+
+/// Whether `[tls]` is configured; one of its two keys alone is an error.
+pub fn tls_enabled(config: &Config) -> anyhow::Result<bool> {
+    match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(_), Some(_)) => Ok(true),
+        (None, None) => Ok(false),
+        _ => anyhow::bail!("tls.cert_file and tls.key_file go together: set both or neither"),
+    }
+}
+
+/// `server.trusted_proxies`, or its older name `throttle.num_proxies`; both
+/// set to different counts is an error.
+pub fn trusted_proxies(config: &Config) -> anyhow::Result<usize> {
+    match config.server.trusted_proxies {
+        None => Ok(config.throttle.num_proxies),
+        Some(n) if config.throttle.num_proxies == 0 || config.throttle.num_proxies == n => Ok(n),
+        Some(n) => anyhow::bail!(
+            "server.trusted_proxies ({n}) and its alias throttle.num_proxies ({}) disagree: set one",
+            config.throttle.num_proxies
+        ),
+    }
+}
+
+/// The session and CSRF cookie names: `cookies.session_name` and
+/// `cookies.csrf_name`, with `__Host-` in front when `cookies.host_prefix`
+/// is on. The prefix needs `Secure` cookies (browsers drop a `__Host-`
+/// cookie without it; Tessera's cookies always have `Path=/` and no
+/// `Domain`), so it is refused with plain-HTTP cookies.
+pub fn cookie_names(config: &Config) -> anyhow::Result<(String, String)> {
+    let cookies = &config.cookies;
+    if !cookies.host_prefix {
+        return Ok((cookies.session_name.clone(), cookies.csrf_name.clone()));
+    }
+    if !secure_cookies(config)? {
+        anyhow::bail!(
+            "cookies.host_prefix = true needs Secure cookies: configure [tls] \
+             or set cookies.secure = \"true\" (behind a TLS proxy)"
+        );
+    }
+    let prefixed = |name: &str| {
+        if name.starts_with("__Host-") {
+            name.to_owned()
+        } else {
+            format!("__Host-{name}")
+        }
+    };
+    Ok((
+        prefixed(&cookies.session_name),
+        prefixed(&cookies.csrf_name),
+    ))
 }
 
 /// The password hasher the configuration asks for. Parameters below OWASP's
@@ -315,6 +367,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     check(&config)?;
     check_allowed_hosts(&config)?;
+    let limits = edge::Limits::from_config(&config)?;
+    let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+        _ if !tls_enabled(&config)? => None,
+        (Some(cert), Some(key)) => Some(Arc::new(edge::ReloadableCert::load(cert, key)?)),
+        _ => None,
+    };
     let admin_listener = match config.server.admin_bind {
         Some(admin_bind) => Some(
             TcpListener::bind(admin_bind)
@@ -327,16 +385,24 @@ pub async fn run(
     let state = state(config, store, Arc::new(SystemClock))?;
     let tessera = state.tessera.clone();
     let addr = listener.local_addr()?;
+    if !addr.ip().is_loopback() && tls.is_none() && limits.trusted_proxies == 0 {
+        tracing::warn!(
+            "serving plain HTTP on {addr}, a non-loopback address, with neither TLS nor a \
+             trusted proxy: set [tls] cert_file and key_file, or server.trusted_proxies \
+             behind a TLS-terminating proxy"
+        );
+    }
     if !state.tessera.settings().secure_cookies {
         tracing::info!(
             "development mode: cookies are sent without Secure (plain HTTP on loopback); \
              set cookies.secure = true behind TLS"
         );
     }
-    tracing::info!(%addr, "tessera listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, "tessera listening");
     if let Some(admin) = &admin_listener {
         let addr = admin.local_addr()?;
-        tracing::info!(%addr, "tessera admin listening: /admin/ and /metrics are served here only");
+        tracing::info!(%addr, scheme, "tessera admin listening: /admin/ and /metrics are served here only");
         if !addr.ip().is_loopback() {
             // /metrics needs no credential on this listener.
             tracing::warn!(
@@ -361,27 +427,27 @@ pub async fn run(
         // A dropped sender also stops the servers.
         let _ = stopped.wait_for(|stop| *stop).await;
     };
-    let admin_state = state.clone();
-    let admin_stopped = stopped.clone();
-    let admin = async move {
-        match admin_listener {
-            Some(listener) => {
-                axum::serve(
-                    listener,
-                    admin_app(admin_state).into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(until_stopped(admin_stopped))
-                .await
+    let admin = {
+        let (state, stopped, limits, tls) =
+            (state.clone(), stopped.clone(), limits.clone(), tls.clone());
+        async move {
+            match admin_listener {
+                Some(listener) => {
+                    edge::serve(
+                        listener,
+                        admin_app(state),
+                        limits,
+                        tls,
+                        until_stopped(stopped),
+                    )
+                    .await
+                }
+                None => Ok(()),
             }
-            None => Ok(()),
         }
     };
-    let public = axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(until_stopped(stopped));
-    tokio::try_join!(public.into_future(), admin)?;
+    let public = edge::serve(listener, app(state), limits, tls, until_stopped(stopped));
+    tokio::try_join!(public, admin)?;
     purge.abort();
     prune.abort();
     // Queued audit events are written before the process exits.

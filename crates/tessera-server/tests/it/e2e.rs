@@ -21,6 +21,11 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// The server's process id (for signals).
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
