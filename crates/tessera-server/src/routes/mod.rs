@@ -17,7 +17,7 @@ mod unlock;
 use crate::openapi::{op, Auth, RouteDoc, Routes};
 use crate::AppState;
 use axum::extract::Request;
-use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -83,14 +83,33 @@ fn finish(state: AppState, routes: Routes) -> Router {
         path: "/openapi.json",
         ops: vec![op(Method::GET, "This description", Auth::None, &[], &[200])],
     });
+    docs.push(RouteDoc {
+        path: "/",
+        ops: vec![op(
+            Method::GET,
+            "The API root: the URL of every route without a parameter",
+            Auth::None,
+            &[],
+            &[200],
+        )],
+    });
     let description = Arc::new(crate::openapi::document(&docs));
-    let router = router.route(
-        "/openapi.json",
-        get(move || {
-            let description = description.clone();
-            async move { Json(description.as_ref().clone()) }
-        }),
-    );
+    let root = Arc::new(root_paths(&docs));
+    let router = router
+        .route(
+            "/openapi.json",
+            get(move || {
+                let description = description.clone();
+                async move { Json(description.as_ref().clone()) }
+            }),
+        )
+        .route(
+            "/",
+            get(move |origin: hosts::RequestOrigin, headers: HeaderMap| {
+                let root = root.clone();
+                async move { api_root(&root, &origin, &headers) }
+            }),
+        );
     let host_check = Arc::new(hosts::HostCheck {
         allowed: crate::allowed_hosts(&state.config),
         own: state.config.server.bind.to_string(),
@@ -193,6 +212,48 @@ fn demo_docs() -> Vec<RouteDoc> {
             vec![op(Method::GET, "Staff only", d, &[], &[200, 401, 403])],
         ),
     ]
+}
+
+/// The API root's entries, as DRF's `DefaultRouter` lists them: a name for
+/// each route whose path has no parameter (`/auth/me` is `auth-me`), sorted.
+fn root_paths(docs: &[RouteDoc]) -> Vec<(String, &'static str)> {
+    let mut paths: Vec<(String, &'static str)> = docs
+        .iter()
+        .filter(|d| d.path != "/" && !d.path.contains('{'))
+        .map(|d| (d.path.trim_matches('/').replace('/', "-"), d.path))
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// `GET /`: DRF's API root, `{"<route name>": "<absolute URL>"}` built on the
+/// request's checked host; a browser asking for HTML gets the same links as
+/// a page that starts with the sign-in page.
+fn api_root(
+    paths: &[(String, &'static str)],
+    origin: &hosts::RequestOrigin,
+    headers: &HeaderMap,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        let mut page = String::from(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Tessera</title></head>\n<body><h1>Tessera</h1>\n<p><a href=\"/login\">Sign in</a></p>\n<ul>\n",
+        );
+        for (name, path) in paths {
+            page.push_str(&format!("<li><a href=\"{path}\">{name}</a></li>\n"));
+        }
+        page.push_str("</ul></body></html>\n");
+        return axum::response::Html(page).into_response();
+    }
+    let map: serde_json::Map<String, serde_json::Value> = paths
+        .iter()
+        .map(|(name, path)| (name.clone(), format!("{}{path}", origin.0).into()))
+        .collect();
+    Json(map).into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -314,3 +314,45 @@ async fn a_public_bind_with_allowed_hosts_serves_them_only() {
         json!({"detail": "Invalid host header.", "code": "invalid_host"})
     );
 }
+
+#[tokio::test]
+async fn the_api_root_lists_the_routes_on_the_requests_own_host() {
+    let app = TestApp::new().await;
+    let reply = app.get("/", None).await;
+    assert_eq!(reply.status, 200);
+    let root = reply.json();
+    assert_eq!(root["api-token-auth"], "http://testserver/api-token-auth/");
+    assert_eq!(root["auth-me"], "http://testserver/auth/me");
+    assert_eq!(root["openapi.json"], "http://testserver/openapi.json");
+    assert_eq!(root["api-example"], "http://testserver/api/example/");
+    // Routes with a parameter are not listed (DRF's router lists list routes).
+    assert!(root
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|url| !url.as_str().unwrap().contains('{')));
+    assert!(root.get("").is_none(), "the root does not list itself");
+    // A browser gets a page that leads to the sign-in page.
+    let html = app
+        .send(to_host(
+            Method::GET,
+            "/",
+            Some("testserver"),
+            &[("accept", "text/html,application/xhtml+xml")],
+            None,
+        ))
+        .await;
+    assert_eq!(html.status, 200);
+    assert_eq!(
+        html.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = String::from_utf8(html.body.clone()).unwrap();
+    assert!(page.contains("<a href=\"/login\">Sign in</a>"), "{page}");
+    assert!(page.contains("<a href=\"/auth/me\">auth-me</a>"), "{page}");
+    // A foreign host gets no links at all.
+    let foreign = app
+        .send(to_host(Method::GET, "/", Some("evil.example"), &[], None))
+        .await;
+    assert_invalid_host(&foreign);
+}

@@ -44,6 +44,7 @@ const API_MD: &[(&str, &str)] = &[
     ("GET", "/readyz"),
     ("GET", "/metrics"),
     ("GET", "/openapi.json"),
+    ("GET", "/"),
 ];
 
 fn operations(doc: &Value) -> BTreeSet<(String, String)> {
