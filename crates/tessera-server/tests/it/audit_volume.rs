@@ -5,64 +5,21 @@
 //! pruned; `/metrics` shows the queue and the failed token checks per
 //! address.
 
-use crate::support::{Reply, TestApp, TEST_ARGON2};
+use crate::support::{peer_request as request, send_to, Reply, TestApp, TEST_ARGON2};
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Method, Request};
 use axum::Router;
 use futures::future::join_all;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::audit::{AuditQuery, AuditRecord, EventKind, NewAuditEvent};
 use tessera_testkit::ManualClock;
-use tower::ServiceExt;
-
-/// A request to `path` from `peer`, with `headers` and a JSON `body`.
-fn request(
-    method: Method,
-    path: &str,
-    peer: &str,
-    headers: &[(&str, &str)],
-    body: Option<Value>,
-) -> Request<Body> {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "testserver");
-    for (name, value) in headers {
-        builder = builder.header(*name, *value);
-    }
-    let body = match body {
-        Some(body) => {
-            builder = builder.header("content-type", "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    let mut request = builder.body(body).unwrap();
-    let addr = SocketAddr::new(peer.parse().unwrap(), 40000);
-    request.extensions_mut().insert(ConnectInfo(addr));
-    request
-}
 
 /// Sends through a router built once (the floods send thousands).
 async fn send(router: &Router, request: Request<Body>) -> Reply {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    send_to(router.clone(), request).await
 }
 
 /// The stored events of `kind`, the writer flushed first.

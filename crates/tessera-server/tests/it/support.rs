@@ -201,21 +201,7 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self.app().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        send_to(self.app(), request).await
     }
 
     pub async fn get(&self, path: &str, auth: Option<&str>) -> Reply {
@@ -243,6 +229,56 @@ pub fn req(method: Method, path: &str, token: Option<&str>, body: Option<Value>)
             .unwrap(),
         None => builder.body(Body::empty()).unwrap(),
     }
+}
+
+/// Sends `request` through `router` and reads the whole response.
+pub async fn send_to(router: Router, request: Request<Body>) -> Reply {
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// A request to `path` from the client address `peer` (as the real server
+/// sees it through `ConnectInfo`), with `headers` and a JSON `body`.
+pub fn peer_request(
+    method: Method,
+    path: &str,
+    peer: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> Request<Body> {
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "testserver");
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    let body = match body {
+        Some(body) => {
+            builder = builder.header(header::CONTENT_TYPE, "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    let mut request = builder.body(body).unwrap();
+    let addr = std::net::SocketAddr::new(peer.parse().unwrap(), 40000);
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    request
 }
 
 /// A request with raw headers and body.

@@ -1,15 +1,11 @@
 //! Throttles, login protection and attack alerts, over HTTP.
 
-use crate::support::{Reply, TestApp};
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Method, Request};
+use crate::support::{peer_request, send_to, Reply, TestApp};
+use axum::http::Method;
 use serde_json::{json, Value};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tessera_core::audit::{AuditQuery, EventKind};
-use tower::ServiceExt;
 
 /// A request from a given peer address, as the real server sees it.
 pub(crate) async fn from_peer(
@@ -20,36 +16,7 @@ pub(crate) async fn from_peer(
     headers: &[(&str, &str)],
     body: Option<Value>,
 ) -> Reply {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "testserver");
-    for (k, v) in headers {
-        builder = builder.header(*k, *v);
-    }
-    let body = match body {
-        Some(b) => {
-            builder = builder.header("content-type", "application/json");
-            Body::from(b.to_string())
-        }
-        None => Body::empty(),
-    };
-    let mut request = builder.body(body).unwrap();
-    let addr: SocketAddr = format!("{peer}:40000").parse().unwrap();
-    request.extensions_mut().insert(ConnectInfo(addr));
-    let response = app.app().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    send_to(app.app(), peer_request(method, path, peer, headers, body)).await
 }
 
 pub(crate) fn throttled(reply: &Reply, wait: u64) {
