@@ -4,14 +4,17 @@
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
+pub mod keys;
+
 /// The whole configuration. Names follow DRF's settings where DRF has one.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// `[server]`.
@@ -54,17 +57,22 @@ pub struct Config {
     pub tls: TlsConfig,
 }
 
-/// `[server]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[server]`: where and how the server listens.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerConfig {
-    /// Listening address.
+    /// Listening address (`localhost:8000` is `127.0.0.1:8000`; `0.0.0.0:8000`
+    /// listens on every interface and then needs `allowed_hosts`).
+    #[serde(deserialize_with = "socket_addr::deserialize")]
+    #[schemars(with = "String")]
     pub bind: SocketAddr,
     /// A second listener (e.g. `127.0.0.1:9000`) that alone serves
     /// `/admin/*` and `/metrics`, with the same state; the public listener
     /// then answers `404` for them. Unset (the default): both stay on the
     /// public listener, `/metrics` behind a staff credential or
     /// `metrics.bearer_token` unless `bind` is a loopback address.
+    #[serde(deserialize_with = "socket_addr::deserialize_option")]
+    #[schemars(with = "Option<String>", example = "127.0.0.1:9000")]
     pub admin_bind: Option<SocketAddr>,
     /// Django's `ALLOWED_HOSTS`: the `Host` names the server answers
     /// (`api.example.com` exactly, `.example.com` for the domain and its
@@ -78,6 +86,7 @@ pub struct ServerConfig {
     /// a duration (`365d`) or seconds (`31536000`); `0` turns the header off.
     /// Default one year.
     #[serde(with = "duration_or_zero")]
+    #[schemars(with = "String")]
     pub hsts_max_age: Duration,
     /// Add `includeSubDomains` to `Strict-Transport-Security` (ASVS 5
     /// 3.4.1 at L2; Django's `SECURE_HSTS_INCLUDE_SUBDOMAINS`, off there by
@@ -87,20 +96,24 @@ pub struct ServerConfig {
     /// `throttle.num_proxies`, which stays an alias): their
     /// `X-Forwarded-For` gives the client address and their
     /// `X-Forwarded-Proto: https` counts as TLS. Unset: `throttle.num_proxies`.
+    #[schemars(example = 1)]
     pub trusted_proxies: Option<usize>,
     /// How long a client has to send a request's head (request line and
     /// headers) once the server waits for it; then the connection is closed.
     /// On a keep-alive connection the wait for the next request counts too.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub header_read_timeout: Duration,
     /// How long a client has to send a request's body once its head is read;
     /// then `408` and the connection is closed.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub body_read_timeout: Duration,
     /// The longest silence from the client while no request is being
     /// answered (between requests, or in the middle of a head); then the
     /// connection is closed.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub idle_timeout: Duration,
     /// Concurrent connections; a connection past it is answered `503` and
     /// closed at once (never queued).
@@ -127,24 +140,28 @@ impl Default for ServerConfig {
     }
 }
 
-/// `[tls]`: HTTPS on the listening address. Both or neither.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+/// `[tls]`: HTTPS on the listening address (both files or neither).
+#[derive(Debug, Clone, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TlsConfig {
     /// PEM certificate chain, leaf first. Re-read on `SIGHUP`.
+    #[schemars(example = "/etc/tessera/cert.pem")]
     pub cert_file: Option<std::path::PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1). Re-read on `SIGHUP`.
+    #[schemars(example = "/etc/tessera/key.pem")]
     pub key_file: Option<std::path::PathBuf>,
 }
 
 /// The default database: SQLite in `./tessera-data/`.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tessera-data/tessera.db";
 
-/// `[database]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[database]`: where users, tokens, sessions and the audit log are kept.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
-    /// `sqlite://...` or `postgres://...`.
+    /// `sqlite://PATH` (created `0700`/`0600`) or `postgres://USER:PASSWORD@HOST/DB`
+    /// (`?sslmode=verify-full&sslrootcert=FILE` for TLS). `--data-dir` or
+    /// `TESSERA_DATA_DIR` moves the default SQLite file.
     pub url: String,
 }
 
@@ -156,11 +173,11 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// `[limits]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[limits]`: request sizes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
-    /// Larger request bodies get 413.
+    /// Request bodies larger than this many bytes get `413`.
     pub body_bytes: usize,
 }
 
@@ -170,15 +187,16 @@ impl Default for LimitsConfig {
     }
 }
 
-/// `[authentication]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[authentication]`: how requests prove who they are.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthenticationConfig {
-    /// Routes' default authenticators (DRF's `DEFAULT_AUTHENTICATION_CLASSES`).
+    /// Routes' default authenticators, in order (DRF's
+    /// `DEFAULT_AUTHENTICATION_CLASSES`): `token`, `session`.
     pub default: Vec<String>,
-    /// DRF's `TokenAuthentication.keyword`.
+    /// The `Authorization` keyword of tokens (DRF's `TokenAuthentication.keyword`).
     pub token_keyword: String,
-    /// Also accept `Bearer`.
+    /// Also accept `Authorization: Bearer <key>`.
     pub accept_bearer: bool,
 }
 
@@ -192,22 +210,25 @@ impl Default for AuthenticationConfig {
     }
 }
 
-/// `[tokens]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[tokens]`: API tokens (`Authorization: Token <key>`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TokensConfig {
-    /// Lifetime of a new token, or `none`.
+    /// Lifetime of a new token (`90d`), or `none` for DRF's keys that never expire.
+    #[schemars(with = "String")]
     pub default_lifetime: Lifetime,
-    /// How long a rotated key keeps working.
+    /// How long a rotated key keeps working after its successor is issued.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub rotation_grace: Duration,
-    /// Most unexpired tokens per user.
+    /// The most unexpired tokens a user may hold.
     pub max_per_user: u64,
     /// Give every new user a token (the seed's `post_save` signal).
     pub create_on_user_creation: bool,
     /// A token unused this long is refused, or `none` (the default): idle
     /// expiry, counted from the token's last recorded use (or its issue).
     /// At least two minutes, since uses are recorded once a minute.
+    #[schemars(with = "String")]
     pub idle_timeout: Lifetime,
 }
 
@@ -223,15 +244,18 @@ impl Default for TokensConfig {
     }
 }
 
-/// `[sessions]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[sessions]`: the server-side sessions of browser logins.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SessionsConfig {
-    /// Idle timeout.
+    /// A session unused this long ends (Django's idle expiry).
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub idle_timeout: Duration,
-    /// Absolute lifetime.
+    /// A session ends this long after its login, however active
+    /// (Django's `SESSION_COOKIE_AGE`).
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub max_age: Duration,
 }
 
@@ -244,15 +268,16 @@ impl Default for SessionsConfig {
     }
 }
 
-/// `[cookies]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[cookies]`: the session and CSRF cookies.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CookiesConfig {
-    /// `auto`, `true` or `false`.
-    pub secure: String,
-    /// Session cookie name.
+    /// The `Secure` attribute: `true`, `false`, or `"auto"` (secure with TLS
+    /// or on a non-loopback bind; not on plain-HTTP loopback development).
+    pub secure: SecureCookies,
+    /// The session cookie's name (Django's `SESSION_COOKIE_NAME`).
     pub session_name: String,
-    /// CSRF cookie name.
+    /// The CSRF cookie's name (Django's `CSRF_COOKIE_NAME`).
     pub csrf_name: String,
     /// Prefix both cookie names with `__Host-` (`__Host-sessionid`,
     /// `__Host-csrftoken`): the browser then keeps them only from a secure
@@ -264,7 +289,7 @@ pub struct CookiesConfig {
 impl Default for CookiesConfig {
     fn default() -> Self {
         CookiesConfig {
-            secure: "auto".to_owned(),
+            secure: SecureCookies::Auto,
             session_name: "sessionid".to_owned(),
             csrf_name: "csrftoken".to_owned(),
             host_prefix: false,
@@ -272,11 +297,12 @@ impl Default for CookiesConfig {
     }
 }
 
-/// `[csrf]`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+/// `[csrf]`: Django's CSRF protection of session-authenticated writes.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CsrfConfig {
-    /// Django's `CSRF_TRUSTED_ORIGINS`.
+    /// Django's `CSRF_TRUSTED_ORIGINS`: other origins (`https://app.example.com`)
+    /// whose unsafe requests pass the origin check.
     pub trusted_origins: Vec<String>,
     /// Django's `CSRF_USE_SESSIONS`: a signed-in client's CSRF secret is kept
     /// in its server-side session instead of the `csrftoken` cookie, so a
@@ -285,12 +311,14 @@ pub struct CsrfConfig {
     pub use_sessions: bool,
 }
 
-/// `[reauth]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[reauth]`: re-authentication before sensitive operations.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ReauthConfig {
-    /// How long a re-authentication counts.
+    /// How long a re-authentication (`POST /auth/reauth`) counts for
+    /// sensitive operations.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub window: Duration,
 }
 
@@ -302,26 +330,29 @@ impl Default for ReauthConfig {
     }
 }
 
-/// `[registration]`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+/// `[registration]`: self-service sign-up.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RegistrationConfig {
-    /// Serve `POST /auth/register`.
+    /// Serve `POST /auth/register` (self-service sign-up).
     pub enabled: bool,
 }
 
-/// `[throttle]`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+/// `[throttle]`: DRF's request throttling.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ThrottleConfig {
-    /// `anon`, `user` and scope names to DRF rates.
+    /// DRF's `DEFAULT_THROTTLE_RATES`: `anon`, `user` and scope names to
+    /// rates (`100/day`, `10/min`).
+    #[schemars(example = example_rates())]
     pub rates: BTreeMap<String, String>,
-    /// Trusted `X-Forwarded-For` hops.
+    /// Trusted `X-Forwarded-For` hops (DRF's `NUM_PROXIES`; `server.trusted_proxies`
+    /// takes precedence).
     pub num_proxies: usize,
 }
 
-/// `[login_protection]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[login_protection]`: back-off after failed logins.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoginProtectionConfig {
     /// Failures per username in `window` before back-off.
@@ -330,17 +361,20 @@ pub struct LoginProtectionConfig {
     pub max_failures_per_address: u32,
     /// The counting window.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub window: Duration,
     /// The longest lock that binds everyone (`15m`): past it, a username's
     /// lock lets the right password through from an address that has not
     /// failed for that username, so that guesses from elsewhere cannot hold
     /// an account closed; an address's own lock never grows past it.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub max_lockout: Duration,
     /// The longest lock of a username (`1d`), which still binds the
     /// addresses that failed for it; also how long such an address is
     /// remembered.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub max_backoff: Duration,
 }
 
@@ -357,11 +391,12 @@ impl Default for LoginProtectionConfig {
     }
 }
 
-/// `[alerts]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[alerts]`: alerts on credential-stuffing patterns.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertsConfig {
-    /// Where `security_alert` events are POSTed.
+    /// Where `security_alert` events are POSTed (JSON).
+    #[schemars(example = "https://hooks.example.com/tessera")]
     pub webhook_url: Option<String>,
     /// Distinct usernames failing from one address within `window`.
     pub usernames_per_address: usize,
@@ -369,6 +404,7 @@ pub struct AlertsConfig {
     pub addresses_per_username: usize,
     /// The window.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub window: Duration,
 }
 
@@ -383,18 +419,20 @@ impl Default for AlertsConfig {
     }
 }
 
-/// `[audit]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[audit]`: the audit log of authentication outcomes.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuditConfig {
     /// Anonymous noise (throttled, CSRF failures, permission denials and
     /// failed token checks without a user) is counted into one row per
     /// event, client address and route per window this long (`60s`).
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub aggregate_window: Duration,
     /// Events older than this are deleted (`365d`), every hour by the server
     /// and by `tessera clearsessions`.
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub retention: Duration,
 }
 
@@ -407,11 +445,12 @@ impl Default for AuditConfig {
     }
 }
 
-/// `[password]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[password]`: password hashing and rules.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct PasswordConfig {
-    /// `m=19456,t=2,p=1`.
+    /// argon2id cost for new hashes: memory in KiB, iterations, parallelism
+    /// (`m=19456,t=2,p=1`, OWASP's minimum).
     pub argon2: String,
     /// Shortest password accepted when one is set (never below 8).
     pub min_length: usize,
@@ -422,6 +461,7 @@ pub struct PasswordConfig {
     /// flood of other traffic, one verification per core per this much time
     /// (shorter gives logins more and the other traffic's tail latency less).
     #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
     pub max_give_way: Duration,
     /// Accept `argon2` parameters below OWASP's minimum (m=19456,t=2, or
     /// m=47104,t=1, or m=12288,t=3); without it the server refuses to start
@@ -441,11 +481,11 @@ impl Default for PasswordConfig {
     }
 }
 
-/// `[demo]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[demo]`: the example views.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DemoConfig {
-    /// Serve the seed's example views under `/api/`.
+    /// Serve the example views under `/api/`.
     pub enabled: bool,
 }
 
@@ -455,8 +495,8 @@ impl Default for DemoConfig {
     }
 }
 
-/// `[admin]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// `[admin]`: the administration API.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdminConfig {
     /// Users per page of `GET /admin/users` (DRF's `PAGE_SIZE`).
@@ -469,25 +509,133 @@ impl Default for AdminConfig {
     }
 }
 
-/// `[metrics]`.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+/// `[metrics]`: Prometheus metrics at `/metrics`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// A secret a scraper presents as `Authorization: Bearer <token>` to
     /// read `/metrics` on the public listener of a non-loopback bind
     /// (compared in constant time); at least 32 characters. Unset: only a
     /// staff credential reads it there.
+    #[schemars(example = "a-random-secret-of-at-least-32-characters")]
     pub bearer_token: Option<MetricsToken>,
 }
 
 /// `metrics.bearer_token`: a secret whose `Debug` is redacted.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(transparent)]
 pub struct MetricsToken(pub String);
 
 impl std::fmt::Debug for MetricsToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("[redacted]")
+    }
+}
+
+/// `cookies.secure`: a boolean, or `"auto"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SecureCookies {
+    /// Secure with TLS or on a non-loopback bind; not on plain-HTTP loopback.
+    #[default]
+    Auto,
+    /// Always `Secure` (`true`).
+    Always,
+    /// Never `Secure` (`false`).
+    Never,
+}
+
+impl Serialize for SecureCookies {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SecureCookies::Auto => s.serialize_str("auto"),
+            SecureCookies::Always => s.serialize_bool(true),
+            SecureCookies::Never => s.serialize_bool(false),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for SecureCookies {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Bool(bool),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Bool(true) => Ok(SecureCookies::Always),
+            Raw::Bool(false) => Ok(SecureCookies::Never),
+            // The strings of earlier versions are still read.
+            Raw::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
+                "auto" => Ok(SecureCookies::Auto),
+                "true" => Ok(SecureCookies::Always),
+                "false" => Ok(SecureCookies::Never),
+                _ => Err(serde::de::Error::custom(format!(
+                    "expected true, false or \"auto\", found {text:?}"
+                ))),
+            },
+        }
+    }
+}
+
+impl JsonSchema for SecureCookies {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecureCookies".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"anyOf": [{"type": "boolean"}, {"const": "auto"}]})
+    }
+}
+
+fn example_rates() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("anon".to_owned(), "100/day".to_owned()),
+        ("user".to_owned(), "1000/day".to_owned()),
+    ])
+}
+
+/// Listening addresses: an IP address and port, or `localhost:PORT`
+/// (`127.0.0.1:PORT`). Other names are refused rather than resolved, so
+/// that the address bound never depends on DNS.
+pub mod socket_addr {
+    use serde::{Deserialize, Deserializer};
+    use std::net::{Ipv4Addr, SocketAddr};
+
+    /// Parses `IP:PORT`, `[IPv6]:PORT` or `localhost:PORT`.
+    pub fn parse(text: &str) -> Result<SocketAddr, String> {
+        let text = text.trim();
+        if let Ok(addr) = text.parse::<SocketAddr>() {
+            return Ok(addr);
+        }
+        if let Some((host, port)) = text.rsplit_once(':') {
+            if host.eq_ignore_ascii_case("localhost") {
+                let port: u16 = port
+                    .parse()
+                    .map_err(|_| format!("invalid port {port:?} in {text:?}"))?;
+                return Ok(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+            }
+        }
+        Err(format!(
+            "invalid listening address {text:?}: write an IP address and a port \
+             (127.0.0.1:8000, 0.0.0.0:8000, [::1]:8000) or localhost:PORT"
+        ))
+    }
+
+    /// serde's `deserialize_with`.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+        let text = String::deserialize(d)?;
+        parse(&text).map_err(serde::de::Error::custom)
+    }
+
+    /// serde's `deserialize_with` for an optional address.
+    pub fn deserialize_option<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            None => Ok(None),
+            Some(text) => parse(&text).map(Some).map_err(serde::de::Error::custom),
+        }
     }
 }
 
@@ -499,7 +647,7 @@ impl Serialize for Lifetime {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
             None => s.serialize_str("none"),
-            Some(d) => s.serialize_str(&humantime::format_duration(d).to_string()),
+            Some(d) => s.serialize_str(&duration_text::format(d)),
         }
     }
 }
@@ -560,9 +708,25 @@ pub mod duration_text {
         Ok(d)
     }
 
+    /// `d` in its largest whole unit (`365d`, `10m`, `90s`, `1500ms`),
+    /// which [`parse`] reads back.
+    pub fn format(d: Duration) -> String {
+        let millis = d.as_millis();
+        if !millis.is_multiple_of(1000) {
+            return format!("{millis}ms");
+        }
+        let seconds = d.as_secs();
+        for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
+            if seconds > 0 && seconds.is_multiple_of(size) {
+                return format!("{}{unit}", seconds / size);
+            }
+        }
+        format!("{seconds}s")
+    }
+
     /// serde's `serialize_with`.
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&humantime::format_duration(*d).to_string())
+        s.serialize_str(&format(*d))
     }
 
     /// serde's `deserialize_with`.
@@ -573,8 +737,19 @@ pub mod duration_text {
 }
 
 impl Config {
-    /// Defaults, then the file (if any), then `TESSERA_*` variables.
+    /// Defaults, then the file (if any), then `TESSERA_*` variables; a
+    /// variable that looks like configuration but names no key is an error
+    /// ([`keys::check_environment`]).
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        Ok(Config::load_with_sources(file)?.0)
+    }
+
+    /// [`Config::load`], and the figment it came from, which knows where
+    /// each value was set ([`keys::source`]).
+    pub fn load_with_sources(file: Option<&Path>) -> Result<(Config, Figment), String> {
+        keys::check_environment(
+            std::env::vars_os().map(|(name, _)| name.to_string_lossy().into_owned()),
+        )?;
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             if !path.exists() {
@@ -591,12 +766,13 @@ impl Config {
             .split("__")
             .filter(|key| key.as_str().contains('.'));
         figment = figment.merge(env);
-        figment.extract::<Config>().map_err(|e| {
+        let config = figment.extract::<Config>().map_err(|e| {
             e.into_iter()
                 .map(|e| e.to_string())
                 .collect::<Vec<_>>()
                 .join("; ")
-        })
+        })?;
+        Ok((config, figment))
     }
 }
 
@@ -699,5 +875,92 @@ mod tests {
             assert!(e.to_lowercase().contains("bindd"), "{e}");
             Ok(())
         });
+    }
+    #[test]
+    fn booleans_are_booleans_and_auto_is_kept() {
+        for (toml, wanted) in [
+            ("secure = true", SecureCookies::Always),
+            ("secure = false", SecureCookies::Never),
+            ("secure = \"auto\"", SecureCookies::Auto),
+            ("secure = \"true\"", SecureCookies::Always),
+        ] {
+            figment::Jail::expect_with(|jail| {
+                jail.create_file("t.toml", &format!("[cookies]\n{toml}\n"))?;
+                let c = Config::load(Some(Path::new("t.toml"))).map_err(figment::Error::from)?;
+                assert_eq!(c.cookies.secure, wanted, "{toml}");
+                Ok(())
+            });
+        }
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_COOKIES__SECURE", "false");
+            let c = Config::load(None).map_err(figment::Error::from)?;
+            assert_eq!(c.cookies.secure, SecureCookies::Never);
+            jail.set_env("TESSERA_COOKIES__SECURE", "sometimes");
+            let e = Config::load(None).err().unwrap_or_default();
+            assert!(
+                e.contains("expected true, false or \"auto\", found \"sometimes\""),
+                "{e}"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn listening_addresses_take_localhost_and_nothing_resolved() {
+        assert_eq!(
+            socket_addr::parse("localhost:8000"),
+            Ok("127.0.0.1:8000".parse().unwrap())
+        );
+        assert_eq!(
+            socket_addr::parse("[::1]:8000"),
+            Ok("[::1]:8000".parse().unwrap())
+        );
+        let e = socket_addr::parse("api.example.com:80").unwrap_err();
+        assert!(
+            e.starts_with("invalid listening address \"api.example.com:80\""),
+            "{e}"
+        );
+        assert!(socket_addr::parse("localhost:http").is_err());
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "t.toml",
+                "[server]\nbind = \"localhost:8123\"\nadmin_bind = \"localhost:9123\"\n",
+            )?;
+            let c = Config::load(Some(Path::new("t.toml"))).map_err(figment::Error::from)?;
+            assert_eq!(c.server.bind.to_string(), "127.0.0.1:8123");
+            assert_eq!(
+                c.server.admin_bind.map(|a| a.to_string()).as_deref(),
+                Some("127.0.0.1:9123")
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_misspelt_variable_stops_the_load() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_DATABASE_URL", "postgres://x@h/db");
+            let e = Config::load(None).err().unwrap_or_default();
+            assert!(e.contains("TESSERA_DATABASE__URL (database.url)"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn durations_are_written_in_whole_units() {
+        for (seconds, text) in [
+            (31_536_000, "365d"),
+            (7_200, "2h"),
+            (600, "10m"),
+            (90, "90s"),
+            (0, "0s"),
+        ] {
+            assert_eq!(duration_text::format(Duration::from_secs(seconds)), text);
+        }
+        assert_eq!(duration_text::format(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(
+            duration_text::parse("1500ms"),
+            Ok(Duration::from_millis(1500))
+        );
     }
 }

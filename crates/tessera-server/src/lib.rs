@@ -6,6 +6,7 @@
 //! listener until `shutdown` resolves. The binary (`main.rs`) only parses the
 //! command line and calls into [`cli`].
 
+pub mod banner;
 pub mod cli;
 pub mod config;
 pub mod edge;
@@ -15,7 +16,7 @@ pub mod routes;
 pub mod webhook;
 
 use anyhow::Context as _;
-use config::Config;
+use config::{Config, SecureCookies};
 use std::future::Future;
 use std::sync::Arc;
 use tessera_axum::accounts::{issue_token, TokenRequest};
@@ -170,12 +171,11 @@ pub fn token_idle_timeout(config: &Config) -> anyhow::Result<Option<std::time::D
 /// (`[tls]`) and otherwise unless it listens on a loopback address
 /// (development over plain HTTP).
 pub fn secure_cookies(config: &Config) -> anyhow::Result<bool> {
-    match config.cookies.secure.as_str() {
-        "auto" => Ok(tls_enabled(config)? || !config.server.bind.ip().is_loopback()),
-        "true" => Ok(true),
-        "false" => Ok(false),
-        other => anyhow::bail!("cookies.secure must be auto, true or false, not {other:?}"),
-    }
+    Ok(match config.cookies.secure {
+        SecureCookies::Auto => tls_enabled(config)? || !config.server.bind.ip().is_loopback(),
+        SecureCookies::Always => true,
+        SecureCookies::Never => false,
+    })
 }
 
 /// OWASP's argon2id minimums as (memory in KiB, iterations) pairs, any one
@@ -225,7 +225,7 @@ pub fn cookie_names(config: &Config) -> anyhow::Result<(String, String)> {
     if !secure_cookies(config)? {
         anyhow::bail!(
             "cookies.host_prefix = true needs Secure cookies: configure [tls] \
-             or set cookies.secure = \"true\" (behind a TLS proxy)"
+             or set cookies.secure = true (behind a TLS proxy)"
         );
     }
     let prefixed = |name: &str| {
@@ -411,6 +411,19 @@ pub async fn run(
             );
         }
     }
+    let users = state
+        .tessera
+        .stores()
+        .users
+        .list_users(None, 0, 1)
+        .await
+        .map(|page| page.count)
+        .unwrap_or(0);
+    let admin_addr = match &admin_listener {
+        Some(admin) => Some(admin.local_addr()?),
+        None => None,
+    };
+    banner::Banner::new(&state.config, scheme, addr, admin_addr, users).print();
     let purge = spawn_purge(state.tessera.clone());
     let prune = spawn_audit_retention(
         state.tessera.clone(),

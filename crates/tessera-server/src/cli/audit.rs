@@ -7,11 +7,12 @@ use tessera_core::audit::{AuditQuery, EventKind};
 /// Options of `audit`.
 #[derive(Debug, Args)]
 pub struct AuditArgs {
-    /// Only this user's events (an id).
-    #[arg(long)]
-    pub user: Option<i64>,
-    /// Only this kind of event (`login_failed`, `token_created`, ...).
-    #[arg(long)]
+    /// Only this user's events: a username, or a user id (a username is
+    /// looked up first).
+    #[arg(long, value_name = "USERNAME|ID")]
+    pub user: Option<String>,
+    /// Only this kind of event.
+    #[arg(long, value_parser = event_kind())]
     pub event: Option<EventKind>,
     /// Only events at or after this time (RFC 3339).
     #[arg(long, value_parser = parse_time)]
@@ -33,21 +34,33 @@ pub enum Format {
     Table,
 }
 
+/// The event names, listed by clap when a value is not one of them.
+fn event_kind() -> impl clap::builder::TypedValueParser<Value = EventKind> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(EventKind::ALL.map(EventKind::as_str))
+        .try_map(|name| name.parse::<EventKind>())
+}
+
 fn parse_time(text: &str) -> Result<time::OffsetDateTime, String> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
         .map_err(|e| format!("expected an RFC 3339 time such as 2026-01-31T12:00:00Z ({e})"))
 }
 
 pub(super) async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
-    let store = crate::open_store(&config).await?;
+    let state = super::open_state(config).await?;
+    let user = match &args.user {
+        Some(given) => Some(user_id(&state.tessera, given).await?),
+        None => None,
+    };
+    let store = state.tessera.stores().audit.clone();
     let query = AuditQuery {
-        user: args.user,
+        user,
         event: args.event,
         since: args.since,
         offset: 0,
         limit: args.limit,
     };
-    let page = tessera_core::audit::AuditStore::query(&store, &query).await?;
+    let page = store.query(&query).await?;
     match args.format {
         Format::Json => {
             for event in &page.events {
@@ -75,4 +88,26 @@ pub(super) async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The id of the user named `given`, or `given` as an id when no user has
+/// that name; said on standard error.
+async fn user_id(tessera: &tessera_axum::Tessera, given: &str) -> anyhow::Result<i64> {
+    let user = match super::user_named(tessera, given).await {
+        Ok(user) => user,
+        Err(not_found) => match given.parse::<i64>() {
+            Ok(id) => tessera
+                .stores()
+                .users
+                .user_by_id(id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no user is named {given:?} or has the id {id}"))?,
+            Err(_) => return Err(not_found),
+        },
+    };
+    eprintln!(
+        "tessera: events of user {:?} (id {})",
+        user.username, user.id
+    );
+    Ok(user.id)
 }

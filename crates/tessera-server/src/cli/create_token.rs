@@ -34,7 +34,7 @@ pub(super) async fn run(config: Config, args: CreateTokenArgs) -> anyhow::Result
         &user,
         serde_json::json!({"name": request.name, "via": "cli"}),
     );
-    let (key, _) = issue_token(tessera, &user, request, event)
+    let (key, record) = issue_token(tessera, &user, request, event)
         .await
         .map_err(explain)?;
     println!(
@@ -42,6 +42,15 @@ pub(super) async fn run(config: Config, args: CreateTokenArgs) -> anyhow::Result
         key.expose(),
         user.username
     );
+    // DRF's keys never expire; say when this one does.
+    match record.expires {
+        Some(expires) => eprintln!(
+            "It expires at {} (tokens.default_lifetime = {}; unlike DRF's, Tessera's keys expire).",
+            tessera_core::clock::rfc3339(expires),
+            crate::config::duration_text::format((expires - record.created).unsigned_abs())
+        ),
+        None => eprintln!("It never expires (tokens.default_lifetime = none)."),
+    }
     Ok(())
 }
 

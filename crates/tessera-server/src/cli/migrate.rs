@@ -3,7 +3,7 @@
 use crate::config::Config;
 
 pub(super) async fn run(config: Config) -> anyhow::Result<()> {
-    let store = crate::open_store(&config).await?;
+    let store = super::open_store(&config).await?;
     println!("Migrations applied to the {} store.", store.backend());
     Ok(())
 }

@@ -7,10 +7,12 @@ mod create_token;
 mod createsuperuser;
 mod migrate;
 mod serve;
+mod show_config;
 mod unlock;
 
-use crate::config::Config;
+use crate::config::{keys, Config};
 use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +38,10 @@ pub struct GlobalArgs {
     /// The database (`sqlite://...` or `postgres://...`), overriding `database.url`.
     #[arg(long, global = true, value_name = "URL")]
     pub database_url: Option<String>,
+    /// The directory of the embedded SQLite database (`DIR/tessera.db`;
+    /// `./tessera-data` by default), instead of `database.url`.
+    #[arg(long, global = true, value_name = "DIR", env = "TESSERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// The subcommands.
@@ -62,14 +68,16 @@ pub enum Command {
     /// each running server applies it the next time it finds that username
     /// locked, without a restart.
     Unlock(unlock::UnlockArgs),
+    /// Print the configuration in effect, with where each value came from
+    /// (default, file, environment, command line); secrets redacted.
+    Config(show_config::ConfigArgs),
 }
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut config = Config::load(cli.global.config.as_deref()).map_err(anyhow::Error::msg)?;
-    if let Some(url) = cli.global.database_url {
-        config.database.url = url;
-    }
+    let (config, figment) =
+        Config::load_with_sources(cli.global.config.as_deref()).map_err(anyhow::Error::msg)?;
+    let (config, overrides) = apply_global(config, &figment, &cli.global)?;
     match cli.command {
         Command::Serve(args) => serve::run(config, args).await,
         Command::Migrate => migrate::run(config).await,
@@ -79,12 +87,61 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clearsessions => clearsessions::run(config).await,
         Command::Audit(args) => audit::run(config, args).await,
         Command::Unlock(args) => unlock::run(config, args).await,
+        Command::Config(args) => show_config::run(&config, &figment, &overrides, args),
     }
+}
+
+/// The options every command takes, over the loaded configuration; and
+/// which keys they set, for `tessera config` (key path to source).
+fn apply_global(
+    mut config: Config,
+    figment: &figment::Figment,
+    global: &GlobalArgs,
+) -> anyhow::Result<(Config, BTreeMap<String, String>)> {
+    let mut overrides = BTreeMap::new();
+    if let Some(url) = &global.database_url {
+        config.database.url = url.clone();
+        overrides.insert(
+            "database.url".to_owned(),
+            "command line --database-url".to_owned(),
+        );
+    }
+    if let Some(dir) = &global.data_dir {
+        let from_environment =
+            std::env::var_os("TESSERA_DATA_DIR").is_some_and(|value| dir.as_os_str() == value);
+        let given = if from_environment {
+            "environment TESSERA_DATA_DIR"
+        } else {
+            "command line --data-dir"
+        };
+        let url_source = keys::source(figment, &overrides, "database.url");
+        if url_source != "default" {
+            anyhow::bail!(
+                "{given} and database.url ({url_source}) both say where the data is: keep one"
+            );
+        }
+        let dir = dir.to_string_lossy();
+        if dir.contains('?') {
+            anyhow::bail!("{given}: a directory name with '?' cannot be used");
+        }
+        config.database.url = format!("sqlite://{}/tessera.db", dir.trim_end_matches('/'));
+        overrides.insert("database.url".to_owned(), given.to_owned());
+    }
+    Ok((config, overrides))
+}
+
+/// Opens the configured store, saying which on standard error.
+pub(crate) async fn open_store(config: &Config) -> anyhow::Result<tessera_store_sql::SqlStore> {
+    eprintln!(
+        "tessera: data in {}",
+        crate::banner::data_location(&config.database.url)
+    );
+    crate::open_store(config).await
 }
 
 /// The state a command works with: the configured store, the system clock.
 pub(crate) async fn open_state(config: Config) -> anyhow::Result<crate::AppState> {
-    let store = crate::open_store(&config).await?;
+    let store = open_store(&config).await?;
     crate::state(
         config,
         store,
@@ -106,6 +163,12 @@ pub(crate) async fn user_named(
         .await?
         .ok_or_else(|| anyhow::anyhow!("user {username:?} does not exist"))?
         .user)
+}
+
+/// A listening address on the command line: as `server.bind`, so
+/// `localhost:8000` works.
+pub(crate) fn parse_bind(text: &str) -> Result<SocketAddr, String> {
+    crate::config::socket_addr::parse(text)
 }
 
 /// Overrides `server.bind`.

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 /// Options of `serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The listening address, overriding `server.bind`.
-    #[arg(long, value_name = "ADDR")]
+    /// The listening address (`127.0.0.1:8000`, `localhost:8000`,
+    /// `0.0.0.0:8000`), overriding `server.bind`.
+    #[arg(long, value_name = "ADDR", value_parser = super::parse_bind)]
     pub bind: Option<SocketAddr>,
 }
 

@@ -9,13 +9,14 @@ pub fn tessera(dir: &Path) -> Command {
     command
         .current_dir(dir)
         .env_remove("TESSERA_DATABASE__URL")
+        .env_remove("TESSERA_DATA_DIR")
         .env("TESSERA_PASSWORD__ARGON2", crate::support::TEST_ARGON2)
         .env("TESSERA_PASSWORD__ALLOW_WEAK_PARAMETERS", "true")
         .env("RUST_LOG", "warn");
     command
 }
 
-fn run(command: &mut Command) -> Output {
+pub fn run(command: &mut Command) -> Output {
     command.output().unwrap()
 }
 
@@ -31,7 +32,7 @@ pub fn run_with_input(command: &mut Command, input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
@@ -86,8 +87,8 @@ fn commands_share_the_default_store_in_the_working_directory() {
         .env("TESSERA_SUPERUSER_PASSWORD", "x-fine-password-1"));
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        text(&out.stderr).trim(),
-        "error: username: A user with that username already exists."
+        text(&out.stderr).lines().last(),
+        Some("error: username: A user with that username already exists.")
     );
     // The password validators apply here too.
     let out = run(tessera(dir.path())
@@ -95,7 +96,7 @@ fn commands_share_the_default_store_in_the_working_directory() {
         .env("TESSERA_SUPERUSER_PASSWORD", "password"));
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        text(&out.stderr).trim(),
+        text(&out.stderr).lines().last().unwrap_or_default(),
         "error: password: This password is too common."
     );
 }
@@ -160,8 +161,8 @@ fn changepassword_asks_twice_and_changes_it() {
     let out = run(tessera(dir.path()).args(["changepassword", "nobody"]));
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        text(&out.stderr).trim(),
-        "error: user \"nobody\" does not exist"
+        text(&out.stderr).lines().last(),
+        Some("error: user \"nobody\" does not exist")
     );
 }
 
@@ -178,9 +179,14 @@ fn bad_arguments_and_unreachable_databases_fail_in_one_line() {
     ]));
     assert_eq!(out.status.code(), Some(1));
     let stderr = text(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert_eq!(
+        lines[0],
+        "tessera: data in PostgreSQL database \"x\" on 127.0.0.1:1"
+    );
     assert!(
-        stderr.starts_with(
+        lines[1].starts_with(
             "error: cannot open the database at postgres://postgres:***@127.0.0.1:1/x"
         ),
         "{stderr}"
@@ -200,8 +206,8 @@ fn bad_arguments_and_unreachable_databases_fail_in_one_line() {
     let out = run(tessera(dir.path()).args(["create-token", "ghost"]));
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        text(&out.stderr).trim(),
-        "error: user \"ghost\" does not exist"
+        text(&out.stderr).lines().last(),
+        Some("error: user \"ghost\" does not exist")
     );
 }
 

@@ -202,7 +202,9 @@ async fn login_sets_a_fresh_http_only_session_and_rotates_the_csrf_secret() {
 
 #[tokio::test]
 async fn secure_cookies_when_configured() {
-    let app = TestApp::with_config(|c| c.cookies.secure = "true".into()).await;
+    let app =
+        TestApp::with_config(|c| c.cookies.secure = tessera_server::config::SecureCookies::Always)
+            .await;
     app.user("alice", "s3cret-pass").await;
     let (_, reply) = login(&app, "alice", "s3cret-pass").await;
     assert!(set_cookie(&reply, "sessionid")

@@ -265,7 +265,7 @@ async fn the_unlock_command_reaches_a_running_server() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr).trim(),
-        "error: user \"ghost\" does not exist"
+        String::from_utf8_lossy(&out.stderr).lines().last(),
+        Some("error: user \"ghost\" does not exist")
     );
 }
