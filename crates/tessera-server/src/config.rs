@@ -711,6 +711,9 @@ pub mod duration_text {
     /// `d` in its largest whole unit (`365d`, `10m`, `90s`, `1500ms`),
     /// which [`parse`] reads back.
     pub fn format(d: Duration) -> String {
+        if !d.subsec_nanos().is_multiple_of(1_000_000) {
+            return format!("{}ns", d.as_nanos());
+        }
         let millis = d.as_millis();
         if !millis.is_multiple_of(1000) {
             return format!("{millis}ms");
