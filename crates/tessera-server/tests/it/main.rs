@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod cookies_edge;
 mod cors;
+mod cors_browser;
 mod e2e;
 mod edge;
 mod errors;
