@@ -3,7 +3,7 @@
 //! origins, `Vary` on every response, and nothing at all without `[cors]`.
 
 use crate::cli::tessera;
-use crate::support::{peer_request, Reply, TestApp};
+use crate::support::{peer_request, send_to, Reply, TestApp};
 use axum::body::Body;
 use axum::http::{Method, Request};
 use serde_json::json;
@@ -406,6 +406,24 @@ async fn a_foreign_host_is_refused_even_for_a_preflight() {
     let reply = plain.send(request).await;
     reply.assert_error(400, "invalid_host", "Invalid host header.");
     assert_eq!(vary(&reply), Vec::<&str>::new());
+}
+
+#[tokio::test]
+async fn the_admin_listener_answers_no_cors() {
+    let app = cors_app(|c| c.server.admin_bind = Some("127.0.0.1:0".parse().unwrap())).await;
+    let admin = tessera_server::admin_app(app.state.clone());
+    // The open `/metrics` there: readable by no page, preflight or not.
+    let reply = send_to(admin.clone(), preflight("/metrics", APP, "GET")).await;
+    reply.assert_error(405, "method_not_allowed", "Method \"OPTIONS\" not allowed.");
+    assert_eq!(cors_headers(&reply), []);
+    assert_eq!(vary(&reply), Vec::<&str>::new());
+    let reply = send_to(admin, request(Method::GET, "/metrics", &[("origin", APP)])).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(cors_headers(&reply), []);
+    assert_eq!(vary(&reply), Vec::<&str>::new());
+    // The public listener of the same state does answer CORS.
+    let reply = app.send(preflight("/auth/me", APP, "GET")).await;
+    assert_eq!(reply.header("access-control-allow-origin"), Some(APP));
 }
 
 #[tokio::test]
