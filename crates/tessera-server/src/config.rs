@@ -33,6 +33,8 @@ pub struct Config {
     pub cookies: CookiesConfig,
     /// `[csrf]`.
     pub csrf: CsrfConfig,
+    /// `[cors]`.
+    pub cors: CorsConfig,
     /// `[reauth]`.
     pub reauth: ReauthConfig,
     /// `[registration]`.
@@ -309,6 +311,66 @@ pub struct CsrfConfig {
     /// cookie planted by a sibling subdomain or a man in the middle is never
     /// read. Clients get their token from `GET /auth/csrf`.
     pub use_sessions: bool,
+}
+
+/// `[cors]`: pages on other origins calling the API from a browser, as
+/// django-cors-headers gives DRF. Off while `allowed_origins` is empty (the
+/// default): no CORS header and no `Vary` is added. Served on the public
+/// listener only, never on `server.admin_bind`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Origins whose pages may call the API (`CORS_ALLOWED_ORIGINS`), exactly
+    /// as browsers send them (`https://app.example`, no path or trailing
+    /// slash), or `["*"]` alone for any origin without credentials; empty (the
+    /// default) turns CORS off.
+    pub allowed_origins: Vec<String>,
+    /// Let those pages send cookies and read the answers
+    /// (`Access-Control-Allow-Credentials: true`, `CORS_ALLOW_CREDENTIALS`):
+    /// session logins need it, token calls do not; each origin then belongs in
+    /// `csrf.trusted_origins` too.
+    pub allow_credentials: bool,
+    /// Request headers a page may send (`CORS_ALLOW_HEADERS`), answered to
+    /// preflights.
+    pub allowed_headers: Vec<String>,
+    /// Methods a page may use (`CORS_ALLOW_METHODS`), in upper case, answered
+    /// to preflights.
+    pub allowed_methods: Vec<String>,
+    /// Response headers a page may read beyond the CORS-safelisted ones
+    /// (`CORS_EXPOSE_HEADERS`); default `retry-after`, the wait of a `429` or
+    /// `503`.
+    pub expose_headers: Vec<String>,
+    /// How long a browser may reuse a preflight answer
+    /// (`CORS_PREFLIGHT_MAX_AGE`, default `1d`; Chromium caps it at 2 h); `0`
+    /// sends no `Access-Control-Max-Age`.
+    #[serde(with = "duration_or_zero")]
+    #[schemars(with = "String")]
+    pub max_age: Duration,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        let list = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
+        CorsConfig {
+            allowed_origins: Vec::new(),
+            allow_credentials: false,
+            // django-cors-headers' `default_headers` and `default_methods`.
+            allowed_headers: list(&[
+                "accept",
+                "authorization",
+                "content-type",
+                "user-agent",
+                "x-csrftoken",
+                "x-requested-with",
+            ]),
+            allowed_methods: list(&["DELETE", "GET", "OPTIONS", "PATCH", "POST", "PUT"]),
+            // Not in django-cors-headers' defaults: the contract's `429` and
+            // `503` say how long to wait in `Retry-After`, which a page cannot
+            // read unless exposed; it tells nothing the body does not.
+            expose_headers: list(&["retry-after"]),
+            max_age: Duration::from_secs(86_400),
+        }
+    }
 }
 
 /// `[reauth]`: re-authentication before sensitive operations.
@@ -857,6 +919,51 @@ mod tests {
                 Some("10/min")
             );
             assert_eq!(c.database.url, "postgres://x@h/db");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cors_is_off_by_default_and_lists_come_from_the_environment() {
+        let c = Config::default();
+        assert!(c.cors.allowed_origins.is_empty());
+        assert!(!c.cors.allow_credentials);
+        assert_eq!(c.cors.max_age, Duration::from_secs(86_400));
+        assert!(crate::cors(&c)
+            .map_err(|e| e.to_string())
+            .is_ok_and(|l| l.is_none()));
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "TESSERA_CORS__ALLOWED_ORIGINS",
+                r#"["https://app.example"]"#,
+            );
+            jail.set_env("TESSERA_CORS__ALLOW_CREDENTIALS", "true");
+            jail.set_env("TESSERA_CORS__ALLOWED_METHODS", r#"["GET", "POST"]"#);
+            jail.set_env("TESSERA_CORS__MAX_AGE", "10m");
+            let c = Config::load(None).map_err(figment::Error::from)?;
+            assert_eq!(c.cors.allowed_origins, ["https://app.example"]);
+            assert!(c.cors.allow_credentials);
+            assert_eq!(c.cors.allowed_methods, ["GET", "POST"]);
+            assert_eq!(c.cors.max_age, Duration::from_secs(600));
+            assert_eq!(c.cors.expose_headers, ["retry-after"]);
+            let layer = crate::cors(&c).map_err(|e| e.to_string())?;
+            assert!(layer.is_some());
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "t.toml",
+                "[cors]\nallowed_origins = [\"http://localhost:5173\"]\nmax_age = 0\n",
+            )?;
+            let c = Config::load(Some(Path::new("t.toml"))).map_err(figment::Error::from)?;
+            assert_eq!(c.cors.allowed_origins, ["http://localhost:5173"]);
+            assert_eq!(c.cors.max_age, Duration::ZERO);
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_CORS__ALLOWED_ORIGIN", r#"["https://app.example"]"#);
+            let e = Config::load(None).err().unwrap_or_default();
+            assert!(e.contains("allowed_origin"), "{e}");
             Ok(())
         });
     }

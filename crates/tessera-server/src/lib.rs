@@ -299,7 +299,178 @@ pub fn public_metrics_open(config: &Config) -> bool {
 pub fn check(config: &Config) -> anyhow::Result<()> {
     hasher(config)?;
     metrics_token(config)?;
+    cors(config)?;
     Ok(())
+}
+
+/// `[cors]` as tower-http's CORS layer (django-cors-headers' settings), or
+/// `None` when `cors.allowed_origins` is empty: then no CORS layer runs and
+/// responses are exactly as without CORS. Refused, with a one-line error
+/// naming the key: an origin not written `scheme://host[:port]` as browsers
+/// send it (a path, a trailing slash, upper case, a default port), `null`,
+/// `*` beside other origins or with `cors.allow_credentials` (browsers refuse
+/// that pair anyway), and header names or methods that are not HTTP tokens
+/// (or `*`: list them).
+pub fn cors(config: &Config) -> anyhow::Result<Option<tower_http::cors::CorsLayer>> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let cors = &config.cors;
+    if cors.allowed_origins.is_empty() {
+        return Ok(None);
+    }
+    let any = cors.allowed_origins.iter().any(|origin| origin == "*");
+    let origins = if any {
+        if cors.allowed_origins.len() > 1 {
+            anyhow::bail!("cors.allowed_origins: \"*\" allows every origin and must be alone");
+        }
+        if cors.allow_credentials {
+            anyhow::bail!(
+                "cors.allowed_origins = [\"*\"] cannot go with cors.allow_credentials = true \
+                 (browsers refuse credentials with Access-Control-Allow-Origin: *): \
+                 list the origins"
+            );
+        }
+        AllowOrigin::any()
+    } else {
+        let origins = cors
+            .allowed_origins
+            .iter()
+            .map(|origin| cors_origin(origin))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("cors.allowed_origins: {e}"))?;
+        AllowOrigin::list(origins)
+    };
+    let headers = |key: &str, names: &[String]| {
+        names
+            .iter()
+            .map(|name| cors_header_name(name))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("cors.{key}: {e}"))
+    };
+    let methods = cors
+        .allowed_methods
+        .iter()
+        .map(|method| cors_method(method))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("cors.allowed_methods: {e}"))?;
+    let mut layer = CorsLayer::new()
+        .allow_origin(origins)
+        .allow_credentials(cors.allow_credentials)
+        .allow_headers(headers("allowed_headers", &cors.allowed_headers)?)
+        .allow_methods(methods)
+        .expose_headers(headers("expose_headers", &cors.expose_headers)?);
+    if !cors.max_age.is_zero() {
+        layer = layer.max_age(cors.max_age);
+    }
+    Ok(Some(layer))
+}
+
+/// One entry of `cors.allowed_origins`: an origin exactly as a browser
+/// sends it in `Origin`, since it is compared byte for byte.
+fn cors_origin(text: &str) -> Result<axum::http::HeaderValue, String> {
+    let example = "write scheme://host[:port], e.g. \"https://app.example\"";
+    if text == "null" {
+        // Sandboxed frames and `file:` or `data:` pages all send `null`.
+        return Err("\"null\" is never allowed: any page can take that origin".to_owned());
+    }
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Err(format!("{text:?} is not an origin: {example}"));
+    };
+    if text.contains('*') {
+        return Err(format!(
+            "{text:?}: no wildcards, list each origin (or [\"*\"] alone for any)"
+        ));
+    }
+    if let Some(at) = rest.find(['/', '?', '#']) {
+        let origin = format!("{scheme}://{}", &rest[..at]);
+        if &rest[at..] == "/" {
+            return Err(format!("{text:?}: no trailing slash, write {origin:?}"));
+        }
+        return Err(format!(
+            "{text:?}: an origin has no path, query or fragment, write {origin:?}"
+        ));
+    }
+    if rest.contains('@') {
+        return Err(format!("{text:?}: an origin has no user name, {example}"));
+    }
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not an origin: {e}"))?;
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} has no host: {example}"));
+    }
+    // What browsers send: lower case, punycode, no default port.
+    let canonical = match url.origin() {
+        origin @ url::Origin::Tuple(..) => origin.ascii_serialization(),
+        url::Origin::Opaque(_) => url.as_str().to_owned(),
+    };
+    if canonical != text {
+        return Err(format!(
+            "{text:?} is not written as browsers send it: write {canonical:?}"
+        ));
+    }
+    axum::http::HeaderValue::from_str(text).map_err(|e| format!("{text:?}: {e}"))
+}
+
+/// A header name of `cors.allowed_headers` or `cors.expose_headers`.
+fn cors_header_name(text: &str) -> Result<axum::http::HeaderName, String> {
+    if text == "*" {
+        return Err("\"*\" is not supported: list the header names".to_owned());
+    }
+    axum::http::HeaderName::from_bytes(text.as_bytes())
+        .map_err(|_| format!("{text:?} is not a header name"))
+}
+
+/// A method of `cors.allowed_methods`: an HTTP token in upper case (browsers
+/// compare methods other than the six standard ones case-sensitively).
+fn cors_method(text: &str) -> Result<axum::http::Method, String> {
+    if text == "*" {
+        return Err("\"*\" is not supported: list the methods".to_owned());
+    }
+    if text != text.to_ascii_uppercase() {
+        return Err(format!(
+            "{text:?}: write methods in upper case ({:?})",
+            text.to_ascii_uppercase()
+        ));
+    }
+    axum::http::Method::from_bytes(text.as_bytes()).map_err(|_| format!("{text:?} is not a method"))
+}
+
+/// The start-up warnings of `[cors]`: one for each origin allowed with
+/// credentials that `csrf.trusted_origins` does not trust. Django keeps the
+/// two lists apart (`CORS_ALLOWED_ORIGINS`, `CSRF_TRUSTED_ORIGINS`), and so
+/// does Tessera: reading a cross-origin answer and writing with a session
+/// from that origin are separate grants. Without the second, the page's
+/// session login and session-authenticated writes get the CSRF `403`.
+pub fn cors_warnings(config: &Config) -> Vec<String> {
+    let cors = &config.cors;
+    if !cors.allow_credentials {
+        return Vec::new();
+    }
+    let Ok(csrf) = CsrfConfig::new(config.csrf.trusted_origins.iter().cloned()) else {
+        return Vec::new();
+    };
+    cors.allowed_origins
+        .iter()
+        .filter(|origin| {
+            let request = tessera_core::csrf::CsrfRequest {
+                method: axum::http::Method::POST,
+                is_secure: origin.starts_with("https://"),
+                host: None,
+                origin: Some(origin.as_bytes()),
+                referer: None,
+                cookie: None,
+                header_token: None,
+                form_token: None,
+            };
+            !tessera_core::csrf::origin_verified(&request, &csrf)
+        })
+        .map(|origin| {
+            format!(
+                "cors.allowed_origins has {origin:?} with cors.allow_credentials, but \
+                 csrf.trusted_origins does not trust it: session logins and session-authenticated \
+                 writes from its pages will get 403 \"CSRF Failed: Origin checking failed\"; \
+                 add it to csrf.trusted_origins (Django needs both lists too)"
+            )
+        })
+        .collect()
 }
 
 /// Opens the configured store and applies its migrations.
@@ -321,6 +492,7 @@ pub fn state(config: Config, store: SqlStore, clock: Arc<dyn Clock>) -> anyhow::
     // Token and session checks are served from an in-process cache; local
     // revocation clears it at once, other processes' within a second.
     metrics_token(&config)?;
+    cors(&config)?;
     let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
     let tessera = Tessera::with_clock(stores, hasher(&config)?, settings(&config)?, clock);
     if config.tokens.create_on_user_creation {
@@ -397,6 +569,16 @@ pub async fn run(
             "development mode: cookies are sent without Secure (plain HTTP on loopback); \
              set cookies.secure = true behind TLS"
         );
+    }
+    if !state.config.cors.allowed_origins.is_empty() {
+        tracing::info!(
+            origins = ?state.config.cors.allowed_origins,
+            credentials = state.config.cors.allow_credentials,
+            "CORS: pages on these origins may call the public listener"
+        );
+    }
+    for warning in cors_warnings(&state.config) {
+        tracing::warn!("{warning}");
     }
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(%addr, scheme, "tessera listening");

@@ -22,6 +22,9 @@ pub(crate) struct HostCheck {
     pub(crate) allowed: AllowedHosts,
     pub(crate) own: String,
     pub(crate) num_proxies: usize,
+    /// The `Vary` of the CORS layer when CORS is on: the `400` of a foreign
+    /// host carries it too, as every other response does then.
+    pub(crate) vary: Option<HeaderValue>,
 }
 
 /// The request's scheme and allowed host, `http://api.example.com:8000`: the
@@ -44,13 +47,17 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
 }
 
 /// The 400 of a disallowed or missing `Host`.
-fn invalid_host() -> Response {
-    ApiError::new(
+fn invalid_host(check: &HostCheck) -> Response {
+    let mut response = ApiError::new(
         StatusCode::BAD_REQUEST,
         "invalid_host",
         "Invalid host header.",
     )
-    .into_response()
+    .into_response();
+    if let Some(vary) = &check.vary {
+        response.headers_mut().append(header::VARY, vary.clone());
+    }
+    response
 }
 
 /// The middleware: the host is the `Host` header, else the URI's authority
@@ -68,13 +75,13 @@ pub(crate) async fn check(
         None => match parts.uri.authority() {
             Some(authority) => authority.as_str().as_bytes().to_vec(),
             None if parts.version <= Version::HTTP_10 => check.own.as_bytes().to_vec(),
-            None => return invalid_host(),
+            None => return invalid_host(&check),
         },
     };
     if !check.allowed.is_allowed(&host) {
         let shown: String = String::from_utf8_lossy(&host).chars().take(100).collect();
         tracing::info!(host = ?shown, "request refused: Host not in server.allowed_hosts");
-        return invalid_host();
+        return invalid_host(&check);
     }
     // Allowed hosts are `name[:port]` of ASCII letters, digits, `.-:[]`.
     let host = String::from_utf8_lossy(&host).into_owned();

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+pub(crate) mod cors;
 mod events;
 pub(crate) mod hosts;
 mod login_page;
@@ -26,6 +27,7 @@ use axum::{Extension, Router};
 use std::sync::Arc;
 use tessera_axum::body::BodyLimit;
 use tessera_axum::ApiError;
+use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The application of the public listener: every route, or, when
@@ -57,14 +59,19 @@ pub fn app(state: AppState) -> Router {
         let views = seed_views::router(tessera, &tessera.settings().default_authenticators);
         routes = routes.merge_router(views, demo_docs());
     }
-    finish(state, routes)
+    // Checked when the state was built.
+    let cors = crate::cors(&state.config).unwrap_or(None);
+    finish(state, routes, cors)
 }
 
 /// The application of the admin listener (`server.admin_bind`): `/admin/*`
 /// with the same policies as on the public listener, and `/metrics` open to
 /// whoever reaches the listener (bind it to a private address), with
 /// `/healthz`, `/readyz` and its own `/openapi.json`. Same state, so same
-/// stores, caches and metrics.
+/// stores, caches and metrics. No CORS here, whatever `[cors]` says: the
+/// listener is for operators on a private address, and a page on an allowed
+/// origin (or any, with `*`) that a staff member opens could otherwise read
+/// its open `/metrics` through their browser.
 pub fn admin_app(state: AppState) -> Router {
     let tessera = &state.tessera;
     let routes = Routes::new()
@@ -72,11 +79,12 @@ pub fn admin_app(state: AppState) -> Router {
         .merge(unlock::routes(tessera))
         .merge(ops::metrics_routes(tessera, true, None))
         .merge(ops::routes());
-    finish(state, routes)
+    finish(state, routes, None)
 }
 
-/// The contract's answers and headers around a listener's routes.
-fn finish(state: AppState, routes: Routes) -> Router {
+/// The contract's answers and headers around a listener's routes, with
+/// `cors` (when CORS is on) right inside the host check.
+fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
     let tessera = &state.tessera;
     let (router, mut docs) = routes.into_parts();
     docs.push(RouteDoc {
@@ -114,10 +122,19 @@ fn finish(state: AppState, routes: Routes) -> Router {
         allowed: crate::allowed_hosts(&state.config),
         own: state.config.server.bind.to_string(),
         num_proxies: state.config.throttle.num_proxies,
+        vary: cors.as_ref().and_then(|_| cors::vary()),
     });
     let router = router
         .fallback(not_found)
-        .layer(middleware::from_fn(method_not_allowed))
+        .layer(middleware::from_fn(method_not_allowed));
+    // CORS: before authentication (a preflight is answered here), after the
+    // host check (a foreign host is refused even for a preflight). Without
+    // `[cors]` there is no layer at all.
+    let router = match cors {
+        Some(layer) => router.layer(middleware::from_fn_with_state(Arc::new(layer), cors::cors)),
+        None => router,
+    };
+    let router = router
         // Django's `ALLOWED_HOSTS`: outside every route, so before
         // authentication, and inside the hardening headers and request logs.
         .layer(middleware::from_fn_with_state(host_check, hosts::check))

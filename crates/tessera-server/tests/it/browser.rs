@@ -18,8 +18,8 @@ use tempfile::TempDir;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-const USERNAME: &str = "alice";
-const PASSWORD: &str = "alice-pass-123";
+pub(crate) const USERNAME: &str = "alice";
+pub(crate) const PASSWORD: &str = "alice-pass-123";
 const BAD_LOGIN: &str = "Unable to log in with provided credentials.";
 const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided.";
 /// The longest wait for anything the page does.
@@ -121,7 +121,7 @@ impl Driver {
 
 /// Runs `test` with a fresh browser; on failure, saves a screenshot of the
 /// page and says where, then fails.
-async fn with_browser<F, Fut>(name: &str, test: F)
+pub(crate) async fn with_browser<F, Fut>(name: &str, test: F)
 where
     F: FnOnce(Client) -> Fut,
     Fut: Future<Output = ()>,
@@ -147,7 +147,7 @@ where
 }
 
 /// Polls `probe` until it gives a value, for at most [`WAIT`].
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,

@@ -9,6 +9,8 @@ mod audit_volume;
 mod browser;
 mod cli;
 mod cookies_edge;
+mod cors;
+mod cors_browser;
 mod e2e;
 mod edge;
 mod errors;
