@@ -49,8 +49,13 @@ pub const OTHER_VARIABLES: [&str; 4] = [
     "TESSERA_TEST_DATABASE_URL",
 ];
 
-/// Every section and key of [`Config`].
-pub fn sections() -> Vec<Section> {
+/// Every section and key of [`Config`], worked out once per process.
+pub fn sections() -> &'static [Section] {
+    static SECTIONS: std::sync::OnceLock<Vec<Section>> = std::sync::OnceLock::new();
+    SECTIONS.get_or_init(read_sections)
+}
+
+fn read_sections() -> Vec<Section> {
     let schema = schemars::schema_for!(Config);
     let schema = schema.as_value();
     let defs = schema.get("$defs").cloned().unwrap_or(Json::Null);
@@ -222,12 +227,11 @@ fn json_inline(value: &Json) -> String {
 /// Every key's dotted path (`server.bind`), and whether it is a table.
 fn paths() -> Vec<(String, bool)> {
     sections()
-        .into_iter()
+        .iter()
         .flat_map(|s| {
-            let section = s.name;
             s.keys
-                .into_iter()
-                .map(move |k| (format!("{section}.{}", k.name), k.table))
+                .iter()
+                .map(move |k| (format!("{}.{}", s.name, k.name), k.table))
         })
         .collect()
 }
@@ -248,7 +252,7 @@ where
     K: AsRef<str>,
 {
     let paths = paths();
-    let sections: Vec<String> = sections().into_iter().map(|s| s.name).collect();
+    let sections: Vec<&str> = sections().iter().map(|s| s.name.as_str()).collect();
     let mut errors = Vec::new();
     for name in vars {
         let name = name.as_ref();
@@ -283,7 +287,7 @@ where
         // No double underscore: configuration only if it would name a key.
         for (at, _) in rest.match_indices('_') {
             let (section, key) = (&rest[..at], &rest[at + 1..]);
-            if !sections.iter().any(|s| s == section) {
+            if !sections.contains(&section) {
                 continue;
             }
             let exact = paths.iter().find(|(path, table)| {
