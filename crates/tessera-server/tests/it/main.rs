@@ -18,6 +18,7 @@ mod lifecycle;
 mod observability;
 mod obtain_token;
 mod openapi;
+mod overload;
 mod password_work;
 mod permissions;
 mod postgres_tls;
