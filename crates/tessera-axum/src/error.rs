@@ -166,6 +166,10 @@ impl From<HashError> for ApiError {
                 tracing::warn!("password hashing queue full");
                 ApiError::unavailable()
             }
+            HashError::TimedOut => {
+                tracing::warn!("password hash could not start within password.max_queue_wait");
+                ApiError::unavailable()
+            }
             HashError::Internal(reason) => {
                 tracing::error!(%reason, "password hashing failed");
                 ApiError::internal()

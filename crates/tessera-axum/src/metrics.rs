@@ -16,6 +16,11 @@
 //! | `tessera_password_hash_running` | gauge | |
 //! | `tessera_password_hash_gave_way_total` | counter | |
 //! | `tessera_password_hash_forced_total` | counter | |
+//! | `tessera_password_hash_queue_limit` | gauge | |
+//! | `tessera_password_hash_share_total` | counter | |
+//! | `tessera_password_hash_dropped_total` | counter | |
+//! | `tessera_password_hash_timed_out_total` | counter | |
+//! | `tessera_password_hash_refused_total` | counter | |
 //! | `tessera_csrf_failures_total` | counter | |
 //! | `tessera_lockouts_total` | counter | |
 //! | `tessera_token_db_lookups_total` | counter | |
@@ -355,6 +360,11 @@ impl Collector for HasherMetrics {
                 "Password hash jobs running now.",
                 self.0.running(),
             ),
+            (
+                "tessera_password_hash_queue_limit",
+                "Password hash jobs that may wait now: as many as start within password.max_queue_wait at the recent pace.",
+                self.0.queue_limit(),
+            ),
         ];
         for (name, help, value) in gauges {
             let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
@@ -371,6 +381,26 @@ impl Collector for HasherMetrics {
                 "tessera_password_hash_forced",
                 "Password hash jobs that waited as long as allowed, then ran anyway.",
                 self.0.forced(),
+            ),
+            (
+                "tessera_password_hash_share",
+                "Password hash jobs run by the share lane (password.min_share).",
+                self.0.shared(),
+            ),
+            (
+                "tessera_password_hash_dropped",
+                "Password hash jobs dropped unhashed because their request had gone.",
+                self.0.dropped(),
+            ),
+            (
+                "tessera_password_hash_timed_out",
+                "Password hash jobs that could not start within password.max_queue_wait (answered 503).",
+                self.0.timed_out(),
+            ),
+            (
+                "tessera_password_hash_refused",
+                "Password hash jobs refused at once, the queue full (answered 503).",
+                self.0.refused(),
             ),
         ];
         for (name, help, value) in counters {
@@ -504,6 +534,10 @@ mod tests {
             "tessera_password_hash_running 0",
             "tessera_password_hash_gave_way_total 0",
             "tessera_password_hash_forced_total 0",
+            "tessera_password_hash_share_total 0",
+            "tessera_password_hash_dropped_total 0",
+            "tessera_password_hash_timed_out_total 0",
+            "tessera_password_hash_refused_total 0",
             "# TYPE tessera_token_auth_failures_by_address gauge",
             "tessera_token_auth_failures_by_address{address=\"203.0.113.7\"} 2",
             "tessera_token_auth_failures_by_address{address=\"unknown\"} 1",

@@ -62,7 +62,7 @@ impl Toucher {
         }
         self.writes.fetch_add(1, Ordering::Relaxed);
         let stores = stores.clone();
-        tokio::spawn(async move {
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let result = match what {
                 Used::Token(id) => stores.tokens.touch_token(id, now).await,
                 Used::Session(id) => stores.sessions.touch_session(id, now).await,
@@ -70,7 +70,7 @@ impl Toucher {
             if let Err(e) = result {
                 tracing::warn!(error = %e, "recording a credential's use failed");
             }
-        });
+        }));
     }
 
     /// Writes started so far (for tests and metrics).

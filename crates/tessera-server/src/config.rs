@@ -122,6 +122,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// The request line and headers together, in bytes; more: `431`.
     pub max_header_bytes: usize,
+    /// How long `GET /readyz` waits for each store (`1s`): one that has not answered by then is reported down (`503`, the store named).
+    #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
+    pub readiness_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -138,6 +142,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(5),
             max_connections: 1024,
             max_header_bytes: 16 * 1024,
+            readiness_timeout: Duration::from_secs(1),
         }
     }
 }
@@ -165,12 +170,17 @@ pub struct DatabaseConfig {
     /// (`?sslmode=verify-full&sslrootcert=FILE` for TLS). `--data-dir` or
     /// `TESSERA_DATA_DIR` moves the default SQLite file.
     pub url: String,
+    /// How long a request waits for a database connection (`2s`) before it is answered `503` with `Retry-After`.
+    #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
+    pub acquire_timeout: Duration,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: DEFAULT_DATABASE_URL.to_owned(),
+            acquire_timeout: tessera_store_sql::DEFAULT_ACQUIRE_TIMEOUT,
         }
     }
 }
@@ -525,6 +535,12 @@ pub struct PasswordConfig {
     #[serde(with = "duration_text")]
     #[schemars(with = "String")]
     pub max_give_way: Duration,
+    /// How long a login waits for its password hash to start (`5s`); then it is answered `503` with `Retry-After`, and the queue holds only what starts within it.
+    #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
+    pub max_queue_wait: Duration,
+    /// The share of the machine's CPU time (all cores) that password hashing gets however busy other requests keep it (`0.25`); `0` turns it off.
+    pub min_share: f64,
     /// Accept `argon2` parameters below OWASP's minimum (m=19456,t=2, or
     /// m=47104,t=1, or m=12288,t=3); without it the server refuses to start
     /// with them. For test suites only.
@@ -538,6 +554,8 @@ impl Default for PasswordConfig {
             min_length: 8,
             revoke_on_change: true,
             max_give_way: tessera_core::password::DEFAULT_MAX_GIVE_WAY,
+            max_queue_wait: tessera_core::password::DEFAULT_MAX_QUEUE_WAIT,
+            min_share: tessera_core::password::DEFAULT_MIN_SHARE,
             allow_weak_parameters: false,
         }
     }
@@ -858,6 +876,10 @@ mod tests {
         assert_eq!(c.tokens.idle_timeout, Lifetime(None));
         assert_eq!(c.limits.body_bytes, 65_536);
         assert_eq!(c.password.max_give_way, Duration::from_secs(2));
+        assert_eq!(c.password.max_queue_wait, Duration::from_secs(5));
+        assert_eq!(c.password.min_share, 0.25);
+        assert_eq!(c.server.readiness_timeout, Duration::from_secs(1));
+        assert_eq!(c.database.acquire_timeout, Duration::from_secs(2));
         assert!(c.demo.enabled);
         assert_eq!(c.audit.aggregate_window, Duration::from_secs(60));
         assert_eq!(c.audit.retention, Duration::from_secs(365 * 86_400));
@@ -887,6 +909,38 @@ mod tests {
             assert_eq!(c.password.max_give_way, Duration::from_secs(2));
             let hasher = crate::hasher(&c).map_err(|e| e.to_string())?;
             assert_eq!(hasher.max_give_way(), Duration::from_secs(2));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn overload_keys_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_PASSWORD__MAX_QUEUE_WAIT", "3s");
+            jail.set_env("TESSERA_PASSWORD__MIN_SHARE", "0.5");
+            jail.set_env("TESSERA_PASSWORD__ARGON2", "m=64,t=1,p=1");
+            jail.set_env("TESSERA_PASSWORD__ALLOW_WEAK_PARAMETERS", "true");
+            jail.set_env("TESSERA_SERVER__READINESS_TIMEOUT", "250ms");
+            jail.set_env("TESSERA_DATABASE__ACQUIRE_TIMEOUT", "1500ms");
+            let c = Config::load(None).map_err(figment::Error::from)?;
+            assert_eq!(c.password.max_queue_wait, Duration::from_secs(3));
+            assert_eq!(c.password.min_share, 0.5);
+            assert_eq!(c.server.readiness_timeout, Duration::from_millis(250));
+            assert_eq!(c.database.acquire_timeout, Duration::from_millis(1500));
+            let hasher = crate::hasher(&c).map_err(|e| e.to_string())?;
+            assert_eq!(hasher.max_queue_wait(), Duration::from_secs(3));
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            assert_eq!(hasher.guaranteed_cores(), 0.5 * cores as f64);
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TESSERA_PASSWORD__MIN_SHARE", "1.5");
+            let c = Config::load(None).map_err(figment::Error::from)?;
+            let e = crate::check(&c)
+                .err()
+                .map(|e| format!("{e:#}"))
+                .unwrap_or_default();
+            assert!(e.contains("password.min_share"), "{e}");
             Ok(())
         });
     }

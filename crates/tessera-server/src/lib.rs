@@ -26,7 +26,7 @@ use tessera_axum::throttling::{parse_rates, Throttle};
 use tessera_axum::{Authenticator, Settings, Tessera};
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::host::AllowedHosts;
-use tessera_core::password::{Argon2Params, PasswordHasher};
+use tessera_core::password::{Argon2Params, PasswordHasher, PoolSettings};
 use tessera_core::throttle::LoginPolicy;
 use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, SystemClock, User};
@@ -259,9 +259,17 @@ pub fn hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
             config.password.argon2
         );
     }
-    Ok(PasswordHasher::with_defaults(params)
-        .map_err(anyhow::Error::msg)?
-        .with_max_give_way(config.password.max_give_way))
+    let min_share = config.password.min_share;
+    if !(0.0..=1.0).contains(&min_share) {
+        anyhow::bail!("password.min_share = {min_share} must be between 0 and 1 (a share of the machine's CPU time)");
+    }
+    let pool = PoolSettings {
+        min_share,
+        max_give_way: config.password.max_give_way,
+        max_queue_wait: config.password.max_queue_wait,
+        ..PoolSettings::default()
+    };
+    PasswordHasher::with_pool(params, pool).map_err(anyhow::Error::msg)
 }
 
 /// The shortest `metrics.bearer_token` accepted.
@@ -475,7 +483,10 @@ pub fn cors_warnings(config: &Config) -> Vec<String> {
 
 /// Opens the configured store and applies its migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
-    let store = SqlStore::connect(&config.database.url)
+    let options = tessera_store_sql::ConnectOptions {
+        acquire_timeout: config.database.acquire_timeout,
+    };
+    let store = SqlStore::connect_with(&config.database.url, options)
         .await
         .with_context(|| {
             format!(
@@ -491,9 +502,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
 pub fn state(config: Config, store: SqlStore, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
     // Token and session checks are served from an in-process cache; local
     // revocation clears it at once, other processes' within a second.
+    let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
+    state_with_stores(config, stores, clock)
+}
+
+/// The state for `config` over any stores (tests put a failing or hanging
+/// one in), with the given clock.
+pub fn state_with_stores(
+    config: Config,
+    stores: tessera_core::Stores,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<AppState> {
     metrics_token(&config)?;
     cors(&config)?;
-    let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
     let tessera = Tessera::with_clock(stores, hasher(&config)?, settings(&config)?, clock);
     if config.tokens.create_on_user_creation {
         tessera.on_user_created(Arc::new(|tessera: Tessera, user: User| {

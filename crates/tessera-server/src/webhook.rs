@@ -37,7 +37,8 @@ impl Webhook {
 impl AlertSink for Webhook {
     fn send(&self, alert: serde_json::Value) {
         let this = self.clone();
-        tokio::spawn(async move {
+        // Its log lines carry the id of the request that raised the alert.
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             let mut delay = this.first_delay;
             for attempt in 1..=this.attempts {
                 match this.client.post(&this.url).json(&alert).send().await {
@@ -53,6 +54,6 @@ impl AlertSink for Webhook {
                 }
             }
             tracing::error!("alert webhook failed after every attempt");
-        });
+        }));
     }
 }

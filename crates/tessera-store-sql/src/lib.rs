@@ -58,8 +58,28 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 /// How long SQLite waits for another connection's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a request waits for a pooled connection before the store counts as
-/// unavailable (a 503 rather than a request hanging on a dead database).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// unavailable (a 503 rather than a request hanging on a dead database), unless
+/// [`ConnectOptions::acquire_timeout`] says otherwise: short enough that a
+/// client still waits for the answer during an outage, long enough for a new
+/// connection to be made to a live server.
+pub const DEFAULT_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How [`SqlStore::connect_with`] sets up its connection pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectOptions {
+    /// How long an operation waits for a connection (a free one from the
+    /// pool, or a new one) before it fails with [`StoreError::Unavailable`]
+    /// (default [`DEFAULT_ACQUIRE_TIMEOUT`]).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions {
+            acquire_timeout: DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+}
 
 /// Runs `$body` with `$pool` bound to whichever pool the store holds, so a query
 /// is written once and compiled for both drivers.
@@ -99,12 +119,17 @@ impl SqlStore {
     /// five-second busy timeout. The schema is not touched: call
     /// [`SqlStore::migrate`].
     pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        Self::connect_with(url, ConnectOptions::default()).await
+    }
+
+    /// [`SqlStore::connect`] with these pool options.
+    pub async fn connect_with(url: &str, pool: ConnectOptions) -> Result<SqlStore, StoreError> {
         if url.starts_with("sqlite:") {
             let options = SqliteConnectOptions::from_str(url).map_err(store_error)?;
-            Self::connect_sqlite(options).await
+            Self::connect_sqlite(options, pool).await
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url).map_err(store_error)?;
-            Self::connect_postgres(options).await
+            Self::connect_postgres(options, pool).await
         } else {
             // The URL itself is not echoed: it may carry a password.
             Err(StoreError::Other(
@@ -121,11 +146,14 @@ impl SqlStore {
         let options = PgConnectOptions::from_str(url)
             .map_err(store_error)?
             .options([("search_path", schema)]);
-        Self::connect_postgres(options).await
+        Self::connect_postgres(options, ConnectOptions::default()).await
     }
 
     /// Connects a SQLite pool with these options and Tessera's settings.
-    async fn connect_sqlite(options: SqliteConnectOptions) -> Result<SqlStore, StoreError> {
+    async fn connect_sqlite(
+        options: SqliteConnectOptions,
+        pool: ConnectOptions,
+    ) -> Result<SqlStore, StoreError> {
         let filename = options.get_filename().to_path_buf();
         let on_disk = create_parent_directory(&filename).await?;
         if on_disk {
@@ -144,7 +172,7 @@ impl SqlStore {
         // release, which catches a dead connection thread.)
         let pool = SqlitePoolOptions::new()
             .test_before_acquire(false)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(pool.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(store_error)?;
@@ -158,9 +186,12 @@ impl SqlStore {
     }
 
     /// Connects a PostgreSQL pool with these options.
-    async fn connect_postgres(options: PgConnectOptions) -> Result<SqlStore, StoreError> {
+    async fn connect_postgres(
+        options: PgConnectOptions,
+        pool: ConnectOptions,
+    ) -> Result<SqlStore, StoreError> {
         let pool = PgPoolOptions::new()
-            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .acquire_timeout(pool.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(store_error)?;
@@ -219,5 +250,41 @@ impl Health for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
         with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
             .map_err(store_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_operation_that_gets_no_connection_fails_unavailable_after_the_acquire_timeout() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let options = ConnectOptions {
+            acquire_timeout: Duration::from_millis(100),
+        };
+        let store = SqlStore::connect_with(&url, options)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Pool::Sqlite(pool) = &store.pool else {
+            panic!("not SQLite");
+        };
+        assert_eq!(
+            pool.options().get_acquire_timeout(),
+            Duration::from_millis(100)
+        );
+        // Every connection taken, as by requests stuck on a dead server.
+        let mut held = Vec::new();
+        for _ in 0..pool.options().get_max_connections() {
+            held.push(pool.acquire().await.unwrap_or_else(|e| panic!("{e}")));
+        }
+        let refused = store.ping().await;
+        assert!(
+            matches!(refused, Err(StoreError::Unavailable(_))),
+            "{refused:?}"
+        );
+        drop(held);
+        store.ping().await.unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -5,7 +5,7 @@ use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
 use serde_json::{json, Value};
@@ -114,8 +114,39 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// 200 when every store answers, else 503 with `Retry-After`.
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    state.tessera.stores().health.ping().await?;
-    Ok(Json(json!({"status": "ok"})))
+/// 200 when every store answers within `server.readiness_timeout`, else
+/// 503 with `Retry-After` and the contract's body, naming the first store
+/// that did not (`"store": "database"`), so that a load balancer takes the
+/// process out within that time of an outage, however long the store itself
+/// would take to fail.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let timeout = state.config.server.readiness_timeout;
+    let stores = state.tessera.stores();
+    // One deadline for all: the answer comes within the timeout however
+    // many stores there are.
+    let deadline = tokio::time::Instant::now() + timeout;
+    let probes = [("database", stores.health.clone())];
+    let mut answers = Vec::with_capacity(probes.len());
+    for (name, store) in probes {
+        answers.push((name, tokio::time::timeout_at(deadline, store.ping()).await));
+    }
+    for (name, answer) in answers {
+        let reason = match answer {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} ms", timeout.as_millis()),
+        };
+        tracing::warn!(store = name, %reason, "not ready: a store did not answer");
+        let unavailable = ApiError::unavailable();
+        let mut response = (
+            unavailable.status,
+            Json(json!({"detail": unavailable.detail, "code": unavailable.code, "store": name})),
+        )
+            .into_response();
+        for (header, value) in unavailable.headers {
+            response.headers_mut().insert(header, value);
+        }
+        return response;
+    }
+    Json(json!({"status": "ok"})).into_response()
 }

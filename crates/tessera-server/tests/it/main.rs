@@ -21,6 +21,7 @@ mod observability;
 mod obtain_token;
 mod openapi;
 mod operator;
+mod overload;
 mod password_work;
 mod permissions;
 mod postgres_tls;

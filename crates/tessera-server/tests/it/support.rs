@@ -68,6 +68,15 @@ impl TestApp {
     }
 
     pub async fn with_config(edit: impl FnOnce(&mut Config)) -> TestApp {
+        Self::with_stores(edit, |stores| stores).await
+    }
+
+    /// With the configuration edited, and the stores (over SQLite, behind
+    /// the cache, as the server builds them) replaced in part by `stores`.
+    pub async fn with_stores(
+        edit: impl FnOnce(&mut Config),
+        stores: impl FnOnce(tessera_core::Stores) -> tessera_core::Stores,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::default();
         config.database.url = format!("sqlite://{}/tessera.db", dir.path().display());
@@ -81,7 +90,10 @@ impl TestApp {
         edit(&mut config);
         let store = tessera_server::open_store(&config).await.unwrap();
         let clock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
-        let state = tessera_server::state(config, store, Arc::new(clock.clone())).unwrap();
+        let (cached, _) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
+        let state =
+            tessera_server::state_with_stores(config, stores(cached), Arc::new(clock.clone()))
+                .unwrap();
         TestApp { state, clock, dir }
     }
 

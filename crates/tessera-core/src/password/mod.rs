@@ -3,12 +3,15 @@
 //!
 //! Hashing is deliberately slow (argon2id, m = 19456 KiB, t = 2, p = 1 by
 //! default, OWASP's parameters), so it never runs on the async runtime's worker
-//! threads: [`PasswordHasher`] runs it on its own threads (one per core by
-//! default, at the lowest scheduling priority, giving way while the async
-//! runtime is busy with other requests: [`PasswordHasher::with_max_give_way`]).
-//! A login storm queues there; a queue past its limit is refused with
-//! [`HashError::Busy`] (the server answers 503) instead of growing without
-//! bound.
+//! threads: [`PasswordHasher`] runs it on threads of its own ([`pool`]): an
+//! idle lane at the lowest scheduling priority that gives way while the async
+//! runtime is busy with other requests, and a share lane that guarantees
+//! hashing a share of the machine however busy it is
+//! ([`PoolSettings::min_share`]). A login waits at most
+//! [`PoolSettings::max_queue_wait`] for its hash to start, then gets
+//! [`HashError::TimedOut`]; a queue longer than that wait is refused with
+//! [`HashError::Busy`] (the server answers both 503), and a job whose request
+//! has gone is dropped unhashed.
 //!
 //! # Timing parity
 //!
@@ -34,11 +37,18 @@ use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier,
 use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
+
+pub mod pool;
+
+use pool::Pool;
+#[cfg(test)]
+use pool::{lowest_priority, normal_priority};
+pub use pool::{PoolSettings, DEFAULT_MAX_QUEUE_WAIT, DEFAULT_MIN_SHARE};
 
 /// Passwords longer than this many bytes are refused before any hashing
 /// (Django's 2013 security release: a megabyte password costs a minute of CPU).
@@ -105,9 +115,15 @@ impl Argon2Params {
 /// Why hashing could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
-    /// The hashing queue is full; try again later (HTTP 503).
+    /// The hashing queue is full: the jobs ahead would not all start within
+    /// the queue's wait; try again later (HTTP 503).
     #[error("the password hashing queue is full")]
     Busy,
+    /// The job could not start within the queue's longest wait
+    /// ([`PoolSettings::max_queue_wait`]) and was dropped unhashed; try again
+    /// later (HTTP 503).
+    #[error("the password hash could not start in time")]
+    TimedOut,
     /// The blocking task failed.
     #[error("password hashing failed: {0}")]
     Internal(String),
@@ -133,7 +149,8 @@ impl Verification {
     }
 }
 
-/// Hashes and verifies passwords on a bounded pool of low-priority threads.
+/// Hashes and verifies passwords on a bounded pool of threads of its own
+/// (see [`pool`] for when a job runs and how long it may wait).
 #[derive(Debug, Clone)]
 pub struct PasswordHasher {
     inner: Arc<Inner>,
@@ -142,43 +159,50 @@ pub struct PasswordHasher {
 #[derive(Debug)]
 struct Inner {
     params: Argon2Params,
-    load: Load,
-    /// [`PasswordHasher::with_max_give_way`], in nanoseconds.
-    max_give_way_ns: AtomicU64,
-    /// The async runtime whose workers' busy time the hashing threads give
-    /// way to: the one that submitted the first job.
-    runtime: OnceLock<Option<tokio::runtime::RuntimeMetrics>>,
-    queue: std::sync::mpsc::Sender<Job>,
-    queue_limit: usize,
-    waiting: AtomicUsize,
-    running: AtomicUsize,
+    pool: Arc<Pool>,
     verifications: AtomicU64,
     /// [`PasswordHasher::argon2_runs`].
     argon2_runs: AtomicU64,
     dummy_hash: String,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.pool.close();
+    }
+}
+
 impl PasswordHasher {
-    /// A hasher with `workers` concurrent jobs and at most `queue_limit` waiting.
+    /// A hasher with `workers` idle-lane threads and at most `queue_limit`
+    /// jobs waiting, the other settings at their defaults.
     pub fn new(params: Argon2Params, workers: usize, queue_limit: usize) -> Result<Self, String> {
+        Self::with_pool(
+            params,
+            PoolSettings {
+                workers,
+                queue_limit,
+                ..PoolSettings::default()
+            },
+        )
+    }
+
+    /// A hasher whose pool is sized and paced by `settings`.
+    pub fn with_pool(params: Argon2Params, settings: PoolSettings) -> Result<Self, String> {
         let argon2 = params.argon2()?;
         // The dummy hash has the current parameters, so verifying against it
-        // takes exactly as long as verifying a real user's password.
+        // takes exactly as long as verifying a real user's password; making
+        // it gives the pool its first estimate of a job's cost.
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let started = Instant::now();
         let dummy_hash = argon2
             .hash_password(b"tessera-dummy-password", &salt)
             .map_err(|e| e.to_string())?
             .to_string();
+        let pool = Pool::start(&settings, started.elapsed())?;
         Ok(PasswordHasher {
             inner: Arc::new(Inner {
                 params,
-                queue: start_workers(workers)?,
-                load: Load::default(),
-                max_give_way_ns: AtomicU64::new(nanos(DEFAULT_MAX_GIVE_WAY)),
-                runtime: OnceLock::new(),
-                queue_limit,
-                waiting: AtomicUsize::new(0),
-                running: AtomicUsize::new(0),
+                pool,
                 verifications: AtomicU64::new(0),
                 argon2_runs: AtomicU64::new(0),
                 dummy_hash,
@@ -186,46 +210,65 @@ impl PasswordHasher {
         })
     }
 
-    /// How long a job may give way before it runs anyway (default 2 s): the
-    /// floor of login capacity under a flood of other requests, one
-    /// verification per hashing thread per this much time. The floor has a
-    /// price: each job it forces takes a core from the other requests for a
-    /// few tens of milliseconds; in `bench/run`'s login storm a 500 ms floor
-    /// raised the token p99 2.5 times, 2 s 1.6 times, none 1.1 times.
+    /// One idle-lane thread per core, a quarter of the machine guaranteed,
+    /// a queue whose length follows from the rate ([`PoolSettings::default`]).
+    pub fn with_defaults(params: Argon2Params) -> Result<Self, String> {
+        Self::with_pool(params, PoolSettings::default())
+    }
+
+    /// How long the idle lane gives way to a busy runtime before it runs a
+    /// job anyway (default 2 s): the floor of login capacity besides the
+    /// share lane, one verification per idle thread per this much time. The
+    /// floor has a price: each job it forces takes a core from the other
+    /// requests for a few tens of milliseconds; in `bench/run`'s login storm
+    /// a 500 ms floor raised the token p99 2.5 times, 2 s 1.6 times, none
+    /// 1.1 times.
     ///
-    /// A hashing thread gives way before a job while the async runtime that
-    /// submits the jobs (the server's) kept its workers busy for at least
-    /// half of their time since the thread last looked (during its previous
-    /// job, or its last wait): it looks again every 20 ms and starts the job
-    /// once the workers are less busy, or, after this long,
-    /// runs it anyway, at normal priority where the process may raise it
-    /// (`CAP_SYS_NICE`, or an `RLIMIT_NICE` of at least 20), so that it is
+    /// An idle-lane thread gives way while the async runtime that submits
+    /// the jobs (the server's) kept its workers busy for at least half of
+    /// their time since the thread last looked: it looks again every 20 ms
+    /// and starts the job once the workers are less busy, or, after this
+    /// long, runs it anyway, at normal priority where the process may raise
+    /// it (`CAP_SYS_NICE`, or an `RLIMIT_NICE` of at least 20), so that it is
     /// done in one stretch and not dragged out over seconds of idle moments.
+    /// Where the process may not, and the share lane runs, the job is left
+    /// to the share lane.
     ///
     /// Why: on a busy machine a runnable lowest-priority thread, hashing or a
     /// plain busy loop, takes every idle moment of the cores and raised the
     /// tail latency of the other requests two to four times (`bench/run`'s
-    /// login storm); giving way before a job keeps hashing off the cores
-    /// while they serve other traffic, and the floor keeps a flood of cheap
-    /// requests from denying every login. Logins themselves hardly keep the
-    /// runtime busy (their cost is the hashing), so an idle server, one
-    /// serving only logins or one with spare capacity hashes at full speed.
+    /// login storm); giving way keeps hashing off the cores while they serve
+    /// other traffic. Logins themselves hardly keep the runtime busy (their
+    /// cost is the hashing), so an idle server, one serving only logins or
+    /// one with spare capacity hashes at full speed.
     pub fn with_max_give_way(self, max: Duration) -> Self {
-        self.inner
-            .max_give_way_ns
-            .store(nanos(max), Ordering::Relaxed);
+        self.inner.pool.set_max_give_way(max);
         self
     }
 
     /// See [`PasswordHasher::with_max_give_way`].
     pub fn max_give_way(&self) -> Duration {
-        Duration::from_nanos(self.inner.max_give_way_ns.load(Ordering::Relaxed))
+        self.inner.pool.max_give_way()
     }
 
-    /// One worker per core and a queue of 64 per worker.
-    pub fn with_defaults(params: Argon2Params) -> Result<Self, String> {
-        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::new(params, workers, workers * 64)
+    /// How long a job may wait to start (default 5 s): one that has not
+    /// started by then is dropped unhashed and answered
+    /// [`HashError::TimedOut`], so that no login waits longer than this and
+    /// one hash.
+    pub fn with_max_queue_wait(self, max: Duration) -> Self {
+        self.inner.pool.set_max_queue_wait(max);
+        self
+    }
+
+    /// See [`PasswordHasher::with_max_queue_wait`].
+    pub fn max_queue_wait(&self) -> Duration {
+        self.inner.pool.max_queue_wait()
+    }
+
+    /// The share lane's guaranteed hashing rate, in cores' worth of CPU
+    /// time (`min_share` × cores; 0 without a share lane).
+    pub fn guaranteed_cores(&self) -> f64 {
+        self.inner.pool.share_rate()
     }
 
     /// The parameters new hashes use.
@@ -233,14 +276,21 @@ impl PasswordHasher {
         self.inner.params
     }
 
-    /// Jobs waiting for a worker (for `/metrics`).
+    /// Jobs waiting to start (for `/metrics`).
     pub fn queue_depth(&self) -> usize {
-        self.inner.waiting.load(Ordering::Relaxed)
+        self.inner.pool.waiting()
+    }
+
+    /// How many jobs may wait now: as many as would all start within
+    /// [`max_queue_wait`](PasswordHasher::with_max_queue_wait) at the pace
+    /// jobs have been starting lately (for `/metrics`).
+    pub fn queue_limit(&self) -> usize {
+        self.inner.pool.queue_limit()
     }
 
     /// Jobs being hashed now.
     pub fn running(&self) -> usize {
-        self.inner.running.load(Ordering::Relaxed)
+        self.inner.pool.running()
     }
 
     /// Verifications performed so far, dummy ones included: a login for an
@@ -258,17 +308,40 @@ impl PasswordHasher {
         self.inner.argon2_runs.load(Ordering::Relaxed)
     }
 
-    /// Jobs that gave way to other work before they started (for `/metrics`
-    /// and tests).
+    /// Jobs that gave way to a busy runtime before they started (for
+    /// `/metrics` and tests).
     pub fn gave_way(&self) -> u64 {
-        self.inner.load.gave_way.load(Ordering::Relaxed)
+        self.inner.pool.gave_way()
     }
 
     /// Jobs that gave way for the whole
     /// [`max_give_way`](PasswordHasher::with_max_give_way) and then ran anyway
     /// (for `/metrics` and tests).
     pub fn forced(&self) -> u64 {
-        self.inner.load.forced.load(Ordering::Relaxed)
+        self.inner.pool.forced()
+    }
+
+    /// Jobs run by the share lane (for `/metrics` and tests).
+    pub fn shared(&self) -> u64 {
+        self.inner.pool.shared()
+    }
+
+    /// Jobs dropped unhashed because their caller had gone (the request was
+    /// dropped: its client closed the connection or timed out).
+    pub fn dropped(&self) -> u64 {
+        self.inner.pool.dropped()
+    }
+
+    /// Jobs that could not start within
+    /// [`max_queue_wait`](PasswordHasher::with_max_queue_wait), dropped
+    /// unhashed and answered [`HashError::TimedOut`].
+    pub fn timed_out(&self) -> u64 {
+        self.inner.pool.timed_out()
+    }
+
+    /// Jobs refused at once because the queue was full ([`HashError::Busy`]).
+    pub fn refused(&self) -> u64 {
+        self.inner.pool.refused()
     }
 
     /// Hashes a password with argon2id at the current parameters.
@@ -318,82 +391,12 @@ impl PasswordHasher {
         T: Send + 'static,
     {
         let inner = self.inner.clone();
-        inner.runtime.get_or_init(|| {
-            tokio::runtime::Handle::try_current()
-                .ok()
-                .map(|h| h.metrics())
-        });
-        if inner.waiting.fetch_add(1, Ordering::AcqRel) >= inner.queue_limit {
-            inner.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(HashError::Busy);
-        }
-        let (done, result) = tokio::sync::oneshot::channel();
-        let worker = inner.clone();
-        let task: Job = Box::new(move || {
-            let gate = worker.give_way();
-            worker.waiting.fetch_sub(1, Ordering::AcqRel);
-            worker.running.fetch_add(1, Ordering::AcqRel);
-            let value = match gate {
-                Gate::Open => job(&worker),
-                // Done in one stretch, not dragged out over seconds of idle
-                // moments; back at the lowest priority afterwards.
-                Gate::Forced => {
-                    let raised = normal_priority();
-                    let value = job(&worker);
-                    if raised {
-                        lowest_priority();
-                    }
-                    value
-                }
-            };
-            worker.running.fetch_sub(1, Ordering::AcqRel);
-            let _ = done.send(value);
-        });
-        if inner.queue.send(task).is_err() {
-            inner.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(HashError::Internal("the hashing pool has stopped".into()));
-        }
-        result
-            .await
-            .map_err(|_| HashError::Internal("a hashing job was lost".into()))
+        self.inner.pool.run(move || job(&inner)).await
     }
 }
 
-/// A hashing job.
-type Job = Box<dyn FnOnce() + Send>;
-
-/// What the hashing threads know of the server's traffic.
-#[derive(Debug, Default)]
-struct Load {
-    /// Jobs that gave way before they started.
-    gave_way: AtomicU64,
-    /// Jobs that gave way as long as allowed, then ran anyway.
-    forced: AtomicU64,
-}
-
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
 /// The default of [`PasswordHasher::with_max_give_way`].
-pub const DEFAULT_MAX_GIVE_WAY: Duration = Duration::from_secs(2);
-
-/// How often a job that gives way looks again: short enough that a lull in
-/// the traffic is soon used, long enough to span several of the runtime's
-/// busy-time updates and for the waiting thread's own wake-ups to cost
-/// nothing measurable.
-const GIVE_WAY_POLL: Duration = Duration::from_millis(20);
-
-/// The share of the runtime workers' time, busy, at or past which hashing
-/// gives way. Below it there are idle moments enough for hashing at the
-/// lowest priority; at saturation the workers are busy nearly all the time.
-const BUSY_SHARE_TO_GIVE_WAY: f64 = 0.5;
-
-thread_local! {
-    /// A hashing thread's last look at the runtime: when, and its workers'
-    /// total busy time then.
-    static LAST_LOOK: Cell<Option<(Instant, Duration)>> = const { Cell::new(None) };
-}
+pub const DEFAULT_MAX_GIVE_WAY: Duration = pool::DEFAULT_MAX_GIVE_WAY;
 
 thread_local! {
     /// While a hashing job counts its work ([`Inner::counted`]): the current
@@ -418,14 +421,6 @@ fn argon2_ran(algorithm: Algorithm, m_cost: u32, t_cost: u32, p_cost: u32) {
     }
 }
 
-/// How a job got past [`Inner::give_way`].
-enum Gate {
-    /// The runtime had time to spare (at once, or after giving way).
-    Open,
-    /// It gave way as long as allowed.
-    Forced,
-}
-
 impl Inner {
     /// Runs `work` on this hashing thread and counts the argon2id
     /// computations at the current parameters it ran (into
@@ -437,143 +432,6 @@ impl Inner {
         self.argon2_runs
             .fetch_add(u64::from(runs), Ordering::Relaxed);
         (value, runs)
-    }
-
-    /// Before a job, on its hashing thread: waits while the runtime's
-    /// workers are busy (see [`PasswordHasher::with_max_give_way`]), for at
-    /// most `max_give_way`.
-    fn give_way(&self) -> Gate {
-        let Some(runtime) = self.runtime.get().and_then(Option::as_ref) else {
-            return Gate::Open;
-        };
-        let workers = runtime.num_workers().max(1);
-        // Whether the workers were busy since this thread last looked; None
-        // when that cannot be told: a first look has nothing to compare
-        // with, and a look sooner than GIVE_WAY_POLL after the last one (a
-        // fast job, the end of a wait) too little, so the last look stays
-        // the one to compare with.
-        let busy = || {
-            let now = Instant::now();
-            let total: Duration = (0..workers)
-                .map(|w| runtime.worker_total_busy_duration(w))
-                .sum();
-            let last = LAST_LOOK.get();
-            let elapsed = last.map(|(then, _)| now.saturating_duration_since(then));
-            if elapsed.is_some_and(|e| e < GIVE_WAY_POLL) {
-                return None;
-            }
-            LAST_LOOK.set(Some((now, total)));
-            let (before, elapsed) = (last?.1, elapsed?);
-            let busy = total.saturating_sub(before).as_secs_f64();
-            Some(busy >= BUSY_SHARE_TO_GIVE_WAY * elapsed.as_secs_f64() * workers as f64)
-        };
-        if busy() != Some(true) {
-            return Gate::Open;
-        }
-        let load = &self.load;
-        load.gave_way.fetch_add(1, Ordering::Relaxed);
-        let max = Duration::from_nanos(self.max_give_way_ns.load(Ordering::Relaxed));
-        // No deadline past what an Instant holds (a huge setting): give way
-        // for as long as the runtime is busy.
-        let deadline = Instant::now().checked_add(max);
-        loop {
-            let left = deadline.map_or(GIVE_WAY_POLL, |d| {
-                d.saturating_duration_since(Instant::now())
-            });
-            if left.is_zero() {
-                load.forced.fetch_add(1, Ordering::Relaxed);
-                return Gate::Forced;
-            }
-            std::thread::sleep(GIVE_WAY_POLL.min(left));
-            if busy() == Some(false) {
-                return Gate::Open;
-            }
-        }
-    }
-}
-
-/// Starts `workers` hashing threads fed by one queue. They run at the lowest
-/// scheduling priority (`SCHED_IDLE` on Linux, see [`lowest_priority`]) and
-/// give way before each job while the runtime is busy ([`Inner::give_way`]): a
-/// login storm then takes the CPU only where other requests leave it, so
-/// token-authenticated traffic keeps its latency, while an idle server still
-/// hashes at full speed. The other side of that: a server whose runtime is kept
-/// busy by other requests verifies one password per thread per
-/// `max_give_way`, and logins wait in the queue until it refuses them (503).
-/// They end when the queue's sender (the hasher) is dropped.
-fn start_workers(workers: usize) -> Result<std::sync::mpsc::Sender<Job>, String> {
-    let (sender, receiver) = std::sync::mpsc::channel::<Job>();
-    let receiver = Arc::new(std::sync::Mutex::new(receiver));
-    for i in 0..workers.max(1) {
-        let receiver = receiver.clone();
-        std::thread::Builder::new()
-            .name(format!("tessera-hash-{i}"))
-            .spawn(move || {
-                lowest_priority();
-                loop {
-                    let job = match receiver.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                }
-            })
-            .map_err(|e| format!("cannot start a hashing thread: {e}"))?;
-    }
-    Ok(sender)
-}
-
-/// Puts the calling thread at the lowest scheduling priority there is:
-/// `SCHED_IDLE` on Linux (it runs only when no ordinary thread wants the core,
-/// and gives the core up as soon as one does), nice 19 elsewhere.
-fn lowest_priority() {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use thread_priority::unix::{
-            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-            ThreadSchedulePolicy,
-        };
-        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        if set_thread_priority_and_policy(
-            thread_native_id(),
-            thread_priority::ThreadPriority::Min,
-            idle,
-        )
-        .is_ok()
-        {
-            return;
-        }
-    }
-    let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
-}
-
-/// Puts the calling hashing thread back at normal priority (`SCHED_OTHER`,
-/// nice 0) for a job that gave way as long as it may. Leaving `SCHED_IDLE`
-/// or lowering a nice value needs `CAP_SYS_NICE` or an `RLIMIT_NICE` of at
-/// least 20 (systemd's `LimitNICE=`); without them the job runs at the lowest
-/// priority, only more slowly. Whether it was raised.
-fn normal_priority() -> bool {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        use thread_priority::unix::{
-            set_thread_priority_and_policy, thread_native_id, NormalThreadSchedulePolicy,
-            ThreadSchedulePolicy,
-        };
-        let other = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
-        // Nice 0: the middle of the normal range.
-        set_thread_priority_and_policy(
-            thread_native_id(),
-            thread_priority::ThreadPriority::Os(thread_priority::ThreadPriorityOsValue::default()),
-            other,
-        )
-        .is_ok()
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        false
     }
 }
 
@@ -740,6 +598,8 @@ pub fn needs_rehash(params: &Argon2Params, stored: &str) -> bool {
 mod tests {
     use super::*;
     use std::future::Future;
+    use std::sync::atomic::AtomicUsize;
+    use tracing::Instrument as _;
 
     fn cheap() -> Argon2Params {
         Argon2Params {
@@ -747,6 +607,22 @@ mod tests {
             t_cost: 1,
             p_cost: 1,
         }
+    }
+
+    /// One idle-lane thread and no share lane, waits long enough never to
+    /// matter: the give-way gate alone.
+    fn idle_lane_only() -> PasswordHasher {
+        PasswordHasher::with_pool(
+            cheap(),
+            PoolSettings {
+                workers: 1,
+                queue_limit: 4,
+                min_share: 0.0,
+                max_queue_wait: Duration::from_secs(600),
+                ..PoolSettings::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     #[test]
@@ -890,7 +766,7 @@ mod tests {
         use thread_priority::unix::{
             thread_schedule_policy, NormalThreadSchedulePolicy, ThreadSchedulePolicy,
         };
-        let hasher = PasswordHasher::new(cheap(), 1, 4).unwrap_or_else(|e| panic!("{e}"));
+        let hasher = idle_lane_only();
         let policy = hasher.run(|_| thread_schedule_policy().ok()).await.ok();
         assert_eq!(
             policy,
@@ -955,9 +831,7 @@ mod tests {
     // on the runtime's single worker.
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_job_gives_way_while_the_runtime_is_busy() {
-        let hasher = PasswordHasher::new(cheap(), 1, 4)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .with_max_give_way(Duration::from_secs(60));
+        let hasher = idle_lane_only().with_max_give_way(Duration::from_secs(60));
         let busy = keep_the_worker_busy();
         // The thread's first look finds nothing to compare with.
         let job = Duration::from_millis(30);
@@ -992,9 +866,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
     async fn a_job_that_gave_way_as_long_as_allowed_runs_anyway() {
         let max = Duration::from_millis(100);
-        let hasher = PasswordHasher::new(cheap(), 1, 4)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .with_max_give_way(max);
+        let hasher = idle_lane_only().with_max_give_way(max);
         let busy = keep_the_worker_busy();
         let job = Duration::from_millis(30);
         hasher
@@ -1168,5 +1040,163 @@ mod tests {
             // On the runtime's only thread the ticker could not have run at all.
             assert!(during >= 3, "the runtime was blocked: {during} ticks");
         });
+    }
+
+    /// Occupies the hasher's only idle-lane thread until the returned sender
+    /// is dropped or sent to; returns once the blocking job runs.
+    async fn block_the_only_thread(
+        hasher: &PasswordHasher,
+    ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<()>) {
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let h = hasher.clone();
+        let blocker = tokio::spawn(async move {
+            let _ = h
+                .run(move |_| {
+                    let _ = blocked.recv();
+                })
+                .await;
+        });
+        while hasher.running() == 0 {
+            assert!(!blocker.is_finished(), "the blocking job did not run");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (release, blocker)
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_caller_has_gone_is_never_hashed() {
+        let hasher = idle_lane_only();
+        let stored = hash_now(&cheap(), &Secret::new("pw")).unwrap_or_default();
+        let (release, blocker) = block_the_only_thread(&hasher).await;
+        let before = hasher.argon2_runs();
+        {
+            // Queued (one poll), then dropped: as hyper drops a handler's
+            // future when its client goes away.
+            let password = Secret::new("pw");
+            let mut login = Box::pin(hasher.verify(&password, Some(&stored)));
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            assert!(login.as_mut().poll(&mut context).is_pending());
+            assert_eq!(hasher.queue_depth(), 1);
+        }
+        assert_eq!((hasher.dropped(), hasher.queue_depth()), (1, 0));
+        let _ = release.send(());
+        blocker.await.unwrap_or_else(|e| panic!("{e}"));
+        // The thread went past the dropped job to the next one.
+        let next = hasher.verify(&Secret::new("pw"), Some(&stored)).await;
+        assert!(next.map(|v| v.is_valid()).unwrap_or(false));
+        assert_eq!(hasher.argon2_runs(), before + 1);
+        assert_eq!(hasher.verifications(), 1);
+        assert_eq!((hasher.dropped(), hasher.timed_out()), (1, 0));
+    }
+
+    #[tokio::test]
+    async fn a_job_that_cannot_start_within_the_wait_is_timed_out_unhashed() {
+        let hasher = idle_lane_only();
+        let stored = hash_now(&cheap(), &Secret::new("pw")).unwrap_or_default();
+        let (release, blocker) = block_the_only_thread(&hasher).await;
+        let before = hasher.argon2_runs();
+        let hasher = hasher.with_max_queue_wait(Duration::from_millis(50));
+        let waited = hasher.verify(&Secret::new("pw"), Some(&stored)).await;
+        assert!(matches!(waited, Err(HashError::TimedOut)), "{waited:?}");
+        assert_eq!((hasher.timed_out(), hasher.queue_depth()), (1, 0));
+        let _ = release.send(());
+        blocker.await.unwrap_or_else(|e| panic!("{e}"));
+        // However slow the machine, the next one starts in time.
+        let hasher = hasher.with_max_queue_wait(Duration::from_secs(600));
+        let next = hasher.verify(&Secret::new("pw"), Some(&stored)).await;
+        assert!(next.map(|v| v.is_valid()).unwrap_or(false));
+        assert_eq!(hasher.argon2_runs(), before + 1);
+        assert_eq!((hasher.dropped(), hasher.timed_out()), (0, 1));
+    }
+
+    // The body on the test's own thread, spawned tasks on the runtime's
+    // single worker, kept busy all along.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn the_share_lane_hashes_while_the_runtime_is_busy() {
+        let hasher = PasswordHasher::with_pool(
+            cheap(),
+            PoolSettings {
+                workers: 1,
+                min_share: 1.0,
+                max_give_way: Duration::from_secs(600),
+                max_queue_wait: Duration::from_secs(600),
+                ..PoolSettings::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(hasher.guaranteed_cores() >= 1.0);
+        let busy = keep_the_worker_busy();
+        // Without the share lane these would wait for the worker (for ten
+        // minutes here).
+        for _ in 0..5 {
+            hasher
+                .run(|_| std::thread::sleep(Duration::from_millis(30)))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(hasher.forced(), 0);
+        assert!(hasher.shared() >= 1);
+        drop(busy);
+    }
+
+    #[test]
+    fn the_queue_holds_what_starts_within_the_wait() {
+        let hasher = PasswordHasher::with_pool(
+            Argon2Params::default(),
+            PoolSettings {
+                workers: 1,
+                min_share: 0.0,
+                ..PoolSettings::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        // At first the pace is one job per dummy hash's time.
+        let short = hasher
+            .clone()
+            .with_max_queue_wait(Duration::from_secs(1))
+            .queue_limit();
+        let long = hasher
+            .with_max_queue_wait(Duration::from_secs(8))
+            .queue_limit();
+        assert!(short >= 1 && long > short, "{short} {long}");
+        assert!(long <= pool::DEFAULT_QUEUE_LIMIT);
+    }
+
+    #[tokio::test]
+    async fn a_jobs_log_lines_carry_the_callers_span() {
+        #[derive(Clone, Default)]
+        struct Lines(Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Lines {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                if let Ok(mut lines) = self.0.lock() {
+                    lines.extend_from_slice(buf);
+                }
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let hasher = idle_lane_only();
+        let span = tracing::info_span!("request", request_id = "req-42");
+        let verified = hasher
+            .verify(&Secret::new("pw"), Some("md5$salt$0123456789abcdef"))
+            .instrument(span)
+            .await;
+        assert_eq!(verified.ok(), Some(Verification::Invalid));
+        let text = String::from_utf8_lossy(&lines.0.lock().map(|l| l.clone()).unwrap_or_default())
+            .into_owned();
+        let line = text
+            .lines()
+            .find(|l| l.contains("unknown format"))
+            .unwrap_or_else(|| panic!("no line about the hash in {text:?}"));
+        assert!(line.contains("req-42"), "{line}");
     }
 }
