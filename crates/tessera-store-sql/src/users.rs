@@ -42,6 +42,11 @@ pub(crate) const UPDATE_USER: &str = concat!(
 
 pub(crate) const SET_LAST_LOGIN: &str = "UPDATE tessera_users SET last_login = $2 WHERE id = $1";
 
+/// A login's upgrade of the password hash: only while the hash is still the
+/// one the password was checked against (`$2`).
+pub(crate) const REHASH: &str =
+    "UPDATE tessera_users SET password_hash = $3 WHERE id = $1 AND password_hash = $2";
+
 // `$1` is a LIKE pattern or NULL for every user. `lower()` on both sides makes
 // the match case-insensitive: fully Unicode on PostgreSQL, ASCII-only on SQLite
 // (whose `lower()` knows only ASCII), as Django's `icontains` is on each.

@@ -157,6 +157,7 @@ macro_rules! store_tests {
             record_login_without_a_token_writes_the_login_only,
             record_login_past_the_cap_or_of_no_user,
             record_login_cap_is_atomic_under_concurrency,
+            record_login_upgrades_the_checked_hash_only,
             delete_token_audited_deletes_the_token_and_writes_its_event,
             delete_token_audited_that_deletes_nothing_writes_no_event,
             delete_session_audited_deletes_the_session_and_writes_its_event,

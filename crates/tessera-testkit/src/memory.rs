@@ -745,8 +745,13 @@ impl AuditedWrites for MemoryStore {
             ),
             None => (None, None),
         };
-        if let Some((user, _)) = state.users.get_mut(&login.user_id) {
+        if let Some((user, hash)) = state.users.get_mut(&login.user_id) {
             user.last_login = Some(truncate_to_micros(login.at));
+            if let Some(rehash) = login.rehash {
+                if *hash == rehash.from {
+                    *hash = rehash.to;
+                }
+            }
         }
         state.append(login.event);
         if let (Some(event), Some(record)) = (token_event, &record) {

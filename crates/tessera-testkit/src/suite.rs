@@ -12,7 +12,7 @@ use tessera_core::audit::{
     AggregatedEvents, AuditPage, AuditQuery, AuditRecord, EventKind, NewAuditEvent,
     MAX_DETAIL_BYTES, MAX_IP_CHARS, MAX_REQUEST_ID_CHARS, MAX_USERNAME_CHARS, MAX_USER_AGENT_CHARS,
 };
-use tessera_core::audited::{LoginWrite, LoginWritten, Rotated, TokenRotation, TokenWrite};
+use tessera_core::audited::{LoginWrite, LoginWritten, Rehash, Rotated, TokenRotation, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::session::{NewSession, SessionKey, SessionRecord};
 use tessera_core::store::StoreError;
@@ -2616,7 +2616,52 @@ fn login_write(user_id: i64, token: Option<&str>, cap: Option<u64>) -> LoginWrit
                 ..audited_event(EventKind::TokenCreated, Some(user_id), "alice")
             },
         }),
+        rehash: None,
     }
+}
+
+async fn stored_hash<S: Store>(store: &S, username: &str) -> Option<String> {
+    store
+        .credentials_by_username(username)
+        .await
+        .expect("credentials_by_username")
+        .map(|c| c.password_hash)
+}
+
+/// `record_login` with a [`Rehash`] replaces the password hash in the same
+/// transaction, but only while the stored hash is the one checked: a
+/// password changed meanwhile is kept.
+pub async fn record_login_upgrades_the_checked_hash_only<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let django = new_user("alice").password_hash;
+    let login = LoginWrite {
+        rehash: Some(Rehash {
+            from: django.clone(),
+            to: "$argon2id$upgraded".to_owned(),
+        }),
+        ..login_write(alice.id, None, None)
+    };
+    let written = store.record_login(login).await.expect("record_login");
+    assert_eq!(written, LoginWritten::Recorded(None));
+    assert_eq!(
+        stored_hash(store, "alice").await.as_deref(),
+        Some("$argon2id$upgraded")
+    );
+    // A second login that checked the old hash (raced with a password
+    // change) does not overwrite the hash now stored.
+    let stale = LoginWrite {
+        rehash: Some(Rehash {
+            from: django,
+            to: "$argon2id$stale".to_owned(),
+        }),
+        ..login_write(alice.id, None, None)
+    };
+    let written = store.record_login(stale).await.expect("record_login");
+    assert_eq!(written, LoginWritten::Recorded(None));
+    assert_eq!(
+        stored_hash(store, "alice").await.as_deref(),
+        Some("$argon2id$upgraded")
+    );
 }
 
 /// `record_login` sets `last_login`, writes the login's event and, when asked,
