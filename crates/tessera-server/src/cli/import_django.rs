@@ -34,7 +34,12 @@ pub struct ImportDjangoArgs {
     /// Django's `SECRET_KEY`, to carry database sessions over (without it,
     /// sessions are skipped). Prefer the environment variable: a command
     /// line is visible to other users of the machine.
-    #[arg(long, value_name = "KEY", env = "DJANGO_SECRET_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "DJANGO_SECRET_KEY",
+        hide_env_values = true
+    )]
     pub secret_key: Option<String>,
     /// One of Django's `SECRET_KEY_FALLBACKS`, tried after `--secret-key`
     /// (repeat for each).

@@ -98,9 +98,9 @@ impl Database {
     fn time(&self, column: &str) -> String {
         match self {
             Database::Sqlite(_) => format!("CAST({column} AS TEXT)"),
-            Database::Postgres(_) => format!(
-                "to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-            ),
+            Database::Postgres(_) => {
+                format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")
+            }
         }
     }
 
@@ -108,7 +108,9 @@ impl Database {
     fn flag(&self, column: &str) -> String {
         match self {
             Database::Sqlite(_) => format!("CAST({column} AS INTEGER)"),
-            Database::Postgres(_) => format!("CAST(CASE WHEN {column} THEN 1 ELSE 0 END AS BIGINT)"),
+            Database::Postgres(_) => {
+                format!("CAST(CASE WHEN {column} THEN 1 ELSE 0 END AS BIGINT)")
+            }
         }
     }
 
@@ -213,7 +215,10 @@ impl Database {
         let failed = |e: sqlx::Error| format!("cannot read table {table}: {e}");
         if !self.has_table(table).await.map_err(failed)? {
             let _ = rows
-                .send(Row::Note(format!("no table {table}: no {} tokens", kind.name())))
+                .send(Row::Note(format!(
+                    "no table {table}: no {} tokens",
+                    kind.name()
+                )))
                 .await;
             return Ok(0);
         }

@@ -41,7 +41,9 @@ pub fn read(path: &Path, user_model: &str, rows: &Sender<Row>) -> Result<u64, St
             others.join(", ")
         )));
     }
-    let broke = objects.broke.or_else(|| outcome.err().map(|e| e.to_string()));
+    let broke = objects
+        .broke
+        .or_else(|| outcome.err().map(|e| e.to_string()));
     match broke {
         Some(reason) if objects.count == 0 => Err(format!(
             "{}: not a dumpdata JSON array: {reason}",
@@ -50,7 +52,9 @@ pub fn read(path: &Path, user_model: &str, rows: &Sender<Row>) -> Result<u64, St
         Some(reason) => {
             let _ = rows.blocking_send(Row::Unreadable {
                 what: format!("{} after {} objects", path.display(), objects.count),
-                reason: format!("the file ends early or is malformed ({reason}); the objects before were read"),
+                reason: format!(
+                    "the file ends early or is malformed ({reason}); the objects before were read"
+                ),
             });
             Ok(objects.count)
         }
@@ -255,7 +259,8 @@ mod tests {
 
     #[test]
     fn a_bad_object_is_reported_and_the_rest_read() {
-        let json = format!(r#"[{{"model": "auth.user", "pk": 2, "fields": {{"username": 5}}}}, {USER}]"#);
+        let json =
+            format!(r#"[{{"model": "auth.user", "pk": 2, "fields": {{"username": 5}}}}, {USER}]"#);
         let (result, rows) = read_all(&json);
         assert_eq!(result, Ok(2));
         assert!(matches!(&rows[0], Row::Unreadable { what, .. } if what == "auth.user pk 2"));

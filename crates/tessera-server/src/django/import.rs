@@ -278,14 +278,22 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
         })?;
         let user_id = data
             .get("_auth_user_id")
-            .and_then(|v| v.as_str().map(str::to_owned).or_else(|| v.as_i64().map(|n| n.to_string())))
+            .and_then(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .or_else(|| v.as_i64().map(|n| n.to_string()))
+            })
             .and_then(|id| id.parse::<i64>().ok());
         let Some(user_id) = user_id else {
             return Err((what, "not logged in", "not a logged-in session"));
         };
         let what = format!("session of user {user_id}");
         let Some(expected) = self.session_hashes.get(&user_id) else {
-            return Err((what, "user not imported", "its user was not imported by this run"));
+            return Err((
+                what,
+                "user not imported",
+                "its user was not imported by this run",
+            ));
         };
         let hash = data
             .get("_auth_user_hash")

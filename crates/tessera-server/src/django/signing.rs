@@ -179,7 +179,10 @@ mod tests {
     }
 
     fn keys() -> SecretKeys {
-        let key = vectors()["secret_key"].as_str().unwrap_or_default().to_owned();
+        let key = vectors()["secret_key"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         SecretKeys::new(vec![key])
     }
 
@@ -201,7 +204,10 @@ mod tests {
             let decoded = decode_session(&data, &keys()).map(serde_json::Value::Object);
             assert_eq!(decoded, Ok(expected), "{data}");
             let wrong = SecretKeys::new(vec!["another-key".into()]);
-            assert_eq!(decode_session(&data, &wrong), Err(SessionError::BadSignature));
+            assert_eq!(
+                decode_session(&data, &wrong),
+                Err(SessionError::BadSignature)
+            );
             // A fallback key is tried after the current one.
             let mut rotated = vec!["new-key".to_owned()];
             rotated.extend(keys().0);
@@ -212,11 +218,18 @@ mod tests {
     #[test]
     fn the_session_auth_hash_is_djangos() {
         let all = vectors();
-        let password = all["auth_hash"]["password_hash"].as_str().unwrap_or_default();
-        let hash = all["auth_hash"]["session_auth_hash"].as_str().unwrap_or_default();
+        let password = all["auth_hash"]["password_hash"]
+            .as_str()
+            .unwrap_or_default();
+        let hash = all["auth_hash"]["session_auth_hash"]
+            .as_str()
+            .unwrap_or_default();
         let expected = session_auth_hashes(password, &keys());
         assert!(session_hash_matches(hash, &expected));
-        assert!(!session_hash_matches(hash, &session_auth_hashes("other", &keys())));
+        assert!(!session_hash_matches(
+            hash,
+            &session_auth_hashes("other", &keys())
+        ));
         assert!(!session_hash_matches("zz", &expected));
     }
 
@@ -225,8 +238,14 @@ mod tests {
         let (data, _) = sessions().remove(0);
         let mut tampered = data.clone();
         tampered.insert(1, 'A');
-        assert_eq!(decode_session(&tampered, &keys()), Err(SessionError::BadSignature));
-        assert_eq!(decode_session("nocolon", &keys()), Err(SessionError::Malformed));
+        assert_eq!(
+            decode_session(&tampered, &keys()),
+            Err(SessionError::BadSignature)
+        );
+        assert_eq!(
+            decode_session("nocolon", &keys()),
+            Err(SessionError::Malformed)
+        );
         assert_eq!(decode_session("", &keys()), Err(SessionError::Malformed));
         // Signed but not JSON.
         let value = format!("{}:1abc", b64(b"not json"));

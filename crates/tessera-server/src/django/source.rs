@@ -95,7 +95,8 @@ pub fn parse_time(text: &str) -> Option<OffsetDateTime> {
     let text = text.trim();
     let (body, offset) = split_offset(text)?;
     let body = body.replacen('T', " ", 1);
-    let with_fraction = format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
+    let with_fraction =
+        format_description!("[year]-[month]-[day] [hour]:[minute]:[second].[subsecond]");
     let whole = format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
     let primitive = PrimitiveDateTime::parse(&body, with_fraction)
         .or_else(|_| PrimitiveDateTime::parse(&body, whole))
@@ -146,7 +147,12 @@ mod tests {
             parse_time("2024-05-06 07:08:09"),
             Some(datetime!(2024-05-06 07:08:09 UTC))
         );
-        for bad in ["", "yesterday", "2024-13-01 00:00:00", "2024-05-06T07:08:09+xx"] {
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01 00:00:00",
+            "2024-05-06T07:08:09+xx",
+        ] {
             assert_eq!(parse_time(bad), None, "{bad}");
         }
     }

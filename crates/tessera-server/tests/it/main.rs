@@ -9,6 +9,7 @@ mod audit_volume;
 mod browser;
 mod cli;
 mod cookies_edge;
+mod django;
 mod e2e;
 mod edge;
 mod errors;
