@@ -315,3 +315,118 @@ async fn a_django_project_on_postgresql_moves_to_tessera() {
     assert_first_import(&stdout(&first));
     clients_keep_working(tessera_dir.path(), &project.held).await;
 }
+
+/// A user object of `dumpdata` JSON.
+fn dumped_user(pk: i64, username: &str, password: &str) -> Value {
+    json!({"model": "auth.user", "pk": pk, "fields": {
+        "password": password, "last_login": null, "is_superuser": false,
+        "username": username, "first_name": "", "last_name": "", "email": "",
+        "is_staff": false, "is_active": true, "date_joined": "2024-05-06T07:08:09.123Z",
+        "groups": [], "user_permissions": []}})
+}
+
+/// A hash real Django made (tessera-core's test vectors), with its password.
+fn django_hash() -> (String, String) {
+    let vectors: Value = serde_json::from_str(include_str!(
+        "../../../tessera-core/tests/data/django_hashes.json"
+    ))
+    .unwrap();
+    let v = &vectors["vectors"][0];
+    (
+        v["password"].as_str().unwrap().to_owned(),
+        v["encoded"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn bad_rows_are_reported_with_their_reasons_and_the_rest_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (password, hash) = django_hash();
+    let sessions: Value =
+        serde_json::from_str(include_str!("../data/django_sessions.json")).unwrap();
+    let objects = [
+        dumped_user(1, "ann", &hash),
+        dumped_user(2, "bob", "md5$salt$0123456789abcdef0123456789abcdef"),
+        dumped_user(3, "Ann", &hash),
+        dumped_user(
+            4,
+            "hostile",
+            "pbkdf2_sha256$900000000$salt$JufROfxj26yFKzOTf2LtZ4LBpdvdVUqDMTeLsZNG59w=",
+        ),
+        json!({"model": "authtoken.token", "pk": "9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b",
+               "fields": {"user": 1, "created": "2024-05-06T07:08:09Z"}}),
+        json!({"model": "authtoken.token", "pk": "0123456789abcdef0123456789abcdef01234567",
+               "fields": {"user": 99, "created": "2024-05-06T07:08:09Z"}}),
+        json!({"model": "sessions.session", "pk": "q8x0ryb3ws0o0w9f7k1jv3m2ahx2lq4e",
+               "fields": {"session_data": sessions["sessions"][0]["session_data"],
+                          "expire_date": "2999-01-01T00:00:00Z"}}),
+    ];
+    let mut text = serde_json::to_string(&objects).unwrap();
+    // Truncated: the last object breaks off.
+    text.truncate(text.len() - 1);
+    text.push_str(", {\"model\": \"auth.us");
+    let file = dir.path().join("dump.json");
+    std::fs::write(&file, text).unwrap();
+    let out = tessera(dir.path())
+        .args(["import-django", "--dumpdata"])
+        .arg(&file)
+        .args(["--secret-key", "not-the-right-key"])
+        .output()
+        .unwrap();
+    let report = stdout(&out);
+    assert!(out.status.success(), "{report}");
+    for line in [
+        "skipped users: user 2 \"bob\": unknown hash algorithm \"md5\"",
+        "skipped users: user 3 \"Ann\": username \"Ann\" is taken by Tessera user \"ann\"",
+        "skipped users: user 4 \"hostile\": pbkdf2_sha256 hash with iterations = 900000000 exceeds Tessera's cap of 5000000",
+        "skipped tokens: DRF token of user 99: its user (Django id 99) was not imported",
+        "skipped sessions: session: bad signature (wrong --secret-key?)",
+        "the file ends early or is malformed",
+        "users: 1 created, 0 updated, 0 unchanged, 3 skipped (1 hash too costly, 1 unknown hash algorithm, 1 username taken (ignoring case))",
+        "tokens: 1 created, 0 updated, 0 unchanged, 1 skipped (1 user not imported)",
+        "sessions: 0 created, 0 updated, 0 unchanged, 1 skipped (1 bad signature (wrong --secret-key?))",
+        "unreadable: 1",
+    ] {
+        assert!(report.contains(line), "{line:?} not in:\n{report}");
+    }
+    // No secret reaches the report: not the key, not the hash.
+    assert!(!report.contains("9944b09199c62bcf"), "{report}");
+    assert!(!report.contains(&hash[20..]), "{report}");
+    // What was imported works.
+    let server = serve(dir.path(), &[]);
+    let http = client();
+    assert_eq!(login(&http, &server, "ann", &password).await.0, 200);
+    let key = (
+        "Authorization",
+        "Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b".to_owned(),
+    );
+    assert_eq!(me(&http, &server, key).await.0, 200);
+}
+
+#[test]
+fn nothing_readable_is_a_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_json = dir.path().join("not.json");
+    std::fs::write(&not_json, "{\"model\": \"auth.user\"}").unwrap();
+    let missing = dir.path().join("missing.json");
+    let sqlite = format!("sqlite://{}/missing.sqlite3", dir.path().display());
+    let empty = dir.path().join("empty.sqlite3");
+    std::fs::write(&empty, "").unwrap();
+    let empty = format!("sqlite://{}", empty.display());
+    for args in [
+        vec!["--dumpdata", not_json.to_str().unwrap()],
+        vec!["--dumpdata", missing.to_str().unwrap()],
+        vec!["--from", &sqlite],
+        vec!["--from", &empty],
+        vec!["--from", "mysql://localhost/django"],
+    ] {
+        let out = tessera(dir.path())
+            .arg("import-django")
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("error:"), "{args:?}: {stderr}");
+    }
+}
