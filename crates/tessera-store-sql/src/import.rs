@@ -162,11 +162,17 @@ impl ImportStore for SqlStore {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let own_id = linked.as_ref().map_or(-1, |l| l.user_id);
-                let taken: Option<String> = sqlx::query_scalar(SAME_NAME)
-                    .bind(&user.username)
-                    .bind(own_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                // A linked user keeping its username needs no check.
+                let renamed = linked.as_ref().is_none_or(|l| l.username != user.username);
+                let taken: Option<String> = if renamed {
+                    sqlx::query_scalar(SAME_NAME)
+                        .bind(&user.username)
+                        .bind(own_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                } else {
+                    None
+                };
                 if let Some(existing) = taken {
                     outcomes.push(Imported::Rejected(Rejection::UsernameTaken {
                         username: user.username.clone(),
