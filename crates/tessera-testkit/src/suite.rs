@@ -3769,3 +3769,53 @@ pub async fn import_dry_run_writes_nothing<S: Store>(store: &S) {
     assert_eq!(usernames(store, None, 0, 10).await.0, 0);
     assert!(all_events(store).await.is_empty());
 }
+
+/// A batch larger than one multi-row statement: every user and token is
+/// written once, with the right owner, and a second run finds them all.
+pub async fn import_a_large_batch<S: Store>(store: &S) {
+    let users: Vec<ImportedUser> = (1..=450)
+        .map(|i| imported_user(i, &format!("user{i}")))
+        .collect();
+    let outcomes = import_users(store, &users).await;
+    let ids: Vec<i64> = outcomes
+        .iter()
+        .map(|o| match o {
+            Imported::Created(id) => *id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let keys: Vec<TokenKey> = (0..450).map(|_| TokenKey::generate()).collect();
+    let tokens: Vec<ImportedToken> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| ImportedToken {
+            kind: TokenKind::Drf,
+            django_user_id: i64::try_from(i).unwrap() + 1,
+            digest: key.digest(),
+            created: T0,
+            expires: None,
+        })
+        .collect();
+    let outcomes = store
+        .import_tokens(&tokens, import_batch())
+        .await
+        .expect("import_tokens");
+    assert!(outcomes.iter().all(|o| matches!(o, Imported::Created(_))));
+    for i in [0, 99, 100, 199, 200, 449] {
+        let (_, owner) = store
+            .find_token(&keys[i].digest(), T0)
+            .await
+            .expect("find_token")
+            .expect("found");
+        assert_eq!(owner.id, ids[i]);
+        assert_eq!(owner.username, format!("user{}", i + 1));
+    }
+    assert_eq!(all_events(store).await.len(), 900);
+    let again = import_users(store, &users).await;
+    assert!(again.iter().all(|o| matches!(o, Imported::Unchanged(_))));
+    let again = store
+        .import_tokens(&tokens, import_batch())
+        .await
+        .expect("import_tokens");
+    assert!(again.iter().all(|o| matches!(o, Imported::Unchanged(_))));
+}
