@@ -10,8 +10,8 @@ use crate::audit::{insert_events, Insert};
 use crate::rows::encode_data;
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
-use std::collections::HashMap;
 use serde_json::json;
+use std::collections::HashMap;
 use tessera_core::audit::EventKind;
 use tessera_core::clock::to_micros;
 use tessera_core::import::{

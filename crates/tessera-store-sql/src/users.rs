@@ -67,6 +67,20 @@ const LIST_USERS: &str = concat!(
     " ORDER BY id LIMIT $2 OFFSET $3"
 );
 
+/// Users by the scheme their hash claims, as
+/// [`scheme_name_of`](tessera_core::password::django::scheme_name_of) tells
+/// it (the same prefixes, in the same order).
+const COUNT_PASSWORD_SCHEMES: &str = "SELECT CASE \
+     WHEN password_hash LIKE '!%' THEN 'unusable' \
+     WHEN password_hash LIKE '$argon2%' THEN 'tessera' \
+     WHEN password_hash LIKE 'pbkdf2\\_sha256$%' ESCAPE '\\' THEN 'pbkdf2_sha256' \
+     WHEN password_hash LIKE 'pbkdf2\\_sha1$%' ESCAPE '\\' THEN 'pbkdf2_sha1' \
+     WHEN password_hash LIKE 'argon2$%' THEN 'argon2' \
+     WHEN password_hash LIKE 'bcrypt\\_sha256$%' ESCAPE '\\' THEN 'bcrypt_sha256' \
+     WHEN password_hash LIKE 'bcrypt$%' THEN 'bcrypt' \
+     WHEN password_hash LIKE 'scrypt$%' THEN 'scrypt' \
+     ELSE 'other' END AS scheme, count(*) FROM tessera_users GROUP BY 1";
+
 /// Runs [`INSERT_USER`] for the [`NewUser`] `$new` on `$executor`: the new
 /// id. Map its error with [`insert_user_error`].
 macro_rules! insert_user {
@@ -189,6 +203,19 @@ impl UserStore for SqlStore {
                 .map(drop)
         })
         .map_err(store_error)
+    }
+
+    async fn count_password_schemes(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(COUNT_PASSWORD_SCHEMES).fetch_all(pool).await
+        })
+        .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(scheme, n)| (scheme, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 
     async fn list_users(

@@ -293,6 +293,16 @@ impl UserStore for MemoryStore {
         Ok(())
     }
 
+    async fn count_password_schemes(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut counts = BTreeMap::new();
+        for (_, hash) in self.lock().users.values() {
+            *counts
+                .entry(tessera_core::password::django::scheme_name_of(hash).to_owned())
+                .or_insert(0) += 1;
+        }
+        Ok(counts)
+    }
+
     async fn list_users(
         &self,
         search: Option<&str>,

@@ -3819,3 +3819,48 @@ pub async fn import_a_large_batch<S: Store>(store: &S) {
         .expect("import_tokens");
     assert!(again.iter().all(|o| matches!(o, Imported::Unchanged(_))));
 }
+
+/// Users are counted by the scheme of their password hash, as
+/// `scheme_name_of` names it.
+pub async fn count_password_schemes_by_prefix<S: Store>(store: &S) {
+    assert!(store
+        .count_password_schemes()
+        .await
+        .expect("count")
+        .is_empty());
+    for (name, hash) in [
+        ("a", "pbkdf2_sha256$1000000$salt$hash"),
+        ("b", "pbkdf2_sha256$1500000$salt$hash"),
+        ("c", "pbkdf2_sha1$1000000$salt$hash"),
+        ("d", "argon2$argon2id$v=19$m=102400,t=2,p=8$s$h"),
+        ("e", "bcrypt_sha256$$2b$12$x"),
+        ("f", "bcrypt$$2b$12$x"),
+        ("g", "scrypt$16384$salt$8$1$h"),
+        ("h", "!unusable"),
+        ("i", "$argon2id$v=19$m=19456,t=2,p=1$s$h"),
+        ("j", "md5$salt$h"),
+        ("k", "pbkdf2Xsha256$1$s$h"),
+    ] {
+        store
+            .create_user(NewUser {
+                password_hash: hash.to_owned(),
+                ..new_user(name)
+            })
+            .await
+            .expect("create_user");
+    }
+    let counts = store.count_password_schemes().await.expect("count");
+    let expected: Vec<(&str, u64)> = vec![
+        ("argon2", 1),
+        ("bcrypt", 1),
+        ("bcrypt_sha256", 1),
+        ("other", 2),
+        ("pbkdf2_sha1", 1),
+        ("pbkdf2_sha256", 2),
+        ("scrypt", 1),
+        ("tessera", 1),
+        ("unusable", 1),
+    ];
+    let got: Vec<(&str, u64)> = counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(got, expected);
+}

@@ -81,6 +81,26 @@ impl Scheme {
     ];
 }
 
+/// The scheme a stored hash claims by its prefix alone, without checking
+/// the rest: what `/metrics` counts users by (a store counts with the same
+/// rules in SQL). `"other"` for anything else.
+pub fn scheme_name_of(stored: &str) -> &'static str {
+    const PREFIXES: [(&str, Scheme); 8] = [
+        ("!", Scheme::Unusable),
+        ("$argon2", Scheme::Tessera),
+        ("pbkdf2_sha256$", Scheme::Pbkdf2Sha256),
+        ("pbkdf2_sha1$", Scheme::Pbkdf2Sha1),
+        ("argon2$", Scheme::Argon2),
+        ("bcrypt_sha256$", Scheme::BcryptSha256),
+        ("bcrypt$", Scheme::Bcrypt),
+        ("scrypt$", Scheme::Scrypt),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| stored.starts_with(prefix))
+        .map_or("other", |(_, scheme)| scheme.name())
+}
+
 impl fmt::Display for Scheme {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
