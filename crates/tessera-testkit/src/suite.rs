@@ -3691,7 +3691,7 @@ pub async fn import_credentials_need_an_imported_user_and_are_found_by_digest<S:
         json!({"name": "drf", "kind": "drf", "token_id": token_id, "via": "import-django"})
     );
     let again = store
-        .import_tokens(&[drf.clone()], import_batch())
+        .import_tokens(std::slice::from_ref(&drf), import_batch())
         .await
         .expect("import_tokens");
     assert_eq!(again, [Imported::Unchanged(token_id)]);
@@ -3721,7 +3721,7 @@ pub async fn import_credentials_need_an_imported_user_and_are_found_by_digest<S:
         expires: T0 + Duration::days(14),
     };
     let outcomes = store
-        .import_sessions(&[session.clone()], import_batch())
+        .import_sessions(std::slice::from_ref(&session), import_batch())
         .await
         .expect("import_sessions");
     let Imported::Created(session_id) = outcomes[0] else {
