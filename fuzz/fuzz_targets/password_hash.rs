@@ -1,7 +1,9 @@
 //! Stored password hashes as `verify_now` reads them: Django's
-//! `pbkdf2_sha256$…` and `argon2$argon2id$…`, and PHC `$argon2…`. Work
-//! factors are bounded so that the target stays fast: inputs asking for more
-//! than 64 PBKDF2 iterations or argon2 m > 64 KiB, t > 2, p > 2 are skipped.
+//! `pbkdf2_sha256$…`, `pbkdf2_sha1$…`, `argon2$argon2id$…`, `bcrypt$…`,
+//! `bcrypt_sha256$…` and `scrypt$…`, and PHC `$argon2…`. Work factors are
+//! bounded so that the target stays fast: inputs asking for more than 64
+//! PBKDF2 iterations, argon2 m > 64 KiB, t > 2, p > 2, a bcrypt cost above 4
+//! or a scrypt n > 16, r > 8, p > 2 are skipped.
 #![no_main]
 
 use arbitrary::Arbitrary;
@@ -32,9 +34,29 @@ fn cheap_enough(stored: &str) -> bool {
         Some(stored)
     } else if let Some(rest) = stored.strip_prefix("argon2") {
         Some(rest)
-    } else if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
+    } else if let Some(rest) = stored
+        .strip_prefix("pbkdf2_sha256$")
+        .or_else(|| stored.strip_prefix("pbkdf2_sha1$"))
+    {
         return match rest.split('$').next().map(str::parse::<u32>) {
             Some(Ok(n)) => n <= 64,
+            _ => true,
+        };
+    } else if let Some(rest) = stored
+        .strip_prefix("bcrypt$")
+        .or_else(|| stored.strip_prefix("bcrypt_sha256$"))
+    {
+        // "$2b$<cost>$...": the cost is the third field.
+        return match rest.split('$').nth(2).map(str::parse::<u32>) {
+            Some(Ok(cost)) => cost <= 4,
+            _ => true,
+        };
+    } else if let Some(rest) = stored.strip_prefix("scrypt$") {
+        // n$salt$r$p$hash
+        let fields: Vec<&str> = rest.splitn(5, '$').collect();
+        let number = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        return match (number(0), number(2), number(3)) {
+            (Some(n), Some(r), Some(p)) => n <= 16 && r <= 8 && p <= 2,
             _ => true,
         };
     } else {

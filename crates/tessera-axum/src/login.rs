@@ -22,14 +22,14 @@ use crate::throttling::throttled;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
 use tessera_core::audit::{EventKind, NewAuditEvent};
-use tessera_core::audited::{LoginWrite, LoginWritten, TokenWrite};
+use tessera_core::audited::{LoginWrite, LoginWritten, Rehash, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::password::{Verification, MAX_PASSWORD_BYTES};
 use tessera_core::secret::Secret;
 use tessera_core::throttle::login::username_key;
 use tessera_core::throttle::Admission;
 use tessera_core::token::TokenRecord;
-use tessera_core::user::{normalize_username, UserUpdate};
+use tessera_core::user::normalize_username;
 use tessera_core::User;
 use time::OffsetDateTime;
 
@@ -63,7 +63,7 @@ impl Via {
 struct Checked {
     user: Option<User>,
     known: Option<i64>,
-    rehash: Option<String>,
+    rehash: Option<Rehash>,
 }
 
 async fn check(tessera: &Tessera, username: &str, password: &Secret) -> Result<Checked, ApiError> {
@@ -90,9 +90,12 @@ async fn check(tessera: &Tessera, username: &str, password: &Secret) -> Result<C
         // Django's `user_can_authenticate`: inactive users are refused after
         // the hash was checked, so they take as long as everyone else.
         (Some(c), Verification::Valid { rehash }) if c.user.is_active => Checked {
+            rehash: rehash.map(|to| Rehash {
+                from: c.password_hash,
+                to,
+            }),
             user: Some(c.user),
             known,
-            rehash,
         },
         _ => Checked {
             user: None,
@@ -220,6 +223,10 @@ pub struct PasswordLogin<'a> {
     user: User,
     at: OffsetDateTime,
     event: NewAuditEvent,
+    /// A weaker stored hash's replacement (an imported Django hash), written
+    /// with the login in its transaction, as Django's `check_password`
+    /// upgrades it.
+    rehash: Option<Rehash>,
     /// Times the login, check and write (`tessera_login_duration_seconds`).
     timer: LoginTimer<'a>,
 }
@@ -235,7 +242,7 @@ impl std::fmt::Debug for PasswordLogin<'_> {
 
 /// Checks a username and password, as Django's `authenticate()`: the user
 /// they belong to, if they are right and the user is active, with the login
-/// still to record. Upgrades a weaker stored hash; audits a failure.
+/// still to record (which upgrades a weaker stored hash); audits a failure.
 #[tracing::instrument(skip_all)]
 pub async fn check_password<'a>(
     tessera: &'a Tessera,
@@ -257,13 +264,6 @@ pub async fn check_password<'a>(
         }
         return Ok(None);
     };
-    if let Some(new_hash) = checked.rehash {
-        let update = UserUpdate {
-            password_hash: Some(new_hash),
-            ..UserUpdate::default()
-        };
-        tessera.stores().users.update_user(user.id, update).await?;
-    }
     // A login let through a username's lock leaves the count of the
     // failures made elsewhere as it is.
     if admission.is_allowed() {
@@ -278,6 +278,7 @@ pub async fn check_password<'a>(
         user,
         at,
         event,
+        rehash: checked.rehash,
         timer,
     }))
 }
@@ -317,6 +318,7 @@ impl PasswordLogin<'_> {
             user,
             at,
             event,
+            rehash,
             timer,
         } = self;
         let login = LoginWrite {
@@ -324,6 +326,7 @@ impl PasswordLogin<'_> {
             at,
             event,
             token,
+            rehash,
         };
         let written = tessera.stores().audited.record_login(login).await;
         drop(timer);

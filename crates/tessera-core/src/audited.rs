@@ -135,7 +135,9 @@ pub trait AuditedWrites: Send + Sync + 'static {
     /// A successful password login, in one transaction: `user_id`'s
     /// `last_login` set to `at` (as
     /// [`UserStore::set_last_login`](crate::store::UserStore::set_last_login)),
-    /// `event` (its `login_succeeded` event), and, when asked for, a token
+    /// the password hash replaced when [`LoginWrite::rehash`] asks for it and
+    /// the stored hash is still the one checked ([`Rehash`]), `event` (its
+    /// `login_succeeded` event), and, when asked for, a token
     /// stored with its own event as
     /// [`create_token_audited`](AuditedWrites::create_token_audited) does. A
     /// login that obtains a token costs the store one transaction, not three.
@@ -229,6 +231,28 @@ pub struct LoginWrite {
     pub event: NewAuditEvent,
     /// The token obtained with the password, if any.
     pub token: Option<TokenWrite>,
+    /// A stored hash weaker than the current default (an imported Django
+    /// hash, argon2id at older parameters) to replace, as Django's
+    /// `check_password` upgrades it at login.
+    pub rehash: Option<Rehash>,
+}
+
+/// The replacement of a user's password hash at login
+/// ([`LoginWrite::rehash`]). It is written only while the stored hash is
+/// still `from`: a password changed between the check and the write is not
+/// overwritten with a hash of the old one.
+#[derive(Clone)]
+pub struct Rehash {
+    /// The hash the password was checked against.
+    pub from: String,
+    /// Its replacement (argon2id at the current parameters).
+    pub to: String,
+}
+
+impl std::fmt::Debug for Rehash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Rehash([redacted])")
+    }
 }
 
 /// A token to store with a login, as

@@ -189,6 +189,11 @@ impl<S: UserStore> UserStore for Cached<S> {
     ) -> Result<UserPage, StoreError> {
         self.inner.list_users(search, offset, limit).await
     }
+    async fn count_password_schemes(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        self.inner.count_password_schemes().await
+    }
 }
 
 #[async_trait]

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod csrf;
 pub mod host;
 pub mod identity;
+pub mod import;
 pub mod password;
 pub mod permission;
 pub mod scope;

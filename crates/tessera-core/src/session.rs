@@ -14,6 +14,9 @@ use time::OffsetDateTime;
 
 /// Characters of a session id.
 pub const SESSION_KEY_LEN: usize = 43;
+/// Characters of a Django session key (`a-z0-9`), as imported with its
+/// session from Django's database (`tessera import-django`).
+pub const DJANGO_SESSION_KEY_LEN: usize = 32;
 
 /// A session id as the cookie carries it. `Debug` is redacted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -27,10 +30,16 @@ impl SessionKey {
         ))
     }
 
-    /// Recognises an id by its form; anything else is no session at all.
+    /// Recognises an id by its form, Tessera's or an imported Django
+    /// session's key; anything else is no session at all.
     pub fn parse(candidate: &str) -> Option<Self> {
-        (candidate.len() == SESSION_KEY_LEN && candidate.bytes().all(|b| b.is_ascii_alphanumeric()))
-            .then(|| SessionKey(Secret::new(candidate)))
+        let bytes = candidate.as_bytes();
+        let tessera = bytes.len() == SESSION_KEY_LEN && bytes.iter().all(u8::is_ascii_alphanumeric);
+        let django = bytes.len() == DJANGO_SESSION_KEY_LEN
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+        (tessera || django).then(|| SessionKey(Secret::new(candidate)))
     }
 
     /// The id, for the cookie.
@@ -142,6 +151,11 @@ mod tests {
         assert!(SessionKey::parse(&a.expose()[1..]).is_none());
         assert!(SessionKey::parse(&format!("{}!", &a.expose()[1..])).is_none());
         assert!(SessionKey::parse("").is_none());
+        // Django's session keys (get_random_string(32, a-z0-9)) are read too.
+        let django = "q8x0ryb3ws0o0w9f7k1jv3m2ahx2lq4e";
+        assert!(SessionKey::parse(django).is_some());
+        assert!(SessionKey::parse(&django.to_uppercase()).is_none());
+        assert!(SessionKey::parse(&django[1..]).is_none());
         assert_ne!(a.digest(), b.digest());
     }
 

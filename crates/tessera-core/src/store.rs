@@ -18,6 +18,7 @@ use crate::throttle::LoginUnlockStore;
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -77,6 +78,11 @@ pub trait UserStore: Send + Sync + 'static {
         offset: u64,
         limit: u64,
     ) -> Result<UserPage, StoreError>;
+    /// How many users hold a password hash of each scheme, by
+    /// [`scheme_name_of`](crate::password::django::scheme_name_of): Tessera's
+    /// own, each of Django's still waiting for its user's next login,
+    /// unusable, other. Schemes no user holds are left out.
+    async fn count_password_schemes(&self) -> Result<BTreeMap<String, u64>, StoreError>;
 }
 
 /// API tokens, kept only as digests of their keys.

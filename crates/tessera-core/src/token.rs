@@ -4,9 +4,11 @@
 //! then the base62 CRC32 of those 43 characters in 6 characters, zero-padded.
 //! The prefix lets secret scanners find leaked keys; the checksum lets a typo or
 //! a guessed key be refused before any store lookup. Keys imported from DRF's
-//! `authtoken` (40 hexadecimal characters) are recognised too. The store keeps
-//! only [`TokenKey::digest`], SHA-256 of the key: a stolen database yields no
-//! usable key.
+//! `authtoken` (40 hexadecimal characters) are recognised too, and so are
+//! django-rest-knox's (64 hexadecimal characters after an optional prefix of
+//! at most 10). The store keeps only [`TokenKey::digest`], SHA-256 of the key
+//! (of knox's own SHA-512 digest of it, for a knox key, since that is all an
+//! import from knox has): a stolen database yields no usable key.
 //!
 //! # Rotation families
 //!
@@ -35,7 +37,7 @@
 use crate::secret::Secret;
 use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
+use sha2::{Digest as _, Sha256, Sha512};
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -49,6 +51,11 @@ pub const CHECKSUM_CHARS: usize = 6;
 pub const KEY_LEN: usize = PREFIX.len() + RANDOM_CHARS + CHECKSUM_CHARS;
 /// Length of a DRF `authtoken` key (`binascii.hexlify(os.urandom(20))`).
 pub const DRF_KEY_LEN: usize = 40;
+/// Hexadecimal characters of a django-rest-knox key
+/// (`AUTH_TOKEN_CHARACTER_LENGTH`), after its `TOKEN_PREFIX`.
+pub const KNOX_KEY_HEX: usize = 64;
+/// The longest knox `TOKEN_PREFIX` (`MAXIMUM_TOKEN_PREFIX_LENGTH`).
+pub const KNOX_MAX_PREFIX: usize = 10;
 
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
@@ -89,16 +96,56 @@ impl TokenKey {
         self.0.expose()
     }
 
-    /// SHA-256 of the key.
+    /// SHA-256 of the key; for a knox key, SHA-256 of knox's SHA-512 digest
+    /// of it ([`KeyDigest::of_knox_digest`]).
     pub fn digest(&self) -> KeyDigest {
-        KeyDigest(Sha256::digest(self.expose().as_bytes()).into())
+        let key = self.expose();
+        if is_knox(key.as_bytes()) {
+            // knox 5's hash_token: SHA-512 of the key's UTF-8 bytes.
+            return KeyDigest::of_knox_digest(&Sha512::digest(key.as_bytes()).into());
+        }
+        KeyDigest(Sha256::digest(key.as_bytes()).into())
     }
+}
+
+impl KeyDigest {
+    /// The digest under which a django-rest-knox key is kept: SHA-256 of
+    /// knox's SHA-512 digest of the key (the `digest` column of
+    /// `knox_authtoken`, which is all an import has).
+    pub fn of_knox_digest(sha512: &[u8; 64]) -> KeyDigest {
+        KeyDigest(Sha256::digest(sha512).into())
+    }
+
+    /// [`KeyDigest::of_knox_digest`] of knox's hexadecimal `digest` column;
+    /// `None` when it is not 128 hexadecimal characters.
+    pub fn of_knox_hex(hex_digest: &str) -> Option<KeyDigest> {
+        let mut sha512 = [0u8; 64];
+        hex::decode_to_slice(hex_digest, &mut sha512).ok()?;
+        Some(KeyDigest::of_knox_digest(&sha512))
+    }
+}
+
+/// A knox key: 64 hexadecimal characters after a prefix of at most 10 of
+/// `A-Za-z0-9_-` (knox's `TOKEN_PREFIX`, empty by default).
+fn is_knox(bytes: &[u8]) -> bool {
+    let Some(prefix_len) = bytes.len().checked_sub(KNOX_KEY_HEX) else {
+        return false;
+    };
+    let (prefix, key) = bytes.split_at(prefix_len);
+    prefix_len <= KNOX_MAX_PREFIX
+        && key.iter().all(u8::is_ascii_hexdigit)
+        && prefix
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 fn is_well_formed(candidate: &str) -> bool {
     let bytes = candidate.as_bytes();
     if bytes.len() == DRF_KEY_LEN {
         return bytes.iter().all(u8::is_ascii_hexdigit);
+    }
+    if is_knox(bytes) {
+        return true;
     }
     if bytes.len() != KEY_LEN || !candidate.starts_with(PREFIX) {
         return false;
@@ -303,6 +350,28 @@ mod tests {
         assert!(TokenKey::parse(drf).is_some());
         assert!(TokenKey::parse(&drf[1..]).is_none());
         assert!(TokenKey::parse("9944b09199c62bcf9418ad846dd0e4bbdfc6ee4g").is_none());
+    }
+
+    #[test]
+    fn knox_keys_are_recognised_and_digested_as_knox_does() {
+        // knox 5: digest = sha512(token.encode()).hexdigest(), prefix included.
+        let key = "a3f1c0de".repeat(8);
+        let parsed = TokenKey::parse(&key).unwrap_or_else(|| panic!("a knox key"));
+        let knox_hex = hex::encode(Sha512::digest(key.as_bytes()));
+        assert_eq!(KeyDigest::of_knox_hex(&knox_hex), Some(parsed.digest()));
+        let prefixed = format!("acme_{key}");
+        let parsed = TokenKey::parse(&prefixed).unwrap_or_else(|| panic!("a prefixed key"));
+        let knox_hex = hex::encode(Sha512::digest(prefixed.as_bytes()));
+        assert_eq!(KeyDigest::of_knox_hex(&knox_hex), Some(parsed.digest()));
+        for bad in [
+            format!("{}g", &key[1..]),
+            format!("prefix-too-long{key}"),
+            format!("sp ce{key}"),
+            key[1..].to_owned(),
+        ] {
+            assert!(TokenKey::parse(&bad).is_none(), "{bad}");
+        }
+        assert_eq!(KeyDigest::of_knox_hex("abc"), None);
     }
 
     #[test]

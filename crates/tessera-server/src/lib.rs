@@ -9,6 +9,7 @@
 pub mod banner;
 pub mod cli;
 pub mod config;
+pub mod django;
 pub mod edge;
 pub mod observability;
 pub mod openapi;

@@ -189,14 +189,44 @@ fn logged_path(path: &str) -> &str {
 
 /// `GET /metrics`: the application's metrics in Prometheus text format.
 pub async fn metrics(State(tessera): State<Tessera>) -> Response {
+    // Read from the store at scrape time; a store that cannot answer leaves
+    // this family out rather than failing the scrape.
+    let schemes = tessera.stores().users.count_password_schemes().await.ok();
     match tessera.metrics().encode() {
         Ok(text) => (
             [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-            text,
+            with_password_schemes(text, schemes),
         )
             .into_response(),
         Err(_) => ApiError::internal().into_response(),
     }
+}
+
+/// Adds `tessera_users_password_scheme{scheme}` (users by the scheme of
+/// their stored hash: Django's legacy ones count down as their users log
+/// in and are upgraded) before the exposition's closing `# EOF`.
+fn with_password_schemes(
+    text: String,
+    schemes: Option<std::collections::BTreeMap<String, u64>>,
+) -> String {
+    let Some(schemes) = schemes else {
+        return text;
+    };
+    let body = text.strip_suffix("# EOF\n").unwrap_or(&text);
+    let mut out = String::with_capacity(body.len() + 512);
+    out.push_str(body);
+    out.push_str(
+        "# HELP tessera_users_password_scheme Users by the scheme of their stored password hash (Django's until their next login).\n",
+    );
+    out.push_str("# TYPE tessera_users_password_scheme gauge\n");
+    for (scheme, count) in schemes {
+        // Scheme names are the store's fixed labels, never user input.
+        out.push_str(&format!(
+            "tessera_users_password_scheme{{scheme=\"{scheme}\"}} {count}\n"
+        ));
+    }
+    out.push_str("# EOF\n");
+    out
 }
 
 #[cfg(test)]

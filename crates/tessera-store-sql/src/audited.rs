@@ -19,7 +19,9 @@ use crate::tokens::{
     cap, insert_token, stored_token, DELETE_FAMILY, DELETE_TOKEN, DELETE_USER_TOKENS,
     INSERT_ROTATED, LOCK_OWNER, ROTATED_ALREADY, ROTATE_OUT,
 };
-use crate::users::{created_user, insert_user, insert_user_error, update_user, SET_LAST_LOGIN};
+use crate::users::{
+    created_user, insert_user, insert_user_error, update_user, REHASH, SET_LAST_LOGIN,
+};
 use crate::{store_error, with_pool, Pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::audit::NewAuditEvent;
@@ -226,6 +228,15 @@ impl AuditedWrites for SqlStore {
                 if updated == 0 {
                     tx.rollback().await.map_err(store_error)?;
                     return Ok(LoginWritten::NoSuchUser);
+                }
+                if let Some(rehash) = &login.rehash {
+                    sqlx::query(REHASH)
+                        .bind(login.user_id)
+                        .bind(&rehash.from)
+                        .bind(&rehash.to)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(store_error)?;
                 }
                 let mut events = vec![login_event];
                 let mut record = None;

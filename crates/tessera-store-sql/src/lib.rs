@@ -33,6 +33,7 @@
 mod audit;
 mod audited;
 mod error;
+mod import;
 mod private;
 mod rows;
 mod sessions;

@@ -42,6 +42,11 @@ pub(crate) const UPDATE_USER: &str = concat!(
 
 pub(crate) const SET_LAST_LOGIN: &str = "UPDATE tessera_users SET last_login = $2 WHERE id = $1";
 
+/// A login's upgrade of the password hash: only while the hash is still the
+/// one the password was checked against (`$2`).
+pub(crate) const REHASH: &str =
+    "UPDATE tessera_users SET password_hash = $3 WHERE id = $1 AND password_hash = $2";
+
 // `$1` is a LIKE pattern or NULL for every user. `lower()` on both sides makes
 // the match case-insensitive: fully Unicode on PostgreSQL, ASCII-only on SQLite
 // (whose `lower()` knows only ASCII), as Django's `icontains` is on each.
@@ -61,6 +66,20 @@ const LIST_USERS: &str = concat!(
     user_search!(),
     " ORDER BY id LIMIT $2 OFFSET $3"
 );
+
+/// Users by the scheme their hash claims, as
+/// [`scheme_name_of`](tessera_core::password::django::scheme_name_of) tells
+/// it (the same prefixes, in the same order).
+const COUNT_PASSWORD_SCHEMES: &str = "SELECT CASE \
+     WHEN password_hash LIKE '!%' THEN 'unusable' \
+     WHEN password_hash LIKE '$argon2%' THEN 'tessera' \
+     WHEN password_hash LIKE 'pbkdf2\\_sha256$%' ESCAPE '\\' THEN 'pbkdf2_sha256' \
+     WHEN password_hash LIKE 'pbkdf2\\_sha1$%' ESCAPE '\\' THEN 'pbkdf2_sha1' \
+     WHEN password_hash LIKE 'argon2$%' THEN 'argon2' \
+     WHEN password_hash LIKE 'bcrypt\\_sha256$%' ESCAPE '\\' THEN 'bcrypt_sha256' \
+     WHEN password_hash LIKE 'bcrypt$%' THEN 'bcrypt' \
+     WHEN password_hash LIKE 'scrypt$%' THEN 'scrypt' \
+     ELSE 'other' END AS scheme, count(*) FROM tessera_users GROUP BY 1";
 
 /// Runs [`INSERT_USER`] for the [`NewUser`] `$new` on `$executor`: the new
 /// id. Map its error with [`insert_user_error`].
@@ -184,6 +203,19 @@ impl UserStore for SqlStore {
                 .map(drop)
         })
         .map_err(store_error)
+    }
+
+    async fn count_password_schemes(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let rows: Vec<(String, i64)> = with_pool!(self, pool => {
+            sqlx::query_as(COUNT_PASSWORD_SCHEMES).fetch_all(pool).await
+        })
+        .map_err(store_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|(scheme, n)| (scheme, u64::try_from(n).unwrap_or(0)))
+            .collect())
     }
 
     async fn list_users(

@@ -363,6 +363,7 @@ async fn check_audited_writes_roll_back_with_a_refused_event(store: &SqlStore) {
                 max_per_user: Some(5),
                 event: event(EventKind::TokenCreated),
             }),
+            rehash: None,
         };
         let result = store.record_login(login).await;
         refused(result.map(drop), "record_login");

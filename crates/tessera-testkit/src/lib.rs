@@ -32,12 +32,20 @@ pub use memory::MemoryStore;
 
 use tessera_core::audit::AuditStore;
 use tessera_core::audited::AuditedWrites;
+use tessera_core::import::ImportStore;
 use tessera_core::store::{Health, SessionStore, TokenStore, UserStore};
 use tessera_core::throttle::LoginUnlockStore;
 
 /// Every store trait at once: what the suite needs of a backend.
 pub trait Store:
-    UserStore + TokenStore + SessionStore + AuditStore + AuditedWrites + LoginUnlockStore + Health
+    UserStore
+    + TokenStore
+    + SessionStore
+    + AuditStore
+    + AuditedWrites
+    + LoginUnlockStore
+    + ImportStore
+    + Health
 {
 }
 
@@ -48,6 +56,7 @@ impl<
             + AuditStore
             + AuditedWrites
             + LoginUnlockStore
+            + ImportStore
             + Health,
     > Store for S
 {
@@ -157,6 +166,13 @@ macro_rules! store_tests {
             record_login_without_a_token_writes_the_login_only,
             record_login_past_the_cap_or_of_no_user,
             record_login_cap_is_atomic_under_concurrency,
+            record_login_upgrades_the_checked_hash_only,
+            import_users_creates_links_and_updates_on_a_second_run,
+            import_users_refuses_a_username_taken_ignoring_case,
+            import_credentials_need_an_imported_user_and_are_found_by_digest,
+            import_dry_run_writes_nothing,
+            import_a_large_batch,
+            count_password_schemes_by_prefix,
             delete_token_audited_deletes_the_token_and_writes_its_event,
             delete_token_audited_that_deletes_nothing_writes_no_event,
             delete_session_audited_deletes_the_session_and_writes_its_event,

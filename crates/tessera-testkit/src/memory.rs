@@ -2,8 +2,10 @@
 //! quick store for tests of code above the stores.
 
 use async_trait::async_trait;
+use serde_json::json;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use tessera_core::audit::EventKind;
 use tessera_core::audit::{
     merge_by_key, with_count, AggregatedEvents, AuditPage, AuditQuery, AuditRecord, AuditStore,
     NewAuditEvent,
@@ -13,6 +15,10 @@ use tessera_core::audited::{
     TokenRotation,
 };
 use tessera_core::clock::truncate_to_micros;
+use tessera_core::import::{
+    event, ImportBatch, ImportStore, Imported, ImportedSession, ImportedToken, ImportedUser,
+    Rejection,
+};
 use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::store::{
     Health, SessionStore, StoreError, TokenStore, UserCredentials, UserPage, UserStore,
@@ -30,7 +36,7 @@ pub struct MemoryStore {
     state: Arc<Mutex<State>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct State {
     next_user_id: i64,
     next_token_id: i64,
@@ -45,6 +51,10 @@ struct State {
     unlocks: BTreeMap<String, OffsetDateTime>,
     /// Aggregated rows: key to (id, stored detail without the count, count).
     aggregates: HashMap<String, (i64, serde_json::Value, u64)>,
+    /// Django's first and last names of imported users.
+    names: BTreeMap<i64, (String, String)>,
+    /// Imported Django user id to (user id, digest of the imported hash).
+    django_links: BTreeMap<i64, (i64, [u8; 32])>,
 }
 
 /// The writes, on the locked state: the plain methods and the audited ones
@@ -281,6 +291,16 @@ impl UserStore for MemoryStore {
             user.last_login = Some(truncate_to_micros(at));
         }
         Ok(())
+    }
+
+    async fn count_password_schemes(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        let mut counts = BTreeMap::new();
+        for (_, hash) in self.lock().users.values() {
+            *counts
+                .entry(tessera_core::password::django::scheme_name_of(hash).to_owned())
+                .or_insert(0) += 1;
+        }
+        Ok(counts)
     }
 
     async fn list_users(
@@ -745,8 +765,13 @@ impl AuditedWrites for MemoryStore {
             ),
             None => (None, None),
         };
-        if let Some((user, _)) = state.users.get_mut(&login.user_id) {
+        if let Some((user, hash)) = state.users.get_mut(&login.user_id) {
             user.last_login = Some(truncate_to_micros(login.at));
+            if let Some(rehash) = login.rehash {
+                if *hash == rehash.from {
+                    *hash = rehash.to;
+                }
+            }
         }
         state.append(login.event);
         if let (Some(event), Some(record)) = (token_event, &record) {
@@ -799,6 +824,217 @@ impl LoginUnlockStore for MemoryStore {
         state.unlocks.insert(key.to_owned(), truncate_to_micros(at));
         state.append(event);
         Ok(())
+    }
+}
+
+/// The import, on the locked state: a batch is written on a copy that
+/// replaces the state at the end, unless it is a dry run (a transaction).
+impl State {
+    fn import_user(&mut self, user: &ImportedUser, at: OffsetDateTime) -> Imported {
+        let digest = user.password_digest();
+        let linked = self.django_links.get(&user.django_id).copied();
+        let own_id = linked.map_or(-1, |(id, _)| id);
+        let lower = user.username.to_ascii_lowercase();
+        if let Some((existing, _)) = self
+            .users
+            .values()
+            .find(|(u, _)| u.id != own_id && u.username.to_ascii_lowercase() == lower)
+        {
+            return Imported::Rejected(Rejection::UsernameTaken {
+                username: user.username.clone(),
+                existing: existing.username.clone(),
+            });
+        }
+        let detail = json!({"django_id": user.django_id});
+        let names = (user.first_name.clone(), user.last_name.clone());
+        let fields = |id: i64, last_login| User {
+            id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            is_active: user.is_active,
+            is_staff: user.is_staff,
+            is_superuser: user.is_superuser,
+            date_joined: truncate_to_micros(user.date_joined),
+            last_login,
+        };
+        match linked {
+            Some((id, old_digest)) => {
+                let password_changed = old_digest != digest;
+                let wanted = fields(id, user.last_login.map(truncate_to_micros));
+                let Some((current, hash)) = self.users.get_mut(&id) else {
+                    return Imported::Rejected(Rejection::NoSuchUser {
+                        django_user_id: user.django_id,
+                    });
+                };
+                let same =
+                    *current == wanted && !password_changed && self.names.get(&id) == Some(&names);
+                if same {
+                    return Imported::Unchanged(id);
+                }
+                *current = wanted;
+                if password_changed {
+                    hash.clone_from(&user.password_hash);
+                }
+                self.names.insert(id, names);
+                self.django_links.insert(user.django_id, (id, digest));
+                let mut e = event(at, EventKind::UserUpdated, &user.username, detail);
+                e.user = Some(id);
+                self.append(e);
+                Imported::Updated(id)
+            }
+            None => {
+                self.next_user_id += 1;
+                let id = self.next_user_id;
+                let created = fields(id, user.last_login.map(truncate_to_micros));
+                self.users.insert(id, (created, user.password_hash.clone()));
+                self.names.insert(id, names);
+                self.django_links.insert(user.django_id, (id, digest));
+                let mut e = event(at, EventKind::UserCreated, &user.username, detail);
+                e.user = Some(id);
+                self.append(e);
+                Imported::Created(id)
+            }
+        }
+    }
+
+    fn linked_user(&self, django_id: i64) -> Option<(i64, String)> {
+        let (id, _) = self.django_links.get(&django_id)?;
+        self.users.get(id).map(|(u, _)| (*id, u.username.clone()))
+    }
+
+    fn import_token(&mut self, token: &ImportedToken, at: OffsetDateTime) -> Imported {
+        let Some((user_id, username)) = self.linked_user(token.django_user_id) else {
+            return Imported::Rejected(Rejection::NoSuchUser {
+                django_user_id: token.django_user_id,
+            });
+        };
+        let expires = token.expires.map(truncate_to_micros);
+        if let Some((_, record)) = self.tokens.values_mut().find(|(d, _)| *d == token.digest) {
+            if record.user_id == user_id && record.expires == expires {
+                return Imported::Unchanged(record.id);
+            }
+            record.user_id = user_id;
+            record.expires = expires;
+            return Imported::Updated(record.id);
+        }
+        self.next_token_id += 1;
+        let id = self.next_token_id;
+        let record = TokenRecord {
+            id,
+            user_id,
+            name: token.name().to_owned(),
+            scopes: Vec::new(),
+            created: truncate_to_micros(token.created),
+            expires,
+            last_used: None,
+            authenticated_at: None,
+            family: id,
+            grace_until: None,
+        };
+        self.tokens.insert(id, (token.digest, record));
+        let detail = json!({"name": token.name(), "kind": token.kind.name(), "token_id": id});
+        let mut e = event(at, EventKind::TokenCreated, &username, detail);
+        e.user = Some(user_id);
+        self.append(e);
+        Imported::Created(id)
+    }
+
+    fn import_session(&mut self, session: &ImportedSession, at: OffsetDateTime) -> Imported {
+        let Some((user_id, username)) = self.linked_user(session.django_user_id) else {
+            return Imported::Rejected(Rejection::NoSuchUser {
+                django_user_id: session.django_user_id,
+            });
+        };
+        let expires = truncate_to_micros(session.expires);
+        if let Some((_, record)) = self
+            .sessions
+            .values_mut()
+            .find(|(d, _)| *d == session.digest)
+        {
+            if record.user_id == user_id && record.expires == expires {
+                return Imported::Unchanged(record.id);
+            }
+            record.user_id = user_id;
+            record.expires = expires;
+            return Imported::Updated(record.id);
+        }
+        self.next_session_id += 1;
+        let id = self.next_session_id;
+        let at = truncate_to_micros(at);
+        let record = SessionRecord {
+            id,
+            user_id,
+            data: session.data.clone(),
+            created: at,
+            last_seen: at,
+            expires,
+            ip: None,
+            user_agent: None,
+            authenticated_at: None,
+        };
+        self.sessions.insert(id, (session.digest, record));
+        let mut e = event(
+            at,
+            EventKind::LoginSucceeded,
+            &username,
+            json!({"session_id": id}),
+        );
+        e.user = Some(user_id);
+        self.append(e);
+        Imported::Created(id)
+    }
+}
+
+impl MemoryStore {
+    /// Runs `write` over each row on a copy of the state, which replaces the
+    /// state unless the batch is a dry run.
+    fn import<T>(
+        &self,
+        rows: &[T],
+        batch: ImportBatch,
+        write: impl Fn(&mut State, &T, OffsetDateTime) -> Imported,
+    ) -> Vec<Imported> {
+        let mut state = self.lock();
+        let mut copy = state.clone();
+        let outcomes = rows
+            .iter()
+            .map(|row| write(&mut copy, row, batch.at))
+            .collect();
+        if !batch.dry_run {
+            *state = copy;
+        }
+        outcomes
+    }
+}
+
+#[async_trait]
+impl ImportStore for MemoryStore {
+    async fn import_users(
+        &self,
+        users: &[ImportedUser],
+        batch: ImportBatch,
+    ) -> Result<Vec<Imported>, StoreError> {
+        Ok(self.import(users, batch, State::import_user))
+    }
+
+    async fn import_tokens(
+        &self,
+        tokens: &[ImportedToken],
+        batch: ImportBatch,
+    ) -> Result<Vec<Imported>, StoreError> {
+        Ok(self.import(tokens, batch, State::import_token))
+    }
+
+    async fn import_sessions(
+        &self,
+        sessions: &[ImportedSession],
+        batch: ImportBatch,
+    ) -> Result<Vec<Imported>, StoreError> {
+        Ok(self.import(sessions, batch, State::import_session))
+    }
+
+    async fn imported_user_id(&self, django_id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(self.lock().django_links.get(&django_id).map(|(id, _)| *id))
     }
 }
 

@@ -12,8 +12,11 @@ use tessera_core::audit::{
     AggregatedEvents, AuditPage, AuditQuery, AuditRecord, EventKind, NewAuditEvent,
     MAX_DETAIL_BYTES, MAX_IP_CHARS, MAX_REQUEST_ID_CHARS, MAX_USERNAME_CHARS, MAX_USER_AGENT_CHARS,
 };
-use tessera_core::audited::{LoginWrite, LoginWritten, Rotated, TokenRotation, TokenWrite};
+use tessera_core::audited::{LoginWrite, LoginWritten, Rehash, Rotated, TokenRotation, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
+use tessera_core::import::{
+    ImportBatch, Imported, ImportedSession, ImportedToken, ImportedUser, Rejection, TokenKind,
+};
 use tessera_core::session::{NewSession, SessionKey, SessionRecord};
 use tessera_core::store::StoreError;
 use tessera_core::token::{KeyDigest, NewToken, TokenKey, TokenRecord};
@@ -2616,7 +2619,52 @@ fn login_write(user_id: i64, token: Option<&str>, cap: Option<u64>) -> LoginWrit
                 ..audited_event(EventKind::TokenCreated, Some(user_id), "alice")
             },
         }),
+        rehash: None,
     }
+}
+
+async fn stored_hash<S: Store>(store: &S, username: &str) -> Option<String> {
+    store
+        .credentials_by_username(username)
+        .await
+        .expect("credentials_by_username")
+        .map(|c| c.password_hash)
+}
+
+/// `record_login` with a [`Rehash`] replaces the password hash in the same
+/// transaction, but only while the stored hash is the one checked: a
+/// password changed meanwhile is kept.
+pub async fn record_login_upgrades_the_checked_hash_only<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let django = new_user("alice").password_hash;
+    let login = LoginWrite {
+        rehash: Some(Rehash {
+            from: django.clone(),
+            to: "$argon2id$upgraded".to_owned(),
+        }),
+        ..login_write(alice.id, None, None)
+    };
+    let written = store.record_login(login).await.expect("record_login");
+    assert_eq!(written, LoginWritten::Recorded(None));
+    assert_eq!(
+        stored_hash(store, "alice").await.as_deref(),
+        Some("$argon2id$upgraded")
+    );
+    // A second login that checked the old hash (raced with a password
+    // change) does not overwrite the hash now stored.
+    let stale = LoginWrite {
+        rehash: Some(Rehash {
+            from: django,
+            to: "$argon2id$stale".to_owned(),
+        }),
+        ..login_write(alice.id, None, None)
+    };
+    let written = store.record_login(stale).await.expect("record_login");
+    assert_eq!(written, LoginWritten::Recorded(None));
+    assert_eq!(
+        stored_hash(store, "alice").await.as_deref(),
+        Some("$argon2id$upgraded")
+    );
 }
 
 /// `record_login` sets `last_login`, writes the login's event and, when asked,
@@ -3439,4 +3487,380 @@ pub async fn record_unlock_keeps_the_latest_per_key_with_its_event<S: Store>(sto
 /// `ping` answers on a working store.
 pub async fn ping_answers<S: Store>(store: &S) {
     store.ping().await.expect("ping");
+}
+
+/// An imported Django user.
+pub fn imported_user(django_id: i64, username: &str) -> ImportedUser {
+    ImportedUser {
+        django_id,
+        username: username.to_owned(),
+        email: format!("{username}@example.com"),
+        first_name: "Ada".to_owned(),
+        last_name: "Lovelace".to_owned(),
+        password_hash: format!("pbkdf2_sha256$1000000$salt$hash-of-{username}"),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+        date_joined: T0,
+        last_login: Some(T0 + Duration::days(1)),
+    }
+}
+
+fn import_batch() -> ImportBatch {
+    ImportBatch {
+        at: T0 + Duration::days(2),
+        dry_run: false,
+    }
+}
+
+async fn import_users<S: Store>(store: &S, users: &[ImportedUser]) -> Vec<Imported> {
+    store
+        .import_users(users, import_batch())
+        .await
+        .expect("import_users")
+}
+
+/// A first import creates each user with Django's fields, hash and
+/// `last_login`, links it, and audits `user_created` with `"via":
+/// "import-django"`; a second run leaves unchanged users alone, updates a
+/// changed one (`user_updated`) and replaces the hash only when Django's
+/// changed.
+pub async fn import_users_creates_links_and_updates_on_a_second_run<S: Store>(store: &S) {
+    let alice = imported_user(7, "alice");
+    let bob = imported_user(9, "bob");
+    let first = import_users(store, &[alice.clone(), bob.clone()]).await;
+    let [Imported::Created(alice_id), Imported::Created(bob_id)] = first[..] else {
+        panic!("both created: {first:?}");
+    };
+    assert_eq!(
+        store.imported_user_id(7).await.expect("link"),
+        Some(alice_id)
+    );
+    assert_eq!(store.imported_user_id(8).await.expect("link"), None);
+    let stored = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials")
+        .expect("alice");
+    assert_eq!(stored.password_hash, alice.password_hash);
+    assert_eq!(stored.user.id, alice_id);
+    assert_eq!(stored.user.email, "alice@example.com");
+    assert_eq!(stored.user.last_login, alice.last_login);
+    assert_eq!(stored.user.date_joined, T0);
+    let events = all_events(store).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].event, EventKind::UserCreated);
+    assert_eq!(events[0].user, Some(alice_id));
+    assert_eq!(
+        events[0].detail,
+        json!({"django_id": 7, "via": "import-django"})
+    );
+
+    // Tessera upgraded alice's hash at a login; Django's is unchanged, so a
+    // second run keeps the upgrade. Bob changed his e-mail and password in
+    // Django meanwhile.
+    let upgraded = UserUpdate {
+        password_hash: Some("$argon2id$upgraded".to_owned()),
+        ..UserUpdate::default()
+    };
+    store.update_user(alice_id, upgraded).await.expect("update");
+    let bob_changed = ImportedUser {
+        email: "bob@new.example".to_owned(),
+        password_hash: "pbkdf2_sha256$1000000$salt$new-hash".to_owned(),
+        ..bob
+    };
+    let second = import_users(store, &[alice.clone(), bob_changed.clone()]).await;
+    assert_eq!(
+        second,
+        [Imported::Unchanged(alice_id), Imported::Updated(bob_id)]
+    );
+    assert_eq!(
+        stored_hash(store, "alice").await.as_deref(),
+        Some("$argon2id$upgraded")
+    );
+    assert_eq!(
+        stored_hash(store, "bob").await,
+        Some(bob_changed.password_hash.clone())
+    );
+    let bob_read = store.user_by_id(bob_id).await.expect("user_by_id");
+    assert_eq!(
+        bob_read.map(|u| u.email).as_deref(),
+        Some("bob@new.example")
+    );
+    let events = all_events(store).await;
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].event, EventKind::UserUpdated);
+    assert_eq!(events[2].user, Some(bob_id));
+    // A change of a field alone keeps the hash.
+    let renamed = ImportedUser {
+        first_name: "Robert".to_owned(),
+        ..bob_changed.clone()
+    };
+    assert_eq!(
+        import_users(store, &[renamed]).await,
+        [Imported::Updated(bob_id)]
+    );
+    assert_eq!(
+        stored_hash(store, "bob").await,
+        Some(bob_changed.password_hash)
+    );
+    assert_eq!(usernames(store, None, 0, 10).await.0, 2);
+}
+
+/// A username another user holds, exactly or but for letter case, is
+/// refused with its reason, within one batch too, and the rest is imported.
+pub async fn import_users_refuses_a_username_taken_ignoring_case<S: Store>(store: &S) {
+    user(store, "Carol").await;
+    let outcomes = import_users(
+        store,
+        &[
+            imported_user(1, "carol"),
+            imported_user(2, "Alice"),
+            imported_user(3, "alice"),
+            imported_user(4, "dave"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        outcomes[0],
+        Imported::Rejected(Rejection::UsernameTaken {
+            username: "carol".to_owned(),
+            existing: "Carol".to_owned(),
+        })
+    );
+    assert!(matches!(outcomes[1], Imported::Created(_)));
+    assert_eq!(
+        outcomes[2],
+        Imported::Rejected(Rejection::UsernameTaken {
+            username: "alice".to_owned(),
+            existing: "Alice".to_owned(),
+        })
+    );
+    assert!(matches!(outcomes[3], Imported::Created(_)));
+    assert_eq!(store.imported_user_id(1).await.expect("link"), None);
+    assert_eq!(usernames(store, None, 0, 10).await.0, 3);
+}
+
+/// Tokens and sessions are stored by digest for the linked user, audited,
+/// found again by a second run (unchanged, or moved and re-dated when Django
+/// says so); one whose Django user was not imported is refused.
+pub async fn import_credentials_need_an_imported_user_and_are_found_by_digest<S: Store>(store: &S) {
+    let created = import_users(store, &[imported_user(7, "alice"), imported_user(8, "bob")]).await;
+    let [Imported::Created(alice), Imported::Created(bob)] = created[..] else {
+        panic!("{created:?}");
+    };
+    let key = TokenKey::generate();
+    let drf = ImportedToken {
+        kind: TokenKind::Drf,
+        django_user_id: 7,
+        digest: key.digest(),
+        created: T0,
+        expires: None,
+    };
+    let orphan = ImportedToken {
+        django_user_id: 99,
+        digest: TokenKey::generate().digest(),
+        ..drf.clone()
+    };
+    let outcomes = store
+        .import_tokens(&[drf.clone(), orphan], import_batch())
+        .await
+        .expect("import_tokens");
+    let Imported::Created(token_id) = outcomes[0] else {
+        panic!("{outcomes:?}");
+    };
+    assert_eq!(
+        outcomes[1],
+        Imported::Rejected(Rejection::NoSuchUser { django_user_id: 99 })
+    );
+    let (record, owner) = store
+        .find_token(&key.digest(), T0 + Duration::days(3))
+        .await
+        .expect("find_token")
+        .expect("the imported key is found");
+    assert_eq!(
+        (record.id, owner.id, record.expires),
+        (token_id, alice, None)
+    );
+    assert_eq!(record.name, "drf");
+    assert!(record.scopes.is_empty());
+    let event = all_events(store).await.pop().expect("an event");
+    assert_eq!(event.event, EventKind::TokenCreated);
+    assert_eq!(
+        event.detail,
+        json!({"name": "drf", "kind": "drf", "token_id": token_id, "via": "import-django"})
+    );
+    let again = store
+        .import_tokens(std::slice::from_ref(&drf), import_batch())
+        .await
+        .expect("import_tokens");
+    assert_eq!(again, [Imported::Unchanged(token_id)]);
+    let moved = ImportedToken {
+        django_user_id: 8,
+        expires: Some(T0 + Duration::days(30)),
+        ..drf
+    };
+    let again = store
+        .import_tokens(&[moved], import_batch())
+        .await
+        .expect("import_tokens");
+    assert_eq!(again, [Imported::Updated(token_id)]);
+    let (record, owner) = store
+        .find_token(&key.digest(), T0 + Duration::days(3))
+        .await
+        .expect("find_token")
+        .expect("found");
+    assert_eq!(owner.id, bob);
+    assert_eq!(record.expires, Some(T0 + Duration::days(30)));
+
+    let session_key = SessionKey::generate();
+    let session = ImportedSession {
+        django_user_id: 7,
+        digest: session_key.digest(),
+        data: json!({"_csrftoken": "abc"}),
+        expires: T0 + Duration::days(14),
+    };
+    let outcomes = store
+        .import_sessions(std::slice::from_ref(&session), import_batch())
+        .await
+        .expect("import_sessions");
+    let Imported::Created(session_id) = outcomes[0] else {
+        panic!("{outcomes:?}");
+    };
+    let (record, owner) = store
+        .find_session(
+            &session_key.digest(),
+            T0 + Duration::days(2) + Duration::hours(1),
+            Duration::days(1),
+        )
+        .await
+        .expect("find_session")
+        .expect("the imported session is live");
+    assert_eq!((record.id, owner.id), (session_id, alice));
+    assert_eq!(record.data, json!({"_csrftoken": "abc"}));
+    assert_eq!(record.expires, T0 + Duration::days(14));
+    assert_eq!(record.last_seen, T0 + Duration::days(2));
+    assert_eq!(record.authenticated_at, None);
+    let event = all_events(store).await.pop().expect("an event");
+    assert_eq!(event.event, EventKind::LoginSucceeded);
+    assert_eq!(event.user, Some(alice));
+    let again = store
+        .import_sessions(&[session], import_batch())
+        .await
+        .expect("import_sessions");
+    assert_eq!(again, [Imported::Unchanged(session_id)]);
+}
+
+/// A dry run answers as the import would and leaves the store as it was.
+pub async fn import_dry_run_writes_nothing<S: Store>(store: &S) {
+    let dry = ImportBatch {
+        dry_run: true,
+        ..import_batch()
+    };
+    let outcomes = store
+        .import_users(&[imported_user(7, "alice")], dry)
+        .await
+        .expect("import_users");
+    assert!(
+        matches!(outcomes[..], [Imported::Created(_)]),
+        "{outcomes:?}"
+    );
+    assert_eq!(store.imported_user_id(7).await.expect("link"), None);
+    assert_eq!(usernames(store, None, 0, 10).await.0, 0);
+    assert!(all_events(store).await.is_empty());
+}
+
+/// A batch larger than one multi-row statement: every user and token is
+/// written once, with the right owner, and a second run finds them all.
+pub async fn import_a_large_batch<S: Store>(store: &S) {
+    let users: Vec<ImportedUser> = (1..=450)
+        .map(|i| imported_user(i, &format!("user{i}")))
+        .collect();
+    let outcomes = import_users(store, &users).await;
+    let ids: Vec<i64> = outcomes
+        .iter()
+        .map(|o| match o {
+            Imported::Created(id) => *id,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    let keys: Vec<TokenKey> = (0..450).map(|_| TokenKey::generate()).collect();
+    let tokens: Vec<ImportedToken> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| ImportedToken {
+            kind: TokenKind::Drf,
+            django_user_id: i64::try_from(i).unwrap() + 1,
+            digest: key.digest(),
+            created: T0,
+            expires: None,
+        })
+        .collect();
+    let outcomes = store
+        .import_tokens(&tokens, import_batch())
+        .await
+        .expect("import_tokens");
+    assert!(outcomes.iter().all(|o| matches!(o, Imported::Created(_))));
+    for i in [0, 99, 100, 199, 200, 449] {
+        let (_, owner) = store
+            .find_token(&keys[i].digest(), T0)
+            .await
+            .expect("find_token")
+            .expect("found");
+        assert_eq!(owner.id, ids[i]);
+        assert_eq!(owner.username, format!("user{}", i + 1));
+    }
+    assert_eq!(all_events(store).await.len(), 900);
+    let again = import_users(store, &users).await;
+    assert!(again.iter().all(|o| matches!(o, Imported::Unchanged(_))));
+    let again = store
+        .import_tokens(&tokens, import_batch())
+        .await
+        .expect("import_tokens");
+    assert!(again.iter().all(|o| matches!(o, Imported::Unchanged(_))));
+}
+
+/// Users are counted by the scheme of their password hash, as
+/// `scheme_name_of` names it.
+pub async fn count_password_schemes_by_prefix<S: Store>(store: &S) {
+    assert!(store
+        .count_password_schemes()
+        .await
+        .expect("count")
+        .is_empty());
+    for (name, hash) in [
+        ("a", "pbkdf2_sha256$1000000$salt$hash"),
+        ("b", "pbkdf2_sha256$1500000$salt$hash"),
+        ("c", "pbkdf2_sha1$1000000$salt$hash"),
+        ("d", "argon2$argon2id$v=19$m=102400,t=2,p=8$s$h"),
+        ("e", "bcrypt_sha256$$2b$12$x"),
+        ("f", "bcrypt$$2b$12$x"),
+        ("g", "scrypt$16384$salt$8$1$h"),
+        ("h", "!unusable"),
+        ("i", "$argon2id$v=19$m=19456,t=2,p=1$s$h"),
+        ("j", "md5$salt$h"),
+        ("k", "pbkdf2Xsha256$1$s$h"),
+    ] {
+        store
+            .create_user(NewUser {
+                password_hash: hash.to_owned(),
+                ..new_user(name)
+            })
+            .await
+            .expect("create_user");
+    }
+    let counts = store.count_password_schemes().await.expect("count");
+    let expected: Vec<(&str, u64)> = vec![
+        ("argon2", 1),
+        ("bcrypt", 1),
+        ("bcrypt_sha256", 1),
+        ("other", 2),
+        ("pbkdf2_sha1", 1),
+        ("pbkdf2_sha256", 2),
+        ("scrypt", 1),
+        ("tessera", 1),
+        ("unusable", 1),
+    ];
+    let got: Vec<(&str, u64)> = counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(got, expected);
 }

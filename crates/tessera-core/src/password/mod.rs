@@ -35,7 +35,6 @@
 use crate::secret::Secret;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use base64::Engine as _;
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -49,6 +48,7 @@ use pool::Pool;
 #[cfg(test)]
 use pool::{lowest_priority, normal_priority};
 pub use pool::{PoolSettings, DEFAULT_MAX_QUEUE_WAIT, DEFAULT_MIN_SHARE};
+pub mod django;
 
 /// Passwords longer than this many bytes are refused before any hashing
 /// (Django's 2013 security release: a megabyte password costs a minute of CPU).
@@ -457,22 +457,34 @@ pub fn hash_now(params: &Argon2Params, password: &Secret) -> Result<String, Hash
 }
 
 /// Verifies synchronously; for the CLI and tests. Prefer [`PasswordHasher::verify`].
+///
+/// `stored` is Tessera's argon2id PHC string or one of Django's formats
+/// ([`django`]); an unusable, unknown, malformed or too costly hash
+/// ([`django::check`]) verifies nothing (a warning is logged, naming the
+/// reason and never the hash).
 pub fn verify_now(params: &Argon2Params, password: &Secret, stored: &str) -> Verification {
-    if password.expose().len() > MAX_PASSWORD_BYTES || stored.starts_with(UNUSABLE_PASSWORD_PREFIX)
-    {
+    if password.expose().len() > MAX_PASSWORD_BYTES {
         return Verification::Invalid;
     }
+    let parsed = match django::parse(stored) {
+        Ok(django::Parsed::Unusable) => return Verification::Invalid,
+        Ok(parsed) => parsed,
+        Err(error) => {
+            tracing::warn!(%error, "a stored password hash cannot be verified");
+            return Verification::Invalid;
+        }
+    };
     let nfkc = normalized(password);
-    let ok = if stored.starts_with("$argon2") {
-        verify_phc(nfkc.expose(), stored)
-    } else if let Some(phc) = stored.strip_prefix("argon2") {
+    let ok = match parsed {
+        django::Parsed::Argon2 {
+            scheme: django::Scheme::Tessera,
+            phc,
+        } => verify_phc(nfkc.expose(), phc, params),
         // Django's Argon2PasswordHasher: "argon2" + a PHC string.
-        django_either(password, &nfkc, |p| verify_phc(p, phc))
-    } else if let Some(rest) = stored.strip_prefix("pbkdf2_sha256$") {
-        django_either(password, &nfkc, |p| verify_django_pbkdf2_sha256(p, rest))
-    } else {
-        tracing::warn!("a stored password hash has an unknown format");
-        false
+        django::Parsed::Argon2 { phc, .. } => {
+            django_either(password, &nfkc, |p| verify_phc(p, phc, params))
+        }
+        other => django_either(password, &nfkc, |p| django::verify(p, &other)),
     };
     if !ok {
         return Verification::Invalid;
@@ -487,11 +499,15 @@ fn django_either(raw: &Secret, nfkc: &Secret, check: impl Fn(&str) -> bool) -> b
     check(raw.expose()) || (raw != nfkc && check(nfkc.expose()))
 }
 
-fn verify_phc(password: &str, phc: &str) -> bool {
+/// Verifies an argon2 PHC string. The thread's reusable working area keeps
+/// at most the size `current` needs afterwards: a larger imported hash
+/// (Django's default is 100 MiB) borrows more for its own verification only.
+fn verify_phc(password: &str, phc: &str, current: &Argon2Params) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    verify_argon2_reusing_memory(password, &parsed).unwrap_or_else(|| {
+    let retain = usize::try_from(current.m_cost).unwrap_or(usize::MAX);
+    verify_argon2_reusing_memory(password, &parsed, retain).unwrap_or_else(|| {
         let ok = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok();
@@ -518,8 +534,15 @@ thread_local! {
 /// Verifies an argon2 PHC hash by recomputing it with the stored salt and
 /// parameters in this thread's reusable memory, then comparing in constant
 /// time. `None` when the hash is of a form this path does not handle (the
-/// caller then uses the crate's own verification).
-fn verify_argon2_reusing_memory(password: &str, parsed: &PasswordHash<'_>) -> Option<bool> {
+/// caller then uses the crate's own verification). Afterwards the memory
+/// keeps at most `retain` blocks (1 KiB each), given back to the allocator
+/// beyond that, so that one large imported hash does not leave every
+/// hashing thread holding its working area.
+fn verify_argon2_reusing_memory(
+    password: &str,
+    parsed: &PasswordHash<'_>,
+    retain: usize,
+) -> Option<bool> {
     let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
     let version = parsed
         .version
@@ -543,39 +566,20 @@ fn verify_argon2_reusing_memory(password: &str, parsed: &PasswordHash<'_>) -> Op
         if memory.len() < blocks {
             memory.resize(blocks, argon2::Block::default());
         }
-        argon2
-            .hash_password_into_with_memory(
-                password.as_bytes(),
-                salt,
-                &mut out,
-                &mut memory[..blocks],
-            )
-            .ok()?;
+        let hashed = argon2.hash_password_into_with_memory(
+            password.as_bytes(),
+            salt,
+            &mut out,
+            &mut memory[..blocks],
+        );
+        if memory.len() > retain {
+            memory.truncate(retain);
+            memory.shrink_to_fit();
+        }
+        hashed.ok()?;
         argon2_ran(algorithm, stored.m_cost(), stored.t_cost(), stored.p_cost());
         Some(bool::from(out.as_slice().ct_eq(expected.as_bytes())))
     })
-}
-
-/// Django's `PBKDF2PasswordHasher`: `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`.
-fn verify_django_pbkdf2_sha256(password: &str, rest: &str) -> bool {
-    let mut parts = rest.splitn(3, '$');
-    let (Some(iterations), Some(salt), Some(expected)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let Ok(iterations) = iterations.parse::<u32>() else {
-        return false;
-    };
-    // Refuse absurd work factors in a hostile import (Django's default is 1,000,000 in 5.x).
-    if iterations == 0 || iterations > 10_000_000 {
-        return false;
-    }
-    let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(expected) else {
-        return false;
-    };
-    let mut out = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(password.as_bytes(), salt.as_bytes(), iterations, &mut out);
-    expected.len() == out.len() && bool::from(out.ct_eq(&expected[..]))
 }
 
 /// Whether `stored` is anything but argon2id at the current parameters.
@@ -694,10 +698,19 @@ mod tests {
         ] {
             let hash = hash_now(&params, &Secret::new("pw")).unwrap_or_default();
             let parsed = PasswordHash::new(&hash).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(verify_argon2_reusing_memory("pw", &parsed), Some(true));
-            assert_eq!(verify_argon2_reusing_memory("pW", &parsed), Some(false));
+            assert_eq!(
+                verify_argon2_reusing_memory("pw", &parsed, usize::MAX),
+                Some(true)
+            );
+            assert_eq!(
+                verify_argon2_reusing_memory("pW", &parsed, usize::MAX),
+                Some(false)
+            );
             // Twice, with the thread's memory already used by a larger hash.
-            assert_eq!(verify_argon2_reusing_memory("pw", &parsed), Some(true));
+            assert_eq!(
+                verify_argon2_reusing_memory("pw", &parsed, usize::MAX),
+                Some(true)
+            );
         }
         // A hash made elsewhere with argon2i (not id) verifies too.
         let argon2i = Argon2::new(
@@ -710,8 +723,8 @@ mod tests {
             .hash_password(b"pw", &salt)
             .map(|h| h.to_string())
             .unwrap_or_default();
-        assert!(verify_phc("pw", &hash));
-        assert!(!verify_phc("px", &hash));
+        assert!(verify_phc("pw", &hash, &cheap()));
+        assert!(!verify_phc("px", &hash, &cheap()));
     }
 
     #[test]
@@ -720,6 +733,33 @@ mod tests {
         let phc = hash_now(&p, &Secret::new("pw")).unwrap_or_default();
         let django = format!("argon2{phc}");
         assert!(verify_now(&p, &Secret::new("pw"), &django).is_valid());
+    }
+
+    #[test]
+    fn djangos_default_argon2_verifies_and_its_memory_is_given_back() {
+        // Django's Argon2PasswordHasher: argon2id, m=102400 (100 MiB), t=2, p=8.
+        let django = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(102_400, 2, 8, None).unwrap_or_default(),
+        );
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let phc = django
+            .hash_password(b"pw", &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let stored = format!("argon2{phc}");
+        let current = Argon2Params::default();
+        let held = || ARGON2_MEMORY.with(|m| m.borrow().capacity());
+        assert!(verify_now(&current, &Secret::new("pw"), &stored).is_valid());
+        // The thread keeps no more than the current parameters need
+        // (19,456 blocks of 1 KiB), not Django's 102,400.
+        assert!(held() <= 19_456, "{} blocks held", held());
+        assert_eq!(
+            verify_now(&current, &Secret::new("pW"), &stored),
+            Verification::Invalid
+        );
+        assert!(held() <= 19_456, "{} blocks held", held());
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod changepassword;
 mod clearsessions;
 mod create_token;
 mod createsuperuser;
+mod import_django;
 mod migrate;
 mod serve;
 mod show_config;
@@ -68,6 +69,9 @@ pub enum Command {
     /// each running server applies it the next time it finds that username
     /// locked, without a restart.
     Unlock(unlock::UnlockArgs),
+    /// Carry a Django project's users, passwords, DRF and knox tokens and
+    /// database sessions over (README: "Moving from Django").
+    ImportDjango(import_django::ImportDjangoArgs),
     /// Print the configuration in effect, with where each value came from
     /// (default, file, environment, command line); secrets redacted.
     Config(show_config::ConfigArgs),
@@ -87,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Clearsessions => clearsessions::run(config).await,
         Command::Audit(args) => audit::run(config, args).await,
         Command::Unlock(args) => unlock::run(config, args).await,
+        Command::ImportDjango(args) => import_django::run(config, args).await,
         Command::Config(args) => show_config::run(&config, &figment, &overrides, args),
     }
 }

@@ -11,6 +11,7 @@ mod cli;
 mod cookies_edge;
 mod cors;
 mod cors_browser;
+mod django;
 mod e2e;
 mod edge;
 mod errors;

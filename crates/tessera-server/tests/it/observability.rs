@@ -556,3 +556,39 @@ fn cookie_of(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String>
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
 }
+
+#[tokio::test]
+async fn metrics_count_users_by_password_scheme_until_their_upgrade() {
+    let app = TestApp::new().await;
+    let alice = app.user("alice", "s3cret-pass").await;
+    app.user("bob", "s3cret-pass").await;
+    // Alice's hash as imported from Django: "tessera" with 1000 iterations.
+    let django = "pbkdf2_sha256$1000$seasalt$JufROfxj26yFKzOTf2LtZ4LBpdvdVUqDMTeLsZNG59w=";
+    let update = tessera_core::user::UserUpdate {
+        password_hash: Some(django.into()),
+        ..Default::default()
+    };
+    let users = &app.state.tessera.stores().users;
+    users.update_user(alice.id, update).await.unwrap();
+    let text = scrape(&app).await;
+    assert!(
+        text.lines()
+            .any(|l| l == "# TYPE tessera_users_password_scheme gauge"),
+        "{text}"
+    );
+    let scheme = |s: &str| format!("tessera_users_password_scheme{{scheme=\"{s}\"}}");
+    assert_eq!(sample(&text, &scheme("pbkdf2_sha256")), 1.0, "{text}");
+    assert_eq!(sample(&text, &scheme("tessera")), 1.0, "{text}");
+    assert!(text.ends_with("# EOF\n"));
+    let reply = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            serde_json::json!({"username": "alice", "password": "tessera"}),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let text = scrape(&app).await;
+    assert_eq!(sample(&text, &scheme("tessera")), 2.0, "{text}");
+    assert!(!text.contains(&scheme("pbkdf2_sha256")), "{text}");
+}
