@@ -112,8 +112,9 @@ fn split_offset(text: &str) -> Option<(&str, UtcOffset)> {
     }
     // An offset is the last '+' or '-' after the time's start (the date has
     // '-' too, so look only past position 10).
-    if text.len() > 19 {
-        if let Some(at) = text[19..].rfind(['+', '-']).map(|i| i + 19) {
+    // `get`, not indexing: a hostile time may hold a multi-byte character there.
+    if let Some(tail) = text.get(19..) {
+        if let Some(at) = tail.rfind(['+', '-']).map(|i| i + 19) {
             let (body, offset) = text.split_at(at);
             let sign = if offset.starts_with('-') { -1 } else { 1 };
             let digits: String = offset[1..].chars().filter(char::is_ascii_digit).collect();
