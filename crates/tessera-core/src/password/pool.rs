@@ -42,8 +42,9 @@
 //!    has no fixed length: a job is refused at once ([`HashError::Busy`])
 //!    when the jobs ahead of it would not all start within `max_queue_wait`
 //!    at the pace jobs have been starting lately (or, when the pool is
-//!    stalled, since the last start), so that its caller learns it now rather
-//!    than after the wait; [`PoolSettings::queue_limit`] only bounds memory.
+//!    stalled, since the last start), but never below the share lane's
+//!    guaranteed pace, so that its caller learns it now rather than after the
+//!    wait; [`PoolSettings::queue_limit`] only bounds memory.
 //!
 //! Measured on the 2-core bench machine (`bench/run overload`, see
 //! `bench/RESULTS.md`): before the share lane, under token and anonymous
@@ -427,6 +428,14 @@ impl Pool {
         if let (true, Some(last)) = (pace.backlogged, pace.last_start) {
             // A stalled pool: nothing started for this long.
             interval = interval.max(last.elapsed().as_secs_f64());
+        }
+        if let Some(share) = &self.share {
+            // The share lane starts jobs at least this often, whatever the
+            // other traffic: a gap between starts (a hash dragged out on a
+            // crowded core) is not a stall. Without this, a storm's queue
+            // was refused in bursts (bench/RESULTS.md, "Overload").
+            let cost = self.job_cost_ns.load(Ordering::Relaxed) as f64 / 1e9;
+            interval = interval.min(cost / share.rate.max(1e-6));
         }
         let fits = self.max_queue_wait().as_secs_f64() / interval.max(1e-9);
         let fits = if fits >= self.queue_limit as f64 {
