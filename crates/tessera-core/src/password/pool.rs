@@ -603,22 +603,28 @@ impl Pool {
                     }
                 }
                 Lane::Idle { may_raise } => {
-                    let busy = look.busy(self.runtime.get().and_then(Option::as_ref));
-                    let open = match giving_way_since {
-                        // Once giving way, only a look that tells the runtime
-                        // has time to spare ends it.
-                        Some(_) => busy == Some(false),
-                        None => busy != Some(true),
-                    };
                     let now = Instant::now();
-                    let since = *giving_way_since.get_or_insert(now);
                     let may_force = may_raise || self.share.is_none();
-                    if open {
-                        Start::Open
-                    } else if may_force
-                        && now.saturating_duration_since(since) >= self.max_give_way()
-                    {
+                    // Given way as long as allowed: run it, without a look
+                    // (the next job's look then spans this one, as before).
+                    let forced = may_force
+                        && giving_way_since.is_some_and(|since| {
+                            now.saturating_duration_since(since) >= self.max_give_way()
+                        });
+                    let open = !forced && {
+                        let busy = look.busy(self.runtime.get().and_then(Option::as_ref));
+                        match giving_way_since {
+                            // Once giving way, only a look that tells the
+                            // runtime has time to spare ends it.
+                            Some(_) => busy == Some(false),
+                            None => busy != Some(true),
+                        }
+                    };
+                    let since = *giving_way_since.get_or_insert(now);
+                    if forced {
                         Start::Forced
+                    } else if open {
+                        Start::Open
                     } else {
                         if let Some(head) = queue.jobs.front_mut() {
                             if !head.gave_way {
