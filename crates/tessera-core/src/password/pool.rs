@@ -42,13 +42,21 @@
 //!    has no fixed length: a job is refused at once ([`HashError::Busy`])
 //!    when the jobs ahead of it would not all start within `max_queue_wait`
 //!    at the pace jobs have been starting lately (or, when the pool is
-//!    stalled, since the last start), so that its caller learns it now rather
-//!    than after the wait; [`PoolSettings::queue_limit`] only bounds memory.
+//!    stalled, since the last start), but never below the share lane's
+//!    guaranteed pace, so that its caller learns it now rather than after the
+//!    wait; [`PoolSettings::queue_limit`] only bounds memory.
 //!
 //! Measured on the 2-core bench machine (`bench/run overload`, see
-//! `bench/RESULTS.md`): before the share lane, under token and anonymous
-//! load a login every 100 ms, about one login a second succeeded (the
-//! give-way floor) and most were refused or answered after a minute.
+//! `bench/RESULTS.md`, "Overload"), under token GETs at 16 connections and
+//! anonymous ones at 8 with a login offered every 100 ms: before, about one
+//! login a second succeeded (the give-way floor), most were refused and some
+//! not answered within 30 s; with the idle lane alone and the bounded wait
+//! (`min_share = 0`), 2.5 a second, the rest refused or timed out at 5 s;
+//! with the share lane, all ten a second, the slowest answered in 0.5 s, the
+//! token p99 1.5 times its quiet value (at 40 offered a second: 33 a second,
+//! 1.6 times). Running the share lane under `SCHED_BATCH` instead made no
+//! difference the (noisy) machine let through, so it stays at plain normal
+//! priority.
 
 use super::HashError;
 use std::collections::VecDeque;
@@ -428,6 +436,14 @@ impl Pool {
             // A stalled pool: nothing started for this long.
             interval = interval.max(last.elapsed().as_secs_f64());
         }
+        if let Some(share) = &self.share {
+            // The share lane starts jobs at least this often, whatever the
+            // other traffic: a gap between starts (a hash dragged out on a
+            // crowded core) is not a stall. Without this, a storm's queue
+            // was refused in bursts (bench/RESULTS.md, "Overload").
+            let cost = self.job_cost_ns.load(Ordering::Relaxed) as f64 / 1e9;
+            interval = interval.min(cost / share.rate.max(1e-6));
+        }
         let fits = self.max_queue_wait().as_secs_f64() / interval.max(1e-9);
         let fits = if fits >= self.queue_limit as f64 {
             self.queue_limit
@@ -587,22 +603,28 @@ impl Pool {
                     }
                 }
                 Lane::Idle { may_raise } => {
-                    let busy = look.busy(self.runtime.get().and_then(Option::as_ref));
-                    let open = match giving_way_since {
-                        // Once giving way, only a look that tells the runtime
-                        // has time to spare ends it.
-                        Some(_) => busy == Some(false),
-                        None => busy != Some(true),
-                    };
                     let now = Instant::now();
-                    let since = *giving_way_since.get_or_insert(now);
                     let may_force = may_raise || self.share.is_none();
-                    if open {
-                        Start::Open
-                    } else if may_force
-                        && now.saturating_duration_since(since) >= self.max_give_way()
-                    {
+                    // Given way as long as allowed: run it, without a look
+                    // (the next job's look then spans this one, as before).
+                    let forced = may_force
+                        && giving_way_since.is_some_and(|since| {
+                            now.saturating_duration_since(since) >= self.max_give_way()
+                        });
+                    let open = !forced && {
+                        let busy = look.busy(self.runtime.get().and_then(Option::as_ref));
+                        match giving_way_since {
+                            // Once giving way, only a look that tells the
+                            // runtime has time to spare ends it.
+                            Some(_) => busy == Some(false),
+                            None => busy != Some(true),
+                        }
+                    };
+                    let since = *giving_way_since.get_or_insert(now);
+                    if forced {
                         Start::Forced
+                    } else if open {
+                        Start::Open
                     } else {
                         if let Some(head) = queue.jobs.front_mut() {
                             if !head.gave_way {
