@@ -4,7 +4,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use tessera_axum::authentication::token::{parse_header, TokenHeader};
-use tessera_core::token::{checksum, TokenKey, DRF_KEY_LEN, KEY_LEN, PREFIX, RANDOM_CHARS};
+use tessera_core::token::{
+    checksum, TokenKey, DRF_KEY_LEN, KEY_LEN, KNOX_KEY_HEX, KNOX_MAX_PREFIX, PREFIX, RANDOM_CHARS,
+};
 
 const KEYWORDS: &[&str] = &["Token", "Bearer"];
 
@@ -16,11 +18,26 @@ fn check_key(candidate: &str) {
     let Some(key) = TokenKey::parse(candidate) else {
         return;
     };
-    // A recognised key is the candidate, unchanged, of one of the two forms.
+    // A recognised key is the candidate, unchanged, of one of the three
+    // forms: DRF's, django-rest-knox's (an optional prefix, then 64
+    // hexadecimal digits), Tessera's.
     assert_eq!(key.expose(), candidate);
     let bytes = candidate.as_bytes();
+    let knox = bytes.len() >= KNOX_KEY_HEX
+        && bytes.len() - KNOX_KEY_HEX <= KNOX_MAX_PREFIX
+        && bytes[bytes.len() - KNOX_KEY_HEX..]
+            .iter()
+            .all(u8::is_ascii_hexdigit)
+        && bytes[..bytes.len() - KNOX_KEY_HEX]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if bytes.len() == DRF_KEY_LEN {
         assert!(bytes.iter().all(u8::is_ascii_hexdigit));
+    } else if knox {
+        // Stored as knox keeps it: SHA-256 of knox's SHA-512 of the key.
+        use sha2::Digest as _;
+        let sha512: [u8; 64] = sha2::Sha512::digest(bytes).into();
+        assert!(key.digest() == tessera_core::token::KeyDigest::of_knox_digest(&sha512));
     } else {
         assert_eq!(bytes.len(), KEY_LEN);
         assert!(candidate.starts_with(PREFIX));
