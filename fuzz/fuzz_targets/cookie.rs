@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use tessera_axum::cookies::{self, CookieOptions};
 use tessera_core::csrf::{self, CookieState};
-use tessera_core::session::{SessionKey, SESSION_KEY_LEN};
+use tessera_core::session::{SessionKey, DJANGO_SESSION_KEY_LEN, SESSION_KEY_LEN};
 
 const OPTIONS: CookieOptions = CookieOptions {
     secure: true,
@@ -27,8 +27,14 @@ fuzz_target!(|data: &[u8]| {
     if let Some(session) = cookies::read(&headers, "sessionid") {
         if let Some(key) = SessionKey::parse(&session) {
             assert_eq!(key.expose(), session);
-            assert_eq!(session.len(), SESSION_KEY_LEN);
-            assert!(session.bytes().all(|b| b.is_ascii_alphanumeric()));
+            // Tessera's own form, or an imported Django session's key.
+            let tessera = session.len() == SESSION_KEY_LEN
+                && session.bytes().all(|b| b.is_ascii_alphanumeric());
+            let django = session.len() == DJANGO_SESSION_KEY_LEN
+                && session
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+            assert!(tessera || django);
             // Written as a Set-Cookie and read back as a Cookie: unchanged.
             let set = cookies::set("sessionid", key.expose(), OPTIONS)
                 .expect("a key is a valid cookie value");
