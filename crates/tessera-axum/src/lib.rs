@@ -48,4 +48,5 @@ pub use authentication::Authenticator;
 pub use error::{ApiError, Rejection, ValidationErrors};
 pub use extract::{AuthUser, Caller};
 pub use policy::{Policy, PolicyContext, PolicyLayer};
-pub use state::{Settings, Tessera};
+pub use state::{BuildError, Counters, Settings, Tessera, TesseraBuilder};
+
