@@ -43,6 +43,7 @@ pub mod sessions;
 pub mod state;
 pub mod throttling;
 pub mod touch;
+pub mod views;
 
 pub use authentication::Authenticator;
 pub use error::{ApiError, Rejection, ValidationErrors};
