@@ -45,9 +45,34 @@ pub mod throttling;
 pub mod touch;
 pub mod views;
 
+/// Tessera's domain (users, tokens, sessions, permissions, the store
+/// traits), re-exported so that an application depends on this crate and a
+/// store crate only.
+pub use tessera_core as core;
+
 pub use authentication::Authenticator;
 pub use error::{ApiError, Rejection, ValidationErrors};
 pub use extract::{AuthUser, Caller};
 pub use policy::{Policy, PolicyContext, PolicyLayer};
 pub use state::{BuildError, Counters, Settings, Tessera, TesseraBuilder};
 
+/// What a route needs, in one import: `use tessera_axum::prelude::*;`.
+///
+/// The state and its builder, policies with their authenticators,
+/// permission classes and throttles, the identity extractors, DRF's errors
+/// and the ready views.
+pub mod prelude {
+    pub use crate::authentication::Authenticator;
+    pub use crate::error::{ApiError, Rejection, ValidationErrors};
+    pub use crate::extract::{AuthUser, Caller};
+    pub use crate::policy::{Policy, PolicyContext};
+    pub use crate::state::{BuildError, Counters, Settings, Tessera, TesseraBuilder};
+    pub use crate::throttling::Throttle;
+    pub use crate::views::{self, Paths, Views};
+    pub use tessera_core::identity::{Credential, Identity, Principal};
+    pub use tessera_core::password::{Argon2Params, PasswordHasher};
+    pub use tessera_core::permission::{
+        AllowAny, HasScope, IsAuthenticated, IsAuthenticatedOrReadOnly, IsStaff, Permission,
+    };
+    pub use tessera_core::User;
+}
