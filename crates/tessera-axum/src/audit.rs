@@ -168,11 +168,17 @@ impl Counters {
 }
 
 /// Writes audit events.
+///
+/// Making one touches no runtime: its background writer is spawned by
+/// [`Auditor::start`] (which `Tessera::start_background` calls) or, failing
+/// that, on the runtime of the first event queued or the first flush.
 pub struct Auditor {
     store: Arc<dyn AuditStore>,
     queue: mpsc::Sender<Message>,
     settings: AuditSettings,
     counters: Arc<Counters>,
+    /// The writer and its queue's receiving end, until spawned.
+    unstarted: std::sync::Mutex<Option<(Writer, mpsc::Receiver<Message>)>>,
 }
 
 impl std::fmt::Debug for Auditor {
@@ -184,15 +190,15 @@ impl std::fmt::Debug for Auditor {
 }
 
 impl Auditor {
-    /// A writer over `store` with the default [`AuditSettings`], and its
-    /// background task. Needs a Tokio runtime.
+    /// A writer over `store` with the default [`AuditSettings`]. Its
+    /// background task starts with [`Auditor::start`] or on first use.
     pub fn new(store: Arc<dyn AuditStore>) -> Arc<Self> {
         Self::with_settings(store, AuditSettings::default())
     }
 
     /// A writer over `store` with `settings` (a capacity or a number of
-    /// rows of 0 is taken as 1), and its background task. Needs a Tokio
-    /// runtime.
+    /// rows of 0 is taken as 1). Its background task starts with
+    /// [`Auditor::start`] or on first use.
     pub fn with_settings(store: Arc<dyn AuditStore>, settings: AuditSettings) -> Arc<Self> {
         let settings = AuditSettings {
             queue_capacity: settings.queue_capacity.max(1),
@@ -209,13 +215,41 @@ impl Auditor {
             pending: HashMap::new(),
             due: None,
         };
-        tokio::spawn(writer.run(receiver));
         Arc::new(Auditor {
             store,
             queue,
             settings,
             counters,
+            unstarted: std::sync::Mutex::new(Some((writer, receiver))),
         })
+    }
+
+    /// Spawns the background writer on `runtime`, unless it runs already.
+    pub fn start(&self, runtime: &tokio::runtime::Handle) {
+        let unstarted = match self.unstarted.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some((writer, receiver)) = unstarted {
+            runtime.spawn(writer.run(receiver));
+        }
+    }
+
+    /// Whether the background writer has been spawned.
+    pub fn is_started(&self) -> bool {
+        match self.unstarted.lock() {
+            Ok(slot) => slot.is_none(),
+            Err(poisoned) => poisoned.into_inner().is_none(),
+        }
+    }
+
+    /// Starts the writer on the current runtime if nothing started it.
+    fn start_here(&self) {
+        if !self.is_started() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                self.start(&runtime);
+            }
+        }
     }
 
     /// The settings the writer runs with.
@@ -243,6 +277,7 @@ impl Auditor {
     pub async fn record(&self, event: NewAuditEvent) {
         // Cut to the stored sizes now, so that the queue and the writer's
         // map hold bounded events, whatever the size of a client's headers.
+        self.start_here();
         let mut pending = Pending {
             auditor: self,
             event: Some(Box::new(event.sanitized())),
@@ -277,6 +312,7 @@ impl Auditor {
     /// Waits until every event queued so far is written, aggregated counts
     /// included.
     pub async fn flush(&self) {
+        self.start_here();
         let (done, wait) = oneshot::channel();
         if self.queue.send(Message::Flush(done)).await.is_ok() {
             let _ = wait.await;

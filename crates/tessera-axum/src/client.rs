@@ -34,6 +34,24 @@ pub fn client_ip(parts: &Parts, num_proxies: usize) -> Option<IpAddr> {
     entries[index].parse().ok().or(peer)
 }
 
+/// Logs, once per process, that a request reached a policy without a client
+/// address: the app is served without `ConnectInfo` (use
+/// [`crate::serve`], or axum's `into_make_service_with_connect_info`), or a
+/// trusted proxy sent no `X-Forwarded-For`. Login protection counts such
+/// requests by username only, and throttles by address skip them: never one
+/// bucket shared by every client without an address.
+pub fn warn_unknown_address() {
+    static WARNED: std::sync::Once = std::sync::Once::new();
+    WARNED.call_once(|| {
+        tracing::error!(
+            "a request arrived without a client address: serve the app with \
+             into_make_service_with_connect_info::<SocketAddr>() (tessera_axum::serve does), \
+             or behind num_proxies trusted proxies that send X-Forwarded-For; until then login \
+             protection counts failures per username only and address throttles do not apply"
+        );
+    });
+}
+
 /// A request extension the server sets on a request that reached it over
 /// TLS on its own listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

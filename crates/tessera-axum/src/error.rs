@@ -133,6 +133,14 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"detail": self.detail, "code": self.code});
@@ -226,6 +234,22 @@ impl ValidationErrors {
     }
 }
 
+impl std::fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("invalid input")?;
+        let mut separator = ": ";
+        for (field, messages) in &self.0 {
+            for message in messages {
+                write!(f, "{separator}{field}: {message}")?;
+                separator = "; ";
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
 impl IntoResponse for ValidationErrors {
     fn into_response(self) -> Response {
         let body: Map<String, Value> = self
@@ -242,12 +266,31 @@ impl IntoResponse for ValidationErrors {
     }
 }
 
-/// Either kind of refusal, for handlers that can give both.
-#[derive(Debug)]
+/// Either kind of refusal, for handlers that can give both. A standard
+/// error, so that `?` turns it into `anyhow::Error` outside a handler:
+///
+/// ```
+/// use tessera_axum::{Rejection, ValidationErrors};
+///
+/// fn check() -> Result<(), Rejection> {
+///     Err(ValidationErrors::single("username", "This field is required.").into())
+/// }
+///
+/// fn caller() -> anyhow::Result<()> {
+///     check()?;
+///     Ok(())
+/// }
+///
+/// let error = caller().unwrap_err();
+/// assert_eq!(error.to_string(), "invalid input: username: This field is required.");
+/// ```
+#[derive(Debug, thiserror::Error)]
 pub enum Rejection {
     /// `{"detail", "code"}`.
+    #[error(transparent)]
     Api(ApiError),
     /// Field errors.
+    #[error(transparent)]
     Validation(ValidationErrors),
 }
 

@@ -7,10 +7,45 @@
 //! Refusals have DRF's status codes and bodies, with the 401-or-403 rule
 //! decided by the route's first authenticator.
 //!
+//! An application depends on this crate and a store crate; [`prelude`]
+//! holds what a route needs, [`views`] DRF's ready views (obtain a token,
+//! session login, logout, the user's tokens and sessions), and [`serve`]
+//! serves the application as the Tessera server is served. The whole of
+//! `examples/quickstart`:
+//!
 //! ```no_run
 //! use axum::{routing::get, Json, Router};
-//! use tessera_axum::{AuthUser, Authenticator, Policy, Tessera};
-//! use tessera_core::permission::{IsAuthenticated, IsStaff};
+//! use serde_json::{json, Value};
+//! use tessera_axum::prelude::*;
+//! use tessera_store_sql::SqlStore;
+//!
+//! async fn hello(AuthUser(me): AuthUser) -> Json<Value> {
+//!     Json(json!({ "hello": me.user.username }))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     let store = SqlStore::connect("sqlite://quickstart.db").await?;
+//!     store.migrate().await?;
+//!     // Plain HTTP on this machine: cookies without `Secure`.
+//!     let settings = Settings { secure_cookies: false, ..Settings::default() };
+//!     let tessera = Tessera::builder().store(store).settings(settings).build()?;
+//!     let signed_in = Policy::new().permission(IsAuthenticated);
+//!     let app = Router::new()
+//!         .route("/hello", get(hello).layer(signed_in.layer(&tessera)))
+//!         .merge(Views::new().registration(true).router(&tessera));
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//!     tessera_axum::serve(listener, app, tessera).await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Permissions combine with `&`, `|` and `!`, and a policy may name its
+//! authenticators:
+//!
+//! ```no_run
+//! use axum::{routing::get, Json, Router};
+//! use tessera_axum::prelude::*;
 //!
 //! async fn example(AuthUser(me): AuthUser) -> Json<serde_json::Value> {
 //!     Json(serde_json::json!({ "user": me.user.username }))
@@ -38,14 +73,45 @@ pub mod extract;
 pub mod fields;
 pub mod login;
 pub mod metrics;
+pub mod observability;
 pub mod policy;
+mod serve;
 pub mod sessions;
 pub mod state;
 pub mod throttling;
 pub mod touch;
+pub mod views;
+
+/// Tessera's domain (users, tokens, sessions, permissions, the store
+/// traits), re-exported so that an application depends on this crate and a
+/// store crate only.
+pub use tessera_core as core;
 
 pub use authentication::Authenticator;
 pub use error::{ApiError, Rejection, ValidationErrors};
 pub use extract::{AuthUser, Caller};
 pub use policy::{Policy, PolicyContext, PolicyLayer};
-pub use state::{Settings, Tessera};
+pub use serve::{serve, serve_until, shutdown_signal};
+pub use state::{BuildError, Counters, Settings, Tessera, TesseraBuilder};
+
+/// What a route needs, in one import: `use tessera_axum::prelude::*;`.
+///
+/// The state and its builder, policies with their authenticators,
+/// permission classes and throttles, the identity extractors, DRF's errors
+/// and the ready views.
+pub mod prelude {
+    pub use crate::authentication::Authenticator;
+    pub use crate::error::{ApiError, Rejection, ValidationErrors};
+    pub use crate::extract::{AuthUser, Caller};
+    pub use crate::policy::{Policy, PolicyContext};
+    pub use crate::serve::serve;
+    pub use crate::state::{BuildError, Counters, Settings, Tessera, TesseraBuilder};
+    pub use crate::throttling::Throttle;
+    pub use crate::views::{self, Paths, Views};
+    pub use tessera_core::identity::{Credential, Identity, Principal};
+    pub use tessera_core::password::{Argon2Params, PasswordHasher};
+    pub use tessera_core::permission::{
+        AllowAny, HasScope, IsAuthenticated, IsAuthenticatedOrReadOnly, IsStaff, Permission,
+    };
+    pub use tessera_core::User;
+}

@@ -20,7 +20,7 @@ use crate::metrics::{LoginTimer, Outcome};
 use crate::state::Tessera;
 use crate::throttling::throttled;
 use serde_json::json;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use tessera_core::audit::{EventKind, NewAuditEvent};
 use tessera_core::audited::{LoginWrite, LoginWritten, Rehash, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
@@ -105,11 +105,10 @@ async fn check(tessera: &Tessera, username: &str, password: &Secret) -> Result<C
     })
 }
 
-fn client_ip(meta: &RequestMeta) -> IpAddr {
-    meta.ip
-        .as_deref()
-        .and_then(|ip| ip.parse().ok())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+/// The client's address, if known: an unknown one is counted nowhere (never
+/// as one address shared by every such client).
+fn client_ip(meta: &RequestMeta) -> Option<IpAddr> {
+    meta.ip.as_deref().and_then(|ip| ip.parse().ok())
 }
 
 /// Login protection, before any password is checked: a username or address

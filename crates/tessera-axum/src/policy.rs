@@ -425,6 +425,10 @@ where
         let context = PolicyContext(self.context.clone());
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
+            let num_proxies = context.0.tessera.settings().num_proxies;
+            if crate::client::client_ip(&parts, num_proxies).is_none() {
+                crate::client::warn_unknown_address();
+            }
             let identity = match authenticate(&context, &parts).await {
                 Ok(identity) => identity,
                 Err(error) => return Ok(context.finish_auth_error(error).into_response()),

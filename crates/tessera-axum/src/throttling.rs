@@ -54,14 +54,18 @@ pub fn throttled(wait_secs: u64) -> ApiError {
 }
 
 /// The throttle key of a request: DRF's `cache_format` with scope and ident.
+/// An anonymous request without a known address is not throttled: one
+/// bucket shared by every such client would let one of them shut out all
+/// the others (the application is told once, [`crate::client::warn_unknown_address`]).
 fn key(throttle: &Throttle, identity: &Identity, meta: &RequestMeta) -> Option<String> {
-    let ident = meta.ip.as_deref().unwrap_or("unknown");
-    match (throttle, identity.user()) {
+    let ident = meta.ip.as_deref();
+    match (throttle, identity.user(), ident) {
         // AnonRateThrottle lets authenticated requests through.
-        (Throttle::Anon, Some(_)) => None,
-        (Throttle::Anon, None) => Some(format!("throttle_anon_{ident}")),
-        (_, Some(user)) => Some(format!("throttle_{}_{}", throttle.scope(), user.id)),
-        (_, None) => Some(format!("throttle_{}_{ident}", throttle.scope())),
+        (Throttle::Anon, Some(_), _) => None,
+        (_, Some(user), _) => Some(format!("throttle_{}_{}", throttle.scope(), user.id)),
+        (_, None, None) => None,
+        (Throttle::Anon, None, Some(ip)) => Some(format!("throttle_anon_{ip}")),
+        (_, None, Some(ip)) => Some(format!("throttle_{}_{ip}", throttle.scope())),
     }
 }
 

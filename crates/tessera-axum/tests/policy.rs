@@ -19,7 +19,7 @@ use tessera_core::permission::{IsAuthenticated, IsStaff, Permission, RequestInfo
 use tessera_core::secret::Secret;
 use tessera_core::token::{NewToken, TokenKey};
 use tessera_core::user::NewUser;
-use tessera_core::{permission_ops, Identity, Stores, User};
+use tessera_core::{permission_ops, Identity, User};
 use tessera_store_sql::SqlStore;
 use tower::ServiceExt;
 
@@ -40,7 +40,12 @@ async fn fixture() -> Fixture {
         p_cost: 1,
     };
     let hasher = PasswordHasher::new(params, 1, 8).unwrap();
-    let tessera = Tessera::new(Stores::from_one(store), hasher, Settings::default());
+    let tessera = Tessera::builder()
+        .store(store)
+        .hasher(hasher)
+        .settings(Settings::default())
+        .build()
+        .unwrap();
     Fixture { tessera, _dir: dir }
 }
 

@@ -19,8 +19,15 @@ pub const SESSION_KEY_LEN: usize = 43;
 pub const DJANGO_SESSION_KEY_LEN: usize = 32;
 
 /// A session id as the cookie carries it. `Debug` is redacted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct SessionKey(Secret);
+
+/// No `==`: keys compare in constant time only.
+impl subtle::ConstantTimeEq for SessionKey {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.ct_eq(&other.0)
+    }
+}
 
 impl SessionKey {
     /// A fresh id from the OS CSPRNG.
@@ -145,9 +152,12 @@ mod tests {
     fn ids_are_long_random_and_parse() {
         let a = SessionKey::generate();
         let b = SessionKey::generate();
-        assert_ne!(a, b);
+        assert_ne!(a.expose(), b.expose());
         assert_eq!(a.expose().len(), 43);
-        assert_eq!(SessionKey::parse(a.expose()), Some(a.clone()));
+        assert_eq!(
+            SessionKey::parse(a.expose()).map(|k| k.expose().to_owned()),
+            Some(a.expose().to_owned())
+        );
         assert!(SessionKey::parse(&a.expose()[1..]).is_none());
         assert!(SessionKey::parse(&format!("{}!", &a.expose()[1..])).is_none());
         assert!(SessionKey::parse("").is_none());

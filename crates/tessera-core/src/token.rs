@@ -71,8 +71,15 @@ impl fmt::Debug for KeyDigest {
 }
 
 /// A well-formed API key. `Debug` is redacted.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct TokenKey(Secret);
+
+/// No `==`: keys compare in constant time only.
+impl subtle::ConstantTimeEq for TokenKey {
+    fn ct_eq(&self, other: &Self) -> subtle::Choice {
+        self.0.ct_eq(&other.0)
+    }
+}
 
 impl TokenKey {
     /// A fresh key from the OS CSPRNG.
@@ -312,7 +319,10 @@ mod tests {
         assert!(k.starts_with("tsr_"));
         assert!(k[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
         assert_eq!(&k[4 + 43..], checksum(&k.as_bytes()[4..4 + 43]));
-        assert_eq!(TokenKey::parse(k), Some(key.clone()));
+        assert_eq!(
+            TokenKey::parse(k).map(|p| p.expose().to_owned()),
+            Some(k.to_owned())
+        );
     }
 
     #[test]

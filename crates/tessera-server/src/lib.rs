@@ -73,6 +73,8 @@ pub fn settings(config: &Config) -> anyhow::Result<Settings> {
         token_lifetime: config.tokens.default_lifetime.0,
         max_tokens_per_user: config.tokens.max_per_user,
         token_idle_timeout: token_idle_timeout(config)?,
+        token_rotation_grace: config.tokens.rotation_grace,
+        revoke_on_password_change: config.password.revoke_on_change,
         body_limit: config.limits.body_bytes,
         session_cookie: cookie_names(config)?.0,
         csrf_cookie: cookie_names(config)?.1,
@@ -270,7 +272,7 @@ pub fn hasher(config: &Config) -> anyhow::Result<PasswordHasher> {
         max_queue_wait: config.password.max_queue_wait,
         ..PoolSettings::default()
     };
-    PasswordHasher::with_pool(params, pool).map_err(anyhow::Error::msg)
+    Ok(PasswordHasher::with_pool(params, pool)?)
 }
 
 /// The shortest `metrics.bearer_token` accepted.
@@ -516,12 +518,17 @@ pub fn state_with_stores(
 ) -> anyhow::Result<AppState> {
     metrics_token(&config)?;
     cors(&config)?;
-    let tessera = Tessera::with_clock(stores, hasher(&config)?, settings(&config)?, clock);
+    let mut builder = Tessera::builder()
+        .stores(stores)
+        .hasher(hasher(&config)?)
+        .settings(settings(&config)?)
+        .clock(clock);
     if config.tokens.create_on_user_creation {
-        tessera.on_user_created(Arc::new(|tessera: Tessera, user: User| {
-            Box::pin(async move { token_for_new_user(&tessera, &user).await })
-        }));
+        builder = builder.on_user_created(|tessera: Tessera, user: User| async move {
+            token_for_new_user(&tessera, &user).await
+        });
     }
+    let tessera = builder.build()?;
     Ok(AppState {
         tessera,
         config: Arc::new(config),
@@ -628,7 +635,8 @@ pub async fn run(
         None => None,
     };
     banner::Banner::new(&state.config, scheme, addr, admin_addr, users).print();
-    let purge = spawn_purge(state.tessera.clone());
+    // The audit writer and the purge of expired credentials.
+    tessera.start_background(&tokio::runtime::Handle::current());
     let prune = spawn_audit_retention(
         state.tessera.clone(),
         state.config.audit.retention,
@@ -665,42 +673,18 @@ pub async fn run(
     };
     let public = edge::serve(listener, app(state), limits, tls, until_stopped(stopped));
     tokio::try_join!(public, admin)?;
-    purge.abort();
     prune.abort();
     // Queued audit events are written before the process exits.
-    tessera.auditor().flush().await;
+    tessera.shutdown().await;
     tracing::info!("tessera stopped");
     Ok(())
 }
 
-/// Deletes expired tokens and sessions every ten minutes.
-fn spawn_purge(tessera: Tessera) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
-            tick.tick().await;
-            if let Err(e) = purge_expired(&tessera).await {
-                tracing::warn!(error = %e, "purging expired credentials failed");
-            }
-        }
-    })
-}
-
-/// Deletes expired tokens and sessions (the background task and `tessera
-/// clearsessions`); how many of each.
+/// Deletes expired tokens and sessions (`tessera clearsessions`; the
+/// server's background task is the library's,
+/// [`Tessera::start_background`]); how many of each.
 pub async fn purge_expired(tessera: &Tessera) -> Result<(u64, u64), tessera_core::StoreError> {
-    let now = tessera.clock().now();
-    let tokens = tessera.stores().tokens.purge_expired_tokens(now).await?;
-    let idle = tessera_axum::authentication::session::idle_timeout(tessera);
-    let sessions = tessera
-        .stores()
-        .sessions
-        .purge_expired_sessions(now, idle)
-        .await?;
-    if tokens + sessions > 0 {
-        tracing::info!(tokens, sessions, "expired credentials purged");
-    }
-    Ok((tokens, sessions))
+    tessera.purge_expired().await
 }
 
 /// How often the server deletes audit events past the retention.

@@ -44,7 +44,11 @@ async fn main() -> anyhow::Result<()> {
     };
     stores.tokens.create_token(new, None).await?;
     println!("user demo, token {}", key.expose());
-    let tessera = Tessera::new(stores, hasher, Settings::default());
+    let tessera = Tessera::builder()
+        .stores(stores)
+        .hasher(hasher)
+        .settings(Settings::default())
+        .build()?;
     let app = seed_views::router(&tessera, &[Authenticator::Token]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:8001").await?;
     axum::serve(listener, app).await?;

@@ -47,7 +47,12 @@ async fn seed_views_answer_as_the_seed_did() {
         4,
     )
     .unwrap();
-    let tessera = Tessera::new(stores.clone(), hasher, Settings::default());
+    let tessera = Tessera::builder()
+        .stores(stores.clone())
+        .hasher(hasher)
+        .settings(Settings::default())
+        .build()
+        .unwrap();
     let now = tessera.clock().now();
     let user = stores
         .users

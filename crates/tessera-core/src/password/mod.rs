@@ -112,6 +112,12 @@ impl Argon2Params {
     }
 }
 
+/// Why a [`PasswordHasher`] could not be made: parameters argon2 refuses,
+/// or a pool thread that could not start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot make the password hasher: {0}")]
+pub struct InvalidParams(pub String);
+
 /// Why hashing could not be done.
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -175,7 +181,11 @@ impl Drop for Inner {
 impl PasswordHasher {
     /// A hasher with `workers` idle-lane threads and at most `queue_limit`
     /// jobs waiting, the other settings at their defaults.
-    pub fn new(params: Argon2Params, workers: usize, queue_limit: usize) -> Result<Self, String> {
+    pub fn new(
+        params: Argon2Params,
+        workers: usize,
+        queue_limit: usize,
+    ) -> Result<Self, InvalidParams> {
         Self::with_pool(
             params,
             PoolSettings {
@@ -187,8 +197,8 @@ impl PasswordHasher {
     }
 
     /// A hasher whose pool is sized and paced by `settings`.
-    pub fn with_pool(params: Argon2Params, settings: PoolSettings) -> Result<Self, String> {
-        let argon2 = params.argon2()?;
+    pub fn with_pool(params: Argon2Params, settings: PoolSettings) -> Result<Self, InvalidParams> {
+        let argon2 = params.argon2().map_err(InvalidParams)?;
         // The dummy hash has the current parameters, so verifying against it
         // takes exactly as long as verifying a real user's password; making
         // it gives the pool its first estimate of a job's cost.
@@ -196,9 +206,9 @@ impl PasswordHasher {
         let started = Instant::now();
         let dummy_hash = argon2
             .hash_password(b"tessera-dummy-password", &salt)
-            .map_err(|e| e.to_string())?
+            .map_err(|e| InvalidParams(e.to_string()))?
             .to_string();
-        let pool = Pool::start(&settings, started.elapsed())?;
+        let pool = Pool::start(&settings, started.elapsed()).map_err(InvalidParams)?;
         Ok(PasswordHasher {
             inner: Arc::new(Inner {
                 params,
@@ -212,7 +222,17 @@ impl PasswordHasher {
 
     /// One idle-lane thread per core, a quarter of the machine guaranteed,
     /// a queue whose length follows from the rate ([`PoolSettings::default`]).
-    pub fn with_defaults(params: Argon2Params) -> Result<Self, String> {
+    ///
+    /// ```
+    /// use tessera_core::password::{Argon2Params, PasswordHasher};
+    ///
+    /// fn hasher() -> anyhow::Result<PasswordHasher> {
+    ///     // The error is a standard error: `?` turns it into anyhow's.
+    ///     Ok(PasswordHasher::with_defaults(Argon2Params::default())?)
+    /// }
+    /// # hasher().unwrap();
+    /// ```
+    pub fn with_defaults(params: Argon2Params) -> Result<Self, InvalidParams> {
         Self::with_pool(params, PoolSettings::default())
     }
 
@@ -496,7 +516,7 @@ pub fn verify_now(params: &Argon2Params, password: &Secret, stored: &str) -> Ver
 }
 
 fn django_either(raw: &Secret, nfkc: &Secret, check: impl Fn(&str) -> bool) -> bool {
-    check(raw.expose()) || (raw != nfkc && check(nfkc.expose()))
+    check(raw.expose()) || (raw.expose() != nfkc.expose() && check(nfkc.expose()))
 }
 
 /// Verifies an argon2 PHC string. The thread's reusable working area keeps

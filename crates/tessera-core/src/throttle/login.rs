@@ -506,12 +506,19 @@ impl LoginGuard {
     /// (whole seconds, rounded up, at least one); [`Admission::IfRight`]
     /// when only the username is locked, past `max_lockout`, and this
     /// address has not failed for it.
+    ///
+    /// `ip` is `None` when the client's address is unknown (an application
+    /// served without the peer's address): then only the username's count
+    /// applies, never one address shared by every such client, and a
+    /// username locked past `max_lockout` stays [`Admission::Refused`] (no
+    /// address is known to have spared it).
     pub async fn check(
         &self,
         username: &str,
-        ip: IpAddr,
+        ip: impl Into<Option<IpAddr>>,
         now: OffsetDateTime,
     ) -> Result<Admission, StoreError> {
+        let ip: Option<IpAddr> = ip.into();
         let key = username_key(username);
         let mut record = self.store.live_record(&key, now).await?;
         if let Some(r) = record.filter(|r| r.locked_until(now).is_some()) {
@@ -520,7 +527,10 @@ impl LoginGuard {
             }
         }
         let by_username = record.and_then(|r| r.locked_until(now));
-        let by_address = self.store.locked_until(&address_key(ip), now).await?;
+        let by_address = match ip {
+            Some(ip) => self.store.locked_until(&address_key(ip), now).await?,
+            None => None,
+        };
         let wait = |until: OffsetDateTime| {
             wait_from_micros(to_micros(until).saturating_sub(to_micros(now)))
         };
@@ -533,14 +543,15 @@ impl LoginGuard {
         let long = record
             .and_then(|r| r.backoff(&self.policy.username_limit()))
             .is_some_and(|backoff| backoff > self.policy.max_lockout);
-        if long
-            && self
+        if let (true, Some(ip)) = (long, ip) {
+            if self
                 .store
                 .locked_until(&pair_key(username, ip), now)
                 .await?
                 .is_none()
-        {
-            return Ok(Admission::IfRight { wait: wait(until) });
+            {
+                return Ok(Admission::IfRight { wait: wait(until) });
+            }
         }
         Ok(Admission::Refused { wait: wait(until) })
     }
@@ -548,13 +559,15 @@ impl LoginGuard {
     /// Counts a failed attempt that [`check`](Self::check) admitted, against
     /// the username, the address and the pair of them. Never call it for an
     /// attempt `check` refused. Returns the locks this failure began, for
-    /// the `lockout` audit event.
+    /// the `lockout` audit event. With no address (`None`), only the
+    /// username's count is kept.
     pub async fn record_failure(
         &self,
         username: &str,
-        ip: IpAddr,
+        ip: impl Into<Option<IpAddr>>,
         now: OffsetDateTime,
     ) -> Result<Option<LockoutStarted>, StoreError> {
+        let ip: Option<IpAddr> = ip.into();
         let key = username_key(username);
         let limit = self.policy.username_limit();
         let mut by_username = self.store.record_failure(&key, limit, now).await?;
@@ -568,6 +581,12 @@ impl LoginGuard {
                 }
             }
         }
+        let Some(ip) = ip else {
+            return Ok(by_username.map(|lock| LockoutStarted {
+                username: Some(lock),
+                address: None,
+            }));
+        };
         let address = self
             .store
             .record_failure(&address_key(ip), self.policy.address_limit(), now)

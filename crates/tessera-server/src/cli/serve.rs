@@ -21,24 +21,7 @@ pub(super) async fn run(config: Config, args: ServeArgs) -> anyhow::Result<()> {
     crate::run(listener, config, shutdown_signal()).await
 }
 
-/// SIGTERM or Ctrl-C.
+/// SIGTERM or Ctrl-C (the library's signal, as `tessera_axum::serve` stops).
 async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
+    tessera_axum::shutdown_signal().await;
 }

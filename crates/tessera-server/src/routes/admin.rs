@@ -452,7 +452,7 @@ async fn user_sessions(
         return Err(ApiError::not_found().into());
     }
     Ok(Json(
-        super::session::session_views(tessera, id, None).await?,
+        tessera_axum::views::session_list(tessera, id, None).await?,
     ))
 }
 
@@ -519,7 +519,9 @@ async fn user_tokens(
     if tessera.stores().users.user_by_id(id).await?.is_none() {
         return Err(ApiError::not_found().into());
     }
-    Ok(Json(super::tokens::token_views(tessera, id, None).await?))
+    Ok(Json(
+        tessera_axum::views::token_list(tessera, id, None).await?,
+    ))
 }
 
 async fn revoke_token(

@@ -1,18 +1,12 @@
 //! The routes of API.md, and the contract's answers for unknown routes (404),
 //! wrong methods (405 with `Allow`) and hardening headers on every response.
 
-mod account;
 mod admin;
 pub(crate) mod cors;
-mod events;
 pub(crate) mod hosts;
 mod login_page;
-mod me;
 mod ops;
 mod pagination;
-mod session;
-mod token_auth;
-mod tokens;
 mod unlock;
 
 use crate::openapi::{op, Auth, RouteDoc, Routes};
@@ -26,6 +20,7 @@ use axum::Json;
 use axum::{Extension, Router};
 use std::sync::Arc;
 use tessera_axum::body::BodyLimit;
+use tessera_axum::views::{ViewAuth, Views};
 use tessera_axum::ApiError;
 use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -35,12 +30,9 @@ use tower_http::set_header::SetResponseHeaderLayer;
 /// (which then answer `404` here and are served by [`admin_app`]).
 pub fn app(state: AppState) -> Router {
     let tessera = &state.tessera;
-    let mut routes = Routes::new()
-        .merge(token_auth::routes(tessera))
-        .merge(me::routes(tessera))
-        .merge(session::routes(tessera))
-        .merge(tokens::routes(tessera))
-        .merge(account::routes(tessera, state.config.registration.enabled));
+    // API.md's `/api-token-auth/` and `/auth/*`: the library's views.
+    let views = Views::new().registration(state.config.registration.enabled);
+    let mut routes = Routes::new().merge_router(views.router(tessera), view_docs(&views));
     let private_here = state.config.server.admin_bind.is_none();
     if private_here {
         routes = routes
@@ -163,6 +155,40 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
         ));
     // Request ids, request logs and metrics (observability.rs).
     crate::observability::instrument(router, tessera).with_state(state)
+}
+
+/// The library's description of its views, in the route table's terms.
+fn view_docs(views: &Views) -> Vec<RouteDoc> {
+    views
+        .docs()
+        .into_iter()
+        .map(|doc| RouteDoc {
+            path: doc.path,
+            ops: doc
+                .ops
+                .into_iter()
+                .map(|view_op| {
+                    let auth = match view_op.auth {
+                        ViewAuth::None => Auth::None,
+                        ViewAuth::Default => Auth::Default,
+                        ViewAuth::Token => Auth::Token,
+                        ViewAuth::Session => Auth::Session,
+                    };
+                    let documented = op(
+                        view_op.method,
+                        view_op.summary,
+                        auth,
+                        view_op.body,
+                        view_op.responses,
+                    );
+                    match view_op.scope {
+                        Some(name) => documented.scope(name),
+                        None => documented.no_scope(),
+                    }
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// The seed's example views, documented here because they live in the

@@ -258,8 +258,13 @@ async fn a_thousand_concurrent_failed_logins_are_all_recorded() {
             .with_max_queue_wait(std::time::Duration::from_secs(600));
     let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
     let clock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
-    let tessera =
-        tessera_axum::Tessera::with_clock(stores, hasher, settings, Arc::new(clock.clone()));
+    let tessera = tessera_axum::Tessera::builder()
+        .stores(stores)
+        .hasher(hasher)
+        .settings(settings)
+        .clock(Arc::new(clock.clone()))
+        .build()
+        .unwrap();
     assert_eq!(tessera.auditor().settings().queue_capacity, 4);
     let app = TestApp {
         state: tessera_server::AppState {

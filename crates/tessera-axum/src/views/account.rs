@@ -1,8 +1,14 @@
 //! `/auth/reauth`, `/auth/password` and `/auth/register`.
 
 use super::events::audit_user;
-use crate::openapi::{op, Auth, Routes};
-use crate::AppState;
+use super::{op, Entry, Paths, ViewAuth};
+use crate::accounts::{create_user, new_user_errors, password_errors, UserInput};
+use crate::audit::RequestMeta;
+use crate::body::JsonObject;
+use crate::fields::{CharField, Fields};
+use crate::login::{verify_user_password, Via, LOGIN_FAILED};
+use crate::throttling::Throttle;
+use crate::{sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors};
 use axum::extract::State;
 use axum::http::Method;
 use axum::http::StatusCode;
@@ -10,13 +16,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::accounts::{create_user, new_user_errors, password_errors, UserInput};
-use tessera_axum::audit::RequestMeta;
-use tessera_axum::body::JsonObject;
-use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::login::{verify_user_password, Via, LOGIN_FAILED};
-use tessera_axum::throttling::Throttle;
-use tessera_axum::{sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors};
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::user::UserUpdate;
@@ -26,52 +25,49 @@ use tessera_core::{scope, Credential};
 pub const OLD_PASSWORD_INCORRECT: &str =
     "Your old password was entered incorrectly. Please enter it again.";
 
-pub(super) fn routes(tessera: &Tessera, registration: bool) -> Routes {
-    let mut routes = Routes::new()
-        .guarded(
-            tessera,
-            "/auth/reauth",
-            vec![op(Method::POST, "Confirm the password: the calling credential counts as recently authenticated", Auth::Default, &["password"], &[204, 400, 401, 403, 429]).scope(scope::ACCOUNT)],
+pub(super) fn entries(paths: &Paths, registration: bool) -> Vec<Entry> {
+    let mut entries = vec![
+        Entry::guarded(
+            paths.reauth,
+            vec![op(Method::POST, "Confirm the password: the calling credential counts as recently authenticated", ViewAuth::Default, &["password"], &[204, 400, 401, 403, 429]).scope(scope::ACCOUNT)],
             Policy::new().throttle(super::token_auth::login_scope()),
             post(reauth),
-        )
-        .guarded(
-            tessera,
-            "/auth/password",
-            vec![op(Method::POST, "Change the password (recent authentication needed); ends other sessions and tokens", Auth::Default, &["old_password", "new_password"], &[204, 400, 401, 403]).scope(scope::ACCOUNT)],
+        ),
+        Entry::guarded(
+            paths.password,
+            vec![op(Method::POST, "Change the password (recent authentication needed); ends other sessions and tokens", ViewAuth::Default, &["old_password", "new_password"], &[204, 400, 401, 403]).scope(scope::ACCOUNT)],
             Policy::new().require_recent_auth(),
             post(change_password),
-        );
+        ),
+    ];
     if registration {
-        routes = routes.route(
-            "/auth/register",
+        entries.push(Entry::open(
+            paths.register,
             vec![op(
                 Method::POST,
                 "Create an account",
-                Auth::None,
+                ViewAuth::None,
                 &["username", "password", "email?"],
                 &[201, 400, 429],
             )],
-            post(register).layer(
-                Policy::allow_any()
-                    .authenticators([])
-                    .throttle(Throttle::Scoped("register".to_owned()))
-                    .layer(tessera),
-            ),
-        );
+            Policy::allow_any()
+                .authenticators([])
+                .throttle(Throttle::Scoped("register".to_owned())),
+            post(register),
+        ));
     }
-    routes
+    entries
 }
 
 /// Marks the calling credential as recently authenticated; a session also gets
 /// a new id (the old cookie dies).
 async fn reauth(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     AuthUser(me): AuthUser,
     JsonObject(data): JsonObject,
 ) -> Result<Response, Rejection> {
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let mut fields = Fields::new(&data);
     let password = fields.char("password", CharField::password());
     fields.finish()?;
@@ -108,12 +104,12 @@ async fn reauth(
 /// Changes the password: checks the old one, validates the new one, rotates
 /// the current session, and ends every other session and token of the user.
 async fn change_password(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     AuthUser(me): AuthUser,
     JsonObject(data): JsonObject,
 ) -> Result<Response, Rejection> {
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let mut fields = Fields::new(&data);
     let old = fields.char("old_password", CharField::password());
     let new = fields.char("new_password", CharField::password());
@@ -147,7 +143,7 @@ async fn change_password(
         Credential::Session { id, .. } => (Some(id), None),
         Credential::Token { id, .. } => (None, Some(id)),
     };
-    let revoke = state.config.password.revoke_on_change;
+    let revoke = tessera.settings().revoke_on_password_change;
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::PasswordChanged,
@@ -177,20 +173,17 @@ async fn change_password(
 
 /// Self-service registration, when enabled; otherwise the route does not exist.
 async fn register(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     JsonObject(data): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), Rejection> {
-    if !state.config.registration.enabled {
-        return Err(ApiError::not_found().into());
-    }
     let mut fields = Fields::new(&data);
     let username = fields.char("username", CharField::required());
     let password = fields.char("password", CharField::password());
     let email = fields.email("email");
     if let (Some(u), Some(p)) = (&username, &password) {
         let errors = new_user_errors(
-            &state.tessera,
+            &tessera,
             u,
             &Secret::new(p.clone()),
             email.as_deref().unwrap_or(""),
@@ -209,9 +202,9 @@ async fn register(
         is_staff: false,
         is_superuser: false,
     };
-    let mut event = meta.event(state.tessera.clock().now(), EventKind::UserCreated);
+    let mut event = meta.event(tessera.clock().now(), EventKind::UserCreated);
     event.detail = json!({"via": "register"});
-    let created = create_user(&state.tessera, input, event).await?;
+    let created = create_user(&tessera, input, event).await?;
     let mut body = json!({"user": created.user});
     if let Value::Object(map) = &mut body {
         map.extend(created.extra);

@@ -1,8 +1,12 @@
 //! Session login and the account's credentials: `/auth/csrf`, `/auth/login`,
 //! `/auth/logout`, `/auth/logout-all`, `/auth/sessions`.
 
-use crate::openapi::{op, Auth, Routes};
-use crate::AppState;
+use super::{op, Entry, Paths, ViewAuth};
+use crate::audit::RequestMeta;
+use crate::body::FormObject;
+use crate::fields::{CharField, Fields};
+use crate::login::{authenticate_password, Via, LOGIN_FAILED};
+use crate::{csrf, sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors};
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::Method;
@@ -11,113 +15,101 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::audit::RequestMeta;
-use tessera_axum::body::FormObject;
-use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::login::{authenticate_password, Via, LOGIN_FAILED};
-use tessera_axum::{
-    csrf, sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors,
-};
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 use tessera_core::session::SessionView;
 use tessera_core::{scope, Credential};
 
-pub(super) fn routes(tessera: &Tessera) -> Routes {
+pub(super) fn entries(paths: &Paths) -> Vec<Entry> {
     let open = Policy::allow_any().authenticators([]);
     let signed_in = Policy::new();
-    Routes::new()
-        .route(
-            "/auth/csrf",
+    vec![
+        Entry::open(
+            paths.csrf,
             vec![op(
                 Method::GET,
                 "A masked CSRF token; sets the csrftoken cookie",
-                Auth::None,
+                ViewAuth::None,
                 &[],
                 &[200],
             )],
-            get(csrf_token).layer(open.layer(tessera)),
-        )
-        .route(
-            "/auth/login",
+            open.clone(),
+            get(csrf_token),
+        ),
+        Entry::open(
+            paths.login,
             vec![op(
                 Method::POST,
                 "Session login (CSRF-checked); sets sessionid and rotates csrftoken",
-                Auth::None,
+                ViewAuth::None,
                 &["username", "password"],
                 &[200, 400, 403, 429],
             )],
-            post(login).layer(
-                open.clone()
-                    .throttle(super::token_auth::login_scope())
-                    .layer(tessera),
-            ),
-        )
-        .guarded(
-            tessera,
-            "/auth/logout",
+            open.throttle(super::token_auth::login_scope()),
+            post(login),
+        ),
+        Entry::guarded(
+            paths.logout,
             vec![op(
                 Method::POST,
                 "End the calling session or revoke the calling token",
-                Auth::Default,
+                ViewAuth::Default,
                 &[],
                 &[204, 401, 403],
             )
             .no_scope()],
             signed_in.clone(),
             post(logout),
-        )
-        .guarded(
-            tessera,
-            "/auth/logout-all",
+        ),
+        Entry::guarded(
+            paths.logout_all,
             vec![op(
                 Method::POST,
                 "End every session and token of the user",
-                Auth::Default,
+                ViewAuth::Default,
                 &[],
                 &[204, 401, 403],
             )
             .scope(scope::ACCOUNT)],
             signed_in.clone(),
             post(logout_all),
-        )
-        .guarded(
-            tessera,
-            "/auth/sessions",
+        ),
+        Entry::guarded(
+            paths.sessions,
             vec![op(
                 Method::GET,
                 "The user's live sessions",
-                Auth::Default,
+                ViewAuth::Default,
                 &[],
                 &[200, 401, 403],
             )],
             signed_in.clone(),
             get(list_sessions),
-        )
-        .guarded(
-            tessera,
-            "/auth/sessions/{id}",
+        ),
+        Entry::guarded(
+            paths.session,
             vec![op(
                 Method::DELETE,
                 "End one of the user's sessions",
-                Auth::Default,
+                ViewAuth::Default,
                 &[],
                 &[204, 401, 403, 404],
             )
             .scope(scope::ACCOUNT)],
             signed_in,
             delete(delete_session),
-        )
+        ),
+    ]
 }
 
 /// Django's `get_token`: a masked token, and the cookie set or renewed.
 /// Under `csrf.use_sessions` a signed-in client's token is masked from its
 /// session's secret and no cookie is set.
 async fn csrf_token(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     if tessera.settings().csrf_use_sessions {
         if let Some(session) = live_session(tessera, &headers).await? {
             let token = csrf::session_token(tessera, &session).await?;
@@ -136,13 +128,13 @@ async fn live_session(
     tessera: &Tessera,
     headers: &HeaderMap,
 ) -> Result<Option<tessera_core::session::SessionRecord>, ApiError> {
-    let Some(key) = tessera_axum::cookies::read(headers, &tessera.settings().session_cookie)
+    let Some(key) = crate::cookies::read(headers, &tessera.settings().session_cookie)
         .and_then(|v| tessera_core::session::SessionKey::parse(&v))
     else {
         return Ok(None);
     };
     let now = tessera.clock().now();
-    let idle = tessera_axum::authentication::session::idle_timeout(tessera);
+    let idle = crate::authentication::session::idle_timeout(tessera);
     let found = tessera
         .stores()
         .sessions
@@ -156,11 +148,11 @@ async fn live_session(
 /// `POST /auth/login`: CSRF-checked even for the anonymous (DRF leaves login
 /// views open to login CSRF), then the password, then a fresh session.
 async fn login(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     parts: Parts,
     FormObject(data): FormObject,
 ) -> Result<Response, Rejection> {
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     csrf::enforce(&parts, tessera).await?;
     let mut fields = Fields::new(&data);
     let username = fields.char("username", CharField::required());
@@ -188,11 +180,11 @@ async fn login(
 /// Ends the calling credential: a session is deleted and its cookie cleared,
 /// a token is revoked; the `logout` event is written with the change.
 async fn logout(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     AuthUser(me): AuthUser,
 ) -> Result<Response, ApiError> {
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::Logout,
@@ -224,11 +216,11 @@ async fn logout(
 
 /// Ends every session and token of the user.
 async fn logout_all(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     AuthUser(me): AuthUser,
 ) -> Result<Response, ApiError> {
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::Logout,
@@ -250,25 +242,26 @@ async fn logout_all(
 }
 
 async fn list_sessions(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     AuthUser(me): AuthUser,
 ) -> Result<Json<Value>, ApiError> {
     let current = match me.credential {
         Credential::Session { id, .. } => Some(id),
         Credential::Token { .. } => None,
     };
-    let views = session_views(&state.tessera, me.user.id, current).await?;
+    let views = session_list(&tessera, me.user.id, current).await?;
     Ok(Json(views))
 }
 
-/// A user's live sessions as API.md's list.
-pub(super) async fn session_views(
+/// A user's live sessions as API.md's list (`current` marks the calling
+/// one); the administrators' views list another user's with `None`.
+pub async fn session_list(
     tessera: &Tessera,
     user_id: i64,
     current: Option<i64>,
 ) -> Result<Value, ApiError> {
     let now = tessera.clock().now();
-    let idle = tessera_axum::authentication::session::idle_timeout(tessera);
+    let idle = crate::authentication::session::idle_timeout(tessera);
     let records = tessera
         .stores()
         .sessions
@@ -284,13 +277,13 @@ pub(super) async fn session_views(
 /// Ends one of the user's own sessions; another user's id is 404, as is an
 /// unknown one (no hint that it exists).
 async fn delete_session(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     AuthUser(me): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::SessionRevoked,

@@ -1,7 +1,7 @@
 //! Audit events of the account routes.
 
-use tessera_axum::audit::RequestMeta;
-use tessera_axum::Tessera;
+use crate::audit::RequestMeta;
+use crate::Tessera;
 use tessera_core::audit::EventKind;
 use tessera_core::User;
 

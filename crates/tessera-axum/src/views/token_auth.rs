@@ -1,57 +1,55 @@
 //! `POST /api-token-auth/`: DRF's `obtain_auth_token`, minting a new key on each
 //! success (only digests are stored, so an old key cannot be handed back).
 
-use crate::openapi::{op, Auth, Routes};
-use crate::AppState;
+use super::{op, Entry, ViewAuth};
+use crate::accounts::{issued_token, stored_or_refused, TokenRequest};
+use crate::audit::RequestMeta;
+use crate::body::FormObject;
+use crate::fields::{CharField, Fields};
+use crate::login::{check_password, Via, LOGIN_FAILED};
+use crate::throttling::Throttle;
+use crate::{Policy, Rejection, Tessera, ValidationErrors};
 use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::Method;
 use axum::routing::post;
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::accounts::{issued_token, stored_or_refused, TokenRequest};
-use tessera_axum::audit::RequestMeta;
-use tessera_axum::body::FormObject;
-use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::login::{check_password, Via, LOGIN_FAILED};
-use tessera_axum::throttling::Throttle;
-use tessera_axum::{Policy, Rejection, Tessera, ValidationErrors};
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;
 
 /// The name given to keys obtained with a password.
 pub const OBTAINED_TOKEN_NAME: &str = "api-token-auth";
 
-/// The scoped throttle of the password endpoints (`throttle.rates.login`).
+/// The scoped throttle of the password views (`throttle_rates["login"]`).
 pub(super) fn login_scope() -> Throttle {
     Throttle::Scoped("login".to_owned())
 }
 
-pub(super) fn routes(tessera: &Tessera) -> Routes {
+pub(super) fn entries(path: &'static str) -> Vec<Entry> {
     // DRF's ObtainAuthToken: the default authenticators still run (a bad
     // token header is refused), and anyone may call it.
-    Routes::new().guarded(
-        tessera,
-        "/api-token-auth/",
+    vec![Entry::guarded(
+        path,
         vec![op(
             Method::POST,
             "Obtain a token with a username and password (JSON, form or multipart)",
-            Auth::Default,
+            ViewAuth::Default,
             &["username", "password"],
             &[200, 400, 401, 403, 413, 415, 429],
         )
         .no_scope()],
         Policy::allow_any().throttle(login_scope()),
         post(obtain_token),
-    )
+    )]
 }
 
 async fn obtain_token(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     parts: Parts,
     FormObject(data): FormObject,
 ) -> Result<Json<Value>, Rejection> {
-    let meta = RequestMeta::of(&parts, state.tessera.settings().num_proxies);
+    let meta = RequestMeta::of(&parts, tessera.settings().num_proxies);
     let mut fields = Fields::new(&data);
     let username = fields.char("username", CharField::required());
     let password = fields.char("password", CharField::password());
@@ -59,7 +57,7 @@ async fn obtain_token(
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
     };
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let login = check_password(
         tessera,
         &meta,

@@ -1,26 +1,25 @@
 //! `GET /auth/me`.
 
-use crate::openapi::{op, Auth, Routes};
+use super::{op, Entry, ViewAuth};
+use crate::{AuthUser, Policy};
 use axum::http::Method;
 use axum::routing::get;
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::{AuthUser, Policy, Tessera};
 
-pub(super) fn routes(tessera: &Tessera) -> Routes {
-    Routes::new().guarded(
-        tessera,
-        "/auth/me",
+pub(super) fn entries(path: &'static str) -> Vec<Entry> {
+    vec![Entry::guarded(
+        path,
         vec![op(
             Method::GET,
             "The signed-in user and how they authenticated",
-            Auth::Default,
+            ViewAuth::Default,
             &[],
             &[200, 401, 403],
         )],
         Policy::new(),
         get(me),
-    )
+    )]
 }
 
 async fn me(AuthUser(me): AuthUser) -> Json<Value> {

@@ -1,54 +1,51 @@
 //! The current user's tokens: list, create (recent authentication needed),
 //! revoke, rotate.
 
-use crate::openapi::{op, Auth, Routes};
-use crate::AppState;
+use super::{op, Entry, Paths, ViewAuth};
+use crate::accounts::{expiry_after, store_token, TokenSpec, TOKEN_LIMIT};
+use crate::audit::RequestMeta;
+use crate::authentication::token::INVALID_TOKEN;
+use crate::body::JsonObject;
+use crate::fields::{CharField, Fields};
+use crate::{
+    ApiError, AuthUser, Authenticator, Caller, Policy, Rejection, Tessera, ValidationErrors,
+};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::routing::{delete, get, post};
 use axum::Json;
 use serde_json::{json, Value};
-use tessera_axum::accounts::{expiry_after, store_token, TokenSpec, TOKEN_LIMIT};
-use tessera_axum::audit::RequestMeta;
-use tessera_axum::authentication::token::INVALID_TOKEN;
-use tessera_axum::body::JsonObject;
-use tessera_axum::fields::{CharField, Fields};
-use tessera_axum::{
-    ApiError, AuthUser, Authenticator, Caller, Policy, Rejection, Tessera, ValidationErrors,
-};
 use tessera_core::audit::EventKind;
 use tessera_core::audited::{Rotated, TokenRotation};
 use tessera_core::token::{TokenKey, TokenView};
 use tessera_core::{scope, Credential};
 
-pub(super) fn routes(tessera: &Tessera) -> Routes {
-    Routes::new()
-        .guarded(
-            tessera,
-            "/auth/tokens",
+pub(super) fn entries(paths: &Paths) -> Vec<Entry> {
+    vec![
+        Entry::guarded(
+            paths.tokens,
             vec![
-                op(Method::GET, "The user's tokens (never a key)", Auth::Default, &[], &[200, 401, 403]),
-                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", Auth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]).scope(scope::ACCOUNT),
+                op(Method::GET, "The user's tokens (never a key)", ViewAuth::Default, &[], &[200, 401, 403]),
+                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", ViewAuth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]).scope(scope::ACCOUNT),
             ],
             // Listing is open to any signed-in credential; minting a key
             // needs a recent password proof.
             Policy::new().require_recent_auth_for_writes(),
             get(list_tokens).post(create_token),
-        )
-        .guarded(
-            tessera,
-            "/auth/tokens/{id}",
-            vec![op(Method::DELETE, "Revoke one of the user's tokens", Auth::Default, &[], &[204, 401, 403, 404]).scope(scope::ACCOUNT)],
+        ),
+        Entry::guarded(
+            paths.token,
+            vec![op(Method::DELETE, "Revoke one of the user's tokens", ViewAuth::Default, &[], &[204, 401, 403, 404]).scope(scope::ACCOUNT)],
             Policy::new(),
             delete(revoke_token),
-        )
-        .guarded(
-            tessera,
-            "/auth/tokens/rotate",
-            vec![op(Method::POST, "Issue a new key for the calling token, with its expiry and scopes; the old one works for the grace period, then is reuse", Auth::Token, &[], &[200, 400, 401]).no_scope()],
+        ),
+        Entry::guarded(
+            paths.rotate_token,
+            vec![op(Method::POST, "Issue a new key for the calling token, with its expiry and scopes; the old one works for the grace period, then is reuse", ViewAuth::Token, &[], &[200, 400, 401]).no_scope()],
             Policy::new().authenticators([Authenticator::Token]),
             post(rotate_token),
-        )
+        ),
+    ]
 }
 
 fn current_token(credential: &Credential) -> Option<i64> {
@@ -58,8 +55,10 @@ fn current_token(credential: &Credential) -> Option<i64> {
     }
 }
 
-/// A user's unexpired tokens as API.md's list (never a key).
-pub(super) async fn token_views(
+/// A user's unexpired tokens as API.md's list, never a key (`current`
+/// marks the calling one); the administrators' views list another user's
+/// with `None`.
+pub async fn token_list(
     tessera: &Tessera,
     user_id: i64,
     current: Option<i64>,
@@ -74,13 +73,11 @@ pub(super) async fn token_views(
 }
 
 async fn list_tokens(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     AuthUser(me): AuthUser,
 ) -> Result<Json<Value>, ApiError> {
     let current = current_token(&me.credential);
-    Ok(Json(
-        token_views(&state.tessera, me.user.id, current).await?,
-    ))
+    Ok(Json(token_list(&tessera, me.user.id, current).await?))
 }
 
 /// DRF's `IntegerField(min_value=1)` messages.
@@ -90,13 +87,13 @@ const NOT_POSITIVE: &str = "Ensure this value is greater than or equal to 1.";
 /// Creates a token (the route's policy has checked the `account` scope and
 /// the recent password proof).
 async fn create_token(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     Caller(identity): Caller,
     AuthUser(me): AuthUser,
     JsonObject(data): JsonObject,
 ) -> Result<(StatusCode, Json<Value>), Rejection> {
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let mut fields = Fields::new(&data);
     let name = fields.char("name", CharField::required().max_length(100));
     let expires_in = match data.get("expires_in") {
@@ -191,13 +188,13 @@ async fn create_token(
 
 /// Revokes one of the user's own tokens; another user's id is 404.
 async fn revoke_token(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     AuthUser(me): AuthUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: i64 = id.parse().map_err(|_| ApiError::not_found())?;
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::TokenRevoked,
@@ -227,11 +224,11 @@ async fn revoke_token(
 /// revoked and a `token_reuse` alert raised, as when such a key is presented
 /// after its grace. Of two concurrent rotations of one key, exactly one wins.
 async fn rotate_token(
-    State(state): State<AppState>,
+    State(tessera): State<Tessera>,
     meta: RequestMeta,
     AuthUser(me): AuthUser,
 ) -> Result<Json<Value>, Rejection> {
-    let tessera = &state.tessera;
+    let tessera = &tessera;
     let id = current_token(&me.credential).ok_or_else(ApiError::internal)?;
     let now = tessera.clock().now();
     let key = TokenKey::generate();
@@ -240,7 +237,7 @@ async fn rotate_token(
         user_id: me.user.id,
         digest: key.digest(),
         created: now,
-        grace_until: expiry_after(now, state.config.tokens.rotation_grace)?,
+        grace_until: expiry_after(now, tessera.settings().token_rotation_grace)?,
         max_per_user: Some(tessera.settings().max_tokens_per_user),
     };
     let event = meta.user_event(
