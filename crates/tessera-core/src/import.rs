@@ -47,8 +47,9 @@ pub struct ImportedUser {
     pub is_staff: bool,
     /// `is_superuser`.
     pub is_superuser: bool,
-    /// `date_joined`.
-    pub date_joined: OffsetDateTime,
+    /// `date_joined`; `None` when the (custom) user model has none: a new
+    /// user joins at the import's time, an existing one keeps its date.
+    pub date_joined: Option<OffsetDateTime>,
     /// `last_login`.
     pub last_login: Option<OffsetDateTime>,
     /// The names of the user's Django groups: the membership a store sets,

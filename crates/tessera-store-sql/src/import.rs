@@ -159,7 +159,7 @@ const INSERT_GROUP: &str = "INSERT INTO tessera_groups (name) VALUES ($1) RETURN
 
 const UPDATE_IMPORTED_USER: &str = "UPDATE tessera_users SET username = $2, email = $3, \
      first_name = $4, last_name = $5, is_active = $6, is_staff = $7, is_superuser = $8, \
-     date_joined = $9, last_login = $10, password_hash = COALESCE($11, password_hash) \
+     date_joined = COALESCE($9, date_joined), last_login = $10, password_hash = COALESCE($11, password_hash) \
      WHERE id = $1";
 
 const RELINK_USER: &str =
@@ -207,7 +207,9 @@ impl LinkedRow {
             || self.is_active != user.is_active
             || self.is_staff != user.is_staff
             || self.is_superuser != user.is_superuser
-            || self.date_joined != to_micros(user.date_joined)
+            || user
+                .date_joined
+                .is_some_and(|d| self.date_joined != to_micros(d))
             || self.last_login != user.last_login.map(to_micros)
     }
 }
@@ -341,7 +343,7 @@ impl ImportStore for SqlStore {
                     .bind(user.is_active)
                     .bind(user.is_staff)
                     .bind(user.is_superuser)
-                    .bind(to_micros(user.date_joined))
+                    .bind(user.date_joined.map(to_micros))
                     .bind(user.last_login.map(to_micros))
                     .bind(password_changed.then_some(&user.password_hash))
                     .execute(&mut *tx)
@@ -372,7 +374,7 @@ impl ImportStore for SqlStore {
                         .bind(user.is_active)
                         .bind(user.is_staff)
                         .bind(user.is_superuser)
-                        .bind(to_micros(user.date_joined))
+                        .bind(to_micros(user.date_joined.unwrap_or(batch.at)))
                         .bind(user.last_login.map(to_micros))
                         .bind(&user.first_name)
                         .bind(&user.last_name);

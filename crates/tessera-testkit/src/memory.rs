@@ -857,7 +857,7 @@ impl State {
         for group in &groups {
             self.group_id(group);
         }
-        let fields = |id: i64, last_login| User {
+        let fields = |id: i64, date_joined, last_login| User {
             groups: groups.clone(),
             id,
             username: user.username.clone(),
@@ -865,13 +865,15 @@ impl State {
             is_active: user.is_active,
             is_staff: user.is_staff,
             is_superuser: user.is_superuser,
-            date_joined: truncate_to_micros(user.date_joined),
+            date_joined,
             last_login,
         };
         match linked {
             Some((id, old_digest)) => {
                 let password_changed = old_digest != digest;
-                let wanted = fields(id, user.last_login.map(truncate_to_micros));
+                let kept = self.users.get(&id).map_or(at, |(u, _)| u.date_joined);
+                let date_joined = truncate_to_micros(user.date_joined.unwrap_or(kept));
+                let wanted = fields(id, date_joined, user.last_login.map(truncate_to_micros));
                 let Some((current, hash)) = self.users.get_mut(&id) else {
                     return Imported::Rejected(Rejection::NoSuchUser {
                         django_user_id: user.django_id,
@@ -896,7 +898,8 @@ impl State {
             None => {
                 self.next_user_id += 1;
                 let id = self.next_user_id;
-                let created = fields(id, user.last_login.map(truncate_to_micros));
+                let date_joined = truncate_to_micros(user.date_joined.unwrap_or(at));
+                let created = fields(id, date_joined, user.last_login.map(truncate_to_micros));
                 self.users.insert(id, (created, user.password_hash.clone()));
                 self.names.insert(id, names);
                 self.django_links.insert(user.django_id, (id, digest));

@@ -3501,7 +3501,7 @@ pub fn imported_user(django_id: i64, username: &str) -> ImportedUser {
         is_active: true,
         is_staff: false,
         is_superuser: false,
-        date_joined: T0,
+        date_joined: Some(T0),
         last_login: Some(T0 + Duration::days(1)),
         groups: Vec::new(),
     }
@@ -3824,7 +3824,8 @@ pub async fn import_a_large_batch<S: Store>(store: &S) {
 /// Groups are imported by name (created once, then found unchanged); an
 /// imported user's membership becomes exactly Django's set on each run (a
 /// change of groups alone makes the user updated, with its event), groups
-/// named only by a membership are created, a dry run keeps nothing; and the
+/// named only by a membership are created, a dry run keeps nothing; a user
+/// without `date_joined` joins at the import and keeps that date; and the
 /// user's groups, sorted, come with the user from every read: by id, with
 /// the credentials, with a token or a session, in a list, after an update.
 pub async fn import_groups_and_memberships_are_kept_with_the_user<S: Store>(store: &S) {
@@ -3994,6 +3995,34 @@ pub async fn import_groups_and_memberships_are_kept_with_the_user<S: Store>(stor
         [Imported::Updated(alice_id)]
     );
     assert!(groups_of(store.user_by_id(alice_id).await.expect("user")).is_empty());
+
+    // A custom user model without `date_joined`: joined at the import, and
+    // left so by the next run.
+    let carol = ImportedUser {
+        date_joined: None,
+        ..imported_user(3, "carol")
+    };
+    let [Imported::Created(carol_id)] = import_users(store, &[carol.clone()]).await[..] else {
+        panic!("carol not created");
+    };
+    let stored = store
+        .user_by_id(carol_id)
+        .await
+        .expect("user")
+        .expect("carol");
+    assert_eq!(stored.date_joined, import_batch().at);
+    let later = ImportBatch {
+        at: T0 + Duration::days(9),
+        ..import_batch()
+    };
+    let again = store.import_users(&[carol], later).await.expect("import");
+    assert_eq!(again, [Imported::Unchanged(carol_id)]);
+    let stored = store
+        .user_by_id(carol_id)
+        .await
+        .expect("user")
+        .expect("carol");
+    assert_eq!(stored.date_joined, import_batch().at);
 }
 
 /// Users are counted by the scheme of their password hash, as
