@@ -82,6 +82,7 @@ fn identity(staff: bool, scopes: &[&str]) -> Identity {
             is_superuser: false,
             date_joined: OffsetDateTime::UNIX_EPOCH,
             last_login: None,
+            groups: Vec::new(),
         },
         credential: Credential::Token {
             id: 1,

@@ -47,10 +47,14 @@ pub struct ImportedUser {
     pub is_staff: bool,
     /// `is_superuser`.
     pub is_superuser: bool,
-    /// `date_joined`.
-    pub date_joined: OffsetDateTime,
+    /// `date_joined`; `None` when the (custom) user model has none: a new
+    /// user joins at the import's time, an existing one keeps its date.
+    pub date_joined: Option<OffsetDateTime>,
     /// `last_login`.
     pub last_login: Option<OffsetDateTime>,
+    /// The names of the user's Django groups: the membership a store sets,
+    /// exactly (groups not yet in the store are created).
+    pub groups: Vec<String>,
 }
 
 impl std::fmt::Debug for ImportedUser {
@@ -59,6 +63,7 @@ impl std::fmt::Debug for ImportedUser {
             .field("django_id", &self.django_id)
             .field("username", &self.username)
             .field("password_hash", &"[redacted]")
+            .field("groups", &self.groups)
             .finish_non_exhaustive()
     }
 }
@@ -201,16 +206,33 @@ pub fn event(
     }
 }
 
+/// The longest group name Django's `Group.name` holds.
+pub const GROUP_NAME_MAX_CHARS: usize = 150;
+
 /// Writes imported rows, a batch per transaction. Each method answers every
 /// row of its batch, in order.
 #[async_trait]
 pub trait ImportStore: Send + Sync + 'static {
+    /// Groups, by name (Django's natural key for `auth_group`): an existing
+    /// one is [`Imported::Unchanged`], a new one is created. A group renamed
+    /// in Django arrives as a new group; the old one loses its members on the
+    /// users' next import and is kept (an import deletes nothing).
+    async fn import_groups(
+        &self,
+        names: &[String],
+        batch: ImportBatch,
+    ) -> Result<Vec<Imported>, StoreError>;
+
     /// Users: one linked to this Django id is updated (`user_updated`) when
     /// a field differs, its password hash only when Django's changed since
     /// the last run ([`ImportedUser::password_digest`]); otherwise a new user
     /// is created and linked (`user_created`), unless another user holds the
     /// username or one equal to it ignoring ASCII letter case
     /// ([`Rejection::UsernameTaken`]). Rows of one batch see each other.
+    ///
+    /// Each written user's group membership becomes exactly
+    /// [`ImportedUser::groups`] (groups missing from the store are created);
+    /// a user whose membership alone changed is [`Imported::Updated`] too.
     async fn import_users(
         &self,
         users: &[ImportedUser],

@@ -295,13 +295,74 @@ impl Permission for HasScope {
     }
 }
 
+/// Holds when the authenticated user belongs to one of the named groups
+/// (Django's `auth_group` membership, as `tessera import-django` carries it
+/// over, shown in [`User::groups`](crate::User::groups)). Group names are
+/// compared exactly, as Django's `Group.name` is unique exactly.
+///
+/// An anonymous caller fails it, and the route answers `401` as it does for
+/// [`IsAuthenticated`] (when the route has an authenticator with a
+/// challenge); a signed-in user outside the groups gets `403` with DRF's
+/// default message.
+///
+/// A superuser does **not** pass implicitly: Django's `has_perm` grants a
+/// superuser every *permission*, but group membership is a fact about the
+/// account, not a permission, and `user.groups.filter(name=...)` is false for
+/// a superuser outside the group. Compose to let others in, for example
+/// `HasGroup::new("editors") | IsStaff`, or with a permission of your own on
+/// `is_superuser`.
+///
+/// ```
+/// use tessera_core::permission::{HasGroup, IsStaff, Permission, RequestInfo};
+/// use tessera_core::Identity;
+///
+/// let editors = HasGroup::new("editors");
+/// let either = HasGroup::any_of(["editors", "reviewers"]) | IsStaff;
+/// let get = RequestInfo::new(http::Method::GET);
+/// assert!(!editors.has_permission(&get, &Identity::Anonymous));
+/// assert!(!either.has_permission(&get, &Identity::Anonymous));
+/// ```
+#[derive(Debug, Clone)]
+pub struct HasGroup(Vec<String>);
+
+impl HasGroup {
+    /// Membership of `group` is required.
+    pub fn new(group: impl Into<String>) -> Self {
+        HasGroup(vec![group.into()])
+    }
+
+    /// Membership of any one of `groups` is required (none given: nobody
+    /// passes).
+    pub fn any_of<I, G>(groups: I) -> Self
+    where
+        I: IntoIterator<Item = G>,
+        G: Into<String>,
+    {
+        HasGroup(groups.into_iter().map(Into::into).collect())
+    }
+
+    /// The groups, any one of which is enough.
+    pub fn groups(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl Permission for HasGroup {
+    fn has_permission(&self, _: &RequestInfo, identity: &Identity) -> bool {
+        identity
+            .user()
+            .is_some_and(|u| u.groups.iter().any(|g| self.0.contains(g)))
+    }
+}
+
 permission_ops!(
     Perm,
     AllowAny,
     IsAuthenticated,
     IsStaff,
     IsAuthenticatedOrReadOnly,
-    HasScope
+    HasScope,
+    HasGroup
 );
 
 #[cfg(test)]
@@ -322,6 +383,7 @@ mod tests {
                 is_superuser: false,
                 date_joined: OffsetDateTime::UNIX_EPOCH,
                 last_login: None,
+                groups: Vec::new(),
             },
             credential: Credential::Token {
                 id: 1,
@@ -440,5 +502,42 @@ mod tests {
         assert!(!HasScope::new("notes:write").has_permission(&get(), &scoped));
         assert!(HasScope::new("notes:write").has_permission(&get(), &user(1, false)));
         assert!(!HasScope::new("x").has_permission(&get(), &Identity::Anonymous));
+    }
+
+    fn in_groups(id: i64, groups: &[&str], superuser: bool) -> Identity {
+        let mut identity = user(id, superuser);
+        if let Identity::Authenticated(p) = &mut identity {
+            p.user.groups = groups.iter().map(|g| (*g).to_owned()).collect();
+            p.user.is_superuser = superuser;
+        }
+        identity
+    }
+
+    #[test]
+    fn groups() {
+        let editor = in_groups(1, &["editors", "staff-room"], false);
+        let reader = in_groups(2, &["readers"], false);
+        let nobody = in_groups(3, &[], false);
+        let editors = HasGroup::new("editors");
+        assert!(editors.has_permission(&get(), &editor));
+        assert!(editors.has_permission(&post(), &editor));
+        assert!(!editors.has_permission(&get(), &reader));
+        assert!(!editors.has_permission(&get(), &nobody));
+        assert!(!editors.has_permission(&get(), &Identity::Anonymous));
+        // Exact names, as Django's unique `Group.name`.
+        assert!(!HasGroup::new("Editors").has_permission(&get(), &editor));
+        assert!(!HasGroup::new("editor").has_permission(&get(), &editor));
+        let either = HasGroup::any_of(["readers", "editors"]);
+        assert!(either.has_permission(&get(), &editor));
+        assert!(either.has_permission(&get(), &reader));
+        assert!(!either.has_permission(&get(), &nobody));
+        assert_eq!(either.groups(), ["readers", "editors"]);
+        assert!(!HasGroup::any_of(Vec::<String>::new()).has_permission(&get(), &editor));
+        // A superuser (and staff) outside the group does not pass: membership
+        // is a fact, not a permission.
+        let root = in_groups(4, &[], true);
+        assert!(!editors.has_permission(&get(), &root));
+        assert!((editors.clone() | IsStaff).has_permission(&get(), &root));
+        assert!(!(editors & IsStaff).has_permission(&get(), &editor));
     }
 }

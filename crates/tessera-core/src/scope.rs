@@ -94,6 +94,7 @@ mod tests {
                 is_superuser: true,
                 date_joined: OffsetDateTime::UNIX_EPOCH,
                 last_login: None,
+                groups: Vec::new(),
             },
             credential: Credential::Token {
                 id: 1,

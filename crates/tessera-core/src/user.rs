@@ -25,6 +25,14 @@ pub struct User {
     /// The last successful password login, if any.
     #[serde(with = "crate::clock::serde_rfc3339::option")]
     pub last_login: Option<OffsetDateTime>,
+    /// The names of the groups the user belongs to, sorted (Django's
+    /// `groups`, carried over by `tessera import-django`), for
+    /// [`HasGroup`](crate::permission::HasGroup). Loaded with the user
+    /// wherever it is authenticated. Not part of API.md's `User` (so not
+    /// serialised here): the administration routes add it to their own
+    /// representation.
+    #[serde(skip)]
+    pub groups: Vec<String>,
 }
 
 /// A user to create. The password arrives already hashed.

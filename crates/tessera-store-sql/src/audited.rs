@@ -20,7 +20,7 @@ use crate::tokens::{
     INSERT_ROTATED, LOCK_OWNER, ROTATED_ALREADY, ROTATE_OUT,
 };
 use crate::users::{
-    created_user, insert_user, insert_user_error, update_user, REHASH, SET_LAST_LOGIN,
+    created_user, groups_of, insert_user, insert_user_error, update_user, REHASH, SET_LAST_LOGIN,
 };
 use crate::{store_error, with_pool, Pool, SqlStore};
 use async_trait::async_trait;
@@ -67,13 +67,14 @@ impl SqlStore {
                         .await?;
                 }
                 insert_event!(&mut *tx, insert)?;
+                let groups = groups_of!(&mut *tx, id)?;
                 tx.commit().await?;
-                Ok(Some(row))
+                Ok(Some(User { groups, ..User::from(row) }))
             }
             .await
         })
         .map_err(store_error)?;
-        Ok(row.map(User::from))
+        Ok(row)
     }
 }
 

@@ -120,9 +120,46 @@ fn insert_tokens(rows: usize) -> String {
     )
 }
 
+/// Rows per multi-row statement on groups and memberships.
+const GROUPS_PER_QUERY: usize = 300;
+
+fn groups_by_name(count: usize) -> String {
+    format!(
+        "SELECT id, name FROM tessera_groups WHERE name IN ({})",
+        parameters(1, count)
+    )
+}
+
+fn insert_groups(rows: usize) -> String {
+    format!(
+        "INSERT INTO tessera_groups (name) VALUES {} ON CONFLICT (name) DO NOTHING",
+        tuples(rows, 1)
+    )
+}
+
+/// The memberships of the users `$1...`, by group name.
+fn memberships_of(count: usize) -> String {
+    format!(
+        "SELECT ug.user_id, g.name FROM tessera_user_groups ug \
+         JOIN tessera_groups g ON g.id = ug.group_id WHERE ug.user_id IN ({})",
+        parameters(1, count)
+    )
+}
+
+fn insert_memberships(rows: usize) -> String {
+    format!(
+        "INSERT INTO tessera_user_groups (user_id, group_id) VALUES {}",
+        tuples(rows, 2)
+    )
+}
+
+const CLEAR_MEMBERSHIPS: &str = "DELETE FROM tessera_user_groups WHERE user_id = $1";
+
+const INSERT_GROUP: &str = "INSERT INTO tessera_groups (name) VALUES ($1) RETURNING id";
+
 const UPDATE_IMPORTED_USER: &str = "UPDATE tessera_users SET username = $2, email = $3, \
      first_name = $4, last_name = $5, is_active = $6, is_staff = $7, is_superuser = $8, \
-     date_joined = $9, last_login = $10, password_hash = COALESCE($11, password_hash) \
+     date_joined = COALESCE($9, date_joined), last_login = $10, password_hash = COALESCE($11, password_hash) \
      WHERE id = $1";
 
 const RELINK_USER: &str =
@@ -170,7 +207,9 @@ impl LinkedRow {
             || self.is_active != user.is_active
             || self.is_staff != user.is_staff
             || self.is_superuser != user.is_superuser
-            || self.date_joined != to_micros(user.date_joined)
+            || user
+                .date_joined
+                .is_some_and(|d| self.date_joined != to_micros(d))
             || self.last_login != user.last_login.map(to_micros)
     }
 }
@@ -304,7 +343,7 @@ impl ImportStore for SqlStore {
                     .bind(user.is_active)
                     .bind(user.is_staff)
                     .bind(user.is_superuser)
-                    .bind(to_micros(user.date_joined))
+                    .bind(user.date_joined.map(to_micros))
                     .bind(user.last_login.map(to_micros))
                     .bind(password_changed.then_some(&user.password_hash))
                     .execute(&mut *tx)
@@ -335,7 +374,7 @@ impl ImportStore for SqlStore {
                         .bind(user.is_active)
                         .bind(user.is_staff)
                         .bind(user.is_superuser)
-                        .bind(to_micros(user.date_joined))
+                        .bind(to_micros(user.date_joined.unwrap_or(batch.at)))
                         .bind(user.last_login.map(to_micros))
                         .bind(&user.first_name)
                         .bind(&user.last_name);
@@ -363,7 +402,121 @@ impl ImportStore for SqlStore {
                 }
                 query.execute(&mut *tx).await?;
             }
+            // Memberships: each written user's groups become Django's set.
+            let written: Vec<(usize, i64)> = outcomes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, outcome)| match outcome {
+                    Imported::Created(id) | Imported::Updated(id) | Imported::Unchanged(id) => {
+                        Some((i, *id))
+                    }
+                    Imported::Rejected(_) => None,
+                })
+                .collect();
+            let mut wanted: Vec<&str> = written
+                .iter()
+                .flat_map(|&(i, _)| users[i].groups.iter().map(String::as_str))
+                .collect();
+            wanted.sort_unstable();
+            wanted.dedup();
+            let mut group_ids: HashMap<String, i64> = HashMap::with_capacity(wanted.len());
+            for chunk in wanted.chunks(GROUPS_PER_QUERY) {
+                let sql = insert_groups(chunk.len());
+                let mut query = sqlx::query(&sql).persistent(false);
+                for name in chunk {
+                    query = query.bind(*name);
+                }
+                query.execute(&mut *tx).await?;
+                let sql = groups_by_name(chunk.len());
+                let mut query = sqlx::query_as::<_, (i64, String)>(&sql).persistent(false);
+                for name in chunk {
+                    query = query.bind(*name);
+                }
+                group_ids.extend(query.fetch_all(&mut *tx).await?.into_iter().map(|(id, name)| (name, id)));
+            }
+            let mut current: HashMap<i64, Vec<String>> = HashMap::new();
+            for chunk in written.chunks(GROUPS_PER_QUERY) {
+                let sql = memberships_of(chunk.len());
+                let mut query = sqlx::query_as::<_, (i64, String)>(&sql).persistent(false);
+                for (_, id) in chunk {
+                    query = query.bind(*id);
+                }
+                for (id, name) in query.fetch_all(&mut *tx).await? {
+                    current.entry(id).or_default().push(name);
+                }
+            }
+            let mut members: Vec<(i64, i64)> = Vec::new();
+            for &(i, id) in &written {
+                let user = &users[i];
+                let mut want: Vec<&str> = user.groups.iter().map(String::as_str).collect();
+                want.sort_unstable();
+                want.dedup();
+                let mut have = current.remove(&id).unwrap_or_default();
+                have.sort_unstable();
+                if have.iter().map(String::as_str).eq(want.iter().copied()) {
+                    continue;
+                }
+                if !have.is_empty() {
+                    sqlx::query(CLEAR_MEMBERSHIPS).bind(id).execute(&mut *tx).await?;
+                }
+                for name in &want {
+                    let group = group_ids.get(*name).copied().ok_or_else(|| {
+                        StoreError::Other("an inserted group was not found".into())
+                    })?;
+                    members.push((id, group));
+                }
+                if let Imported::Unchanged(id) = outcomes[i] {
+                    outcomes[i] = Imported::Updated(id);
+                    let detail = json!({"django_id": user.django_id});
+                    let mut e = event(batch.at, EventKind::UserUpdated, &user.username, detail);
+                    e.user = Some(id);
+                    events.push(Insert::new(e)?);
+                }
+            }
+            for chunk in members.chunks(GROUPS_PER_QUERY) {
+                let sql = insert_memberships(chunk.len());
+                let mut query = sqlx::query(&sql).persistent(false);
+                for (user, group) in chunk {
+                    query = query.bind(*user).bind(*group);
+                }
+                query.execute(&mut *tx).await?;
+            }
             (outcomes, events)
+        })
+    }
+
+    async fn import_groups(
+        &self,
+        names: &[String],
+        batch: ImportBatch,
+    ) -> Result<Vec<Imported>, StoreError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        in_batch!(self, batch, tx => {
+            let mut existing: HashMap<String, i64> = HashMap::with_capacity(names.len());
+            for chunk in names.chunks(GROUPS_PER_QUERY) {
+                let sql = groups_by_name(chunk.len());
+                let mut query = sqlx::query_as::<_, (i64, String)>(&sql).persistent(false);
+                for name in chunk {
+                    query = query.bind(name);
+                }
+                existing.extend(query.fetch_all(&mut *tx).await?.into_iter().map(|(id, name)| (name, id)));
+            }
+            let mut outcomes = Vec::with_capacity(names.len());
+            for name in names {
+                if let Some(id) = existing.get(name) {
+                    outcomes.push(Imported::Unchanged(*id));
+                    continue;
+                }
+                let id: i64 = sqlx::query_scalar(INSERT_GROUP)
+                    .bind(name)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                existing.insert(name.clone(), id);
+                outcomes.push(Imported::Created(id));
+            }
+            (outcomes, Vec::new())
         })
     }
 

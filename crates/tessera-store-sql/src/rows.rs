@@ -18,6 +18,27 @@ macro_rules! user_columns {
 }
 pub(crate) use user_columns;
 
+/// [`user_columns!`] of the table aliased `u`, with each of the user's
+/// groups as `group_name` through [`groups_join!`]: a user in no group is one
+/// row (`group_name` NULL), a user in n groups is n rows ([`fold_groups`]).
+macro_rules! grouped_user_columns {
+    () => {
+        "u.id, u.username, u.email, u.is_active, u.is_staff, u.is_superuser, u.date_joined, \
+         u.last_login, g.name AS group_name"
+    };
+}
+pub(crate) use grouped_user_columns;
+
+/// The user `u`'s groups, joined by the primary key of
+/// `tessera_user_groups` (user first) and the groups' primary key.
+macro_rules! groups_join {
+    () => {
+        " LEFT JOIN tessera_user_groups ug ON ug.user_id = u.id \
+         LEFT JOIN tessera_groups g ON g.id = ug.group_id"
+    };
+}
+pub(crate) use groups_join;
+
 /// The columns of [`TokenRow`], from `tessera_tokens`.
 macro_rules! token_columns {
     () => {
@@ -51,6 +72,7 @@ pub(crate) struct UserFields {
 impl UserFields {
     pub(crate) fn into_user(self, id: i64) -> User {
         User {
+            groups: Vec::new(),
             id,
             username: self.username,
             email: self.email,
@@ -75,6 +97,64 @@ impl From<UserRow> for User {
     fn from(row: UserRow) -> User {
         row.fields.into_user(row.id)
     }
+}
+
+/// A row and one of its user's groups (`group_name`, NULL for none), as
+/// [`groups_join!`] gives them.
+pub(crate) struct Grouped<T> {
+    pub(crate) row: T,
+    group_name: Option<String>,
+}
+
+impl<'r, R, T> FromRow<'r, R> for Grouped<T>
+where
+    R: sqlx::Row,
+    T: FromRow<'r, R>,
+    &'static str: sqlx::ColumnIndex<R>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Grouped {
+            row: T::from_row(row)?,
+            group_name: row.try_get("group_name")?,
+        })
+    }
+}
+
+/// The rows of one user (or one token or session and its user), a row per
+/// group: the first row, and the group names, sorted. `None` for no rows.
+pub(crate) fn fold_groups<T>(rows: Vec<Grouped<T>>) -> Option<(T, Vec<String>)> {
+    let mut groups: Vec<String> = Vec::new();
+    let mut first = None;
+    for grouped in rows {
+        groups.extend(grouped.group_name);
+        if first.is_none() {
+            first = Some(grouped.row);
+        }
+    }
+    groups.sort_unstable();
+    groups.dedup();
+    first.map(|row| (row, groups))
+}
+
+/// Rows of several users, each user's rows next to each other (ordered by
+/// user): each user once, in order, with its groups.
+pub(crate) fn fold_user_groups(rows: Vec<Grouped<UserRow>>) -> Vec<User> {
+    let mut users: Vec<User> = Vec::new();
+    for grouped in rows {
+        let id = grouped.row.id;
+        if users.last().is_none_or(|u| u.id != id) {
+            users.push(User::from(grouped.row));
+        }
+        if let (Some(user), Some(name)) = (users.last_mut(), grouped.group_name) {
+            user.groups.push(name);
+        }
+    }
+    for user in &mut users {
+        user.groups.sort_unstable();
+        user.groups.dedup();
+    }
+    users
 }
 
 /// `user_columns!()` and `password_hash`.

@@ -5,7 +5,9 @@
 //! computed exactly by [`Bounds`], so that the database and
 //! [`SessionRecord::is_live`] agree to the nanosecond.
 
-use crate::rows::{encode_data, session_columns, SessionRow, SessionUserRow};
+use crate::rows::{
+    encode_data, fold_groups, groups_join, session_columns, Grouped, SessionRow, SessionUserRow,
+};
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::clock::{from_micros, to_micros};
@@ -21,11 +23,15 @@ const INSERT_SESSION: &str = "INSERT INTO tessera_sessions \
      RETURNING id";
 
 // One read of the digest's unique index, joined to the owner by primary key.
-const FIND_SESSION: &str = "SELECT s.id AS session_id, s.user_id, s.data, s.created, \
+const FIND_SESSION: &str = concat!(
+    "SELECT s.id AS session_id, s.user_id, s.data, s.created, \
      s.last_seen, s.expires, s.ip, s.user_agent, s.authenticated_at, \
-     u.username, u.email, u.is_active, u.is_staff, u.is_superuser, u.date_joined, u.last_login \
-     FROM tessera_sessions s JOIN tessera_users u ON u.id = s.user_id \
-     WHERE s.digest = $1 AND s.expires > $2 AND s.last_seen > $3";
+     u.username, u.email, u.is_active, u.is_staff, u.is_superuser, u.date_joined, u.last_login, \
+     g.name AS group_name \
+     FROM tessera_sessions s JOIN tessera_users u ON u.id = s.user_id",
+    groups_join!(),
+    " WHERE s.digest = $1 AND s.expires > $2 AND s.last_seen > $3"
+);
 
 const LIST_SESSIONS: &str = concat!(
     "SELECT ",
@@ -123,16 +129,21 @@ impl SessionStore for SqlStore {
         idle_timeout: Duration,
     ) -> Result<Option<(SessionRecord, User)>, StoreError> {
         let bounds = Bounds::at(now, idle_timeout);
-        let row: Option<SessionUserRow> = with_pool!(self, pool => {
+        let rows: Vec<Grouped<SessionUserRow>> = with_pool!(self, pool => {
             sqlx::query_as(FIND_SESSION)
                 .bind(&digest.0[..])
                 .bind(bounds.now)
                 .bind(bounds.cutoff)
-                .fetch_optional(pool)
+                .fetch_all(pool)
                 .await
         })
         .map_err(store_error)?;
-        row.map(SessionUserRow::into_pair).transpose()
+        fold_groups(rows)
+            .map(|(row, groups)| {
+                row.into_pair()
+                    .map(|(session, user)| (session, User { groups, ..user }))
+            })
+            .transpose()
     }
 
     async fn list_sessions(

@@ -1,6 +1,8 @@
 //! [`TokenStore`] for both backends.
 
-use crate::rows::{encode_scopes, token_columns, TokenRow, TokenUserRow};
+use crate::rows::{
+    encode_scopes, fold_groups, groups_join, token_columns, Grouped, TokenRow, TokenUserRow,
+};
 use crate::{store_error, with_pool, Pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::clock::{from_micros, to_micros};
@@ -64,12 +66,16 @@ pub(crate) const LOCK_OWNER: &str = "SELECT id FROM tessera_users WHERE id = $1 
 // One read of the digest's unique index, joined to the owner by primary key.
 // A rotated-out token is found too, with its grace end, so that its reuse is
 // recognised by this same read.
-const FIND_TOKEN: &str = "SELECT t.id AS token_id, t.user_id, t.name, t.scopes, t.created, \
+const FIND_TOKEN: &str = concat!(
+    "SELECT t.id AS token_id, t.user_id, t.name, t.scopes, t.created, \
      t.expires, t.last_used, t.authenticated_at, \
      COALESCE(t.family, t.id) AS family, t.grace_until, \
-     u.username, u.email, u.is_active, u.is_staff, u.is_superuser, u.date_joined, u.last_login \
-     FROM tessera_tokens t JOIN tessera_users u ON u.id = t.user_id \
-     WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2)";
+     u.username, u.email, u.is_active, u.is_staff, u.is_superuser, u.date_joined, u.last_login, \
+     g.name AS group_name \
+     FROM tessera_tokens t JOIN tessera_users u ON u.id = t.user_id",
+    groups_join!(),
+    " WHERE t.digest = $1 AND (t.expires IS NULL OR t.expires > $2)"
+);
 
 const LIST_TOKENS: &str = concat!(
     "SELECT ",
@@ -186,15 +192,20 @@ impl TokenStore for SqlStore {
         digest: &KeyDigest,
         now: OffsetDateTime,
     ) -> Result<Option<(TokenRecord, User)>, StoreError> {
-        let row: Option<TokenUserRow> = with_pool!(self, pool => {
+        let rows: Vec<Grouped<TokenUserRow>> = with_pool!(self, pool => {
             sqlx::query_as(FIND_TOKEN)
                 .bind(&digest.0[..])
                 .bind(to_micros(now))
-                .fetch_optional(pool)
+                .fetch_all(pool)
                 .await
         })
         .map_err(store_error)?;
-        row.map(TokenUserRow::into_pair).transpose()
+        fold_groups(rows)
+            .map(|(row, groups)| {
+                row.into_pair()
+                    .map(|(token, user)| (token, User { groups, ..user }))
+            })
+            .transpose()
     }
 
     async fn list_tokens(

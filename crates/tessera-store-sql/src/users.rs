@@ -1,6 +1,9 @@
 //! [`UserStore`] for both backends.
 
-use crate::rows::{user_columns, CredentialsRow, UserRow};
+use crate::rows::{
+    fold_groups, fold_user_groups, grouped_user_columns, groups_join, user_columns, CredentialsRow,
+    Grouped, UserRow,
+};
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::clock::to_micros;
@@ -18,15 +21,23 @@ pub(crate) const INSERT_USER: &str = "INSERT INTO tessera_users \
 
 const USER_BY_ID: &str = concat!(
     "SELECT ",
-    user_columns!(),
-    " FROM tessera_users WHERE id = $1"
+    grouped_user_columns!(),
+    " FROM tessera_users u",
+    groups_join!(),
+    " WHERE u.id = $1"
 );
 
 const CREDENTIALS_BY_USERNAME: &str = concat!(
     "SELECT ",
-    user_columns!(),
-    ", password_hash FROM tessera_users WHERE username = $1"
+    grouped_user_columns!(),
+    ", u.password_hash FROM tessera_users u",
+    groups_join!(),
+    " WHERE u.username = $1"
 );
+
+/// A user's groups, sorted.
+pub(crate) const GROUPS_OF: &str = "SELECT g.name FROM tessera_user_groups ug \
+     JOIN tessera_groups g ON g.id = ug.group_id WHERE ug.user_id = $1 ORDER BY g.name";
 
 // `COALESCE($n, column)` keeps a column whose update is `None`.
 pub(crate) const UPDATE_USER: &str = concat!(
@@ -60,11 +71,16 @@ macro_rules! user_search {
 
 const COUNT_USERS: &str = concat!("SELECT count(*)", user_search!());
 
+// The page of users, then their groups (a row per group).
 const LIST_USERS: &str = concat!(
     "SELECT ",
+    grouped_user_columns!(),
+    " FROM (SELECT ",
     user_columns!(),
     user_search!(),
-    " ORDER BY id LIMIT $2 OFFSET $3"
+    " ORDER BY id LIMIT $2 OFFSET $3) u",
+    groups_join!(),
+    " ORDER BY u.id"
 );
 
 /// Users by the scheme their hash claims, as
@@ -116,6 +132,17 @@ macro_rules! update_user {
 }
 pub(crate) use update_user;
 
+/// Runs [`GROUPS_OF`] for the user `$id` on `$executor`: the group names.
+macro_rules! groups_of {
+    ($executor:expr, $id:expr) => {
+        sqlx::query_scalar::<_, String>($crate::users::GROUPS_OF)
+            .bind($id)
+            .fetch_all($executor)
+            .await
+    };
+}
+pub(crate) use groups_of;
+
 /// The error of [`INSERT_USER`]: a unique violation is the taken username,
 /// with Django's message.
 pub(crate) fn insert_user_error(error: sqlx::Error) -> StoreError {
@@ -137,6 +164,7 @@ pub(crate) fn created_user(id: i64, new: NewUser) -> User {
         is_superuser: new.is_superuser,
         date_joined: tessera_core::clock::from_micros(to_micros(new.date_joined)),
         last_login: None,
+        groups: Vec::new(),
     }
 }
 
@@ -167,30 +195,44 @@ impl UserStore for SqlStore {
     }
 
     async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
-        let row: Option<UserRow> = with_pool!(self, pool => {
-            sqlx::query_as(USER_BY_ID).bind(id).fetch_optional(pool).await
+        let rows: Vec<Grouped<UserRow>> = with_pool!(self, pool => {
+            sqlx::query_as(USER_BY_ID).bind(id).fetch_all(pool).await
         })
         .map_err(store_error)?;
-        Ok(row.map(User::from))
+        Ok(fold_groups(rows).map(|(row, groups)| User {
+            groups,
+            ..User::from(row)
+        }))
     }
 
     async fn credentials_by_username(
         &self,
         username: &str,
     ) -> Result<Option<UserCredentials>, StoreError> {
-        let row: Option<CredentialsRow> = with_pool!(self, pool => {
+        let rows: Vec<Grouped<CredentialsRow>> = with_pool!(self, pool => {
             sqlx::query_as(CREDENTIALS_BY_USERNAME)
                 .bind(username)
-                .fetch_optional(pool)
+                .fetch_all(pool)
                 .await
         })
         .map_err(store_error)?;
-        Ok(row.map(UserCredentials::from))
+        Ok(fold_groups(rows).map(|(row, groups)| {
+            let mut credentials = UserCredentials::from(row);
+            credentials.user.groups = groups;
+            credentials
+        }))
     }
 
     async fn update_user(&self, id: i64, update: UserUpdate) -> Result<Option<User>, StoreError> {
-        let row = with_pool!(self, pool => update_user!(pool, id, update)).map_err(store_error)?;
-        Ok(row.map(User::from))
+        let user = with_pool!(self, pool => {
+            match update_user!(pool, id, update) {
+                Ok(Some(row)) => groups_of!(pool, id).map(|groups| Some(User { groups, ..User::from(row) })),
+                Ok(None) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(store_error)?;
+        Ok(user)
     }
 
     async fn set_last_login(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -225,7 +267,7 @@ impl UserStore for SqlStore {
         limit: u64,
     ) -> Result<UserPage, StoreError> {
         let pattern = search.map(contains_pattern);
-        let (count, rows): (i64, Vec<UserRow>) = with_pool!(self, pool => {
+        let (count, rows): (i64, Vec<Grouped<UserRow>>) = with_pool!(self, pool => {
             let count = sqlx::query_scalar(COUNT_USERS)
                 .bind(&pattern)
                 .fetch_one(pool)
@@ -244,7 +286,7 @@ impl UserStore for SqlStore {
         .map_err(store_error)?;
         Ok(UserPage {
             count: u64::try_from(count).unwrap_or(0),
-            users: rows.into_iter().map(User::from).collect(),
+            users: fold_user_groups(rows),
         })
     }
 }

@@ -172,6 +172,7 @@ macro_rules! store_tests {
             import_credentials_need_an_imported_user_and_are_found_by_digest,
             import_dry_run_writes_nothing,
             import_a_large_batch,
+            import_groups_and_memberships_are_kept_with_the_user,
             count_password_schemes_by_prefix,
             delete_token_audited_deletes_the_token_and_writes_its_event,
             delete_token_audited_that_deletes_nothing_writes_no_event,

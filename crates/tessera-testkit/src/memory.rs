@@ -55,6 +55,9 @@ struct State {
     names: BTreeMap<i64, (String, String)>,
     /// Imported Django user id to (user id, digest of the imported hash).
     django_links: BTreeMap<i64, (i64, [u8; 32])>,
+    /// Group names to ids (memberships are kept in [`User::groups`]).
+    groups: BTreeMap<String, i64>,
+    next_group_id: i64,
 }
 
 /// The writes, on the locked state: the plain methods and the audited ones
@@ -83,6 +86,7 @@ impl State {
             is_superuser: new.is_superuser,
             date_joined: truncate_to_micros(new.date_joined),
             last_login: None,
+            groups: Vec::new(),
         };
         self.users
             .insert(user.id, (user.clone(), new.password_hash));
@@ -847,20 +851,29 @@ impl State {
         }
         let detail = json!({"django_id": user.django_id});
         let names = (user.first_name.clone(), user.last_name.clone());
-        let fields = |id: i64, last_login| User {
+        let mut groups = user.groups.clone();
+        groups.sort_unstable();
+        groups.dedup();
+        for group in &groups {
+            self.group_id(group);
+        }
+        let fields = |id: i64, date_joined, last_login| User {
+            groups: groups.clone(),
             id,
             username: user.username.clone(),
             email: user.email.clone(),
             is_active: user.is_active,
             is_staff: user.is_staff,
             is_superuser: user.is_superuser,
-            date_joined: truncate_to_micros(user.date_joined),
+            date_joined,
             last_login,
         };
         match linked {
             Some((id, old_digest)) => {
                 let password_changed = old_digest != digest;
-                let wanted = fields(id, user.last_login.map(truncate_to_micros));
+                let kept = self.users.get(&id).map_or(at, |(u, _)| u.date_joined);
+                let date_joined = truncate_to_micros(user.date_joined.unwrap_or(kept));
+                let wanted = fields(id, date_joined, user.last_login.map(truncate_to_micros));
                 let Some((current, hash)) = self.users.get_mut(&id) else {
                     return Imported::Rejected(Rejection::NoSuchUser {
                         django_user_id: user.django_id,
@@ -885,7 +898,8 @@ impl State {
             None => {
                 self.next_user_id += 1;
                 let id = self.next_user_id;
-                let created = fields(id, user.last_login.map(truncate_to_micros));
+                let date_joined = truncate_to_micros(user.date_joined.unwrap_or(at));
+                let created = fields(id, date_joined, user.last_login.map(truncate_to_micros));
                 self.users.insert(id, (created, user.password_hash.clone()));
                 self.names.insert(id, names);
                 self.django_links.insert(user.django_id, (id, digest));
@@ -894,6 +908,23 @@ impl State {
                 self.append(e);
                 Imported::Created(id)
             }
+        }
+    }
+
+    /// The group's id, the group created when missing: whether it was.
+    fn group_id(&mut self, name: &str) -> (i64, bool) {
+        if let Some(id) = self.groups.get(name) {
+            return (*id, false);
+        }
+        self.next_group_id += 1;
+        self.groups.insert(name.to_owned(), self.next_group_id);
+        (self.next_group_id, true)
+    }
+
+    fn import_group(&mut self, name: &String, _: OffsetDateTime) -> Imported {
+        match self.group_id(name) {
+            (id, true) => Imported::Created(id),
+            (id, false) => Imported::Unchanged(id),
         }
     }
 
@@ -1009,6 +1040,14 @@ impl MemoryStore {
 
 #[async_trait]
 impl ImportStore for MemoryStore {
+    async fn import_groups(
+        &self,
+        names: &[String],
+        batch: ImportBatch,
+    ) -> Result<Vec<Imported>, StoreError> {
+        Ok(self.import(names, batch, State::import_group))
+    }
+
     async fn import_users(
         &self,
         users: &[ImportedUser],

@@ -3501,8 +3501,9 @@ pub fn imported_user(django_id: i64, username: &str) -> ImportedUser {
         is_active: true,
         is_staff: false,
         is_superuser: false,
-        date_joined: T0,
+        date_joined: Some(T0),
         last_login: Some(T0 + Duration::days(1)),
+        groups: Vec::new(),
     }
 }
 
@@ -3818,6 +3819,210 @@ pub async fn import_a_large_batch<S: Store>(store: &S) {
         .await
         .expect("import_tokens");
     assert!(again.iter().all(|o| matches!(o, Imported::Unchanged(_))));
+}
+
+/// Groups are imported by name (created once, then found unchanged); an
+/// imported user's membership becomes exactly Django's set on each run (a
+/// change of groups alone makes the user updated, with its event), groups
+/// named only by a membership are created, a dry run keeps nothing; a user
+/// without `date_joined` joins at the import and keeps that date; and the
+/// user's groups, sorted, come with the user from every read: by id, with
+/// the credentials, with a token or a session, in a list, after an update.
+pub async fn import_groups_and_memberships_are_kept_with_the_user<S: Store>(store: &S) {
+    let names = |groups: &[&str]| groups.iter().map(|g| (*g).to_owned()).collect::<Vec<_>>();
+    let first = store
+        .import_groups(&names(&["editors", "readers", "editors"]), import_batch())
+        .await
+        .expect("import_groups");
+    let [Imported::Created(editors), Imported::Created(readers), Imported::Unchanged(again)] =
+        first[..]
+    else {
+        panic!("{first:?}");
+    };
+    assert_ne!(editors, readers);
+    assert_eq!(again, editors);
+    let dry = ImportBatch {
+        dry_run: true,
+        ..import_batch()
+    };
+    let second = store
+        .import_groups(&names(&["readers", "ghosts"]), dry)
+        .await
+        .expect("import_groups");
+    assert!(matches!(second[..], [Imported::Unchanged(r), Imported::Created(_)] if r == readers));
+    let third = store
+        .import_groups(&names(&["ghosts"]), import_batch())
+        .await
+        .expect("import_groups");
+    assert!(matches!(third[..], [Imported::Created(_)]), "{third:?}");
+
+    let alice = ImportedUser {
+        groups: names(&["readers", "editors"]),
+        ..imported_user(1, "alice")
+    };
+    let bob = imported_user(2, "bob");
+    let [Imported::Created(alice_id), Imported::Created(bob_id)] =
+        import_users(store, &[alice.clone(), bob.clone()]).await[..]
+    else {
+        panic!("not created");
+    };
+    let groups_of = |user: Option<User>| user.expect("user").groups;
+    assert_eq!(
+        groups_of(store.user_by_id(alice_id).await.expect("user_by_id")),
+        ["editors", "readers"]
+    );
+    assert!(groups_of(store.user_by_id(bob_id).await.expect("user_by_id")).is_empty());
+    let credentials = store
+        .credentials_by_username("alice")
+        .await
+        .expect("credentials")
+        .expect("alice");
+    assert_eq!(credentials.user.groups, ["editors", "readers"]);
+    assert_eq!(credentials.password_hash, alice.password_hash);
+    let token = new_token(alice_id, "t");
+    let digest = token.digest;
+    store.create_token(token, None).await.expect("create_token");
+    let (record, owner) = store
+        .find_token(&digest, T0)
+        .await
+        .expect("find_token")
+        .expect("found");
+    assert_eq!(
+        (record.user_id, owner.groups),
+        (alice_id, names(&["editors", "readers"]))
+    );
+    let session = new_session(alice_id);
+    let digest = session.digest;
+    store.create_session(session).await.expect("create_session");
+    let (_, owner) = store
+        .find_session(&digest, T0, IDLE)
+        .await
+        .expect("find_session")
+        .expect("found");
+    assert_eq!(owner.groups, ["editors", "readers"]);
+    assert_eq!(owner.username, "alice");
+    let page = store.list_users(None, 0, 10).await.expect("list_users");
+    let listed: Vec<(&str, Vec<String>)> = page
+        .users
+        .iter()
+        .map(|u| (u.username.as_str(), u.groups.clone()))
+        .collect();
+    assert_eq!(
+        listed,
+        [("alice", names(&["editors", "readers"])), ("bob", vec![])]
+    );
+    assert_eq!(page.count, 2);
+    let page = store
+        .list_users(Some("ali"), 0, 1)
+        .await
+        .expect("list_users");
+    assert_eq!(page.users.len(), 1);
+    assert_eq!(page.users[0].groups, ["editors", "readers"]);
+    let update = UserUpdate {
+        email: Some("new@example.com".to_owned()),
+        ..UserUpdate::default()
+    };
+    let updated = store
+        .update_user(alice_id, update.clone())
+        .await
+        .expect("update_user")
+        .expect("alice");
+    assert_eq!(updated.groups, ["editors", "readers"]);
+    let event = NewAuditEvent::new(T0, EventKind::UserUpdated);
+    let updated = store
+        .update_user_audited(alice_id, update, event)
+        .await
+        .expect("update_user_audited")
+        .expect("alice");
+    assert_eq!(updated.groups, ["editors", "readers"]);
+
+    // Django's membership changed: alice left readers, bob joined a group
+    // the store has not seen yet.
+    let events_before = all_events(store).await.len();
+    let alice = ImportedUser {
+        groups: names(&["editors"]),
+        email: "new@example.com".to_owned(),
+        ..alice
+    };
+    let bob = ImportedUser {
+        groups: names(&["ops", "ops"]),
+        ..bob
+    };
+    assert_eq!(
+        import_users(store, &[alice.clone(), bob.clone()]).await,
+        [Imported::Updated(alice_id), Imported::Updated(bob_id)]
+    );
+    assert_eq!(
+        groups_of(store.user_by_id(alice_id).await.expect("user")),
+        ["editors"]
+    );
+    assert_eq!(
+        groups_of(store.user_by_id(bob_id).await.expect("user")),
+        ["ops"]
+    );
+    let events = all_events(store).await;
+    assert_eq!(events.len(), events_before + 2);
+    assert!(events
+        .iter()
+        .any(|e| e.event == EventKind::UserUpdated && e.user == Some(bob_id)));
+    assert!(matches!(
+        store
+            .import_groups(&names(&["ops"]), import_batch())
+            .await
+            .expect("groups")[..],
+        [Imported::Unchanged(_)]
+    ));
+    assert_eq!(
+        import_users(store, &[alice.clone(), bob.clone()]).await,
+        [Imported::Unchanged(alice_id), Imported::Unchanged(bob_id)]
+    );
+    // A dry run keeps nothing; then every group is left.
+    let none = ImportedUser {
+        groups: Vec::new(),
+        ..alice.clone()
+    };
+    let outcomes = store
+        .import_users(&[none.clone()], dry)
+        .await
+        .expect("dry run");
+    assert_eq!(outcomes, [Imported::Updated(alice_id)]);
+    assert_eq!(
+        groups_of(store.user_by_id(alice_id).await.expect("user")),
+        ["editors"]
+    );
+    assert_eq!(
+        import_users(store, &[none]).await,
+        [Imported::Updated(alice_id)]
+    );
+    assert!(groups_of(store.user_by_id(alice_id).await.expect("user")).is_empty());
+
+    // A custom user model without `date_joined`: joined at the import, and
+    // left so by the next run.
+    let carol = ImportedUser {
+        date_joined: None,
+        ..imported_user(3, "carol")
+    };
+    let [Imported::Created(carol_id)] = import_users(store, &[carol.clone()]).await[..] else {
+        panic!("carol not created");
+    };
+    let stored = store
+        .user_by_id(carol_id)
+        .await
+        .expect("user")
+        .expect("carol");
+    assert_eq!(stored.date_joined, import_batch().at);
+    let later = ImportBatch {
+        at: T0 + Duration::days(9),
+        ..import_batch()
+    };
+    let again = store.import_users(&[carol], later).await.expect("import");
+    assert_eq!(again, [Imported::Unchanged(carol_id)]);
+    let stored = store
+        .user_by_id(carol_id)
+        .await
+        .expect("user")
+        .expect("carol");
+    assert_eq!(stored.date_joined, import_batch().at);
 }
 
 /// Users are counted by the scheme of their password hash, as

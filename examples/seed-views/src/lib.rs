@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tessera_axum::body::JsonObject;
 use tessera_axum::{AuthUser, Authenticator, Caller, Policy, Tessera};
-use tessera_core::permission::{AllowAny, IsAuthenticated, IsStaff};
+use tessera_core::permission::{AllowAny, HasGroup, IsAuthenticated, IsStaff};
 use tessera_core::scope;
 
 /// `ExampleView` (GET): who is calling and how.
@@ -47,6 +47,12 @@ pub async fn public(Caller(identity): Caller) -> Json<Value> {
 /// A staff-only view.
 pub async fn staff() -> Json<Value> {
     Json(json!({"message": "Hello, staff."}))
+}
+
+/// A view for the members of the `editors` group (Django's groups, carried
+/// over by `tessera import-django`): anonymous `401`, anyone else `403`.
+pub async fn editors(AuthUser(me): AuthUser) -> Json<Value> {
+    Json(json!({"message": "Hello, editor.", "groups": me.user.groups}))
 }
 
 /// The views, under `/api/`. `both` is the authenticator list of the views
@@ -92,6 +98,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(
         )
         .route(
             "/api/staff/",
-            get(staff).layer(both.permission(IsStaff).layer(tessera)),
+            get(staff).layer(both.clone().permission(IsStaff).layer(tessera)),
+        )
+        .route(
+            "/api/editors/",
+            get(editors).layer(both.permission(HasGroup::new("editors")).layer(tessera)),
         )
 }

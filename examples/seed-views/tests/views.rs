@@ -7,6 +7,7 @@ use axum::http::Request;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use tessera_axum::{Authenticator, Settings, Tessera};
+use tessera_core::import::{ImportBatch, ImportStore, Imported, ImportedUser};
 use tessera_core::password::{Argon2Params, PasswordHasher};
 use tessera_core::token::{NewToken, TokenKey};
 use tessera_core::user::NewUser;
@@ -36,7 +37,7 @@ async fn seed_views_answer_as_the_seed_did() {
         .await
         .unwrap();
     store.migrate().await.unwrap();
-    let stores = Stores::from_one(store);
+    let stores = Stores::from_one(store.clone());
     let hasher = PasswordHasher::new(
         Argon2Params {
             m_cost: 64,
@@ -101,6 +102,7 @@ async fn seed_views_answer_as_the_seed_did() {
         "/api/secure/",
         "/api/protected/",
         "/api/staff/",
+        "/api/editors/",
     ] {
         assert_eq!(
             get(&app, path, None).await,
@@ -111,4 +113,52 @@ async fn seed_views_answer_as_the_seed_did() {
         );
     }
     assert_eq!(get(&app, "/api/staff/", key).await.0, 403);
+    assert_eq!(
+        get(&app, "/api/editors/", key).await,
+        (
+            403,
+            json!({"detail": "You do not have permission to perform this action.", "code": "permission_denied"})
+        )
+    );
+    // A member of `editors` (groups come from an import of Django's).
+    let editor = ImportedUser {
+        django_id: 1,
+        username: "editor".into(),
+        email: String::new(),
+        first_name: String::new(),
+        last_name: String::new(),
+        password_hash: "!".into(),
+        is_active: true,
+        is_staff: false,
+        is_superuser: false,
+        date_joined: Some(now),
+        last_login: None,
+        groups: vec!["readers".into(), "editors".into()],
+    };
+    let batch = ImportBatch {
+        at: now,
+        dry_run: false,
+    };
+    let [Imported::Created(editor_id)] = store.import_users(&[editor], batch).await.unwrap()[..]
+    else {
+        panic!("not imported");
+    };
+    let key = TokenKey::generate();
+    let new = NewToken {
+        user_id: editor_id,
+        digest: key.digest(),
+        name: "t".into(),
+        scopes: vec![],
+        created: now,
+        expires: None,
+        authenticated_at: None,
+    };
+    stores.tokens.create_token(new, None).await.unwrap();
+    assert_eq!(
+        get(&app, "/api/editors/", Some(key.expose())).await,
+        (
+            200,
+            json!({"message": "Hello, editor.", "groups": ["editors", "readers"]})
+        )
+    );
 }

@@ -1,12 +1,13 @@
-//! `tessera import-django`: a Django project's users, DRF and knox tokens and
-//! database sessions, carried over (see [`crate::django`]).
+//! `tessera import-django`: a Django project's users, groups, DRF and knox
+//! tokens and database sessions, carried over (see [`crate::django`]).
 //!
 //! Every rejected row is printed with its reason as the import goes on, then
 //! a summary by reason. The exit status is non-zero only when nothing could
 //! be read (no such database or file, not dumpdata JSON, no user table).
 
 use crate::config::Config;
-use crate::django::database::Database;
+use crate::django::columns::UserColumns;
+use crate::django::database::{Database, UserSource};
 use crate::django::import::{Importer, Options, Progress, Summary, KINDS};
 use crate::django::signing::SecretKeys;
 use crate::django::source::Row;
@@ -26,9 +27,10 @@ pub struct ImportDjangoArgs {
         required_unless_present = "dumpdata"
     )]
     pub from: Option<String>,
-    /// A `manage.py dumpdata auth.user authtoken.token knox sessions` JSON
-    /// file (without `--natural-primary` / `--natural-foreign`), read as a
-    /// stream.
+    /// A `manage.py dumpdata auth.group auth.user authtoken.token knox
+    /// sessions` JSON file (without `--natural-primary`), read as a stream.
+    /// Users' groups may be natural keys (`--natural-foreign`); the tokens'
+    /// users must be ids.
     #[arg(long, value_name = "FILE")]
     pub dumpdata: Option<PathBuf>,
     /// Django's `SECRET_KEY`, to carry database sessions over (without it,
@@ -45,13 +47,27 @@ pub struct ImportDjangoArgs {
     /// (repeat for each).
     #[arg(long, value_name = "KEY")]
     pub secret_key_fallback: Vec<String>,
-    /// The user table, for a custom user model that keeps `AbstractUser`'s
-    /// columns.
+    /// The user table of a custom user model (with `--from`).
     #[arg(long, value_name = "TABLE", default_value = "auth_user")]
     pub user_table: String,
-    /// The user model's label in `--dumpdata`.
+    /// The user model's label in `--dumpdata` (`app_label.model`).
     #[arg(long, value_name = "APP.MODEL", default_value = "auth.user")]
     pub user_model: String,
+    /// Where a custom user model keeps one of Tessera's user fields:
+    /// `FIELD=COLUMN` (a column of `--user-table`, or a field name of
+    /// `--user-model` in `--dumpdata`), or `FIELD=-` for a field the model
+    /// lacks (then `email`, `first_name`, `last_name` are empty, `is_active`
+    /// true, `is_staff` and `is_superuser` false, `date_joined` the import's
+    /// time, `last_login` none). Repeat for each field; the others keep
+    /// `AbstractUser`'s names. FIELD is one of id, username, password,
+    /// email, first_name, last_name, is_active, is_staff, is_superuser,
+    /// date_joined, last_login (id, username and password are required).
+    #[arg(long, value_name = "FIELD=COLUMN")]
+    pub user_column: Vec<String>,
+    /// The custom user model's group membership table (with `--from`); by
+    /// default Django's name for it, `<user table>_groups`.
+    #[arg(long, value_name = "TABLE")]
+    pub user_groups_table: Option<String>,
     /// Rows written per transaction: an interrupted import keeps what it
     /// committed, and is re-run.
     #[arg(long, value_name = "N", default_value_t = 1000)]
@@ -62,6 +78,7 @@ pub struct ImportDjangoArgs {
 }
 
 pub(super) async fn run(config: Config, args: ImportDjangoArgs) -> anyhow::Result<()> {
+    let columns = UserColumns::parse(&args.user_column).map_err(anyhow::Error::msg)?;
     let store = super::open_store(&config).await?;
     let mut keys = Vec::new();
     keys.extend(args.secret_key.clone());
@@ -76,16 +93,22 @@ pub(super) async fn run(config: Config, args: ImportDjangoArgs) -> anyhow::Resul
     let reader = match (&args.from, &args.dumpdata) {
         (Some(url), _) => {
             let database = Database::open(url).await.map_err(anyhow::Error::msg)?;
-            let table = args.user_table.clone();
+            let users = UserSource {
+                table: args.user_table.clone(),
+                columns,
+                groups_table: args.user_groups_table.clone(),
+            };
             tokio::spawn(async move {
-                let read = database.read(&table, &rows).await;
+                let read = database.read(&users, &rows).await;
                 database.close().await;
                 read
             })
         }
         (None, Some(path)) => {
             let (path, model) = (path.clone(), args.user_model.clone());
-            tokio::task::spawn_blocking(move || crate::django::dumpdata::read(&path, &model, &rows))
+            tokio::task::spawn_blocking(move || {
+                crate::django::dumpdata::read(&path, &model, &columns, &rows)
+            })
         }
         (None, None) => anyhow::bail!("give --from URL or --dumpdata FILE"),
     };
@@ -172,6 +195,14 @@ fn print_summary(summary: &Summary, dry_run: bool) {
         } else {
             format!(" ({})", reasons.join(", "))
         };
+        if kind == "memberships" {
+            println!(
+                "  {kind}: {} set, {} skipped{reasons}",
+                counts.created,
+                counts.skipped_total()
+            );
+            continue;
+        }
         println!(
             "  {kind}: {} created, {} updated, {} unchanged, {} skipped{reasons}",
             counts.created,

@@ -4,13 +4,19 @@
 //! stays flat whatever the table's size. The database is only read (SQLite
 //! is opened read-only).
 //!
-//! The user table is `auth_user` by default; a custom user model that keeps
-//! `AbstractUser`'s columns (`username`, `email`, `first_name`,
-//! `last_name`, `password`, `is_active`, `is_staff`, `is_superuser`,
-//! `date_joined`, `last_login`) is read with `--user-table`. Times are read
-//! as UTC (Django's `USE_TZ = True`, the default).
+//! The groups (`auth_group`) come first, then the users, each with the ids
+//! of its groups (from the membership table, `auth_user_groups`), so that a
+//! user's membership is always read whole.
+//!
+//! The user table is `auth_user` by default; a custom user model's table is
+//! read with `--user-table`, its columns mapped with `--user-column`
+//! ([`super::columns`]), its membership table with `--user-groups-table`
+//! (Django's name for it by default: `<user table>_groups`, whose column for
+//! the user is found as the one `..._id` column besides `group_id`). Times
+//! are read as UTC (Django's `USE_TZ = True`, the default).
 
-use super::source::{parse_time, Row, SessionRow, TokenRow, UserRow};
+use super::columns::{is_identifier, quote, UserColumns};
+use super::source::{parse_time, GroupRef, GroupRow, Row, SessionRow, TokenRow, UserRow};
 use futures::TryStreamExt as _;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::sqlite::SqliteConnectOptions;
@@ -37,10 +43,10 @@ macro_rules! with_db {
     };
 }
 
-/// The columns read, as one row type for both databases: times as text,
+/// The user columns read, as one row type for both databases: times as text,
 /// flags as integers.
 #[derive(sqlx::FromRow)]
-struct UserColumns {
+struct UserFields {
     id: i64,
     username: String,
     email: String,
@@ -50,13 +56,37 @@ struct UserColumns {
     is_active: i64,
     is_staff: i64,
     is_superuser: i64,
-    date_joined: String,
+    date_joined: Option<String>,
     last_login: Option<String>,
+    groups: Option<String>,
+}
+
+/// What to read the users from.
+#[derive(Debug, Clone)]
+pub struct UserSource {
+    /// The user table.
+    pub table: String,
+    /// Its columns.
+    pub columns: UserColumns,
+    /// The membership table; `None` for Django's name
+    /// ([`UserSource::groups_table`]).
+    pub groups_table: Option<String>,
+}
+
+impl UserSource {
+    /// The membership table: as given, or as Django names it
+    /// (`auth_user_groups` for `auth_user`, `<table>_groups` otherwise).
+    pub fn groups_table(&self) -> String {
+        self.groups_table
+            .clone()
+            .unwrap_or_else(|| format!("{}_groups", self.table))
+    }
 }
 
 #[derive(sqlx::FromRow)]
 struct TokenColumns {
     secret: String,
+    token_key: Option<String>,
     user_id: i64,
     created: String,
     expires: Option<String>,
@@ -126,8 +156,9 @@ impl Database {
                 Ok(n > 0)
             }
             Database::Postgres(pool) => {
+                // Quoted, as the queries name it: exactly this name.
                 let found: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
-                    .bind(table)
+                    .bind(quote(table))
                     .fetch_one(pool)
                     .await?;
                 Ok(found.is_some())
@@ -135,13 +166,42 @@ impl Database {
         }
     }
 
-    /// Sends every row of the user table, then the DRF tokens, the knox
-    /// tokens and the sessions (tables that are not there are noted). An
-    /// error when the user table cannot be read at all; how many rows were
-    /// read.
-    pub async fn read(&self, user_table: &str, rows: &Sender<Row>) -> Result<u64, String> {
+    /// The columns of `table`, in order.
+    async fn columns(&self, table: &str) -> Result<Vec<String>, sqlx::Error> {
+        match self {
+            Database::Sqlite(pool) => {
+                sqlx::query_scalar("SELECT name FROM pragma_table_info($1) ORDER BY cid")
+                    .bind(table)
+                    .fetch_all(pool)
+                    .await
+            }
+            Database::Postgres(pool) => {
+                sqlx::query_scalar(
+                    "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+                     WHERE table_name = $1 AND table_schema = ANY (current_schemas(false)) \
+                     ORDER BY ordinal_position",
+                )
+                .bind(table)
+                .fetch_all(pool)
+                .await
+            }
+        }
+    }
+
+    /// Sends the groups, every row of the user table with its groups, then
+    /// the DRF tokens, the knox tokens and the sessions (tables that are not
+    /// there are noted). An error when the user table cannot be read at all;
+    /// how many rows were read.
+    pub async fn read(&self, users: &UserSource, rows: &Sender<Row>) -> Result<u64, String> {
+        let user_table = users.table.as_str();
         if !is_identifier(user_table) {
             return Err(format!("--user-table {user_table:?} is not a table name"));
+        }
+        let groups_table = users.groups_table();
+        if !is_identifier(&groups_table) {
+            return Err(format!(
+                "--user-groups-table {groups_table:?} is not a table name"
+            ));
         }
         let missing = |e: sqlx::Error| format!("cannot read table {user_table}: {e}");
         if !self.has_table(user_table).await.map_err(missing)? {
@@ -149,7 +209,12 @@ impl Database {
                 "there is no table {user_table} in the Django database (a custom user model? see --user-table)"
             ));
         }
-        let mut count = self.read_users(user_table, rows).await.map_err(missing)?;
+        let mut count = self.read_groups(rows).await?;
+        let membership = self.membership(&groups_table, rows).await?;
+        count += self
+            .read_users(users, membership.as_ref(), rows)
+            .await
+            .map_err(missing)?;
         for (kind, table) in [
             (TokenKind::Drf, "authtoken_token"),
             (TokenKind::Knox, "knox_authtoken"),
@@ -160,39 +225,150 @@ impl Database {
         Ok(count)
     }
 
-    async fn read_users(&self, table: &str, rows: &Sender<Row>) -> Result<u64, sqlx::Error> {
+    /// Sends the rows of `auth_group`, or notes that there is none.
+    async fn read_groups(&self, rows: &Sender<Row>) -> Result<u64, String> {
+        let table = "auth_group";
+        let failed = |e: sqlx::Error| format!("cannot read table {table}: {e}");
+        if !self.has_table(table).await.map_err(failed)? {
+            let _ = rows
+                .send(Row::Note(format!("no table {table}: no groups")))
+                .await;
+            return Ok(0);
+        }
+        let mut count = 0;
+        let sql = "SELECT CAST(id AS BIGINT), CAST(name AS TEXT) FROM auth_group ORDER BY id";
+        let read: Result<(), sqlx::Error> = with_db!(self, pool => {
+            async {
+                let mut stream = sqlx::query_as::<_, (i64, String)>(sql).fetch(pool);
+                while let Some((id, name)) = stream.try_next().await? {
+                    count += 1;
+                    let row = Row::Group(GroupRow { id: Some(id), name });
+                    if rows.send(row).await.is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+            .await
+        });
+        read.map_err(failed)?;
+        Ok(count)
+    }
+
+    /// The membership table and its column for the user, when there is one
+    /// (noted when not).
+    async fn membership(
+        &self,
+        table: &str,
+        rows: &Sender<Row>,
+    ) -> Result<Option<(String, String)>, String> {
+        let failed = |e: sqlx::Error| format!("cannot read table {table}: {e}");
+        if !self.has_table(table).await.map_err(failed)? {
+            let _ = rows
+                .send(Row::Note(format!(
+                    "no table {table}: no group memberships (see --user-groups-table)"
+                )))
+                .await;
+            return Ok(None);
+        }
+        let columns = self.columns(table).await.map_err(failed)?;
+        let users: Vec<&String> = columns
+            .iter()
+            .filter(|c| c.ends_with("_id") && *c != "group_id" && is_identifier(c))
+            .collect();
+        match (columns.iter().any(|c| c == "group_id"), &users[..]) {
+            (true, [user]) => Ok(Some((table.to_owned(), (*user).clone()))),
+            _ => Err(format!(
+                "table {table} is not a Django membership table (a group_id column and one other ..._id column)"
+            )),
+        }
+    }
+
+    async fn read_users(
+        &self,
+        users: &UserSource,
+        membership: Option<&(String, String)>,
+        rows: &Sender<Row>,
+    ) -> Result<u64, sqlx::Error> {
+        let table = users.table.as_str();
+        let c = &users.columns;
+        let required = |field: &str| c.quoted(field).unwrap_or_else(|| quote(field));
+        let id = required("id");
+        let text = |field: &str| match c.quoted(field) {
+            Some(column) => format!("COALESCE(CAST(u.{column} AS TEXT), '')"),
+            None => "CAST('' AS TEXT)".to_owned(),
+        };
+        let flag = |field: &str, default: u8| match c.quoted(field) {
+            Some(column) => self.flag(&format!("u.{column}")),
+            None => format!("CAST({default} AS BIGINT)"),
+        };
+        let time = |field: &str| match c.quoted(field) {
+            Some(column) => self.time(&format!("u.{column}")),
+            None => "CAST(NULL AS TEXT)".to_owned(),
+        };
+        let groups = match membership {
+            Some((members, user)) => {
+                let (members, user) = (quote(members), quote(user));
+                let list = match self {
+                    Database::Sqlite(_) => "group_concat(CAST(m.group_id AS TEXT), ',')",
+                    Database::Postgres(_) => "string_agg(CAST(m.group_id AS TEXT), ',')",
+                };
+                format!("(SELECT {list} FROM {members} m WHERE m.{user} = u.{id})")
+            }
+            None => "CAST(NULL AS TEXT)".to_owned(),
+        };
         let sql = format!(
-            "SELECT CAST(id AS BIGINT) AS id, username, email, first_name, last_name, password, \
+            "SELECT CAST(u.{id} AS BIGINT) AS id, CAST(u.{} AS TEXT) AS username, \
+             {} AS email, {} AS first_name, {} AS last_name, CAST(u.{} AS TEXT) AS password, \
              {} AS is_active, {} AS is_staff, {} AS is_superuser, \
-             {} AS date_joined, {} AS last_login FROM {table} ORDER BY id",
-            self.flag("is_active"),
-            self.flag("is_staff"),
-            self.flag("is_superuser"),
-            self.time("date_joined"),
-            self.time("last_login"),
+             {} AS date_joined, {} AS last_login, {groups} AS groups \
+             FROM {} u ORDER BY u.{id}",
+            required("username"),
+            text("email"),
+            text("first_name"),
+            text("last_name"),
+            required("password"),
+            flag("is_active", 1),
+            flag("is_staff", 0),
+            flag("is_superuser", 0),
+            time("date_joined"),
+            time("last_login"),
+            quote(table),
         );
         let mut count = 0;
         with_db!(self, pool => {
-            let mut stream = sqlx::query_as::<_, UserColumns>(&sql).fetch(pool);
+            let mut stream = sqlx::query_as::<_, UserFields>(&sql).fetch(pool);
             while let Some(c) = stream.try_next().await? {
                 count += 1;
-                let row = match (parse_time(&c.date_joined), c.last_login.as_deref().map(parse_time)) {
-                    (Some(date_joined), None) | (Some(date_joined), Some(Some(_))) => {
-                        let last_login = c.last_login.as_deref().and_then(parse_time);
-                        Row::User(UserRow {
-                            id: c.id,
-                            username: c.username,
-                            email: c.email,
-                            first_name: c.first_name,
-                            last_name: c.last_name,
-                            password: c.password,
-                            is_active: c.is_active != 0,
-                            is_staff: c.is_staff != 0,
-                            is_superuser: c.is_superuser != 0,
-                            date_joined,
-                            last_login,
-                        })
-                    }
+                let date_joined = c.date_joined.as_deref().map(parse_time);
+                let last_login = c.last_login.as_deref().map(parse_time);
+                let groups: Option<Vec<GroupRef>> = c
+                    .groups
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split(',')
+                    .filter(|id| !id.is_empty())
+                    .map(|id| id.trim().parse().ok().map(GroupRef::Id))
+                    .collect();
+                let row = match (date_joined, last_login, groups) {
+                    (None | Some(Some(_)), None | Some(Some(_)), Some(groups)) => Row::User(UserRow {
+                        id: c.id,
+                        username: c.username,
+                        email: c.email,
+                        first_name: c.first_name,
+                        last_name: c.last_name,
+                        password: c.password,
+                        is_active: c.is_active != 0,
+                        is_staff: c.is_staff != 0,
+                        is_superuser: c.is_superuser != 0,
+                        date_joined: date_joined.flatten(),
+                        last_login: last_login.flatten(),
+                        groups,
+                    }),
+                    (_, _, None) => Row::Unreadable {
+                        what: format!("{table} id {}", c.id),
+                        reason: "a group id of its memberships is not a number".to_owned(),
+                    },
                     _ => Row::Unreadable {
                         what: format!("{table} id {}", c.id),
                         reason: "date_joined or last_login is not a time".to_owned(),
@@ -224,12 +400,14 @@ impl Database {
         }
         let sql = match kind {
             TokenKind::Drf => format!(
-                "SELECT key AS secret, CAST(user_id AS BIGINT) AS user_id, {} AS created, \
+                "SELECT key AS secret, CAST(NULL AS TEXT) AS token_key, \
+                 CAST(user_id AS BIGINT) AS user_id, {} AS created, \
                  NULL AS expires FROM {table} ORDER BY created",
                 self.time("created")
             ),
             TokenKind::Knox => format!(
-                "SELECT digest AS secret, CAST(user_id AS BIGINT) AS user_id, {} AS created, \
+                "SELECT digest AS secret, CAST(token_key AS TEXT) AS token_key, \
+                 CAST(user_id AS BIGINT) AS user_id, {} AS created, \
                  {} AS expires FROM {table} ORDER BY created",
                 self.time("created"),
                 self.time("expiry")
@@ -246,6 +424,7 @@ impl Database {
                         (Some(created), None | Some(Some(_))) => Row::Token(TokenRow {
                             kind,
                             secret: c.secret,
+                            token_key: c.token_key,
                             user_id: c.user_id,
                             created,
                             expires: c.expires.as_deref().and_then(parse_time),
@@ -313,14 +492,4 @@ impl Database {
     pub async fn close(&self) {
         with_db!(self, pool => pool.close().await);
     }
-}
-
-/// A plain SQL identifier (it is put into the query text).
-fn is_identifier(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        && !name.as_bytes()[0].is_ascii_digit()
 }

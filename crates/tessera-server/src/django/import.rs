@@ -1,14 +1,15 @@
 //! The import itself: rows from a source are checked, gathered in batches
-//! of one kind (users, then tokens, then sessions, as Django's order puts
-//! them) and written a batch per transaction ([`ImportStore`]). A rejected
+//! of one kind (groups, users, then tokens, then sessions, as Django's order
+//! puts them) and written a batch per transaction ([`ImportStore`]). A rejected
 //! row is reported with its reason and the import goes on; an interrupted
 //! import is re-run (what was committed is found again, unchanged).
 
 use super::signing::{decode_session, session_auth_hashes, session_hash_matches, SecretKeys};
-use super::source::{Row, SessionRow, TokenRow, UserRow};
+use super::source::{GroupRef, GroupRow, Row, SessionRow, TokenRow, UserRow};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use tessera_core::import::{
     ImportBatch, ImportStore, Imported, ImportedSession, ImportedToken, ImportedUser, TokenKind,
+    GROUP_NAME_MAX_CHARS,
 };
 use tessera_core::password::django;
 use tessera_core::session::SessionKey;
@@ -30,8 +31,14 @@ pub struct Options {
     pub now: OffsetDateTime,
 }
 
-/// The three kinds of rows, as the summary names them.
-pub const KINDS: [&str; 3] = ["users", "tokens", "sessions"];
+/// knox 5's `token_key` length without a prefix (knox 4's was 8): the
+/// knox version a token was made by.
+const KNOX_5_TOKEN_KEY_LEN: usize = 15;
+
+/// The kinds of rows, as the summary names them. A membership is one
+/// (user, group) pair of an imported user; only `created` (set on the user)
+/// and `skipped` count for them.
+pub const KINDS: [&str; 5] = ["users", "groups", "memberships", "tokens", "sessions"];
 
 /// Counts of one kind of row.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -96,6 +103,7 @@ pub enum Progress<'a> {
 }
 
 enum Pending {
+    Groups(Vec<(String, String)>),
     Users(Vec<(ImportedUser, String, Vec<[u8; 32]>)>),
     Tokens(Vec<(ImportedToken, String)>),
     Sessions(Vec<(ImportedSession, String)>),
@@ -113,6 +121,9 @@ pub struct Importer<'a, S: ?Sized> {
     /// In a dry run, the Django ids of users that would be created: their
     /// credentials would be written too, though the store has no user yet.
     dry_created: HashSet<i64>,
+    /// The source's groups: Django id to name, and the names.
+    group_ids: HashMap<i64, String>,
+    group_names: HashSet<String>,
     report: &'a mut (dyn FnMut(Progress<'_>) + Send),
 }
 
@@ -130,6 +141,8 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
             pending: None,
             session_hashes: HashMap::new(),
             dry_created: HashSet::new(),
+            group_ids: HashMap::new(),
+            group_names: HashSet::new(),
             report,
         }
     }
@@ -150,10 +163,28 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
             self.summary.read += 1;
         }
         match row {
-            Row::User(user) => {
+            Row::Group(group) => {
+                let what = match group.id {
+                    Some(id) => format!("group {id} {:?}", group.name),
+                    None => format!("group {:?}", group.name),
+                };
+                match check_group(&group) {
+                    Ok(()) => {
+                        if let Some(id) = group.id {
+                            self.group_ids.insert(id, group.name.clone());
+                        }
+                        self.group_names.insert(group.name.clone());
+                        self.add(Pending::Groups(vec![(group.name, what)])).await?;
+                    }
+                    Err(reason) => self.skip("groups", &what, "invalid name", reason),
+                }
+            }
+            Row::User(mut user) => {
                 let what = format!("user {} {:?}", user.id, user.username);
+                let groups = std::mem::take(&mut user.groups);
                 match self.check_user(user) {
-                    Ok(user) => {
+                    Ok(mut user) => {
+                        user.groups = self.resolve_groups(&what, groups);
                         let hashes = if self.options.keys.is_empty() {
                             Vec::new()
                         } else {
@@ -194,6 +225,30 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
         Ok(self.summary)
     }
 
+    /// The names of a user's groups; a group the source did not hold is
+    /// skipped, and reported.
+    fn resolve_groups(&mut self, user: &str, groups: Vec<GroupRef>) -> Vec<String> {
+        let mut names = Vec::with_capacity(groups.len());
+        for group in groups {
+            let name = match &group {
+                GroupRef::Id(id) => self.group_ids.get(id).cloned(),
+                GroupRef::Name(name) => self.group_names.get(name).cloned(),
+            };
+            match name {
+                Some(name) => names.push(name),
+                None => self.skip(
+                    "memberships",
+                    &format!("{user} in {group}"),
+                    "unknown group",
+                    "no such group in the source (groups come before the users in it)",
+                ),
+            }
+        }
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
     fn check_user(&self, row: UserRow) -> Result<ImportedUser, (&'static str, String)> {
         let username = normalize_username(&row.username);
         if username.is_empty() {
@@ -225,10 +280,22 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
             is_superuser: row.is_superuser,
             date_joined: row.date_joined,
             last_login: row.last_login,
+            groups: Vec::new(),
         })
     }
 
     fn check_token(&self, row: TokenRow) -> Result<ImportedToken, (&'static str, &'static str)> {
+        if row.kind == TokenKind::Knox
+            && row
+                .token_key
+                .as_deref()
+                .is_none_or(|k| k.len() < KNOX_5_TOKEN_KEY_LEN)
+        {
+            return Err((
+                "knox before 5.0",
+                "made by django-rest-knox before 5.0, whose digest (salted before 4.2, of the key's bytes in 4.2) cannot be carried over: its client logs in again",
+            ));
+        }
         let digest = match row.kind {
             TokenKind::Drf => TokenKey::parse(&row.secret)
                 .filter(|_| row.secret.len() == DRF_KEY_LEN)
@@ -324,6 +391,10 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
     /// batch first when it is of another kind, and after when it is full.
     async fn add(&mut self, row: Pending) -> Result<(), StoreError> {
         let pending = match (self.pending.take(), row) {
+            (Some(Pending::Groups(mut batch)), Pending::Groups(row)) => {
+                batch.extend(row);
+                Pending::Groups(batch)
+            }
             (Some(Pending::Users(mut batch)), Pending::Users(row)) => {
                 batch.extend(row);
                 Pending::Users(batch)
@@ -343,6 +414,7 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
             }
         };
         let full = match &pending {
+            Pending::Groups(b) => b.len(),
             Pending::Users(b) => b.len(),
             Pending::Tokens(b) => b.len(),
             Pending::Sessions(b) => b.len(),
@@ -366,12 +438,20 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
             return Ok(());
         };
         match pending {
+            Pending::Groups(rows) => {
+                let names: Vec<String> = rows.iter().map(|(n, _)| n.clone()).collect();
+                let outcomes = self.store.import_groups(&names, self.batch()).await?;
+                for ((_, what), outcome) in rows.into_iter().zip(outcomes) {
+                    self.tally("groups", &what, outcome);
+                }
+            }
             Pending::Users(rows) => {
                 let users: Vec<ImportedUser> = rows.iter().map(|(u, _, _)| u.clone()).collect();
                 let outcomes = self.store.import_users(&users, self.batch()).await?;
                 for ((user, what, hashes), outcome) in rows.into_iter().zip(outcomes) {
                     if !matches!(outcome, Imported::Rejected(_)) {
                         self.session_hashes.insert(user.django_id, hashes);
+                        self.summary.count("memberships").created += user.groups.len() as u64;
                     }
                     if self.options.dry_run && matches!(outcome, Imported::Created(_)) {
                         self.dry_created.insert(user.django_id);
@@ -421,5 +501,17 @@ impl<'a, S: ImportStore + ?Sized> Importer<'a, S> {
                 self.skip(kind, what, rejection.code(), &rejection.to_string())
             }
         }
+    }
+}
+
+/// A group's name as Django's `Group.name` holds it: not empty, at most
+/// [`GROUP_NAME_MAX_CHARS`] characters.
+fn check_group(group: &GroupRow) -> Result<(), &'static str> {
+    if group.name.is_empty() {
+        Err("the group's name is empty")
+    } else if group.name.chars().count() > GROUP_NAME_MAX_CHARS {
+        Err("the group's name is longer than 150 characters")
+    } else {
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@
 //!   ([`signing`]); the `csrftoken` cookie needs nothing, as Tessera's CSRF
 //!   check is Django's.
 
+pub mod columns;
 pub mod database;
 pub mod dumpdata;
 pub mod import;

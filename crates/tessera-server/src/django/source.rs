@@ -8,6 +8,8 @@ use time::{OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
 /// One row read from a Django source.
 pub enum Row {
+    /// An `auth_group` row.
+    Group(GroupRow),
     /// An `auth_user` row (or the custom user table's).
     User(UserRow),
     /// An `authtoken_token` or `knox_authtoken` row.
@@ -27,7 +29,34 @@ pub enum Row {
     Note(String),
 }
 
-/// Django's `AbstractUser` columns.
+/// An `auth_group` row.
+pub struct GroupRow {
+    /// `id`; `None` in `dumpdata --natural-primary` output.
+    pub id: Option<i64>,
+    /// `name`: unique in Django.
+    pub name: String,
+}
+
+/// A group a user belongs to, as the source names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupRef {
+    /// By the group's id (the database; `dumpdata`).
+    Id(i64),
+    /// By the group's name (`dumpdata --natural-foreign`).
+    Name(String),
+}
+
+impl std::fmt::Display for GroupRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupRef::Id(id) => write!(f, "group id {id}"),
+            GroupRef::Name(name) => write!(f, "group {name:?}"),
+        }
+    }
+}
+
+/// Django's `AbstractUser` columns (those a custom user model lacks have
+/// their defaults, see [`super::columns`]).
 pub struct UserRow {
     /// `id`.
     pub id: i64,
@@ -47,10 +76,12 @@ pub struct UserRow {
     pub is_staff: bool,
     /// `is_superuser`.
     pub is_superuser: bool,
-    /// `date_joined`.
-    pub date_joined: OffsetDateTime,
+    /// `date_joined`; `None` when the model has none.
+    pub date_joined: Option<OffsetDateTime>,
     /// `last_login`.
     pub last_login: Option<OffsetDateTime>,
+    /// The user's groups (`auth_user_groups`, or `groups` in `dumpdata`).
+    pub groups: Vec<GroupRef>,
 }
 
 /// A token row: DRF's key (plain text in Django) or knox's digest.
@@ -59,6 +90,9 @@ pub struct TokenRow {
     pub kind: TokenKind,
     /// DRF's `key`, or knox's hexadecimal `digest`.
     pub secret: String,
+    /// knox's `token_key`: the key's first characters (its prefix and 15
+    /// characters since knox 5.0, 8 before).
+    pub token_key: Option<String>,
     /// `user_id`.
     pub user_id: i64,
     /// `created`.

@@ -1,4 +1,9 @@
 //! Staff-only user administration: list (search, pages), create, update.
+//!
+//! A user is shown here as API.md's `User` plus `"groups"`: the names of the
+//! user's groups (Django's, carried over by `tessera import-django`), sorted;
+//! `[]` for none. The other routes' `User` (`/auth/me`, login answers) has
+//! no `groups`.
 
 use super::pagination::Page;
 use crate::openapi::{op, Auth, Routes};
@@ -216,7 +221,7 @@ async fn list_users(
         .users
         .list_users(search, page.offset(), page.size())
         .await?;
-    let results = serde_json::to_value(result.users).unwrap_or_default();
+    let results = Value::Array(result.users.iter().map(admin_view).collect());
     let params = [("search", query.search.as_deref())];
     Ok(Json(page.body(
         result.count,
@@ -375,7 +380,7 @@ async fn update_user(
     AuthUser(staff): AuthUser,
     Path(id): Path<String>,
     JsonObject(data): JsonObject,
-) -> Result<Json<User>, Rejection> {
+) -> Result<Json<Value>, Rejection> {
     let id = path_id(&id)?;
     let mut fields = Fields::new(&data);
     only_fields(
@@ -439,7 +444,8 @@ async fn update_user(
     } else {
         audited.update_user_audited(id, update, event).await?
     };
-    Ok(Json(user.ok_or_else(ApiError::not_found)?))
+    let user = user.ok_or_else(ApiError::not_found)?;
+    Ok(Json(admin_view(&user)))
 }
 
 async fn user_sessions(
@@ -501,9 +507,22 @@ async fn revoke_session(
     }
 }
 
-/// A user's JSON with the fields the user-created hooks added.
-pub(super) fn with_extra(user: &User, extra: serde_json::Map<String, Value>) -> Value {
+/// A user as the administration shows it: API.md's `User` and `"groups"`,
+/// the group names, sorted.
+pub(crate) fn admin_view(user: &User) -> Value {
     let mut body = serde_json::to_value(user).unwrap_or_default();
+    if let Value::Object(map) = &mut body {
+        let mut groups = user.groups.clone();
+        groups.sort_unstable();
+        map.insert("groups".to_owned(), json!(groups));
+    }
+    body
+}
+
+/// A user's JSON as the administration shows it ([`admin_view`]) with the
+/// fields the user-created hooks added.
+pub(super) fn with_extra(user: &User, extra: serde_json::Map<String, Value>) -> Value {
+    let mut body = admin_view(user);
     if let Value::Object(map) = &mut body {
         map.extend(extra);
     }

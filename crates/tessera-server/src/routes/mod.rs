@@ -254,6 +254,16 @@ fn demo_docs() -> Vec<RouteDoc> {
             "/api/staff/",
             vec![op(Method::GET, "Staff only", d, &[], &[200, 401, 403])],
         ),
+        doc(
+            "/api/editors/",
+            vec![op(
+                Method::GET,
+                "Members of the group \"editors\" only (HasGroup); names the caller's groups",
+                d,
+                &[],
+                &[200, 401, 403],
+            )],
+        ),
     ]
 }
 

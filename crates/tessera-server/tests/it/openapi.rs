@@ -40,6 +40,7 @@ const API_MD: &[(&str, &str)] = &[
     ("GET", "/api/session/"),
     ("GET", "/api/public/"),
     ("GET", "/api/staff/"),
+    ("GET", "/api/editors/"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/metrics"),
