@@ -1,7 +1,7 @@
 //! `/auth/reauth`, `/auth/password` and `/auth/register`.
 
 use super::events::audit_user;
-use crate::openapi::{op, Auth, Routes};
+use crate::openapi::{op, Auth, Returns, Routes, Shape};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::Method;
@@ -51,7 +51,8 @@ pub(super) fn routes(tessera: &Tessera, registration: bool) -> Routes {
                 Auth::None,
                 &["username", "password", "email?"],
                 &[201, 400, 429],
-            )],
+            )
+            .returns(Returns::Json(Shape::UserEnvelope))],
             post(register).layer(
                 Policy::allow_any()
                     .authenticators([])

@@ -1,6 +1,6 @@
 //! `GET /auth/me`.
 
-use crate::openapi::{op, Auth, Routes};
+use crate::openapi::{op, Auth, Returns, Routes, Shape};
 use axum::http::Method;
 use axum::routing::get;
 use axum::Json;
@@ -17,7 +17,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
             Auth::Default,
             &[],
             &[200, 401, 403],
-        )],
+        )
+        .returns(Returns::Json(Shape::Me))],
         Policy::new(),
         get(me),
     )

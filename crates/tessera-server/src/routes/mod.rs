@@ -15,7 +15,7 @@ mod token_auth;
 mod tokens;
 mod unlock;
 
-use crate::openapi::{op, Auth, RouteDoc, Routes};
+use crate::openapi::{op, Auth, Returns, RouteDoc, Routes, Shape};
 use crate::AppState;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -89,7 +89,8 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
     let (router, mut docs) = routes.into_parts();
     docs.push(RouteDoc {
         path: "/openapi.json",
-        ops: vec![op(Method::GET, "This description", Auth::None, &[], &[200])],
+        ops: vec![op(Method::GET, "This description", Auth::None, &[], &[200])
+            .returns(Returns::Json(Shape::Description))],
     });
     docs.push(RouteDoc {
         path: "/",
@@ -99,7 +100,8 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
             Auth::None,
             &[],
             &[200],
-        )],
+        )
+        .returns(Returns::Json(Shape::ApiRoot))],
     });
     let description = Arc::new(crate::openapi::document(&docs));
     let root = Arc::new(root_paths(&docs));
@@ -180,14 +182,16 @@ fn demo_docs() -> Vec<RouteDoc> {
                     d,
                     &[],
                     &[200, 401],
-                ),
+                )
+                .returns(Returns::Json(Shape::Caller)),
                 op(
                     Method::POST,
                     "ExampleView: echo the body",
                     d,
-                    &["any JSON object"],
+                    &["*"],
                     &[200, 400, 401, 403],
-                ),
+                )
+                .returns(Returns::Json(Shape::Echo)),
             ],
         ),
         doc(
@@ -198,7 +202,8 @@ fn demo_docs() -> Vec<RouteDoc> {
                 Auth::Token,
                 &[],
                 &[200, 401],
-            )],
+            )
+            .returns(Returns::Json(Shape::Message))],
         ),
         doc(
             "/api/protected/",
@@ -208,7 +213,8 @@ fn demo_docs() -> Vec<RouteDoc> {
                 Auth::Token,
                 &[],
                 &[200, 401],
-            )],
+            )
+            .returns(Returns::Json(Shape::Message))],
         ),
         doc(
             "/api/session/",
@@ -218,15 +224,24 @@ fn demo_docs() -> Vec<RouteDoc> {
                 Auth::Session,
                 &[],
                 &[200, 403],
-            )],
+            )
+            .returns(Returns::Json(Shape::Message))],
         ),
         doc(
             "/api/public/",
-            vec![op(Method::GET, "Anyone; names the caller", d, &[], &[200])],
+            vec![op(
+                Method::GET,
+                "Anyone; names the caller",
+                Auth::Optional,
+                &[],
+                &[200, 401, 403],
+            )
+            .returns(Returns::Json(Shape::MaybeCaller))],
         ),
         doc(
             "/api/staff/",
-            vec![op(Method::GET, "Staff only", d, &[], &[200, 401, 403])],
+            vec![op(Method::GET, "Staff only", d, &[], &[200, 401, 403])
+                .returns(Returns::Json(Shape::Message))],
         ),
     ]
 }

@@ -1,7 +1,7 @@
 //! Session login and the account's credentials: `/auth/csrf`, `/auth/login`,
 //! `/auth/logout`, `/auth/logout-all`, `/auth/sessions`.
 
-use crate::openapi::{op, Auth, Routes};
+use crate::openapi::{op, Auth, Returns, Routes, Shape};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
@@ -35,7 +35,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 Auth::None,
                 &[],
                 &[200],
-            )],
+            )
+            .returns(Returns::Json(Shape::CsrfToken))],
             get(csrf_token).layer(open.layer(tessera)),
         )
         .route(
@@ -46,7 +47,9 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 Auth::None,
                 &["username", "password"],
                 &[200, 400, 403, 429],
-            )],
+            )
+            .forms()
+            .returns(Returns::Json(Shape::UserEnvelope))],
             post(login).layer(
                 open.clone()
                     .throttle(super::token_auth::login_scope())
@@ -90,7 +93,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 Auth::Default,
                 &[],
                 &[200, 401, 403],
-            )],
+            )
+            .returns(Returns::List(Shape::Session))],
             signed_in.clone(),
             get(list_sessions),
         )

@@ -1,7 +1,7 @@
 //! `POST /api-token-auth/`: DRF's `obtain_auth_token`, minting a new key on each
 //! success (only digests are stored, so an old key cannot be handed back).
 
-use crate::openapi::{op, Auth, Routes};
+use crate::openapi::{op, Auth, Returns, Routes, Shape};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::request::Parts;
@@ -36,11 +36,13 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
         vec![op(
             Method::POST,
             "Obtain a token with a username and password (JSON, form or multipart)",
-            Auth::Default,
+            Auth::Optional,
             &["username", "password"],
             &[200, 400, 401, 403, 413, 415, 429],
         )
-        .no_scope()],
+        .no_scope()
+        .forms()
+        .returns(Returns::Json(Shape::Key))],
         Policy::allow_any().throttle(login_scope()),
         post(obtain_token),
     )

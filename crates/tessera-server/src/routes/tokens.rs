@@ -1,7 +1,7 @@
 //! The current user's tokens: list, create (recent authentication needed),
 //! revoke, rotate.
 
-use crate::openapi::{op, Auth, Routes};
+use crate::openapi::{op, Auth, Returns, Routes, Shape};
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -27,8 +27,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
             tessera,
             "/auth/tokens",
             vec![
-                op(Method::GET, "The user's tokens (never a key)", Auth::Default, &[], &[200, 401, 403]),
-                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", Auth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]).scope(scope::ACCOUNT),
+                op(Method::GET, "The user's tokens (never a key)", Auth::Default, &[], &[200, 401, 403]).returns(Returns::List(Shape::Token)),
+                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", Auth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]).scope(scope::ACCOUNT).returns(Returns::Json(Shape::NewToken)),
             ],
             // Listing is open to any signed-in credential; minting a key
             // needs a recent password proof.
@@ -45,7 +45,7 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
         .guarded(
             tessera,
             "/auth/tokens/rotate",
-            vec![op(Method::POST, "Issue a new key for the calling token, with its expiry and scopes; the old one works for the grace period, then is reuse", Auth::Token, &[], &[200, 400, 401]).no_scope()],
+            vec![op(Method::POST, "Issue a new key for the calling token, with its expiry and scopes; the old one works for the grace period, then is reuse", Auth::Token, &[], &[200, 400, 401]).no_scope().returns(Returns::Json(Shape::Key))],
             Policy::new().authenticators([Authenticator::Token]),
             post(rotate_token),
         )
