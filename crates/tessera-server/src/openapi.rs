@@ -632,6 +632,15 @@ fn char_field(trimmed: bool, max_length: Option<usize>) -> Schema {
         .into()
 }
 
+/// `schema`, or the empty string.
+fn or_blank(schema: Schema) -> Schema {
+    AnyOfBuilder::new()
+        .item(inline(schema))
+        .item(inline(one_of_strings(&[""])))
+        .build()
+        .into()
+}
+
 /// The type of a body field or query parameter, by name: one table for the
 /// whole API, so a name means the same everywhere. `None` for a name it does
 /// not know (a test keeps every declared name known).
@@ -655,6 +664,7 @@ pub fn field_schema(name: &str) -> Option<Schema> {
         "expires_in" => nullable(Type::Integer)
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
             .minimum(Some(1))
+            .maximum(Some(crate::routes::MAX_EXPIRES_IN))
             .build()
             .into(),
         "scopes" => ArrayBuilder::new()
@@ -672,13 +682,14 @@ pub fn field_schema(name: &str) -> Option<Schema> {
             .build()
             .into(),
         "is_active" | "is_staff" | "is_superuser" => boolean(),
-        "page" => typed(Type::Integer).minimum(Some(1)).build().into(),
-        "user" => integer(),
+        // Query filters: blank is no filter, as django-filter has it.
+        "page" => or_blank(typed(Type::Integer).minimum(Some(1)).build().into()),
+        "user" => or_blank(integer()),
         "event" => {
             let kinds: Vec<&str> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
-            one_of_strings(&kinds)
+            or_blank(one_of_strings(&kinds))
         }
-        "since" => date_time(),
+        "since" => or_blank(date_time()),
         _ => return None,
     })
 }

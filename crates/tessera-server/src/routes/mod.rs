@@ -13,6 +13,7 @@ mod pagination;
 mod session;
 mod token_auth;
 mod tokens;
+pub(crate) use tokens::MAX_EXPIRES_IN;
 mod unlock;
 
 use crate::openapi::{op, Auth, Returns, RouteDoc, Routes, Shape};

@@ -87,6 +87,15 @@ async fn list_tokens(
 const NOT_AN_INTEGER: &str = "A valid integer is required.";
 const NOT_POSITIVE: &str = "Ensure this value is greater than or equal to 1.";
 
+/// The longest `expires_in`: 100 years (of 365.25 days). The contract sets no
+/// bound; DRF's `IntegerField` would let a huge one overflow the date into a
+/// server error, so a bound it is, with `max_value`'s message.
+pub(crate) const MAX_EXPIRES_IN: u64 = 3_155_760_000;
+
+fn too_long() -> String {
+    format!("Ensure this value is less than or equal to {MAX_EXPIRES_IN}.")
+}
+
 /// Creates a token (the route's policy has checked the `account` scope and
 /// the recent password proof).
 async fn create_token(
@@ -104,6 +113,10 @@ async fn create_token(
         Some(Value::Number(n)) => match n.as_u64() {
             Some(0) => {
                 fields.error("expires_in", NOT_POSITIVE);
+                None
+            }
+            Some(secs) if secs > MAX_EXPIRES_IN => {
+                fields.error("expires_in", too_long());
                 None
             }
             Some(secs) => Some(secs),
