@@ -249,7 +249,7 @@ async fn sqlite_refusing_boom() -> (SqlStore, tempfile::TempDir) {
 
 /// A migrated PostgreSQL store in a schema of its own whose database refuses
 /// audit events of the username `"boom"` (a `CHECK` constraint); `None` when
-/// PostgreSQL cannot be reached outside CI.
+/// PostgreSQL cannot be reached and `TESSERA_TEST_SKIP` opts out.
 async fn postgres_refusing_boom() -> Option<Fixture<SqlStore>> {
     let (fixture, schema) = postgres_in_schema().await?;
     let mut admin = PgConnection::connect(&postgres_url())
