@@ -102,20 +102,6 @@ fn listed(list: &str, service: &str) -> bool {
     list.split(',').any(|s| s.trim() == service)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::listed;
-
-    #[test]
-    fn the_skip_list_names_services_exactly() {
-        assert!(listed("postgres,browser", "postgres"));
-        assert!(listed("postgres, browser", "browser"));
-        assert!(!listed("postgres", "browser"));
-        assert!(!listed("postgresql", "postgres"));
-        assert!(!listed("", "postgres"));
-    }
-}
-
 /// Says that the running test skipped for want of `service`: on standard
 /// error, and as a line (`service<TAB>test<TAB>why`) appended to the file
 /// `TESSERA_TEST_SKIP_LOG` names, which `scripts/test` prints at the end (libtest
@@ -134,5 +120,19 @@ pub fn record_skip(service: &str, why: &dyn std::fmt::Display) {
         {
             let _ = writeln!(file, "{service}\t{test}\t{why}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed;
+
+    #[test]
+    fn the_skip_list_names_services_exactly() {
+        assert!(listed("postgres,browser", "postgres"));
+        assert!(listed("postgres, browser", "browser"));
+        assert!(!listed("postgres", "browser"));
+        assert!(!listed("postgresql", "postgres"));
+        assert!(!listed("", "postgres"));
     }
 }
