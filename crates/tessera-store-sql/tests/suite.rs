@@ -4,7 +4,8 @@
 //!
 //! PostgreSQL is found at `TESSERA_TEST_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`). When it cannot be reached the
-//! PostgreSQL tests are skipped with a note, unless `CI` is set: then they fail.
+//! PostgreSQL tests fail, unless `TESSERA_TEST_SKIP=postgres` opts out: then
+//! they are skipped, and `scripts/test` says so at the end.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -38,7 +39,7 @@ async fn sqlite() -> Fixture<SqlStore> {
 }
 
 /// A migrated store in a schema of its own, dropped after the test; `None`
-/// (skip) when PostgreSQL cannot be reached outside CI.
+/// (skip) when PostgreSQL cannot be reached and `TESSERA_TEST_SKIP` opts out.
 async fn postgres() -> Option<Fixture<SqlStore>> {
     postgres_in_schema().await.map(|(fixture, _)| fixture)
 }
@@ -48,7 +49,7 @@ async fn postgres_in_schema() -> Option<(Fixture<SqlStore>, String)> {
     let url = postgres_url();
     let mut admin = match PgConnection::connect(&url).await {
         Ok(admin) => admin,
-        Err(e) => return unreachable_backend("PostgreSQL", &e),
+        Err(e) => return unreachable_backend("postgres", &e),
     };
     let schema = format!("tessera_test_{:016x}", rand::random::<u64>());
     admin
@@ -248,7 +249,7 @@ async fn sqlite_refusing_boom() -> (SqlStore, tempfile::TempDir) {
 
 /// A migrated PostgreSQL store in a schema of its own whose database refuses
 /// audit events of the username `"boom"` (a `CHECK` constraint); `None` when
-/// PostgreSQL cannot be reached outside CI.
+/// PostgreSQL cannot be reached and `TESSERA_TEST_SKIP` opts out.
 async fn postgres_refusing_boom() -> Option<Fixture<SqlStore>> {
     let (fixture, schema) = postgres_in_schema().await?;
     let mut admin = PgConnection::connect(&postgres_url())

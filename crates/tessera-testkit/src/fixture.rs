@@ -73,14 +73,66 @@ impl<S: std::fmt::Debug> std::fmt::Debug for Fixture<S> {
     }
 }
 
-/// For a backend that cannot be reached: under CI (the `CI` environment
-/// variable is set) the test fails, so that a missing service is never
-/// mistaken for a pass; elsewhere it prints a note and the test is skipped
-/// (`None`).
-pub fn unreachable_backend<T>(backend: &str, why: &dyn std::fmt::Display) -> Option<T> {
-    if std::env::var_os("CI").is_some() {
-        panic!("{backend} is unreachable and CI is set: {why}");
+/// For a service a test needs that is not there (`"postgres"`, `"browser"`,
+/// `"pypi"`): the test fails, so that a missing service is never mistaken for
+/// a pass, unless the service is opted out in `TESSERA_TEST_SKIP`
+/// (`TESSERA_TEST_SKIP=postgres,browser`); then the skip is recorded (see
+/// [`record_skip`]) and the test is skipped (`None`).
+///
+/// # Panics
+///
+/// When `service` is not opted out.
+pub fn unreachable_backend<T>(service: &str, why: &dyn std::fmt::Display) -> Option<T> {
+    if !opted_out(service) {
+        panic!(
+            "{service} is needed and unavailable: {why}\n\
+             start it (scripts/services, scripts/browser), or opt out with TESSERA_TEST_SKIP={service}"
+        );
     }
-    eprintln!("note: skipping: {backend} is unreachable: {why}");
+    record_skip(service, why);
     None
+}
+
+/// Whether `TESSERA_TEST_SKIP` (a comma-separated list) names `service`.
+pub fn opted_out(service: &str) -> bool {
+    std::env::var("TESSERA_TEST_SKIP").is_ok_and(|list| listed(&list, service))
+}
+
+fn listed(list: &str, service: &str) -> bool {
+    list.split(',').any(|s| s.trim() == service)
+}
+
+/// Says that the running test skipped for want of `service`: on standard
+/// error, and as a line (`service<TAB>test<TAB>why`) appended to the file
+/// `TESSERA_TEST_SKIP_LOG` names, which `scripts/test` prints at the end (libtest
+/// hides a passing test's output).
+pub fn record_skip(service: &str, why: &dyn std::fmt::Display) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("?");
+    let why = why.to_string().replace(['\n', '\t'], " ");
+    eprintln!("note: skipping {test}: {service} unavailable (TESSERA_TEST_SKIP): {why}");
+    if let Some(path) = std::env::var_os("TESSERA_TEST_SKIP_LOG") {
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = writeln!(file, "{service}\t{test}\t{why}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed;
+
+    #[test]
+    fn the_skip_list_names_services_exactly() {
+        assert!(listed("postgres,browser", "postgres"));
+        assert!(listed("postgres, browser", "browser"));
+        assert!(!listed("postgres", "browser"));
+        assert!(!listed("postgresql", "postgres"));
+        assert!(!listed("", "postgres"));
+    }
 }

@@ -27,7 +27,7 @@ pub mod memory;
 pub mod suite;
 
 pub use clock::ManualClock;
-pub use fixture::{unreachable_backend, Fixture};
+pub use fixture::{opted_out, record_skip, unreachable_backend, Fixture};
 pub use memory::MemoryStore;
 
 use tessera_core::audit::AuditStore;
@@ -69,7 +69,8 @@ impl<
 /// `Option<Fixture<S>>` where `S` implements [`Store`]; it is evaluated
 /// afresh in every test, inside the module, which imports its parent's items
 /// (`use super::*`). `None` skips the test: [`unreachable_backend`] decides
-/// that for a service that cannot be reached. The fixture's teardown runs
+/// that for a service that cannot be reached (it fails the test instead
+/// unless `TESSERA_TEST_SKIP` opts the service out). The fixture's teardown runs
 /// after the test whether it passed or not.
 #[macro_export]
 macro_rules! store_tests {

@@ -1,7 +1,7 @@
 //! `/auth/reauth`, `/auth/password` and `/auth/register`.
 
 use super::events::audit_user;
-use super::{op, Entry, Paths, ViewAuth};
+use super::{op, Entry, Paths, ViewAuth, ViewReturns, ViewShape};
 use crate::accounts::{create_user, new_user_errors, password_errors, UserInput};
 use crate::audit::RequestMeta;
 use crate::body::JsonObject;
@@ -49,7 +49,8 @@ pub(super) fn entries(paths: &Paths, registration: bool) -> Vec<Entry> {
                 ViewAuth::None,
                 &["username", "password", "email?"],
                 &[201, 400, 429],
-            )],
+            )
+            .returns(ViewReturns::Json(ViewShape::UserEnvelope))],
             Policy::allow_any()
                 .authenticators([])
                 .throttle(Throttle::Scoped("register".to_owned())),

@@ -1,6 +1,6 @@
 //! `GET /auth/me`.
 
-use super::{op, Entry, ViewAuth};
+use super::{op, Entry, ViewAuth, ViewReturns, ViewShape};
 use crate::{AuthUser, Policy};
 use axum::http::Method;
 use axum::routing::get;
@@ -16,7 +16,8 @@ pub(super) fn entries(path: &'static str) -> Vec<Entry> {
             ViewAuth::Default,
             &[],
             &[200, 401, 403],
-        )],
+        )
+        .returns(ViewReturns::Json(ViewShape::Me))],
         Policy::new(),
         get(me),
     )]

@@ -30,7 +30,7 @@ mod tokens;
 pub use account::OLD_PASSWORD_INCORRECT;
 pub use session::session_list;
 pub use token_auth::OBTAINED_TOKEN_NAME;
-pub use tokens::token_list;
+pub use tokens::{token_list, MAX_EXPIRES_IN};
 
 use crate::{Policy, Tessera};
 use axum::routing::MethodRouter;
@@ -114,6 +114,40 @@ pub enum ViewAuth {
     Token,
     /// Only a session.
     Session,
+    /// The default authenticators, but anyone may call it (DRF's `AllowAny`
+    /// behind the default `authentication_classes`): a credential given is
+    /// checked, none is fine.
+    Optional,
+}
+
+/// What a view's success answers with, for its documentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewReturns {
+    /// No body (a `204`).
+    Nothing,
+    /// A JSON value of this shape.
+    Json(ViewShape),
+    /// A JSON list of this shape.
+    List(ViewShape),
+}
+
+/// The JSON shapes the views answer with (API.md's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewShape {
+    /// `{"user": User}`.
+    UserEnvelope,
+    /// `{"user": User, "auth": "token" | "session"}`.
+    Me,
+    /// API.md's `Token` (never a key).
+    Token,
+    /// A `Token` with its key, shown once.
+    NewToken,
+    /// `{"token": "<key>"}`.
+    Key,
+    /// A session of the user.
+    Session,
+    /// `{"csrfToken": "<masked>"}`.
+    CsrfToken,
 }
 
 /// One documented operation of a view.
@@ -131,6 +165,11 @@ pub struct ViewOp {
     pub responses: &'static [u16],
     /// The scope a scoped token needs, if any.
     pub scope: Option<&'static str>,
+    /// The body of its success.
+    pub returns: ViewReturns,
+    /// Whether the body may also be a form (`application/x-www-form-urlencoded`
+    /// or `multipart/form-data`), as DRF's login views take.
+    pub forms: bool,
 }
 
 impl ViewOp {
@@ -141,6 +180,16 @@ impl ViewOp {
 
     fn no_scope(mut self) -> Self {
         self.scope = None;
+        self
+    }
+
+    fn returns(mut self, returns: ViewReturns) -> Self {
+        self.returns = returns;
+        self
+    }
+
+    fn forms(mut self) -> Self {
+        self.forms = true;
         self
     }
 }
@@ -165,6 +214,8 @@ fn op(
         body,
         responses,
         scope: Some(scope),
+        returns: ViewReturns::Nothing,
+        forms: false,
     }
 }
 

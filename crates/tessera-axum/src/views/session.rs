@@ -1,7 +1,7 @@
 //! Session login and the account's credentials: `/auth/csrf`, `/auth/login`,
 //! `/auth/logout`, `/auth/logout-all`, `/auth/sessions`.
 
-use super::{op, Entry, Paths, ViewAuth};
+use super::{op, Entry, Paths, ViewAuth, ViewReturns, ViewShape};
 use crate::audit::RequestMeta;
 use crate::body::FormObject;
 use crate::fields::{CharField, Fields};
@@ -32,7 +32,8 @@ pub(super) fn entries(paths: &Paths) -> Vec<Entry> {
                 ViewAuth::None,
                 &[],
                 &[200],
-            )],
+            )
+            .returns(ViewReturns::Json(ViewShape::CsrfToken))],
             open.clone(),
             get(csrf_token),
         ),
@@ -44,7 +45,9 @@ pub(super) fn entries(paths: &Paths) -> Vec<Entry> {
                 ViewAuth::None,
                 &["username", "password"],
                 &[200, 400, 403, 429],
-            )],
+            )
+            .forms()
+            .returns(ViewReturns::Json(ViewShape::UserEnvelope))],
             open.throttle(super::token_auth::login_scope()),
             post(login),
         ),
@@ -82,7 +85,8 @@ pub(super) fn entries(paths: &Paths) -> Vec<Entry> {
                 ViewAuth::Default,
                 &[],
                 &[200, 401, 403],
-            )],
+            )
+            .returns(ViewReturns::List(ViewShape::Session))],
             signed_in.clone(),
             get(list_sessions),
         ),

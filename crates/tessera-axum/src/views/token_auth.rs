@@ -1,7 +1,7 @@
 //! `POST /api-token-auth/`: DRF's `obtain_auth_token`, minting a new key on each
 //! success (only digests are stored, so an old key cannot be handed back).
 
-use super::{op, Entry, ViewAuth};
+use super::{op, Entry, ViewAuth, ViewReturns, ViewShape};
 use crate::accounts::{issued_token, stored_or_refused, TokenRequest};
 use crate::audit::RequestMeta;
 use crate::body::FormObject;
@@ -34,11 +34,13 @@ pub(super) fn entries(path: &'static str) -> Vec<Entry> {
         vec![op(
             Method::POST,
             "Obtain a token with a username and password (JSON, form or multipart)",
-            ViewAuth::Default,
+            ViewAuth::Optional,
             &["username", "password"],
             &[200, 400, 401, 403, 413, 415, 429],
         )
-        .no_scope()],
+        .no_scope()
+        .forms()
+        .returns(ViewReturns::Json(ViewShape::Key))],
         Policy::allow_any().throttle(login_scope()),
         post(obtain_token),
     )]

@@ -1,7 +1,7 @@
 //! The current user's tokens: list, create (recent authentication needed),
 //! revoke, rotate.
 
-use super::{op, Entry, Paths, ViewAuth};
+use super::{op, Entry, Paths, ViewAuth, ViewReturns, ViewShape};
 use crate::accounts::{expiry_after, store_token, TokenSpec, TOKEN_LIMIT};
 use crate::audit::RequestMeta;
 use crate::authentication::token::INVALID_TOKEN;
@@ -25,8 +25,8 @@ pub(super) fn entries(paths: &Paths) -> Vec<Entry> {
         Entry::guarded(
             paths.tokens,
             vec![
-                op(Method::GET, "The user's tokens (never a key)", ViewAuth::Default, &[], &[200, 401, 403]),
-                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", ViewAuth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]).scope(scope::ACCOUNT),
+                op(Method::GET, "The user's tokens (never a key)", ViewAuth::Default, &[], &[200, 401, 403]).returns(ViewReturns::List(ViewShape::Token)),
+                op(Method::POST, "Create a named, optionally scoped and expiring token (recent authentication needed); the key is shown once", ViewAuth::Default, &["name", "expires_in?", "scopes?"], &[201, 400, 401, 403]).scope(scope::ACCOUNT).returns(ViewReturns::Json(ViewShape::NewToken)),
             ],
             // Listing is open to any signed-in credential; minting a key
             // needs a recent password proof.
@@ -41,7 +41,7 @@ pub(super) fn entries(paths: &Paths) -> Vec<Entry> {
         ),
         Entry::guarded(
             paths.rotate_token,
-            vec![op(Method::POST, "Issue a new key for the calling token, with its expiry and scopes; the old one works for the grace period, then is reuse", ViewAuth::Token, &[], &[200, 400, 401]).no_scope()],
+            vec![op(Method::POST, "Issue a new key for the calling token, with its expiry and scopes; the old one works for the grace period, then is reuse", ViewAuth::Token, &[], &[200, 400, 401]).no_scope().returns(ViewReturns::Json(ViewShape::Key))],
             Policy::new().authenticators([Authenticator::Token]),
             post(rotate_token),
         ),
@@ -84,6 +84,15 @@ async fn list_tokens(
 const NOT_AN_INTEGER: &str = "A valid integer is required.";
 const NOT_POSITIVE: &str = "Ensure this value is greater than or equal to 1.";
 
+/// The longest `expires_in`: 100 years (of 365.25 days). The contract sets no
+/// bound; DRF's `IntegerField` would let a huge one overflow the date into a
+/// server error, so a bound it is, with `max_value`'s message.
+pub const MAX_EXPIRES_IN: u64 = 3_155_760_000;
+
+fn too_long() -> String {
+    format!("Ensure this value is less than or equal to {MAX_EXPIRES_IN}.")
+}
+
 /// Creates a token (the route's policy has checked the `account` scope and
 /// the recent password proof).
 async fn create_token(
@@ -101,6 +110,10 @@ async fn create_token(
         Some(Value::Number(n)) => match n.as_u64() {
             Some(0) => {
                 fields.error("expires_in", NOT_POSITIVE);
+                None
+            }
+            Some(secs) if secs > MAX_EXPIRES_IN => {
+                fields.error("expires_in", too_long());
                 None
             }
             Some(secs) => Some(secs),

@@ -6,15 +6,15 @@
 //! no `groups`.
 
 use super::pagination::Page;
-use crate::openapi::{op, Auth, Routes};
+use crate::openapi::{op, Auth, Returns, Routes, Shape};
 use crate::AppState;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::Method;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, patch};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use tessera_axum::accounts::{create_user, new_user_errors, password_errors, UserInput};
 use tessera_axum::audit::RequestMeta;
 use tessera_axum::body::JsonObject;
@@ -47,7 +47,9 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                     &[],
                     &[200, 401, 403, 404],
                 )
-                .scope(a),
+                .scope(a)
+                .query(&["search?", "page?"])
+                .returns(Returns::Page(Shape::User)),
                 op(
                     Method::POST,
                     "Create a user (staff; a staff account only by a superuser)",
@@ -55,7 +57,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                     &["username", "password", "email?", "is_staff?", "is_active?"],
                     &[201, 400, 401, 403],
                 )
-                .scope(a),
+                .scope(a)
+                .returns(Returns::Json(Shape::User)),
             ],
             staff.clone(),
             get(list_users).post(add_user),
@@ -76,7 +79,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 ],
                 &[200, 400, 401, 403, 404],
             )
-            .scope(a)],
+            .scope(a)
+            .returns(Returns::Json(Shape::User))],
             staff.clone(),
             patch(update_user),
         )
@@ -90,7 +94,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 &[],
                 &[200, 400, 401, 403, 404],
             )
-            .scope(a)],
+            .scope(a)
+            .returns(Returns::List(Shape::Session))],
             staff.clone(),
             get(user_sessions),
         )
@@ -118,7 +123,9 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 &[],
                 &[200, 400, 401, 403, 404],
             )
-            .scope(a)],
+            .scope(a)
+            .query(&["user?", "event?", "since?", "page?"])
+            .returns(Returns::Page(Shape::AuditEvent))],
             staff.clone(),
             get(list_audit),
         )
@@ -132,7 +139,8 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 &[],
                 &[200, 400, 401, 403, 404],
             )
-            .scope(a)],
+            .scope(a)
+            .returns(Returns::List(Shape::Token))],
             staff.clone(),
             get(user_tokens),
         )
@@ -197,18 +205,38 @@ fn only_fields(fields: &mut Fields<'_>, data: &serde_json::Map<String, Value>, a
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The query string's parameters, the last value of a repeated one winning
+/// (Django's `QueryDict.get`). Never a rejection (axum's `Query` answers a
+/// repeated name with a plain-text `400`): each value is validated on its own.
+fn query_params(query: Option<&str>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+#[derive(Debug)]
 struct ListQuery {
     search: Option<String>,
     page: Option<String>,
 }
 
+impl ListQuery {
+    fn of(query: Option<&str>) -> Self {
+        let mut params = query_params(query);
+        ListQuery {
+            search: params.remove("search"),
+            page: params.remove("page"),
+        }
+    }
+}
+
 async fn list_users(
     State(state): State<AppState>,
-    Query(query): Query<ListQuery>,
+    RawQuery(query): RawQuery,
     OriginalUri(uri): OriginalUri,
     origin: super::hosts::RequestOrigin,
 ) -> Result<Json<Value>, ApiError> {
+    let query = ListQuery::of(query.as_deref());
     let page = Page::requested(query.page.as_deref(), state.config.admin.page_size)?;
     let search = query
         .search
@@ -232,7 +260,7 @@ async fn list_users(
     )?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug)]
 struct AuditQueryParams {
     user: Option<String>,
     event: Option<String>,
@@ -240,14 +268,27 @@ struct AuditQueryParams {
     page: Option<String>,
 }
 
+impl AuditQueryParams {
+    fn of(query: Option<&str>) -> Self {
+        let mut params = query_params(query);
+        AuditQueryParams {
+            user: params.remove("user"),
+            event: params.remove("event"),
+            since: params.remove("since"),
+            page: params.remove("page"),
+        }
+    }
+}
+
 /// `GET /admin/audit`: the audit log, newest first, filtered by `user` (an
 /// id), `event` and `since` (RFC 3339, inclusive).
 async fn list_audit(
     State(state): State<AppState>,
-    Query(query): Query<AuditQueryParams>,
+    RawQuery(query): RawQuery,
     OriginalUri(uri): OriginalUri,
     origin: super::hosts::RequestOrigin,
 ) -> Result<Json<Value>, Rejection> {
+    let query = AuditQueryParams::of(query.as_deref());
     let page = Page::requested(query.page.as_deref(), state.config.admin.page_size)?;
     let mut errors = ValidationErrors::new();
     let nonblank = |v: &Option<String>| {

@@ -4,7 +4,7 @@
 //! its script talks to `/auth/csrf`, `/auth/login`, `/auth/me`,
 //! `/auth/logout` and `/api/example/`.
 
-use crate::openapi::{op, Auth, Routes};
+use crate::openapi::{op, Auth, Returns, Routes};
 use axum::http::Method;
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::response::IntoResponse;
@@ -30,7 +30,8 @@ pub(super) fn routes() -> Routes {
                 Auth::None,
                 &[],
                 &[200],
-            )],
+            )
+            .returns(Returns::Text("text/html"))],
             get(page),
         )
         .route(
@@ -41,7 +42,8 @@ pub(super) fn routes() -> Routes {
                 Auth::None,
                 &[],
                 &[200],
-            )],
+            )
+            .returns(Returns::Text("text/javascript"))],
             get(script),
         )
         .route(
@@ -52,7 +54,8 @@ pub(super) fn routes() -> Routes {
                 Auth::None,
                 &[],
                 &[200],
-            )],
+            )
+            .returns(Returns::Text("text/css"))],
             get(style),
         )
 }

@@ -9,7 +9,7 @@ mod ops;
 mod pagination;
 mod unlock;
 
-use crate::openapi::{op, Auth, RouteDoc, Routes};
+use crate::openapi::{op, Auth, Returns, RouteDoc, Routes, Shape};
 use crate::AppState;
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
@@ -20,7 +20,7 @@ use axum::Json;
 use axum::{Extension, Router};
 use std::sync::Arc;
 use tessera_axum::body::BodyLimit;
-use tessera_axum::views::{ViewAuth, Views};
+use tessera_axum::views::{ViewAuth, ViewReturns, ViewShape, Views};
 use tessera_axum::ApiError;
 use tower_http::cors::CorsLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -81,7 +81,8 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
     let (router, mut docs) = routes.into_parts();
     docs.push(RouteDoc {
         path: "/openapi.json",
-        ops: vec![op(Method::GET, "This description", Auth::None, &[], &[200])],
+        ops: vec![op(Method::GET, "This description", Auth::None, &[], &[200])
+            .returns(Returns::Json(Shape::Description))],
     });
     docs.push(RouteDoc {
         path: "/",
@@ -91,7 +92,8 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
             Auth::None,
             &[],
             &[200],
-        )],
+        )
+        .returns(Returns::Json(Shape::ApiRoot))],
     });
     let description = Arc::new(crate::openapi::document(&docs));
     let root = Arc::new(root_paths(&docs));
@@ -173,6 +175,7 @@ fn view_docs(views: &Views) -> Vec<RouteDoc> {
                         ViewAuth::Default => Auth::Default,
                         ViewAuth::Token => Auth::Token,
                         ViewAuth::Session => Auth::Session,
+                        ViewAuth::Optional => Auth::Optional,
                     };
                     let documented = op(
                         view_op.method,
@@ -181,14 +184,37 @@ fn view_docs(views: &Views) -> Vec<RouteDoc> {
                         view_op.body,
                         view_op.responses,
                     );
-                    match view_op.scope {
+                    let documented = match view_op.scope {
                         Some(name) => documented.scope(name),
                         None => documented.no_scope(),
+                    };
+                    let documented = documented.returns(match view_op.returns {
+                        ViewReturns::Nothing => Returns::Nothing,
+                        ViewReturns::Json(shape) => Returns::Json(view_shape(shape)),
+                        ViewReturns::List(shape) => Returns::List(view_shape(shape)),
+                    });
+                    if view_op.forms {
+                        documented.forms()
+                    } else {
+                        documented
                     }
                 })
                 .collect(),
         })
         .collect()
+}
+
+/// The description's component for a shape the library's views answer with.
+fn view_shape(shape: ViewShape) -> Shape {
+    match shape {
+        ViewShape::UserEnvelope => Shape::UserEnvelope,
+        ViewShape::Me => Shape::Me,
+        ViewShape::Token => Shape::Token,
+        ViewShape::NewToken => Shape::NewToken,
+        ViewShape::Key => Shape::Key,
+        ViewShape::Session => Shape::Session,
+        ViewShape::CsrfToken => Shape::CsrfToken,
+    }
 }
 
 /// The seed's example views, documented here because they live in the
@@ -206,14 +232,16 @@ fn demo_docs() -> Vec<RouteDoc> {
                     d,
                     &[],
                     &[200, 401],
-                ),
+                )
+                .returns(Returns::Json(Shape::Caller)),
                 op(
                     Method::POST,
                     "ExampleView: echo the body",
                     d,
-                    &["any JSON object"],
+                    &["*"],
                     &[200, 400, 401, 403],
-                ),
+                )
+                .returns(Returns::Json(Shape::Echo)),
             ],
         ),
         doc(
@@ -224,7 +252,8 @@ fn demo_docs() -> Vec<RouteDoc> {
                 Auth::Token,
                 &[],
                 &[200, 401],
-            )],
+            )
+            .returns(Returns::Json(Shape::Message))],
         ),
         doc(
             "/api/protected/",
@@ -234,7 +263,8 @@ fn demo_docs() -> Vec<RouteDoc> {
                 Auth::Token,
                 &[],
                 &[200, 401],
-            )],
+            )
+            .returns(Returns::Json(Shape::Message))],
         ),
         doc(
             "/api/session/",
@@ -244,15 +274,24 @@ fn demo_docs() -> Vec<RouteDoc> {
                 Auth::Session,
                 &[],
                 &[200, 403],
-            )],
+            )
+            .returns(Returns::Json(Shape::Message))],
         ),
         doc(
             "/api/public/",
-            vec![op(Method::GET, "Anyone; names the caller", d, &[], &[200])],
+            vec![op(
+                Method::GET,
+                "Anyone; names the caller",
+                Auth::Optional,
+                &[],
+                &[200, 401, 403],
+            )
+            .returns(Returns::Json(Shape::MaybeCaller))],
         ),
         doc(
             "/api/staff/",
-            vec![op(Method::GET, "Staff only", d, &[], &[200, 401, 403])],
+            vec![op(Method::GET, "Staff only", d, &[], &[200, 401, 403])
+                .returns(Returns::Json(Shape::Message))],
         ),
         doc(
             "/api/editors/",

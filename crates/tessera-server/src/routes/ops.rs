@@ -1,6 +1,6 @@
 //! `/healthz`, `/readyz` and `/metrics`.
 
-use crate::openapi::{op, Auth, Routes};
+use crate::openapi::{op, Auth, Returns, Routes, Shape};
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
@@ -25,7 +25,8 @@ pub(super) fn routes() -> Routes {
                 Auth::None,
                 &[],
                 &[200],
-            )],
+            )
+            .returns(Returns::Json(Shape::Health))],
             get(healthz),
         )
         .route(
@@ -36,7 +37,8 @@ pub(super) fn routes() -> Routes {
                 Auth::None,
                 &[],
                 &[200, 503],
-            )],
+            )
+            .returns(Returns::Json(Shape::Health))],
             get(readyz),
         )
 }
@@ -51,13 +53,10 @@ pub(super) fn metrics_routes(tessera: &Tessera, open: bool, token: Option<Arc<st
     if open {
         return Routes::new().route(
             "/metrics",
-            vec![op(
-                Method::GET,
-                "Prometheus metrics",
-                Auth::None,
-                &[],
-                &[200],
-            )],
+            vec![
+                op(Method::GET, "Prometheus metrics", Auth::None, &[], &[200])
+                    .returns(Returns::Text("text/plain")),
+            ],
             get(crate::observability::metrics),
         );
     }
@@ -75,7 +74,8 @@ pub(super) fn metrics_routes(tessera: &Tessera, open: bool, token: Option<Arc<st
             &[],
             &[200, 401, 403],
         )
-        .scope(scope::ADMIN)],
+        .scope(scope::ADMIN)
+        .returns(Returns::Text("text/plain"))],
         staff,
         get(crate::observability::metrics),
         move |handler| handler.layer(bearer),

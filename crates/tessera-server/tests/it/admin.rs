@@ -314,4 +314,25 @@ async fn listing_searches_and_paginates() {
             .await
             .assert_error(404, "not_found", "Invalid page.");
     }
+    // A repeated parameter: the last value, as Django's `QueryDict.get`
+    // (axum's `Query` used to answer a plain-text 400).
+    let repeated = app
+        .get(
+            "/admin/users?page=1&search=zzz&page=2&search=ANN",
+            Some(&key),
+        )
+        .await;
+    assert_eq!(repeated.status, 200);
+    let body = repeated.json();
+    assert_eq!(body["count"], 3);
+    assert_eq!(body["previous"], "http://testserver/admin/users?search=ANN");
+    app.get("/admin/users?page=null&page=null", Some(&key))
+        .await
+        .assert_error(404, "not_found", "Invalid page.");
+    let audit = app.get("/admin/audit?user=x&user=null", Some(&key)).await;
+    assert_eq!(audit.status, 400);
+    assert_eq!(
+        audit.json(),
+        json!({"user": ["A valid integer is required."]})
+    );
 }

@@ -49,20 +49,56 @@ pub(crate) fn serve_on(dir: &std::path::Path, bind: &str, extra: &[(&str, &str)]
         command.env(k, v);
     }
     let mut child = command.spawn().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the server exited before listening")
-            .unwrap();
-        if let Some(addr) = listening_addr(&line) {
-            break addr;
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    let seen = wait_ready(&mut child, |line| listening_addr(line).is_some());
+    let addr = seen.last().and_then(|line| listening_addr(line)).unwrap();
     Server { child, addr }
+}
+
+/// How long a started server has to say it is listening.
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reads `child`'s standard error (piped) on a thread of its own, which
+/// keeps draining it while the process runs so that it never blocks on a full
+/// pipe, and returns the lines up to and including the first that `ready`
+/// accepts. When the process exits first, or none comes within
+/// [`READY_TIMEOUT`], the child is killed and the test fails with what it said.
+pub(crate) fn wait_ready(child: &mut Child, mut ready: impl FnMut(&str) -> bool) -> Vec<String> {
+    let stderr = child.stderr.take().expect("stderr is piped");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            // After the wait, nobody listens: keep draining regardless.
+            let _ = sender.send(line);
+        }
+    });
+    let deadline = std::time::Instant::now() + READY_TIMEOUT;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(line) => {
+                let done = ready(&line);
+                seen.push(line);
+                if done {
+                    return seen;
+                }
+            }
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                let why = match e {
+                    std::sync::mpsc::RecvTimeoutError::Timeout => {
+                        format!("not ready within {READY_TIMEOUT:?}")
+                    }
+                    std::sync::mpsc::RecvTimeoutError::Disconnected => {
+                        "exited before it was ready".to_owned()
+                    }
+                };
+                panic!("the server {why}; it said:\n{}", seen.join("\n"));
+            }
+        }
+    }
 }
 
 /// The address in the "tessera listening" line, in either log format:
@@ -134,9 +170,10 @@ async fn readme_walkthrough_on_a_real_socket() {
 
 #[tokio::test]
 async fn the_server_runs_on_postgresql_too() {
-    let Some(url) = crate::support::postgres_database().await else {
+    let Some(database) = crate::support::postgres_database().await else {
         return;
     };
+    let url = database.url().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let env = [("TESSERA_DATABASE__URL", url.as_str())];
     let out = tessera(dir.path())
@@ -207,9 +244,10 @@ async fn sigterm_stops_the_server_cleanly() {
 
 #[tokio::test]
 async fn a_revocation_reaches_another_process_within_a_second() {
-    let Some(url) = crate::support::postgres_database().await else {
+    let Some(database) = crate::support::postgres_database().await else {
         return;
     };
+    let url = database.url().to_owned();
     let dir = tempfile::tempdir().unwrap();
     let out = tessera(dir.path())
         .args(["createsuperuser", "--no-input", "--username", "multi"])

@@ -457,17 +457,7 @@ fn plain_http_off_loopback_warns_once() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stderr));
-    let mut seen = Vec::new();
-    loop {
-        let line = lines.next().expect("exited before listening").unwrap();
-        let done = line.contains("tessera listening");
-        seen.push(line);
-        if done {
-            break;
-        }
-    }
+    let seen = crate::e2e::wait_ready(&mut child, |line| line.contains("tessera listening"));
     let _ = child.kill();
     let _ = child.wait();
     let warnings: Vec<_> = seen

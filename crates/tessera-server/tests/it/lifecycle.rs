@@ -138,6 +138,32 @@ async fn token_creation_validates_its_fields() {
             "scopes": ["Each scope must be 1-64 characters of a-z, 0-9, ':', '.', '_' and '-'."],
         })
     );
+    // A lifetime past 100 years is refused, never a date overflow (a 500).
+    for huge in [
+        json!(3_155_760_001_u64),
+        json!(9_223_372_036_854_775_808_u64),
+    ] {
+        let reply = app
+            .post_json(
+                "/auth/tokens",
+                Some(&key),
+                json!({"name": "x", "expires_in": huge}),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{huge}");
+        assert_eq!(
+            reply.json(),
+            json!({"expires_in": ["Ensure this value is less than or equal to 3155760000."]})
+        );
+    }
+    let longest = app
+        .post_json(
+            "/auth/tokens",
+            Some(&key),
+            json!({"name": "x", "expires_in": 3_155_760_000_u64}),
+        )
+        .await;
+    assert_eq!(longest.status, 201);
     // Mass assignment of an owner is ignored: the token is the caller's.
     let bob = app.user("bob", "s3cret-pass").await;
     let reply = app

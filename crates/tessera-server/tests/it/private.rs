@@ -8,7 +8,6 @@ use crate::support::{req, send_to, Reply, TestApp};
 use axum::body::Body;
 use axum::http::{header, Method, Request};
 use serde_json::json;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -363,18 +362,12 @@ fn serve_with_admin_listener(dir: &Path) -> TwoListeners {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
     let (mut public, mut admin) = (None, None);
-    while public.is_none() || admin.is_none() {
-        let line = lines
-            .next()
-            .expect("the server exited before listening")
-            .unwrap();
-        public = public.or(addr_of(&line, "tessera listening"));
-        admin = admin.or(addr_of(&line, "tessera admin listening"));
-    }
-    std::thread::spawn(move || for _ in lines {});
+    crate::e2e::wait_ready(&mut child, |line| {
+        public = public.or(addr_of(line, "tessera listening"));
+        admin = admin.or(addr_of(line, "tessera admin listening"));
+        public.is_some() && admin.is_some()
+    });
     TwoListeners {
         child,
         public: public.unwrap(),

@@ -310,32 +310,115 @@ pub fn raw(
     builder.body(body.into()).unwrap()
 }
 
+/// The PostgreSQL server the tests use: `TESSERA_TEST_DATABASE_URL`
+/// (default: the local `test` database).
+pub fn postgres_base_url() -> String {
+    std::env::var("TESSERA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// The prefix of the databases [`postgres_database`] makes, followed by the
+/// Unix time of their making and a random part.
+const E2E_PREFIX: &str = "tessera_e2e_";
+
+/// An hour: a test database older than that is left over from a run that
+/// was killed before its guard could drop it.
+const STALE_AFTER_SECS: u64 = 3600;
+
+/// A PostgreSQL database made for one test, dropped (with whatever is still
+/// connected to it) when this guard is: declare it before the server that
+/// uses it, so that the server goes first.
+pub struct PgDatabase {
+    url: String,
+    name: String,
+    base: String,
+}
+
+impl PgDatabase {
+    /// Its URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot be blocked on:
+        // a thread of its own, with a runtime of its own, joined.
+        let (base, name) = (self.base.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&base).await.ok()?;
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::query(&drop).execute(&mut conn).await.ok()?;
+                conn.close().await.ok()
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Some(()))) {
+            eprintln!("could not drop the test database {}", self.name);
+        }
+    }
+}
+
 /// A fresh, empty PostgreSQL database for one test, at the server named by
-/// `TESSERA_TEST_DATABASE_URL` (default: the local `test` database). `None`
-/// when PostgreSQL cannot be reached, except under CI, where that fails.
-pub async fn postgres_database() -> Option<String> {
+/// `TESSERA_TEST_DATABASE_URL`, dropped with the returned guard. Databases
+/// left by a killed run (older than an hour) are dropped first. When
+/// PostgreSQL cannot be reached the test fails, unless `TESSERA_TEST_SKIP`
+/// opts out (`None`).
+pub async fn postgres_database() -> Option<PgDatabase> {
     use sqlx::Connection;
-    let base = std::env::var("TESSERA_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let base = postgres_base_url();
     let mut conn = match sqlx::PgConnection::connect(&base).await {
         Ok(conn) => conn,
-        Err(e) if std::env::var_os("CI").is_some() => {
-            panic!("PostgreSQL is required under CI: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping: PostgreSQL unreachable at {base}: {e}");
-            return None;
-        }
+        Err(e) => return tessera_testkit::unreachable_backend("postgres", &format!("{base}: {e}")),
     };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    drop_stale_databases(&mut conn, now).await;
     let name = format!(
-        "tessera_e2e_{}",
+        "{E2E_PREFIX}{now}_{}",
         tessera_core::token::TokenKey::generate().expose()[4..16].to_ascii_lowercase()
     );
     sqlx::query(&format!("CREATE DATABASE {name}"))
         .execute(&mut conn)
         .await
         .unwrap();
+    let _ = conn.close().await;
     let mut url = url::Url::parse(&base).unwrap();
     url.set_path(&name);
-    Some(url.to_string())
+    Some(PgDatabase {
+        url: url.to_string(),
+        name,
+        base,
+    })
+}
+
+/// Drops the test databases made more than an hour before `now`.
+async fn drop_stale_databases(conn: &mut sqlx::PgConnection, now: u64) {
+    let names: Vec<(String,)> =
+        sqlx::query_as("SELECT datname FROM pg_database WHERE datname LIKE 'tessera\\_e2e\\_%'")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap_or_default();
+    for (name,) in names {
+        let made = name
+            .strip_prefix(E2E_PREFIX)
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        // A name without a time is not one of ours (or from before the
+        // guard, when a run of another checkout may still be using it): kept.
+        if made.is_some_and(|made| now.saturating_sub(made) > STALE_AFTER_SECS) {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut *conn)
+                .await;
+        }
+    }
 }
