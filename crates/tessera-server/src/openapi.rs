@@ -87,6 +87,10 @@ pub enum Returns {
 pub enum Shape {
     /// API.md's `User`.
     User,
+    /// A user as the administration shows it: `User` and `"groups"`.
+    AdminUser,
+    /// `{"message": "...", "groups": [...]}`: the seed's group-only view.
+    GroupMessage,
     /// `{"user": User}`.
     UserEnvelope,
     /// `{"user": User, "auth": "token" | "session"}`.
@@ -471,8 +475,10 @@ const ERROR: &str = "Error";
 const VALIDATION_ERROR: &str = "ValidationError";
 
 impl Shape {
-    const ALL: [Shape; 16] = [
+    const ALL: [Shape; 18] = [
         Shape::User,
+        Shape::AdminUser,
+        Shape::GroupMessage,
         Shape::UserEnvelope,
         Shape::Me,
         Shape::Token,
@@ -494,6 +500,8 @@ impl Shape {
     pub fn name(self) -> &'static str {
         match self {
             Shape::User => "User",
+            Shape::AdminUser => "AdminUser",
+            Shape::GroupMessage => "GroupMessage",
             Shape::UserEnvelope => "UserEnvelope",
             Shape::Me => "Me",
             Shape::Token => "Token",
@@ -512,6 +520,19 @@ impl Shape {
         }
     }
 
+    fn user_fields() -> Vec<(&'static str, RefOr<Schema>)> {
+        vec![
+            ("id", inline(integer())),
+            ("username", inline(string())),
+            ("email", inline(string())),
+            ("is_active", inline(boolean())),
+            ("is_staff", inline(boolean())),
+            ("is_superuser", inline(boolean())),
+            ("date_joined", inline(date_time())),
+            ("last_login", inline(nullable_date_time())),
+        ]
+    }
+
     fn token_fields() -> Vec<(&'static str, RefOr<Schema>)> {
         vec![
             ("id", inline(integer())),
@@ -528,15 +549,15 @@ impl Shape {
     pub fn schema(self) -> Schema {
         let auth_kind = || inline(one_of_strings(&["token", "session"]));
         match self {
-            Shape::User => record(vec![
-                ("id", inline(integer())),
-                ("username", inline(string())),
-                ("email", inline(string())),
-                ("is_active", inline(boolean())),
-                ("is_staff", inline(boolean())),
-                ("is_superuser", inline(boolean())),
-                ("date_joined", inline(date_time())),
-                ("last_login", inline(nullable_date_time())),
+            Shape::User => record(Self::user_fields()),
+            Shape::AdminUser => {
+                let mut fields = Self::user_fields();
+                fields.push(("groups", inline(array_of(inline(string())))));
+                record(fields)
+            }
+            Shape::GroupMessage => record(vec![
+                ("message", inline(string())),
+                ("groups", inline(array_of(inline(string())))),
             ]),
             Shape::UserEnvelope => record(vec![("user", reference("User"))]),
             Shape::Me => record(vec![("user", reference("User")), ("auth", auth_kind())]),

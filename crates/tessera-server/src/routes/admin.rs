@@ -49,7 +49,7 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 )
                 .scope(a)
                 .query(&["search?", "page?"])
-                .returns(Returns::Page(Shape::User)),
+                .returns(Returns::Page(Shape::AdminUser)),
                 op(
                     Method::POST,
                     "Create a user (staff; a staff account only by a superuser)",
@@ -58,7 +58,7 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                     &[201, 400, 401, 403],
                 )
                 .scope(a)
-                .returns(Returns::Json(Shape::User)),
+                .returns(Returns::Json(Shape::AdminUser)),
             ],
             staff.clone(),
             get(list_users).post(add_user),
@@ -80,7 +80,7 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
                 &[200, 400, 401, 403, 404],
             )
             .scope(a)
-            .returns(Returns::Json(Shape::User))],
+            .returns(Returns::Json(Shape::AdminUser))],
             staff.clone(),
             patch(update_user),
         )

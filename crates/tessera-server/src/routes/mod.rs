@@ -301,7 +301,8 @@ fn demo_docs() -> Vec<RouteDoc> {
                 d,
                 &[],
                 &[200, 401, 403],
-            )],
+            )
+            .returns(Returns::Json(Shape::GroupMessage))],
         ),
     ]
 }

@@ -104,8 +104,10 @@ async fn every_documented_operation_is_served_and_nothing_else() {
         let reply = app
             .send(raw(Method::TRACE, &concrete, headers, Body::empty()))
             .await;
-        if path == "/api/session/" {
-            // Session-only: the token is not its scheme, so the policy refuses first.
+        if path == "/api/session/" || path == "/api/editors/" {
+            // Session-only, or members of a group the caller is not in: the
+            // policy refuses first (DRF's dispatch checks permissions before
+            // it looks the method up).
             assert_eq!(reply.status, 403, "{path}");
             continue;
         }
@@ -385,7 +387,7 @@ async fn the_schemas_hold_the_fields_the_server_sends() {
     assert_eq!(created.status, 201);
     assert_eq!(keys(&created.json()), required_fields(&doc, "NewToken"));
     let users = app.get("/admin/users", Some(&key)).await.json();
-    assert_eq!(keys(&users["results"][0]), required_fields(&doc, "User"));
+    assert_eq!(keys(&users["results"][0]), required_fields(&doc, "AdminUser"));
     let audit = app.get("/admin/audit", Some(&key)).await.json();
     assert_eq!(
         keys(&audit["results"][0]),
