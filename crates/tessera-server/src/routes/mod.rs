@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+pub mod admin_ui;
 pub(crate) mod cors;
 mod events;
 pub(crate) mod hosts;
@@ -45,7 +46,8 @@ pub fn app(state: AppState) -> Router {
     if private_here {
         routes = routes
             .merge(admin::routes(tessera))
-            .merge(unlock::routes(tessera));
+            .merge(unlock::routes(tessera))
+            .merge(admin_ui::routes());
     }
     routes = routes.merge(ops::routes());
     if private_here {
@@ -77,6 +79,7 @@ pub fn admin_app(state: AppState) -> Router {
     let routes = Routes::new()
         .merge(admin::routes(tessera))
         .merge(unlock::routes(tessera))
+        .merge(admin_ui::routes())
         .merge(ops::metrics_routes(tessera, true, None))
         .merge(ops::routes());
     finish(state, routes, None)
