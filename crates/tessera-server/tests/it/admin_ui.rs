@@ -16,7 +16,9 @@ use tessera_core::audit::{
     NewAuditEvent,
 };
 use tessera_core::session::{NewSession, SessionRecord};
-use tessera_core::store::{SessionStore, StoreError, UserCredentials, UserPage, UserQuery, UserStore};
+use tessera_core::store::{
+    SessionStore, StoreError, UserCredentials, UserPage, UserQuery, UserStore,
+};
 use tessera_core::token::KeyDigest;
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
@@ -42,7 +44,13 @@ fn form_token(reply: &Reply) -> String {
 }
 
 /// A browser's request: its cookies, and a form body when given.
-async fn browse(app: &TestApp, method: Method, path: &str, jar: &Jar, form: &[(&str, &str)]) -> Reply {
+async fn browse(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    jar: &Jar,
+    form: &[(&str, &str)],
+) -> Reply {
     let cookie = jar.cookie_header();
     let mut headers: Vec<(&str, &[u8])> = vec![];
     if !cookie.is_empty() {
@@ -65,18 +73,35 @@ async fn signed_in(app: &TestApp, username: &str) -> Jar {
 
 /// Posts `action` on `user`'s page with a token from that page.
 async fn act(app: &TestApp, jar: &Jar, user: &User, fields: &[(&str, &str)]) -> Reply {
-    let page = browse(app, Method::GET, &format!("/admin/ui/users/{}", user.id), jar, &[]).await;
+    let page = browse(
+        app,
+        Method::GET,
+        &format!("/admin/ui/users/{}", user.id),
+        jar,
+        &[],
+    )
+    .await;
     assert_eq!(page.status, 200, "{}", text(&page));
     let token = form_token(&page);
     let mut form = vec![("csrfmiddlewaretoken", token.as_str())];
     form.extend_from_slice(fields);
-    browse(app, Method::POST, &format!("/admin/ui/users/{}/action", user.id), jar, &form).await
+    browse(
+        app,
+        Method::POST,
+        &format!("/admin/ui/users/{}/action", user.id),
+        jar,
+        &form,
+    )
+    .await
 }
 
 #[track_caller]
 fn assert_page(reply: &Reply, status: u16) {
     assert_eq!(reply.status.as_u16(), status, "{}", text(reply));
-    assert_eq!(reply.header("content-type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        reply.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
     assert_eq!(reply.header("content-security-policy"), Some(CSP));
     assert_eq!(reply.header("x-frame-options"), Some("DENY"));
     assert_eq!(reply.header("cache-control"), Some("no-store"));
@@ -101,7 +126,10 @@ async fn anonymous_visits_go_to_the_sign_in_page_with_next() {
             "/login?next=/admin/ui/users%3Fq%3Da%2520b%26page%3D2",
         ),
         ("/admin/ui/audit", "/login?next=/admin/ui/audit"),
-        ("/admin/ui/audit/export?format=csv", "/login?next=/admin/ui/audit/export%3Fformat%3Dcsv"),
+        (
+            "/admin/ui/audit/export?format=csv",
+            "/login?next=/admin/ui/audit/export%3Fformat%3Dcsv",
+        ),
     ];
     for (path, location) in cases {
         let reply = browse(&app, Method::GET, path, &Jar::default(), &[]).await;
@@ -109,16 +137,31 @@ async fn anonymous_visits_go_to_the_sign_in_page_with_next() {
         assert_eq!(reply.header("location"), Some(location), "{path}");
     }
     // A post is not replayed after sign-in: next is the overview.
-    let post = browse(&app, Method::POST, "/admin/ui/users/1/action", &Jar::default(), &[("action", "unlock")]).await;
+    let post = browse(
+        &app,
+        Method::POST,
+        "/admin/ui/users/1/action",
+        &Jar::default(),
+        &[("action", "unlock")],
+    )
+    .await;
     assert_eq!(post.status, 302);
     assert_eq!(post.header("location"), Some("/login?next=/admin/ui/"));
     // A forged or garbled session cookie is anonymous too.
     let garbled = app
-        .send(raw(Method::GET, "/admin/ui/", &[("cookie", b"sessionid=nope")], ""))
+        .send(raw(
+            Method::GET,
+            "/admin/ui/",
+            &[("cookie", b"sessionid=nope")],
+            "",
+        ))
         .await;
     assert_eq!(garbled.header("location"), Some("/login?next=/admin/ui/"));
     let bare = browse(&app, Method::GET, "/admin/ui", &Jar::default(), &[]).await;
-    assert_eq!((bare.status.as_u16(), bare.header("location")), (301, Some("/admin/ui/")));
+    assert_eq!(
+        (bare.status.as_u16(), bare.header("location")),
+        (301, Some("/admin/ui/"))
+    );
 }
 
 #[tokio::test]
@@ -143,12 +186,28 @@ async fn every_page_has_the_strict_policy_and_the_style_sheet_is_cached() {
         assert!(html.contains("<link rel=\"stylesheet\" href=\"/admin/ui/static/admin.css\">"), "{path}");
         assert!(html.contains("id=\"signed-in-as\">root (superuser)<"), "{path}");
     }
-    let css = browse(&app, Method::GET, "/admin/ui/static/admin.css", &Jar::default(), &[]).await;
+    let css = browse(
+        &app,
+        Method::GET,
+        "/admin/ui/static/admin.css",
+        &Jar::default(),
+        &[],
+    )
+    .await;
     assert_eq!(css.status, 200);
     assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
     assert_eq!(css.header("cache-control"), Some("public, max-age=86400"));
     // Labels for every control of the pages' forms.
-    let users = text(&browse(&app, Method::GET, &format!("/admin/ui/users/{}", alice.id), &jar, &[]).await);
+    let users = text(
+        &browse(
+            &app,
+            Method::GET,
+            &format!("/admin/ui/users/{}", alice.id),
+            &jar,
+            &[],
+        )
+        .await,
+    );
     for id in ["new_password1", "new_password2"] {
         assert!(users.contains(&format!("<label for=\"{id}\">")), "{id}");
     }
@@ -161,31 +220,39 @@ async fn every_page_has_the_strict_policy_and_the_style_sheet_is_cached() {
 #[tokio::test]
 async fn a_signed_in_user_who_is_not_staff_gets_403() {
     let app = TestApp::new().await;
-    let bob = app.user("bob", PASSWORD).await;
+    app.user("bob", PASSWORD).await;
     let jar = signed_in(&app, "bob").await;
-    for path in ["/admin/ui/", "/admin/ui/users", "/admin/ui/audit", "/admin/ui/audit/export"] {
+    for path in [
+        "/admin/ui/",
+        "/admin/ui/users",
+        "/admin/ui/audit",
+        "/admin/ui/audit/export",
+    ] {
         let reply = browse(&app, Method::GET, path, &jar, &[]).await;
         assert_page(&reply, 403);
         assert!(text(&reply).contains(FORBIDDEN), "{path}");
     }
     // Even with a good CSRF token, the write is refused and nothing changes.
     let root = app.superuser("root", PASSWORD).await;
-    let root_jar = signed_in(&app, "root").await;
-    let page = browse(&app, Method::GET, &format!("/admin/ui/users/{}", bob.id), &root_jar, &[]).await;
-    let _ = form_token(&page);
     let csrf = crate::sessions::csrf_header(&jar);
     let reply = browse(
         &app,
         Method::POST,
         &format!("/admin/ui/users/{}/action", root.id),
         &jar,
-        &[("csrfmiddlewaretoken", &csrf), ("action", "deactivate"), ("confirmed", "yes")],
+        &[
+            ("csrfmiddlewaretoken", &csrf),
+            ("action", "deactivate"),
+            ("confirmed", "yes"),
+        ],
     )
     .await;
     assert_page(&reply, 403);
     assert!(app.stored_user("root").await.is_active);
     let denied = app.audit_events().await;
-    assert!(denied.iter().any(|e| e.event == EventKind::PermissionDenied && e.username == "bob"));
+    assert!(denied
+        .iter()
+        .any(|e| e.event == EventKind::PermissionDenied && e.username == "bob"));
 }
 
 #[tokio::test]
@@ -197,13 +264,24 @@ async fn a_form_without_its_csrf_token_gets_djangos_failure_page() {
     let path = format!("/admin/ui/users/{}/action", alice.id);
     for form in [
         vec![("action", "deactivate"), ("confirmed", "yes")],
-        vec![("csrfmiddlewaretoken", "x".repeat(64).leak() as &str), ("action", "deactivate"), ("confirmed", "yes")],
-        vec![("csrfmiddlewaretoken", ""), ("action", "deactivate"), ("confirmed", "yes")],
+        vec![
+            ("csrfmiddlewaretoken", "x".repeat(64).leak() as &str),
+            ("action", "deactivate"),
+            ("confirmed", "yes"),
+        ],
+        vec![
+            ("csrfmiddlewaretoken", ""),
+            ("action", "deactivate"),
+            ("confirmed", "yes"),
+        ],
     ] {
         let reply = browse(&app, Method::POST, &path, &jar, &form).await;
         assert_page(&reply, 403);
         let html = text(&reply);
-        assert!(html.contains("<h1>Forbidden <span>(403)</span></h1>"), "{html}");
+        assert!(
+            html.contains("<h1>Forbidden <span>(403)</span></h1>"),
+            "{html}"
+        );
         assert!(html.contains(CSRF_FAILED), "{html}");
     }
     let logout = browse(&app, Method::POST, "/admin/ui/logout", &jar, &[]).await;
@@ -213,7 +291,12 @@ async fn a_form_without_its_csrf_token_gets_djangos_failure_page() {
     let events = app.audit_events().await;
     assert!(events.iter().any(|e| e.event == EventKind::CsrfFailed));
     // The session still works: the page loads.
-    assert_eq!(browse(&app, Method::GET, "/admin/ui/", &jar, &[]).await.status, 200);
+    assert_eq!(
+        browse(&app, Method::GET, "/admin/ui/", &jar, &[])
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -223,32 +306,79 @@ async fn staff_neither_see_nor_post_what_only_a_superuser_may_do() {
     let alice = app.user("alice", PASSWORD).await;
     let other = app.staff("other", PASSWORD).await;
     let jar = signed_in(&app, "sam").await;
-    let page = browse(&app, Method::GET, &format!("/admin/ui/users/{}", alice.id), &jar, &[]).await;
+    let page = browse(
+        &app,
+        Method::GET,
+        &format!("/admin/ui/users/{}", alice.id),
+        &jar,
+        &[],
+    )
+    .await;
     assert_page(&page, 200);
     let html = text(&page);
     assert!(html.contains("id=\"signed-in-as\">sam (staff)<"));
-    assert!(html.contains("id=\"deactivate\""), "staff act on a plain user");
-    for superuser_only in ["make-staff", "make-superuser", "remove-staff", "remove-superuser"] {
+    assert!(
+        html.contains("id=\"deactivate\""),
+        "staff act on a plain user"
+    );
+    for superuser_only in [
+        "make-staff",
+        "make-superuser",
+        "remove-staff",
+        "remove-superuser",
+    ] {
         assert!(!html.contains(superuser_only), "{superuser_only}");
     }
     for action in ["make_staff", "make_superuser"] {
-        let reply = act(&app, &jar, &alice, &[("action", action), ("confirmed", "yes")]).await;
+        let reply = act(
+            &app,
+            &jar,
+            &alice,
+            &[("action", action), ("confirmed", "yes")],
+        )
+        .await;
         assert_page(&reply, 403);
         assert!(text(&reply).contains(FORBIDDEN));
     }
     let stored = app.stored_user("alice").await;
     assert!(!stored.is_staff && !stored.is_superuser);
     // Another staff account: no actions shown, every action refused.
-    let staff_page = text(&browse(&app, Method::GET, &format!("/admin/ui/users/{}", other.id), &jar, &[]).await);
+    let staff_page = text(
+        &browse(
+            &app,
+            Method::GET,
+            &format!("/admin/ui/users/{}", other.id),
+            &jar,
+            &[],
+        )
+        .await,
+    );
     assert!(staff_page.contains("Only a superuser may change a staff or superuser account."));
     assert!(!staff_page.contains("id=\"deactivate\""));
     for action in ["deactivate", "reset_password", "unlock", "revoke_all"] {
-        let reply = act(&app, &jar, &other, &[("action", action), ("confirmed", "yes"), ("new_password1", "n3w-Pass-word!"), ("new_password2", "n3w-Pass-word!")]).await;
+        let reply = act(
+            &app,
+            &jar,
+            &other,
+            &[
+                ("action", action),
+                ("confirmed", "yes"),
+                ("new_password1", "n3w-Pass-word!"),
+                ("new_password2", "n3w-Pass-word!"),
+            ],
+        )
+        .await;
         assert_page(&reply, 403);
     }
     assert!(app.stored_user("other").await.is_active);
     // Staff do act on a plain user: make no mistake about the rule's other side.
-    let done = act(&app, &jar, &alice, &[("action", "deactivate"), ("confirmed", "yes")]).await;
+    let done = act(
+        &app,
+        &jar,
+        &alice,
+        &[("action", "deactivate"), ("confirmed", "yes")],
+    )
+    .await;
     assert_eq!(done.status, 303, "{}", text(&done));
     assert!(!app.stored_user("alice").await.is_active);
     let _ = sam;
@@ -265,7 +395,10 @@ async fn deactivation_is_confirmed_on_a_second_page_then_written_and_audited() {
     let html = text(&confirm);
     assert!(html.contains("Are you sure?"), "{html}");
     assert!(html.contains("<input type=\"hidden\" name=\"confirmed\" value=\"yes\">"));
-    assert!(!html.contains("current_password"), "recently signed in: no password asked");
+    assert!(
+        !html.contains("current_password"),
+        "recently signed in: no password asked"
+    );
     assert!(app.stored_user("alice").await.is_active, "not yet");
     let token = form_token(&confirm);
     let done = browse(
@@ -273,7 +406,11 @@ async fn deactivation_is_confirmed_on_a_second_page_then_written_and_audited() {
         Method::POST,
         &format!("/admin/ui/users/{}/action", alice.id),
         &jar,
-        &[("csrfmiddlewaretoken", &token), ("action", "deactivate"), ("confirmed", "yes")],
+        &[
+            ("csrfmiddlewaretoken", &token),
+            ("action", "deactivate"),
+            ("confirmed", "yes"),
+        ],
     )
     .await;
     assert_eq!(done.status, 303);
@@ -307,37 +444,87 @@ async fn a_stale_session_is_asked_for_the_password_and_then_the_action_completes
     let key = app.token(&alice).await;
     let mut jar = signed_in(&app, "root").await;
     app.clock.advance(std::time::Duration::from_secs(601));
-    let record = app.state.tessera.stores().tokens.list_tokens(alice.id, app.state.tessera.clock().now()).await.unwrap();
+    let record = app
+        .state
+        .tessera
+        .stores()
+        .tokens
+        .list_tokens(alice.id, app.state.tessera.clock().now())
+        .await
+        .unwrap();
     let token_id = record[0].id.to_string();
-    let prompt = act(&app, &jar, &alice, &[("action", "revoke_token"), ("target", &token_id)]).await;
+    let prompt = act(
+        &app,
+        &jar,
+        &alice,
+        &[("action", "revoke_token"), ("target", &token_id)],
+    )
+    .await;
     assert_page(&prompt, 200);
     let html = text(&prompt);
     assert!(html.contains("Confirm your password"), "{html}");
     assert!(html.contains("<label for=\"current_password\">Your password</label>"));
-    assert!(html.contains(&format!("<input type=\"hidden\" name=\"target\" value=\"{token_id}\">")));
-    assert_eq!(app.get("/auth/me", Some(&key)).await.status, 200, "not yet revoked");
+    assert!(html.contains(&format!(
+        "<input type=\"hidden\" name=\"target\" value=\"{token_id}\">"
+    )));
+    assert_eq!(
+        app.get("/auth/me", Some(&key)).await.status,
+        200,
+        "not yet revoked"
+    );
     // A wrong password: asked again, nothing done.
     let path = format!("/admin/ui/users/{}/action", alice.id);
     let token = form_token(&prompt);
-    let wrong = browse(&app, Method::POST, &path, &jar, &[("csrfmiddlewaretoken", &token), ("action", "revoke_token"), ("target", &token_id), ("current_password", "nope")]).await;
+    let wrong = browse(
+        &app,
+        Method::POST,
+        &path,
+        &jar,
+        &[
+            ("csrfmiddlewaretoken", &token),
+            ("action", "revoke_token"),
+            ("target", &token_id),
+            ("current_password", "nope"),
+        ],
+    )
+    .await;
     assert_page(&wrong, 400);
     assert!(text(&wrong).contains("Unable to log in with provided credentials."));
     assert_eq!(app.get("/auth/me", Some(&key)).await.status, 200);
     // The right one: the session is re-authenticated under a new id, and the token is gone.
     let token = form_token(&wrong);
-    let done = browse(&app, Method::POST, &path, &jar, &[("csrfmiddlewaretoken", &token), ("action", "revoke_token"), ("target", &token_id), ("current_password", PASSWORD)]).await;
+    let done = browse(
+        &app,
+        Method::POST,
+        &path,
+        &jar,
+        &[
+            ("csrfmiddlewaretoken", &token),
+            ("action", "revoke_token"),
+            ("target", &token_id),
+            ("current_password", PASSWORD),
+        ],
+    )
+    .await;
     assert_eq!(done.status, 303, "{}", text(&done));
+    let old_jar = jar.clone();
     let old = jar.cookie_header();
     jar.absorb(&done);
     assert_ne!(jar.cookie_header(), old, "a new session id");
-    app.get("/auth/me", Some(&key)).await.assert_error(401, "authentication_failed", "Invalid token.");
+    app.get("/auth/me", Some(&key)).await.assert_error(
+        401,
+        "authentication_failed",
+        "Invalid token.",
+    );
     let events = app.audit_events().await;
-    assert!(events.iter().any(|e| e.event == EventKind::Reauthenticated && e.username == "root"));
+    assert!(events
+        .iter()
+        .any(|e| e.event == EventKind::Reauthenticated && e.username == "root"));
     // Within the window now: the next action needs no password.
     let sessions = act(&app, &jar, &alice, &[("action", "unlock")]).await;
     assert_eq!(sessions.status, 303, "{}", text(&sessions));
     // The old cookie is dead.
-    let stale = browse(&app, Method::GET, "/admin/ui/", &Jar::default(), &[]).await;
+    let stale = browse(&app, Method::GET, "/admin/ui/", &old_jar, &[]).await;
     assert_eq!(stale.status, 302);
 }
 
@@ -348,19 +535,69 @@ async fn a_password_reset_checks_the_new_one_and_ends_the_old_one() {
     let alice = app.user("alice", PASSWORD).await;
     let key = app.token(&alice).await;
     let jar = signed_in(&app, "root").await;
-    let differ = act(&app, &jar, &alice, &[("action", "reset_password"), ("new_password1", "n3w-Pass-word!"), ("new_password2", "other-Pass-word!")]).await;
+    let differ = act(
+        &app,
+        &jar,
+        &alice,
+        &[
+            ("action", "reset_password"),
+            ("new_password1", "n3w-Pass-word!"),
+            ("new_password2", "other-Pass-word!"),
+        ],
+    )
+    .await;
     assert_page(&differ, 400);
     assert!(text(&differ).contains("The two password fields didn’t match."));
-    let weak = act(&app, &jar, &alice, &[("action", "reset_password"), ("new_password1", "alice"), ("new_password2", "alice")]).await;
+    let weak = act(
+        &app,
+        &jar,
+        &alice,
+        &[
+            ("action", "reset_password"),
+            ("new_password1", "alice"),
+            ("new_password2", "alice"),
+        ],
+    )
+    .await;
     assert_page(&weak, 400);
-    assert!(text(&weak).contains("New password: This password is too short."), "{}", text(&weak));
-    let done = act(&app, &jar, &alice, &[("action", "reset_password"), ("new_password1", "n3w-Pass-word!"), ("new_password2", "n3w-Pass-word!")]).await;
+    assert!(
+        text(&weak).contains("New password: This password is too short."),
+        "{}",
+        text(&weak)
+    );
+    let done = act(
+        &app,
+        &jar,
+        &alice,
+        &[
+            ("action", "reset_password"),
+            ("new_password1", "n3w-Pass-word!"),
+            ("new_password2", "n3w-Pass-word!"),
+        ],
+    )
+    .await;
     assert_eq!(done.status, 303, "{}", text(&done));
-    let old = app.post_json("/api-token-auth/", None, json!({"username": "alice", "password": PASSWORD})).await;
+    let old = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": "alice", "password": PASSWORD}),
+        )
+        .await;
     assert_eq!(old.status, 400);
-    let new = app.post_json("/api-token-auth/", None, json!({"username": "alice", "password": "n3w-Pass-word!"})).await;
+    let new = app
+        .post_json(
+            "/api-token-auth/",
+            None,
+            json!({"username": "alice", "password": "n3w-Pass-word!"}),
+        )
+        .await;
     assert_eq!(new.status, 200);
-    assert_eq!(app.get("/auth/me", Some(&key)).await.status, 401, "the reset revoked the key");
+    assert_eq!(
+        app.get("/auth/me", Some(&key)).await.status,
+        401,
+        "the reset revoked the key"
+    );
 }
 
 #[tokio::test]
@@ -371,24 +608,64 @@ async fn a_locked_username_is_shown_filtered_counted_and_unlocked() {
     app.user("bob", PASSWORD).await;
     for _ in 0..5 {
         let body = json!({"username": "alice", "password": "wrong"});
-        let reply = from_peer(&app, "198.51.100.7", Method::POST, "/api-token-auth/", &[], Some(body)).await;
+        let reply = from_peer(
+            &app,
+            "198.51.100.7",
+            Method::POST,
+            "/api-token-auth/",
+            &[],
+            Some(body),
+        )
+        .await;
         assert_eq!(reply.status, 400);
     }
     let jar = signed_in(&app, "root").await;
     app.state.tessera.auditor().flush().await;
     let locked = text(&browse(&app, Method::GET, "/admin/ui/users?locked=1", &jar, &[]).await);
-    assert!(locked.contains(">alice</a>") && !locked.contains(">bob</a>"), "{locked}");
+    assert!(
+        locked.contains(">alice</a>") && !locked.contains(">bob</a>"),
+        "{locked}"
+    );
     assert!(locked.contains("id=\"user-count\">1 user<"));
     let overview = text(&browse(&app, Method::GET, "/admin/ui/", &jar, &[]).await);
-    assert!(overview.contains("id=\"count-4\">1</span> <span class=\"count-label\">locked usernames"), "{overview}");
-    let page = text(&browse(&app, Method::GET, &format!("/admin/ui/users/{}", alice.id), &jar, &[]).await);
+    assert!(
+        overview.contains("id=\"count-4\">1</span> <span class=\"count-label\">locked usernames"),
+        "{overview}"
+    );
+    let page = text(
+        &browse(
+            &app,
+            Method::GET,
+            &format!("/admin/ui/users/{}", alice.id),
+            &jar,
+            &[],
+        )
+        .await,
+    );
     assert!(page.contains("id=\"flag-locked\">yes<"));
     let done = act(&app, &jar, &alice, &[("action", "unlock")]).await;
     assert_eq!(done.status, 303);
-    let page = text(&browse(&app, Method::GET, &format!("/admin/ui/users/{}", alice.id), &jar, &[]).await);
+    let page = text(
+        &browse(
+            &app,
+            Method::GET,
+            done.header("location").unwrap(),
+            &jar,
+            &[],
+        )
+        .await,
+    );
     assert!(page.contains("id=\"flag-locked\">no<"));
     assert!(page.contains("The username was unlocked."));
-    let ok = from_peer(&app, "198.51.100.7", Method::POST, "/api-token-auth/", &[], Some(json!({"username": "alice", "password": PASSWORD}))).await;
+    let ok = from_peer(
+        &app,
+        "198.51.100.7",
+        Method::POST,
+        "/api-token-auth/",
+        &[],
+        Some(json!({"username": "alice", "password": PASSWORD})),
+    )
+    .await;
     assert_eq!(ok.status, 200, "unlocked");
 }
 
@@ -399,41 +676,120 @@ async fn the_audit_page_filters_and_exports_csv_and_json_lines() {
     let jar = signed_in(&app, "root").await;
     for _ in 0..2 {
         let body = json!({"username": "mallory", "password": "=cmd|' /C calc'!A0"});
-        from_peer(&app, "203.0.113.9", Method::POST, "/api-token-auth/", &[], Some(body)).await;
+        from_peer(
+            &app,
+            "203.0.113.9",
+            Method::POST,
+            "/api-token-auth/",
+            &[],
+            Some(body),
+        )
+        .await;
     }
     app.state.tessera.auditor().flush().await;
-    let page = browse(&app, Method::GET, "/admin/ui/audit?event=login_failed&username=mallory", &jar, &[]).await;
+    let page = browse(
+        &app,
+        Method::GET,
+        "/admin/ui/audit?event=login_failed&username=mallory",
+        &jar,
+        &[],
+    )
+    .await;
     assert_page(&page, 200);
     let html = text(&page);
     assert!(html.contains("id=\"event-count\">2 events<"), "{html}");
     assert!(html.contains("<option value=\"login_failed\" selected>"));
     assert!(html.contains("<details>"));
     assert!(!html.contains("login_succeeded</span>"));
-    let none = text(&browse(&app, Method::GET, "/admin/ui/audit?event=login_failed&ip=198.51.100.1", &jar, &[]).await);
+    let none = text(
+        &browse(
+            &app,
+            Method::GET,
+            "/admin/ui/audit?event=login_failed&ip=198.51.100.1",
+            &jar,
+            &[],
+        )
+        .await,
+    );
     assert!(none.contains("id=\"event-count\">0 events<"));
-    let until = text(&browse(&app, Method::GET, "/admin/ui/audit?until=2025-12-31T23:59:59", &jar, &[]).await);
+    let until = text(
+        &browse(
+            &app,
+            Method::GET,
+            "/admin/ui/audit?until=2025-12-31T23:59:59",
+            &jar,
+            &[],
+        )
+        .await,
+    );
     assert!(until.contains("id=\"event-count\">0 events<"));
-    let bad = browse(&app, Method::GET, "/admin/ui/audit?event=nope&since=yesterday", &jar, &[]).await;
+    let bad = browse(
+        &app,
+        Method::GET,
+        "/admin/ui/audit?event=nope&since=yesterday",
+        &jar,
+        &[],
+    )
+    .await;
     assert_page(&bad, 400);
     assert!(text(&bad).contains("Select a valid choice. nope is not one of the available choices."));
     assert!(text(&bad).contains("From: enter a valid date and time."));
-    assert!(html.contains("href=\"/admin/ui/audit/export?event=login_failed&amp;username=mallory&amp;format=csv\""), "{html}");
+    assert!(html.contains("href=\"/admin/ui/audit/export?event=login_failed&#38;username=mallory&#38;format=csv\""), "{html}");
 
-    let csv = browse(&app, Method::GET, "/admin/ui/audit/export?event=login_failed&username=mallory&format=csv", &jar, &[]).await;
+    let csv = browse(
+        &app,
+        Method::GET,
+        "/admin/ui/audit/export?event=login_failed&username=mallory&format=csv",
+        &jar,
+        &[],
+    )
+    .await;
     assert_eq!(csv.status, 200);
     assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
-    assert_eq!(csv.header("content-disposition"), Some("attachment; filename=\"audit.csv\""));
+    assert_eq!(
+        csv.header("content-disposition"),
+        Some("attachment; filename=\"audit.csv\"")
+    );
     let body = text(&csv);
     let lines: Vec<&str> = body.split("\r\n").filter(|l| !l.is_empty()).collect();
-    assert_eq!(lines[0], "id,time,event,user,username,ip,user_agent,request_id,detail");
+    assert_eq!(
+        lines[0],
+        "id,time,event,user,username,ip,user_agent,request_id,detail"
+    );
     assert_eq!(lines.len(), 3, "{body}");
-    assert!(lines[1].contains(",login_failed,,mallory,203.0.113.9,"), "{}", lines[1]);
-    let jsonl = browse(&app, Method::GET, "/admin/ui/audit/export?event=login_failed&format=jsonl", &jar, &[]).await;
-    assert_eq!(jsonl.header("content-type"), Some("application/x-ndjson; charset=utf-8"));
-    let events: Vec<Value> = text(&jsonl).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        lines[1].contains(",login_failed,,mallory,203.0.113.9,"),
+        "{}",
+        lines[1]
+    );
+    let jsonl = browse(
+        &app,
+        Method::GET,
+        "/admin/ui/audit/export?event=login_failed&format=jsonl",
+        &jar,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        jsonl.header("content-type"),
+        Some("application/x-ndjson; charset=utf-8")
+    );
+    let events: Vec<Value> = text(&jsonl)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(events.len(), 2);
-    assert!(events.iter().all(|e| e["event"] == "login_failed" && e["username"] == "mallory"));
-    let unknown = browse(&app, Method::GET, "/admin/ui/audit/export?format=xml", &jar, &[]).await;
+    assert!(events
+        .iter()
+        .all(|e| e["event"] == "login_failed" && e["username"] == "mallory"));
+    let unknown = browse(
+        &app,
+        Method::GET,
+        "/admin/ui/audit/export?format=xml",
+        &jar,
+        &[],
+    )
+    .await;
     assert_eq!(unknown.status, 400);
 }
 
@@ -444,15 +800,29 @@ async fn signing_out_ends_the_session() {
     let jar = signed_in(&app, "sam").await;
     let page = browse(&app, Method::GET, "/admin/ui/", &jar, &[]).await;
     let token = form_token(&page);
-    let out = browse(&app, Method::POST, "/admin/ui/logout", &jar, &[("csrfmiddlewaretoken", &token)]).await;
+    let out = browse(
+        &app,
+        Method::POST,
+        "/admin/ui/logout",
+        &jar,
+        &[("csrfmiddlewaretoken", &token)],
+    )
+    .await;
     assert_eq!(out.status, 303);
     assert_eq!(out.header("location"), Some("/login"));
     let cleared = out.header("set-cookie").unwrap();
-    assert!(cleared.starts_with("sessionid=;") && cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(
+        cleared.starts_with("sessionid=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
     assert_eq!(out.header("clear-site-data"), Some("\"cookies\""));
     let after = browse(&app, Method::GET, "/admin/ui/", &jar, &[]).await;
     assert_eq!(after.status, 302);
-    assert!(app.audit_events().await.iter().any(|e| e.event == EventKind::Logout && e.username == "sam"));
+    assert!(app
+        .audit_events()
+        .await
+        .iter()
+        .any(|e| e.event == EventKind::Logout && e.username == "sam"));
 }
 
 /// Counts the store calls a request makes (reads; the audit writer's and
@@ -480,7 +850,10 @@ impl UserStore for Counting {
         self.hit();
         self.users.user_by_id(id).await
     }
-    async fn credentials_by_username(&self, username: &str) -> Result<Option<UserCredentials>, StoreError> {
+    async fn credentials_by_username(
+        &self,
+        username: &str,
+    ) -> Result<Option<UserCredentials>, StoreError> {
         self.hit();
         self.users.credentials_by_username(username).await
     }
@@ -490,7 +863,12 @@ impl UserStore for Counting {
     async fn set_last_login(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
         self.users.set_last_login(id, at).await
     }
-    async fn list_users(&self, search: Option<&str>, offset: u64, limit: u64) -> Result<UserPage, StoreError> {
+    async fn list_users(
+        &self,
+        search: Option<&str>,
+        offset: u64,
+        limit: u64,
+    ) -> Result<UserPage, StoreError> {
         self.hit();
         self.users.list_users(search, offset, limit).await
     }
@@ -509,19 +887,38 @@ impl SessionStore for Counting {
     async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
         self.sessions.create_session(new).await
     }
-    async fn find_session(&self, digest: &KeyDigest, now: OffsetDateTime, idle: time::Duration) -> Result<Option<(SessionRecord, User)>, StoreError> {
+    async fn find_session(
+        &self,
+        digest: &KeyDigest,
+        now: OffsetDateTime,
+        idle: time::Duration,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
         self.hit();
         self.sessions.find_session(digest, now, idle).await
     }
-    async fn list_sessions(&self, user_id: i64, now: OffsetDateTime, idle: time::Duration) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn list_sessions(
+        &self,
+        user_id: i64,
+        now: OffsetDateTime,
+        idle: time::Duration,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
         self.hit();
         self.sessions.list_sessions(user_id, now, idle).await
     }
-    async fn count_live_sessions(&self, now: OffsetDateTime, idle: time::Duration) -> Result<u64, StoreError> {
+    async fn count_live_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle: time::Duration,
+    ) -> Result<u64, StoreError> {
         self.hit();
         self.sessions.count_live_sessions(now, idle).await
     }
-    async fn rotate_session(&self, id: i64, digest: &KeyDigest, at: Option<OffsetDateTime>) -> Result<bool, StoreError> {
+    async fn rotate_session(
+        &self,
+        id: i64,
+        digest: &KeyDigest,
+        at: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
         self.hit();
         self.sessions.rotate_session(id, digest, at).await
     }
@@ -540,11 +937,19 @@ impl SessionStore for Counting {
         self.hit();
         self.sessions.delete_session(id, owner).await
     }
-    async fn delete_user_sessions(&self, user_id: i64, except: Option<i64>) -> Result<u64, StoreError> {
+    async fn delete_user_sessions(
+        &self,
+        user_id: i64,
+        except: Option<i64>,
+    ) -> Result<u64, StoreError> {
         self.hit();
         self.sessions.delete_user_sessions(user_id, except).await
     }
-    async fn purge_expired_sessions(&self, now: OffsetDateTime, idle: time::Duration) -> Result<u64, StoreError> {
+    async fn purge_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle: time::Duration,
+    ) -> Result<u64, StoreError> {
         self.sessions.purge_expired_sessions(now, idle).await
     }
 }
@@ -561,7 +966,12 @@ impl AuditStore for Counting {
         self.hit();
         self.audit.query(q).await
     }
-    async fn event_counts(&self, kinds: &[EventKind], since: OffsetDateTime, bucket: std::time::Duration) -> Result<Vec<EventCount>, StoreError> {
+    async fn event_counts(
+        &self,
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+        bucket: std::time::Duration,
+    ) -> Result<Vec<EventCount>, StoreError> {
         self.hit();
         self.audit.event_counts(kinds, since, bucket).await
     }
@@ -617,11 +1027,26 @@ async fn the_user_list_and_the_audit_log_make_a_fixed_number_of_store_queries() 
         }
         let jar = signed_in(&app, "root").await;
         let list = calls_of(&app, &calls, &jar, "/admin/ui/users").await;
-        let searched = calls_of(&app, &calls, &jar, "/admin/ui/users?q=user&staff=no&active=yes&page=2").await;
+        let searched = calls_of(
+            &app,
+            &calls,
+            &jar,
+            "/admin/ui/users?q=user&staff=no&active=yes&page=2",
+        )
+        .await;
         let audit = calls_of(&app, &calls, &jar, "/admin/ui/audit").await;
-        let filtered = calls_of(&app, &calls, &jar, "/admin/ui/audit?event=user_created&page=2").await;
+        let filtered = calls_of(
+            &app,
+            &calls,
+            &jar,
+            "/admin/ui/audit?event=user_created&page=2",
+        )
+        .await;
         let page = text(&browse(&app, Method::GET, "/admin/ui/users", &jar, &[]).await);
-        assert_eq!(page.matches("<a href=\"/admin/ui/users/").count() as u64, page_size.min(users + 1));
+        assert_eq!(
+            page.matches("<a href=\"/admin/ui/users/").count() as u64,
+            page_size.min(users + 1)
+        );
         seen.push((list, searched, audit, filtered));
     }
     // The session, then one listing (its count and its page): two calls,
