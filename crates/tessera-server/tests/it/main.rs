@@ -5,6 +5,7 @@
 
 mod admin;
 mod admin_ui;
+mod admin_ui_browser;
 mod audit;
 mod audit_volume;
 mod browser;
