@@ -113,6 +113,8 @@ pub(crate) struct Chart {
 pub(crate) const CHART_HEIGHT: u32 = 120;
 const BAR_WIDTH: u32 = 8;
 const GROUP_WIDTH: u32 = 2 * BAR_WIDTH + 6;
+/// Room left and right for the labels, which are centred on their bars.
+const MARGIN: u32 = 16;
 
 impl Chart {
     /// A chart of `buckets`: `(label, logins, failed logins)`, a label drawn
@@ -140,7 +142,7 @@ impl Chart {
             .map(|(i, (label, ok, failed))| {
                 total_ok += ok;
                 total_failed += failed;
-                let x = u32::try_from(i).unwrap_or(0) * GROUP_WIDTH + 2;
+                let x = u32::try_from(i).unwrap_or(0) * GROUP_WIDTH + MARGIN;
                 let (h_ok, h_failed) = (scale(ok), scale(failed));
                 Bar {
                     label,
@@ -157,7 +159,7 @@ impl Chart {
                 }
             })
             .collect::<Vec<_>>();
-        let width = u32::try_from(bars.len()).unwrap_or(0) * GROUP_WIDTH + 4;
+        let width = u32::try_from(bars.len()).unwrap_or(0) * GROUP_WIDTH + 2 * MARGIN;
         Chart {
             id,
             title,
