@@ -317,13 +317,21 @@ impl AuditStore for SqlStore {
         }
         let length = i64::try_from(bucket.as_micros()).unwrap_or(i64::MAX).max(1);
         let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
-        // Integer division on both backends (the operands are BIGINT).
+        let kinds_in = marks.join(", ");
+        // Rows counted from the (event, time, id) index alone, then each
+        // aggregated row's count beyond its one row (few rows, found through
+        // the partial index on aggregate_key). Integer division on both
+        // backends: the operands are BIGINT.
         let sql = format!(
-            "SELECT event, (time - $1) / $2 AS bucket, \
-             CAST(SUM(COALESCE(aggregate_count, 1)) AS BIGINT) AS n \
-             FROM tessera_audit WHERE time >= $1 AND event IN ({}) \
-             GROUP BY event, bucket",
-            marks.join(", ")
+            "SELECT event, (time - $1) / $2 AS bucket, CAST(count(*) AS BIGINT) AS n \
+             FROM tessera_audit WHERE event IN ({kinds_in}) AND time >= $1 \
+             GROUP BY event, bucket \
+             UNION ALL \
+             SELECT event, (time - $1) / $2 AS bucket, \
+             CAST(SUM(aggregate_count - 1) AS BIGINT) AS n \
+             FROM tessera_audit WHERE aggregate_key IS NOT NULL \
+             AND event IN ({kinds_in}) AND time >= $1 \
+             GROUP BY event, bucket"
         );
         let since = ceil_micros(since);
         let rows: Vec<(String, i64, i64)> = with_pool!(self, pool => {
@@ -334,17 +342,27 @@ impl AuditStore for SqlStore {
             query.fetch_all(pool).await
         })
         .map_err(store_error)?;
-        rows.into_iter()
-            .map(|(event, bucket, n)| {
-                Ok(EventCount {
-                    event: event.parse().map_err(|_| {
-                        StoreError::Other(format!("unknown audit event kind {event:?}").into())
-                    })?,
-                    bucket: u64::try_from(bucket).unwrap_or(0),
-                    count: u64::try_from(n).unwrap_or(0),
-                })
-            })
-            .collect()
+        let mut counts: Vec<EventCount> = Vec::new();
+        for (event, bucket, n) in rows {
+            let event = event.parse().map_err(|_| {
+                StoreError::Other(format!("unknown audit event kind {event:?}").into())
+            })?;
+            let bucket = u64::try_from(bucket).unwrap_or(0);
+            let n = u64::try_from(n).unwrap_or(0);
+            match counts
+                .iter_mut()
+                .find(|c| c.event == event && c.bucket == bucket)
+            {
+                Some(count) => count.count += n,
+                None => counts.push(EventCount {
+                    event,
+                    bucket,
+                    count: n,
+                }),
+            }
+        }
+        counts.retain(|c| c.count > 0);
+        Ok(counts)
     }
 
     async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
