@@ -3,7 +3,7 @@
 
 mod account;
 mod admin;
-pub mod admin_ui;
+mod admin_ui;
 pub(crate) mod cors;
 mod events;
 pub(crate) mod hosts;
