@@ -106,7 +106,7 @@ pub fn failure(reason: &str) -> ApiError {
 /// address and route: it carries no user) before the 403.
 pub async fn enforce(parts: &Parts, tessera: &Tessera) -> Result<(), ApiError> {
     let cookie = cookies::read(&parts.headers, &tessera.settings().csrf_cookie);
-    enforce_with(parts, tessera, cookie).await
+    enforce_with(parts, tessera, cookie, None).await
 }
 
 /// [`enforce`] for a request authenticated by `session`: under
@@ -121,7 +121,24 @@ pub async fn enforce_for_session(
         return enforce(parts, tessera).await;
     }
     let secret = session_secret(session).map(|s| s.expose().to_owned());
-    enforce_with(parts, tessera, secret).await
+    enforce_with(parts, tessera, secret, None).await
+}
+
+/// [`enforce_for_session`] for an HTML form post: the token may come in the
+/// form's `csrfmiddlewaretoken` field (`form_token`), as Django reads
+/// `request.POST` before the `X-CSRFToken` header.
+pub async fn enforce_form_for_session(
+    parts: &Parts,
+    tessera: &Tessera,
+    session: &SessionRecord,
+    form_token: Option<&str>,
+) -> Result<(), ApiError> {
+    let secret = if tessera.settings().csrf_use_sessions {
+        session_secret(session).map(|s| s.expose().to_owned())
+    } else {
+        cookies::read(&parts.headers, &tessera.settings().csrf_cookie)
+    };
+    enforce_with(parts, tessera, secret, form_token).await
 }
 
 /// Whether a browser marked the request as coming from another site.
@@ -137,6 +154,7 @@ async fn enforce_with(
     parts: &Parts,
     tessera: &Tessera,
     secret: Option<String>,
+    form_token: Option<&str>,
 ) -> Result<(), ApiError> {
     let settings = tessera.settings();
     let request = CsrfRequest {
@@ -149,7 +167,7 @@ async fn enforce_with(
         // (Django passes either to the same `_check_token`).
         cookie: secret.as_deref(),
         header_token: parts.headers.get(HEADER).map(|v| v.as_bytes()),
-        form_token: None,
+        form_token,
     };
     let safe = SAFE_METHODS
         .iter()

@@ -78,6 +78,15 @@ impl AuditStore for SlowStore {
         self.inner.add_aggregated(entries).await
     }
 
+    async fn event_counts(
+        &self,
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+        bucket: std::time::Duration,
+    ) -> Result<Vec<tessera_core::audit::EventCount>, StoreError> {
+        self.inner.event_counts(kinds, since, bucket).await
+    }
+
     async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         self.inner.delete_events_before(before).await
     }

@@ -444,6 +444,12 @@ pub struct AuditQuery {
     pub event: Option<EventKind>,
     /// Only events at or after this time (inclusive).
     pub since: Option<OffsetDateTime>,
+    /// Only events before this time (exclusive).
+    pub until: Option<OffsetDateTime>,
+    /// Only events with exactly this username (actual or attempted).
+    pub username: Option<String>,
+    /// Only events from exactly this client address.
+    pub ip: Option<String>,
     /// Events to skip, newest first.
     pub offset: u64,
     /// The most events to return.
@@ -457,6 +463,9 @@ impl Default for AuditQuery {
             user: None,
             event: None,
             since: None,
+            until: None,
+            username: None,
+            ip: None,
             offset: 0,
             limit: u64::MAX,
         }
@@ -469,6 +478,15 @@ impl AuditQuery {
         self.user.is_none_or(|user| record.user == Some(user))
             && self.event.is_none_or(|event| record.event == event)
             && self.since.is_none_or(|since| record.time >= since)
+            && self.until.is_none_or(|until| record.time < until)
+            && self
+                .username
+                .as_deref()
+                .is_none_or(|name| record.username == name)
+            && self
+                .ip
+                .as_deref()
+                .is_none_or(|ip| record.ip.as_deref() == Some(ip))
     }
 }
 
@@ -479,6 +497,19 @@ pub struct AuditPage {
     pub count: u64,
     /// This page's events, newest first (time descending, then id descending).
     pub events: Vec<AuditRecord>,
+}
+
+/// How many events of one kind fell in one bucket of time
+/// ([`AuditStore::event_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventCount {
+    /// The kind.
+    pub event: EventKind,
+    /// The bucket's number: `0` starts at the query's `since`, each is one
+    /// `bucket` long.
+    pub bucket: u64,
+    /// How many events: an aggregated row counts its count.
+    pub count: u64,
 }
 
 /// The audit trail. Append-only: events are never changed, except that an
@@ -497,6 +528,16 @@ pub trait AuditStore: Send + Sync + 'static {
     /// aggregated row lists its count in `detail` as `"count"`
     /// ([`with_count`]).
     async fn query(&self, q: &AuditQuery) -> Result<AuditPage, StoreError>;
+    /// How many events of each of `kinds` happened in each `bucket`-long
+    /// stretch of time from `since` (inclusive) on, an aggregated row counting
+    /// its count; buckets without events are left out. One query, for the
+    /// admin overview's charts.
+    async fn event_counts(
+        &self,
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+        bucket: std::time::Duration,
+    ) -> Result<Vec<EventCount>, StoreError>;
     /// Adds each entry's count to its aggregated row ([`AggregatedEvents::key`]),
     /// inserting the row ([`AggregatedEvents::row`]) when there is none yet;
     /// all in one transaction. Entries of one key are summed, and writers

@@ -189,6 +189,9 @@ impl<S: UserStore> UserStore for Cached<S> {
     ) -> Result<UserPage, StoreError> {
         self.inner.list_users(search, offset, limit).await
     }
+    async fn query_users(&self, q: &crate::store::UserQuery) -> Result<UserPage, StoreError> {
+        self.inner.query_users(q).await
+    }
     async fn count_password_schemes(
         &self,
     ) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
@@ -225,6 +228,9 @@ impl<S: TokenStore> TokenStore for Cached<S> {
             self.tokens.put(*digest, found.clone(), generation);
         }
         Ok(found)
+    }
+    async fn count_live_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.inner.count_live_tokens(now).await
     }
     async fn list_tokens(
         &self,
@@ -310,6 +316,13 @@ impl<S: SessionStore> SessionStore for Cached<S> {
         idle: time::Duration,
     ) -> Result<Vec<SessionRecord>, StoreError> {
         self.inner.list_sessions(user_id, now, idle).await
+    }
+    async fn count_live_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<u64, StoreError> {
+        self.inner.count_live_sessions(now, idle_timeout).await
     }
     async fn rotate_session(
         &self,

@@ -54,6 +54,35 @@ pub struct UserPage {
     pub users: Vec<User>,
 }
 
+/// Which users to list, and which page of them (the admin pages' filters).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// Only users whose username or e-mail contains this (case-insensitive).
+    pub search: Option<String>,
+    /// Only users with this `is_staff`.
+    pub is_staff: Option<bool>,
+    /// Only users with this `is_active`.
+    pub is_active: Option<bool>,
+    /// Only users with one of these ids (an empty list matches nobody).
+    pub ids: Option<Vec<i64>>,
+    /// Users to skip, by id.
+    pub offset: u64,
+    /// The most users to return.
+    pub limit: u64,
+}
+
+impl UserQuery {
+    /// Whether `user` passes the filters (not the paging).
+    pub fn matches(&self, user: &User) -> bool {
+        let needle = self.search.as_deref().map(str::to_lowercase);
+        needle.is_none_or(|n| {
+            user.username.to_lowercase().contains(&n) || user.email.to_lowercase().contains(&n)
+        }) && self.is_staff.is_none_or(|s| user.is_staff == s)
+            && self.is_active.is_none_or(|a| user.is_active == a)
+            && self.ids.as_ref().is_none_or(|ids| ids.contains(&user.id))
+    }
+}
+
 /// Users and their password hashes.
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
@@ -78,6 +107,10 @@ pub trait UserStore: Send + Sync + 'static {
         offset: u64,
         limit: u64,
     ) -> Result<UserPage, StoreError>;
+    /// The users that match `q`'s filters ([`UserQuery::matches`]), ordered by
+    /// id, `q.limit` from `q.offset`, with how many match: two queries
+    /// whatever the page's size.
+    async fn query_users(&self, q: &UserQuery) -> Result<UserPage, StoreError>;
     /// How many users hold a password hash of each scheme, by
     /// [`scheme_name_of`](crate::password::django::scheme_name_of): Tessera's
     /// own, each of Django's still waiting for its user's next login,
@@ -115,6 +148,8 @@ pub trait TokenStore: Send + Sync + 'static {
         user_id: i64,
         now: OffsetDateTime,
     ) -> Result<Vec<TokenRecord>, StoreError>;
+    /// How many tokens of every user are live at `now` ([`TokenRecord::is_live`]).
+    async fn count_live_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
     /// Deletes a token; with `owner`, only if that user owns it. Whether one was deleted.
     async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError>;
     /// Deletes every token of a user but `except`; how many.
@@ -171,6 +206,12 @@ pub trait SessionStore: Send + Sync + 'static {
         now: OffsetDateTime,
         idle_timeout: time::Duration,
     ) -> Result<Vec<SessionRecord>, StoreError>;
+    /// How many sessions of every user are live at `now`.
+    async fn count_live_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<u64, StoreError>;
     /// Gives the session a new id (Django's `cycle_key`), keeping its row, and
     /// sets `authenticated_at` when given. Whether the session existed.
     async fn rotate_session(

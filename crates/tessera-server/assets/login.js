@@ -115,6 +115,26 @@
     }
   }
 
+  /** The `next` of the page's address when it is a path on this server:
+   * one leading `/` (not `//` or `/\`, which browsers read as another
+   * host), no backslash or control character, and the same origin once
+   * resolved; else null. The server builds `next` with the same rule. */
+  function safeNext() {
+    const next = new URLSearchParams(window.location.search).get('next');
+    if (!next || next[0] !== '/' || next[1] === '/' || next[1] === '\\') {
+      return null;
+    }
+    if (/[\\\u0000-\u001f\u007f]/.test(next)) {
+      return null;
+    }
+    try {
+      const url = new URL(next, window.location.origin);
+      return url.origin === window.location.origin ? url.pathname + url.search + url.hash : null;
+    } catch (_) {
+      return null;
+    }
+  }
+
   /** Runs an action with its button disabled; a thrown error is shown. */
   async function busy(button, action) {
     button.disabled = true;
@@ -143,6 +163,12 @@
         return;
       }
       $('password').value = '';
+      // Back to the page that sent the user here, if it is one of ours.
+      const next = safeNext();
+      if (next) {
+        window.location.assign(next);
+        return;
+      }
       // The CSRF secret was rotated at login: later requests read the new cookie.
       await refresh();
     });

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use sqlx::FromRow;
 use tessera_core::audit::{
     merge_by_key, with_count, AggregatedEvents, AuditPage, AuditQuery, AuditRecord, AuditStore,
-    NewAuditEvent,
+    EventCount, EventKind, NewAuditEvent,
 };
 use tessera_core::clock::from_micros;
 use tessera_core::store::StoreError;
@@ -185,18 +185,20 @@ macro_rules! insert_events {
 pub(crate) use insert_events;
 
 /// `" WHERE ..."` for the filters of `q` that are set (or nothing), with
-/// parameters numbered from `$1` in the order user, event, since; and how
-/// many parameters it takes.
+/// parameters numbered from `$1` in the order user, event, since, until,
+/// username, ip; and how many parameters it takes.
 fn where_clause(q: &AuditQuery) -> (String, usize) {
     let mut clauses = Vec::new();
-    if q.user.is_some() {
-        clauses.push(format!("user_id = ${}", clauses.len() + 1));
-    }
-    if q.event.is_some() {
-        clauses.push(format!("event = ${}", clauses.len() + 1));
-    }
-    if q.since.is_some() {
-        clauses.push(format!("time >= ${}", clauses.len() + 1));
+    let filters = [
+        (q.user.is_some(), "user_id ="),
+        (q.event.is_some(), "event ="),
+        (q.since.is_some(), "time >="),
+        (q.until.is_some(), "time <"),
+        (q.username.is_some(), "username ="),
+        (q.ip.is_some(), "ip ="),
+    ];
+    for (_, test) in filters.iter().filter(|(set, _)| *set) {
+        clauses.push(format!("{test} ${}", clauses.len() + 1));
     }
     if clauses.is_empty() {
         (String::new(), 0)
@@ -218,6 +220,16 @@ macro_rules! bind_filters {
         }
         if let Some(since) = $q.since {
             query = query.bind(ceil_micros(since));
+        }
+        if let Some(until) = $q.until {
+            // `time < until` for whole microseconds: `time < ceil(until)`.
+            query = query.bind(ceil_micros(until));
+        }
+        if let Some(username) = &$q.username {
+            query = query.bind(username.as_str());
+        }
+        if let Some(ip) = &$q.ip {
+            query = query.bind(ip.as_str());
         }
         query
     }};
@@ -294,6 +306,65 @@ impl AuditStore for SqlStore {
         .map_err(store_error)
     }
 
+    async fn event_counts(
+        &self,
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+        bucket: std::time::Duration,
+    ) -> Result<Vec<EventCount>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        let length = i64::try_from(bucket.as_micros()).unwrap_or(i64::MAX).max(1);
+        let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+        let kinds_in = marks.join(", ");
+        // Rows counted from the (event, time, id) index alone, then each
+        // aggregated row's count beyond its one row (few rows, found through
+        // the partial index on aggregate_key). Integer division on both
+        // backends: the operands are BIGINT.
+        let sql = format!(
+            "SELECT event, (time - $1) / $2 AS bucket, CAST(count(*) AS BIGINT) AS n \
+             FROM tessera_audit WHERE event IN ({kinds_in}) AND time >= $1 \
+             GROUP BY event, bucket \
+             UNION ALL \
+             SELECT event, (time - $1) / $2 AS bucket, \
+             CAST(SUM(aggregate_count - 1) AS BIGINT) AS n \
+             FROM tessera_audit WHERE aggregate_key IS NOT NULL \
+             AND event IN ({kinds_in}) AND time >= $1 \
+             GROUP BY event, bucket"
+        );
+        let since = ceil_micros(since);
+        let rows: Vec<(String, i64, i64)> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(&sql).bind(since).bind(length);
+            for kind in kinds {
+                query = query.bind(kind.as_str());
+            }
+            query.fetch_all(pool).await
+        })
+        .map_err(store_error)?;
+        let mut counts: Vec<EventCount> = Vec::new();
+        for (event, bucket, n) in rows {
+            let event = event.parse().map_err(|_| {
+                StoreError::Other(format!("unknown audit event kind {event:?}").into())
+            })?;
+            let bucket = u64::try_from(bucket).unwrap_or(0);
+            let n = u64::try_from(n).unwrap_or(0);
+            match counts
+                .iter_mut()
+                .find(|c| c.event == event && c.bucket == bucket)
+            {
+                Some(count) => count.count += n,
+                None => counts.push(EventCount {
+                    event,
+                    bucket,
+                    count: n,
+                }),
+            }
+        }
+        counts.retain(|c| c.count > 0);
+        Ok(counts)
+    }
+
     async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
         // `time < before` for a stored whole microsecond `time`.
         let before = ceil_micros(before);
@@ -352,7 +423,6 @@ impl AuditStore for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tessera_core::audit::EventKind;
     use tessera_core::clock::to_micros;
     use time::macros::datetime;
 

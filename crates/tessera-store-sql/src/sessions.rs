@@ -40,6 +40,10 @@ const LIST_SESSIONS: &str = concat!(
      ORDER BY created, id"
 );
 
+/// The live sessions of every user, as [`LIST_SESSIONS`] tells them.
+const COUNT_LIVE_SESSIONS: &str =
+    "SELECT count(*) FROM tessera_sessions WHERE expires > $1 AND last_seen > $2";
+
 const ROTATE_SESSION: &str = "UPDATE tessera_sessions \
      SET digest = $2, authenticated_at = COALESCE($3, authenticated_at) WHERE id = $1";
 
@@ -163,6 +167,23 @@ impl SessionStore for SqlStore {
         })
         .map_err(store_error)?;
         rows.into_iter().map(SessionRow::into_record).collect()
+    }
+
+    async fn count_live_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_timeout: Duration,
+    ) -> Result<u64, StoreError> {
+        let bounds = Bounds::at(now, idle_timeout);
+        let count: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar(COUNT_LIVE_SESSIONS)
+                .bind(bounds.now)
+                .bind(bounds.cutoff)
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(store_error)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// A `new_digest` already stored is [`StoreError::Conflict`], and the

@@ -84,6 +84,10 @@ const LIST_TOKENS: &str = concat!(
      AND (grace_until IS NULL OR grace_until > $2) ORDER BY created, id"
 );
 
+/// The live tokens of every user, as [`LIST_TOKENS`] tells them.
+const COUNT_LIVE_TOKENS: &str = "SELECT count(*) FROM tessera_tokens \
+     WHERE (expires IS NULL OR expires > $1) AND (grace_until IS NULL OR grace_until > $1)";
+
 pub(crate) const DELETE_TOKEN: &str =
     "DELETE FROM tessera_tokens WHERE id = $1 AND ($2 IS NULL OR user_id = $2)";
 
@@ -222,6 +226,17 @@ impl TokenStore for SqlStore {
         })
         .map_err(store_error)?;
         rows.into_iter().map(TokenRow::into_record).collect()
+    }
+
+    async fn count_live_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let count: i64 = with_pool!(self, pool => {
+            sqlx::query_scalar(COUNT_LIVE_TOKENS)
+                .bind(to_micros(now))
+                .fetch_one(pool)
+                .await
+        })
+        .map_err(store_error)?;
+        Ok(u64::try_from(count).unwrap_or(0))
     }
 
     async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {

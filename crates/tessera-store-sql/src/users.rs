@@ -7,7 +7,7 @@ use crate::rows::{
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::clock::to_micros;
-use tessera_core::store::{StoreError, UserCredentials, UserPage, UserStore};
+use tessera_core::store::{StoreError, UserCredentials, UserPage, UserQuery, UserStore};
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
 use time::OffsetDateTime;
@@ -260,6 +260,61 @@ impl UserStore for SqlStore {
             .collect())
     }
 
+    async fn query_users(&self, q: &UserQuery) -> Result<UserPage, StoreError> {
+        if q.ids.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(UserPage {
+                count: 0,
+                users: Vec::new(),
+            });
+        }
+        let (filter, params) = user_where_clause(q);
+        let count_sql = format!("SELECT count(*) FROM tessera_users{filter}");
+        let page_sql = format!(
+            "SELECT {} FROM tessera_users{filter} ORDER BY id LIMIT ${} OFFSET ${}",
+            user_columns!(),
+            params + 1,
+            params + 2
+        );
+        let pattern = q.search.as_deref().map(contains_pattern);
+        macro_rules! bind_user_filters {
+            ($query:expr) => {{
+                let mut query = $query;
+                if let Some(pattern) = &pattern {
+                    query = query.bind(pattern.as_str());
+                }
+                if let Some(staff) = q.is_staff {
+                    query = query.bind(staff);
+                }
+                if let Some(active) = q.is_active {
+                    query = query.bind(active);
+                }
+                for id in q.ids.iter().flatten() {
+                    query = query.bind(*id);
+                }
+                query
+            }};
+        }
+        let (count, rows): (i64, Vec<UserRow>) = with_pool!(self, pool => {
+            let count = bind_user_filters!(sqlx::query_scalar(&count_sql))
+                .fetch_one(pool)
+                .await;
+            match count {
+                Ok(count) => bind_user_filters!(sqlx::query_as(&page_sql))
+                    .bind(clamp(q.limit))
+                    .bind(clamp(q.offset))
+                    .fetch_all(pool)
+                    .await
+                    .map(|rows| (count, rows)),
+                Err(e) => Err(e),
+            }
+        })
+        .map_err(store_error)?;
+        Ok(UserPage {
+            count: u64::try_from(count).unwrap_or(0),
+            users: rows.into_iter().map(User::from).collect(),
+        })
+    }
+
     async fn list_users(
         &self,
         search: Option<&str>,
@@ -288,6 +343,38 @@ impl UserStore for SqlStore {
             count: u64::try_from(count).unwrap_or(0),
             users: fold_user_groups(rows),
         })
+    }
+}
+
+/// `" WHERE ..."` for the filters of `q` that are set, parameters numbered
+/// from `$1` in the order search, is_staff, is_active, ids; and how many.
+fn user_where_clause(q: &UserQuery) -> (String, usize) {
+    let mut clauses = Vec::new();
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if q.search.is_some() {
+        let p = next();
+        clauses.push(format!(
+            "(lower(username) LIKE lower({p}) ESCAPE '\\' OR lower(email) LIKE lower({p}) ESCAPE '\\')"
+        ));
+    }
+    if q.is_staff.is_some() {
+        clauses.push(format!("is_staff = {}", next()));
+    }
+    if q.is_active.is_some() {
+        clauses.push(format!("is_active = {}", next()));
+    }
+    if let Some(ids) = &q.ids {
+        let marks: Vec<String> = ids.iter().map(|_| next()).collect();
+        clauses.push(format!("id IN ({})", marks.join(", ")));
+    }
+    if clauses.is_empty() {
+        (String::new(), 0)
+    } else {
+        (format!(" WHERE {}", clauses.join(" AND ")), n)
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tessera_core::audit::EventKind;
 use tessera_core::audit::{
     merge_by_key, with_count, AggregatedEvents, AuditPage, AuditQuery, AuditRecord, AuditStore,
-    NewAuditEvent,
+    EventCount, NewAuditEvent,
 };
 use tessera_core::audited::{
     event_for_new_token, event_for_new_user, AuditedWrites, LoginWrite, LoginWritten, Rotated,
@@ -21,7 +21,7 @@ use tessera_core::import::{
 };
 use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::store::{
-    Health, SessionStore, StoreError, TokenStore, UserCredentials, UserPage, UserStore,
+    Health, SessionStore, StoreError, TokenStore, UserCredentials, UserPage, UserQuery, UserStore,
 };
 use tessera_core::throttle::LoginUnlockStore;
 use tessera_core::token::{KeyDigest, NewToken, TokenRecord};
@@ -307,6 +307,27 @@ impl UserStore for MemoryStore {
         Ok(counts)
     }
 
+    async fn query_users(&self, q: &UserQuery) -> Result<UserPage, StoreError> {
+        let state = self.lock();
+        let matching: Vec<&User> = state
+            .users
+            .values()
+            .map(|(u, _)| u)
+            .filter(|u| q.matches(u))
+            .collect();
+        let skip = usize::try_from(q.offset).unwrap_or(usize::MAX);
+        let take = usize::try_from(q.limit).unwrap_or(usize::MAX);
+        Ok(UserPage {
+            count: matching.len() as u64,
+            users: matching
+                .into_iter()
+                .skip(skip)
+                .take(take)
+                .cloned()
+                .collect(),
+        })
+    }
+
     async fn list_users(
         &self,
         search: Option<&str>,
@@ -382,6 +403,15 @@ impl TokenStore for MemoryStore {
             .collect();
         tokens.sort_by_key(|t| (t.created, t.id));
         Ok(tokens)
+    }
+
+    async fn count_live_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .tokens
+            .values()
+            .filter(|(_, t)| t.is_live(now))
+            .count() as u64)
     }
 
     async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
@@ -520,6 +550,19 @@ impl SessionStore for MemoryStore {
         Ok(sessions)
     }
 
+    async fn count_live_sessions(
+        &self,
+        now: OffsetDateTime,
+        idle_timeout: time::Duration,
+    ) -> Result<u64, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .sessions
+            .values()
+            .filter(|(_, s)| s.is_live(now, idle_timeout))
+            .count() as u64)
+    }
+
     async fn rotate_session(
         &self,
         id: i64,
@@ -623,6 +666,43 @@ impl AuditStore for MemoryStore {
             state.aggregates.insert(key, (id, detail, count));
         }
         Ok(())
+    }
+
+    async fn event_counts(
+        &self,
+        kinds: &[EventKind],
+        since: OffsetDateTime,
+        bucket: std::time::Duration,
+    ) -> Result<Vec<EventCount>, StoreError> {
+        let state = self.lock();
+        let length = i128::try_from(bucket.as_nanos())
+            .unwrap_or(i128::MAX)
+            .max(1_000);
+        let mut counts: BTreeMap<(EventKind, u64), u64> = BTreeMap::new();
+        for record in state
+            .audit
+            .iter()
+            .filter(|r| r.time >= since && kinds.contains(&r.event))
+        {
+            let n = (record.time - since).whole_nanoseconds() / length;
+            let count = record
+                .detail
+                .get("count")
+                .and_then(serde_json::Value::as_u64)
+                .filter(|_| state.aggregates.values().any(|(id, _, _)| *id == record.id))
+                .unwrap_or(1);
+            *counts
+                .entry((record.event, u64::try_from(n).unwrap_or(0)))
+                .or_default() += count;
+        }
+        Ok(counts
+            .into_iter()
+            .map(|((event, bucket), count)| EventCount {
+                event,
+                bucket,
+                count,
+            })
+            .collect())
     }
 
     async fn delete_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {

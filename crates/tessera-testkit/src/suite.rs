@@ -4069,3 +4069,198 @@ pub async fn count_password_schemes_by_prefix<S: Store>(store: &S) {
     let got: Vec<(&str, u64)> = counts.iter().map(|(k, v)| (k.as_str(), *v)).collect();
     assert_eq!(got, expected);
 }
+
+/// `query_users`: each filter, their combination, paging and the count.
+pub async fn query_users_filters_by_search_flags_and_ids<S: Store>(store: &S) {
+    use tessera_core::store::UserQuery;
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let carol = user(store, "carol").await;
+    let dave = user(store, "Dave_1").await;
+    let staff = UserUpdate {
+        is_staff: Some(true),
+        ..UserUpdate::default()
+    };
+    store
+        .update_user(bob.id, staff.clone())
+        .await
+        .expect("update");
+    store.update_user(dave.id, staff).await.expect("update");
+    let inactive = UserUpdate {
+        is_active: Some(false),
+        ..UserUpdate::default()
+    };
+    store.update_user(carol.id, inactive).await.expect("update");
+    let page = |q: UserQuery| async move {
+        let page = store.query_users(&q).await.expect("query_users");
+        let names: Vec<String> = page.users.into_iter().map(|u| u.username).collect();
+        (page.count, names)
+    };
+    let all = UserQuery {
+        limit: 100,
+        ..UserQuery::default()
+    };
+    let names = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    assert_eq!(
+        page(all.clone()).await,
+        (4, names(&["alice", "bob", "carol", "Dave_1"]))
+    );
+    let staff_only = UserQuery {
+        is_staff: Some(true),
+        ..all.clone()
+    };
+    assert_eq!(page(staff_only).await, (2, names(&["bob", "Dave_1"])));
+    let not_staff = UserQuery {
+        is_staff: Some(false),
+        ..all.clone()
+    };
+    assert_eq!(page(not_staff).await, (2, names(&["alice", "carol"])));
+    let inactive_only = UserQuery {
+        is_active: Some(false),
+        ..all.clone()
+    };
+    assert_eq!(page(inactive_only).await, (1, names(&["carol"])));
+    // Case-insensitive, `_` literal, combined with a flag.
+    let search = UserQuery {
+        search: Some("DAVE_".to_owned()),
+        is_staff: Some(true),
+        ..all.clone()
+    };
+    assert_eq!(page(search).await, (1, names(&["Dave_1"])));
+    let wildcard = UserQuery {
+        search: Some("_".to_owned()),
+        ..all.clone()
+    };
+    assert_eq!(page(wildcard).await, (1, names(&["Dave_1"])));
+    let by_email = UserQuery {
+        search: Some("BOB@EXAMPLE".to_owned()),
+        ..all.clone()
+    };
+    assert_eq!(page(by_email).await, (1, names(&["bob"])));
+    let ids = UserQuery {
+        ids: Some(vec![alice.id, dave.id, 999_999]),
+        ..all.clone()
+    };
+    assert_eq!(page(ids).await, (2, names(&["alice", "Dave_1"])));
+    let no_ids = UserQuery {
+        ids: Some(vec![]),
+        ..all.clone()
+    };
+    assert_eq!(page(no_ids).await, (0, vec![]));
+    let second = UserQuery {
+        offset: 1,
+        limit: 2,
+        ..all
+    };
+    assert_eq!(page(second).await, (4, names(&["bob", "carol"])));
+}
+
+/// `count_live_tokens` and `count_live_sessions` count every user's live ones.
+pub async fn live_tokens_and_sessions_are_counted<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    assert_eq!(store.count_live_tokens(T0).await.expect("count"), 0);
+    assert_eq!(store.count_live_sessions(T0, IDLE).await.expect("count"), 0);
+    token(store, new_token(alice.id, "a")).await;
+    token(
+        store,
+        NewToken {
+            expires: Some(T0 + Duration::hours(1)),
+            ..new_token(bob.id, "b")
+        },
+    )
+    .await;
+    assert_eq!(store.count_live_tokens(T0).await.expect("count"), 2);
+    let later = T0 + Duration::hours(1);
+    assert_eq!(store.count_live_tokens(later).await.expect("count"), 1);
+    session(store, new_session(alice.id)).await;
+    session(store, new_session(bob.id)).await;
+    assert_eq!(store.count_live_sessions(T0, IDLE).await.expect("count"), 2);
+    // Idle past the timeout: not live.
+    assert_eq!(
+        store.count_live_sessions(later, IDLE).await.expect("count"),
+        0
+    );
+}
+
+/// The username, address and `until` (exclusive) filters.
+pub async fn audit_query_filters_by_username_address_and_until<S: Store>(store: &S) {
+    let failed = EventKind::LoginFailed;
+    let e1 = append(store, new_event(T0, failed, None, "alice")).await;
+    let e2 = append(
+        store,
+        NewAuditEvent {
+            ip: Some("198.51.100.1".to_owned()),
+            ..new_event(T0 + Duration::seconds(1), failed, None, "alice")
+        },
+    )
+    .await;
+    let e3 = append(
+        store,
+        new_event(T0 + Duration::seconds(2), failed, None, "Alice"),
+    )
+    .await;
+    let q = |username: Option<&str>, ip: Option<&str>, until: Option<OffsetDateTime>| AuditQuery {
+        username: username.map(str::to_owned),
+        ip: ip.map(str::to_owned),
+        until,
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        audit_ids(store, q(Some("alice"), None, None)).await,
+        (2, vec![e2.id, e1.id])
+    );
+    assert_eq!(
+        audit_ids(store, q(None, Some("203.0.113.7"), None)).await,
+        (2, vec![e3.id, e1.id])
+    );
+    assert_eq!(
+        audit_ids(store, q(None, None, Some(T0 + Duration::seconds(2)))).await,
+        (2, vec![e2.id, e1.id])
+    );
+    assert_eq!(
+        audit_ids(store, q(Some("alice"), Some("198.51.100.1"), None)).await,
+        (1, vec![e2.id])
+    );
+    assert_eq!(audit_ids(store, q(None, None, Some(T0))).await, (0, vec![]));
+}
+
+/// `event_counts`: per kind and bucket from `since`, only the kinds asked
+/// for, an aggregated row counting its count.
+pub async fn event_counts_are_bucketed_by_kind_and_time<S: Store>(store: &S) {
+    let hour = std::time::Duration::from_secs(3600);
+    let ok = EventKind::LoginSucceeded;
+    let failed = EventKind::LoginFailed;
+    append(store, new_event(T0 - Duration::seconds(1), ok, None, "a")).await;
+    append(store, new_event(T0, ok, None, "a")).await;
+    append(store, new_event(T0 + Duration::minutes(59), ok, None, "a")).await;
+    append(store, new_event(T0 + Duration::minutes(60), ok, None, "a")).await;
+    append(store, new_event(T0 + Duration::hours(5), failed, None, "a")).await;
+    append(store, new_event(T0, EventKind::Logout, None, "a")).await;
+    let noise = NewAuditEvent {
+        ip: Some("203.0.113.9".to_owned()),
+        route: Some("/api/x".to_owned()),
+        ..NewAuditEvent::new(T0 + Duration::hours(5), failed)
+    };
+    store
+        .add_aggregated(vec![AggregatedEvents {
+            count: 4,
+            ..AggregatedEvents::new(noise, std::time::Duration::from_secs(60))
+        }])
+        .await
+        .expect("add_aggregated");
+    let mut counts: Vec<(EventKind, u64, u64)> = store
+        .event_counts(&[ok, failed], T0, hour)
+        .await
+        .expect("event_counts")
+        .into_iter()
+        .map(|c| (c.event, c.bucket, c.count))
+        .collect();
+    counts.sort();
+    assert_eq!(counts, vec![(ok, 0, 2), (ok, 1, 1), (failed, 5, 5)]);
+    assert!(store
+        .event_counts(&[], T0, hour)
+        .await
+        .expect("event_counts")
+        .is_empty());
+}

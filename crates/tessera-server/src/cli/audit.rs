@@ -59,6 +59,7 @@ pub(super) async fn run(config: Config, args: AuditArgs) -> anyhow::Result<()> {
         since: args.since,
         offset: 0,
         limit: args.limit,
+        ..AuditQuery::default()
     };
     let page = store.query(&query).await?;
     match args.format {

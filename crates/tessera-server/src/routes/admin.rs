@@ -342,6 +342,7 @@ async fn list_audit(
         since,
         offset: page.offset(),
         limit: page.size(),
+        ..AuditQuery::default()
     };
     let result = state.tessera.stores().audit.query(&audit_query).await?;
     let results = serde_json::to_value(result.events).unwrap_or_default();

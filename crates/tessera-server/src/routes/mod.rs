@@ -2,6 +2,7 @@
 //! wrong methods (405 with `Allow`) and hardening headers on every response.
 
 mod admin;
+mod admin_ui;
 pub(crate) mod cors;
 pub(crate) mod hosts;
 mod login_page;
@@ -37,7 +38,8 @@ pub fn app(state: AppState) -> Router {
     if private_here {
         routes = routes
             .merge(admin::routes(tessera))
-            .merge(unlock::routes(tessera));
+            .merge(unlock::routes(tessera))
+            .merge(admin_ui::routes());
     }
     routes = routes.merge(ops::routes());
     if private_here {
@@ -69,6 +71,7 @@ pub fn admin_app(state: AppState) -> Router {
     let routes = Routes::new()
         .merge(admin::routes(tessera))
         .merge(unlock::routes(tessera))
+        .merge(admin_ui::routes())
         .merge(ops::metrics_routes(tessera, true, None))
         .merge(ops::routes());
     finish(state, routes, None)

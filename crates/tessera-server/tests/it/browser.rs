@@ -90,6 +90,8 @@ impl Driver {
     async fn connect(&self) -> Client {
         let user_data = self.profile.path().join("chromium");
         let mut capabilities = serde_json::Map::new();
+        // The console, for the admin pages' test of CSP violations.
+        capabilities.insert("goog:loggingPrefs".to_owned(), json!({"browser": "ALL"}));
         capabilities.insert(
             "goog:chromeOptions".to_owned(),
             json!({

@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod admin;
+mod admin_ui;
+mod admin_ui_browser;
 mod audit;
 mod audit_volume;
 mod browser;

@@ -26,7 +26,7 @@ impl Jar {
     }
 
     /// Takes the cookies a response sets.
-    fn absorb(&mut self, reply: &Reply) {
+    pub(crate) fn absorb(&mut self, reply: &Reply) {
         for value in reply.headers.get_all("set-cookie") {
             let text = value.to_str().unwrap();
             let (pair, _) = text.split_once(';').unwrap_or((text, ""));
