@@ -13,7 +13,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::PasswordHasher;
-use tessera_core::throttle::{LoginGuard, LoginPolicy, MemoryThrottleStore, Rate, ThrottleStore};
+use tessera_core::throttle::{
+    LoginAttemptStore, LoginGuard, LoginPolicy, MemoryLoginAttemptStore, MemoryThrottleStore, Rate,
+    ThrottleStore,
+};
 use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, Stores, SystemClock};
 
@@ -150,16 +153,38 @@ impl Tessera {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        Self::with_counters(
+            stores,
+            hasher,
+            settings,
+            clock,
+            Arc::new(MemoryThrottleStore::new()),
+            Arc::new(MemoryLoginAttemptStore::new()),
+        )
+    }
+
+    /// [`Tessera::with_clock`] with the throttles' windows in `throttle` and
+    /// login protection's failure records in `login_attempts`: stores that
+    /// several processes share (PostgreSQL, Redis) make them count as one.
+    /// [`Tessera::with_clock`] keeps both in this process's memory.
+    pub fn with_counters(
+        stores: Stores,
+        hasher: PasswordHasher,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        throttle: Arc<dyn ThrottleStore>,
+        login_attempts: Arc<dyn LoginAttemptStore>,
+    ) -> Self {
         let auditor = Auditor::with_settings(stores.audit.clone(), settings.audit);
         let mut metrics = Metrics::new(hasher.clone());
         metrics.register_auditor(auditor.clone());
         Tessera {
             inner: Arc::new(Inner {
                 auditor,
-                throttle_store: Arc::new(MemoryThrottleStore::new()),
+                throttle_store: throttle,
                 // Unlocks made by other processes (the CLI, other servers)
                 // are read from the store when a username is found locked.
-                login_guard: LoginGuard::in_memory(settings.login_policy)
+                login_guard: LoginGuard::new(login_attempts, settings.login_policy)
                     .with_unlocks(stores.unlocks.clone()),
                 alerts: Alerts::new(settings.alert_policy, settings.alert_sink.clone()),
                 metrics,

@@ -119,6 +119,16 @@ impl Decision {
         }
     }
 
+    /// A refusal of a request at `now` by a window that ends at `ends`
+    /// (microseconds since the Unix epoch): the wait rounded up to whole
+    /// seconds, at least one (for backends that apply
+    /// [`ThrottleWindow::hit`] in their own language).
+    pub fn refused_until(ends: i64, now: OffsetDateTime) -> Decision {
+        Decision::Refused {
+            wait: wait_from_micros(ends.saturating_sub(to_micros(now))),
+        }
+    }
+
     /// The stricter of two decisions: refused if either is, with the longer
     /// wait (DRF reports the longest wait of the throttles that refused).
     pub fn stricter(self, other: Decision) -> Decision {
