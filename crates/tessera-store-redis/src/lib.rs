@@ -49,6 +49,7 @@ pub const DEFAULT_PREFIX: &str = "tessera:";
 /// now, the period (microseconds), the requests allowed (at least one).
 /// Returns `{allowed, ends}`.
 const HIT: &str = r"
+local function int(x) return string.format('%d', x) end
 local now = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
@@ -56,8 +57,8 @@ local v = redis.call('HMGET', KEYS[1], 'count', 'ends')
 local count, ends = tonumber(v[1]), tonumber(v[2])
 if count == nil or ends == nil or ends <= now then
   ends = now + period
-  redis.call('HSET', KEYS[1], 'count', 1, 'ends', ends)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(period / 1000) + 1000)
+  redis.call('HSET', KEYS[1], 'count', 1, 'ends', int(ends))
+  redis.call('PEXPIRE', KEYS[1], int(math.ceil(period / 1000) + 1000))
   return {1, ends}
 end
 if count < limit then
@@ -72,6 +73,7 @@ return {0, ends}
 /// back-off, the longest (microseconds). Returns `{began, failures, locks,
 /// locked_until}`.
 const FAIL: &str = r"
+local function int(x) return string.format('%d', x) end
 local now = tonumber(ARGV[1])
 local max_failures = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
@@ -91,8 +93,9 @@ if f >= max_failures then
   lu = math.max(now + d, lu)
   we = math.max(we, lu + window)
 end
-redis.call('HSET', KEYS[1], 'failures', f, 'locks', l, 'window_ends', we, 'locked_until', lu, 'since', s)
-redis.call('PEXPIRE', KEYS[1], math.ceil((we - now) / 1000) + 1000)
+redis.call('HSET', KEYS[1], 'failures', int(f), 'locks', int(l), 'window_ends', int(we),
+  'locked_until', int(lu), 'since', int(s))
+redis.call('PEXPIRE', KEYS[1], int(math.ceil((we - now) / 1000) + 1000))
 return {began, f, l, lu}
 ";
 
