@@ -62,7 +62,7 @@ async fn redis_counters() -> Option<Fixture<CounterStores>> {
     Some(Fixture::new(stores).on_teardown(async move { delete_prefix(&prefix).await }))
 }
 
-counter_tests!(redis, redis_counters());
+counter_tests!(on_redis, redis_counters());
 
 async fn raw() -> redis::aio::MultiplexedConnection {
     redis::Client::open(redis_url())
