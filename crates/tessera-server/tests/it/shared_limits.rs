@@ -19,6 +19,17 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A client whose connections come from `ip` (any address of 127.0.0.0/8):
+/// the throttles count an anonymous request by its address, so spreading
+/// the logins over addresses keeps them clear of `throttle.rates.user`.
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .local_address(Some(ip.parse().unwrap()))
+        .build()
+        .unwrap()
+}
+
 /// Redis at `TESSERA_TEST_REDIS_URL` (default the local one), when it
 /// answers; under CI it must.
 async fn redis_url() -> Option<String> {
@@ -202,23 +213,28 @@ async fn three_processes_limit_as_one(deployment: &Deployment, backend: &str) {
         "allowed per process: {ok:?}"
     );
 
-    // Five failed logins for bob, spread over the three: locked on all three,
-    // even with the right password.
+    // Five failed logins for bob, spread over the three processes (and over
+    // addresses, each of which the `user` rate counts on its own when
+    // anonymous): locked on all three, even with the right password, from
+    // an address that never failed.
     for i in 0..5 {
+        let http = client_from(&format!("127.0.0.{}", 10 + i));
         let (status, _, body) = login(&http, &servers[i % 3], "bob", "wrong").await;
         assert_eq!(status, 400, "failure {i}: {body}");
     }
     for (i, server) in servers.iter().enumerate() {
+        let http = client_from(&format!("127.0.1.{}", 10 + i));
         assert_locked(&login(&http, server, "bob", "bob-pass-123").await, &format!("process {i}"));
     }
     // Another username is not locked.
-    let (status, _, _) = login(&http, &servers[1], "alice", "alice-pass-123").await;
+    let (status, _, _) = login(&client_from("127.0.3.1"), &servers[1], "alice", "alice-pass-123").await;
     assert_eq!(status, 200);
 
     // All three stop; three new ones still refuse bob.
     drop(servers);
     let servers = deployment.start();
     for (i, server) in servers.iter().enumerate() {
+        let http = client_from(&format!("127.0.2.{}", 10 + i));
         assert_locked(
             &login(&http, server, "bob", "bob-pass-123").await,
             &format!("restarted process {i}"),
