@@ -163,7 +163,8 @@ impl RedisCounterStore {
     /// Connects to the Redis server at `url` (`redis://[:password@]host[:port][/db]`,
     /// `rediss://` for TLS is not built in) and checks it answers `PING`.
     pub async fn connect(url: &str, options: RedisOptions) -> Result<Self, ConnectError> {
-        let client = redis::Client::open(url).map_err(|e| ConnectError::Malformed(e.to_string()))?;
+        let client =
+            redis::Client::open(url).map_err(|e| ConnectError::Malformed(e.to_string()))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(options.connection_timeout)
             .set_response_timeout(options.response_timeout)

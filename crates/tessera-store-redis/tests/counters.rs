@@ -78,9 +78,16 @@ async fn every_key_has_a_ttl_and_carries_no_submitted_string() {
         return;
     };
     let now = time::OffsetDateTime::now_utc();
-    store.hit("throttle_user_alice", Rate::per_minute(5), now).await.unwrap();
     store
-        .record_failure("login:u:alice", LoginPolicy::default().username_limit(), now)
+        .hit("throttle_user_alice", Rate::per_minute(5), now)
+        .await
+        .unwrap();
+    store
+        .record_failure(
+            "login:u:alice",
+            LoginPolicy::default().username_limit(),
+            now,
+        )
         .await
         .unwrap();
     let mut connection = raw().await;
@@ -93,7 +100,11 @@ async fn every_key_has_a_ttl_and_carries_no_submitted_string() {
     for key in &keys {
         assert!(!key.contains("alice"), "{key}");
         assert_eq!(key.len(), prefix.len() + 2 + 43, "{key}");
-        let ttl: i64 = redis::cmd("PTTL").arg(key).query_async(&mut connection).await.unwrap();
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(key)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
         assert!(ttl > 0, "{key}: {ttl}");
     }
     let ttl: i64 = redis::cmd("PTTL")
@@ -101,13 +112,19 @@ async fn every_key_has_a_ttl_and_carries_no_submitted_string() {
         .query_async(&mut connection)
         .await
         .unwrap();
-    assert!((59_000..=61_000).contains(&ttl), "a minute's window, and a second: {ttl}");
+    assert!(
+        (59_000..=61_000).contains(&ttl),
+        "a minute's window, and a second: {ttl}"
+    );
     let ttl: i64 = redis::cmd("PTTL")
         .arg(store.login_key("login:u:alice"))
         .query_async(&mut connection)
         .await
         .unwrap();
-    assert!((899_000..=901_000).contains(&ttl), "the 15-minute window: {ttl}");
+    assert!(
+        (899_000..=901_000).contains(&ttl),
+        "the 15-minute window: {ttl}"
+    );
     delete_prefix(&prefix).await;
 }
 
@@ -132,9 +149,15 @@ async fn a_key_of_another_type_is_unavailable_not_a_panic() {
     let failure = store
         .record_failure("k", LoginPolicy::default().username_limit(), T0)
         .await;
-    assert!(matches!(failure, Err(StoreError::Unavailable(_))), "{failure:?}");
+    assert!(
+        matches!(failure, Err(StoreError::Unavailable(_))),
+        "{failure:?}"
+    );
     let record = store.live_record("k", T0).await;
-    assert!(matches!(record, Err(StoreError::Unavailable(_))), "{record:?}");
+    assert!(
+        matches!(record, Err(StoreError::Unavailable(_))),
+        "{record:?}"
+    );
     delete_prefix(&prefix).await;
 }
 
@@ -143,7 +166,10 @@ async fn malformed_and_unreachable_urls_are_told_apart() {
     let malformed = RedisCounterStore::connect("http://127.0.0.1:6379", RedisOptions::default())
         .await
         .unwrap_err();
-    assert!(matches!(malformed, ConnectError::Malformed(_)), "{malformed}");
+    assert!(
+        matches!(malformed, ConnectError::Malformed(_)),
+        "{malformed}"
+    );
     // A port nothing listens on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -155,8 +181,14 @@ async fn malformed_and_unreachable_urls_are_told_apart() {
     )
     .await
     .unwrap_err();
-    assert!(matches!(unreachable, ConnectError::Unreachable(_)), "{unreachable}");
-    assert!(!unreachable.to_string().contains("hunter2"), "{unreachable}");
+    assert!(
+        matches!(unreachable, ConnectError::Unreachable(_)),
+        "{unreachable}"
+    );
+    assert!(
+        !unreachable.to_string().contains("hunter2"),
+        "{unreachable}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 

@@ -74,7 +74,10 @@ fn fail_statement() -> &'static str {
         let f0 = format!("(CASE WHEN {dead} THEN 0 ELSE a.failures END)");
         let l0 = format!("(CASE WHEN {dead} THEN 0 ELSE a.locks END)");
         let we0 = format!("(CASE WHEN {dead} THEN $2 + $4 ELSE a.window_ends END)");
-        let lu0 = format!("(CASE WHEN {dead} THEN {} ELSE a.locked_until END)", i64::MIN);
+        let lu0 = format!(
+            "(CASE WHEN {dead} THEN {} ELSE a.locked_until END)",
+            i64::MIN
+        );
         let s0 = format!("(CASE WHEN {dead} THEN $2 ELSE a.since END)");
         let locking = format!("(LEAST({f0}, 2147483646) + 1 >= $3)");
         // first × 2^locks, at most the longest: in numeric, which does not
@@ -82,7 +85,8 @@ fn fail_statement() -> &'static str {
         let duration = format!(
             "(LEAST($6::numeric, $5::numeric * power(2::numeric, LEAST({l0}, 200)))::bigint)"
         );
-        let lu1 = format!("(CASE WHEN {locking} THEN GREATEST($2 + {duration}, {lu0}) ELSE {lu0} END)");
+        let lu1 =
+            format!("(CASE WHEN {locking} THEN GREATEST($2 + {duration}, {lu0}) ELSE {lu0} END)");
         format!(
             "INSERT INTO tessera_login_attempts AS a \
                (key, failures, locks, window_ends, locked_until, since, began) \
@@ -225,15 +229,15 @@ impl LoginAttemptStore for PgCounterStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(
-            row.map(|(failures, locks, window_ends, locked_until, since)| LoginRecord {
+        Ok(row.map(
+            |(failures, locks, window_ends, locked_until, since)| LoginRecord {
                 failures: u32::try_from(failures).unwrap_or(0),
                 locks: u32::try_from(locks).unwrap_or(0),
                 window_ends,
                 locked_until,
                 since,
-            }),
-        )
+            },
+        ))
     }
 
     async fn record_failure(

@@ -15,7 +15,9 @@ use tessera_core::audited::{AuditedWrites, LoginWrite, TokenWrite};
 use tessera_core::store::{Health, SessionStore, StoreError, TokenStore, UserStore};
 use tessera_core::user::UserUpdate;
 use tessera_store_sql::SqlStore;
-use tessera_testkit::{counter_tests, store_tests, suite, unreachable_backend, CounterStores, Fixture};
+use tessera_testkit::{
+    counter_tests, store_tests, suite, unreachable_backend, CounterStores, Fixture,
+};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -78,7 +80,10 @@ store_tests!(postgres, postgres());
 /// The shared counters in a schema of their own; `None` as [`postgres`].
 async fn postgres_counters() -> Option<Fixture<CounterStores>> {
     let (fixture, _) = postgres_in_schema().await?;
-    let counters = fixture.store().counters().expect("PostgreSQL has shared counters");
+    let counters = fixture
+        .store()
+        .counters()
+        .expect("PostgreSQL has shared counters");
     let stores = CounterStores {
         throttle: std::sync::Arc::new(counters.clone()),
         logins: std::sync::Arc::new(counters),
@@ -105,7 +110,10 @@ async fn dead_counter_rows_are_purged() {
     let counters = fixture.store().counters().unwrap();
     let t0 = tessera_testkit::counters::T0;
     for i in 0..10 {
-        counters.hit(&format!("k{i}"), Rate::per_second(5), t0).await.unwrap();
+        counters
+            .hit(&format!("k{i}"), Rate::per_second(5), t0)
+            .await
+            .unwrap();
     }
     counters.hit("long", Rate::per_hour(5), t0).await.unwrap();
     counters
@@ -127,9 +135,18 @@ async fn dead_counter_rows_are_purged() {
     .await
     .unwrap();
     assert_eq!(lengths, [32]);
-    let purged = counters.purge_expired(t0 + Duration::from_secs(2)).await.unwrap();
-    assert_eq!(purged, 10, "the ten one-second windows; the hour's and the login record live");
-    let purged = counters.purge_expired(t0 + Duration::from_secs(3600)).await.unwrap();
+    let purged = counters
+        .purge_expired(t0 + Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        purged, 10,
+        "the ten one-second windows; the hour's and the login record live"
+    );
+    let purged = counters
+        .purge_expired(t0 + Duration::from_secs(3600))
+        .await
+        .unwrap();
     assert_eq!(purged, 2);
     let rows: i64 = sqlx::query_scalar(&count("tessera_login_attempts"))
         .fetch_one(&mut admin)

@@ -78,7 +78,11 @@ pub async fn hit_opens_a_new_window_exactly_when_the_last_ends(s: &CounterStores
     assert!(s.throttle.hit("k", rate, t1).await.unwrap().is_allowed());
     assert!(s.throttle.hit("k", rate, t1).await.unwrap().is_allowed());
     let d = s.throttle.hit("k", rate, t1).await.unwrap();
-    assert_eq!(d.retry_after_secs(), Some(60), "the new window opened at T0 + 60 s");
+    assert_eq!(
+        d.retry_after_secs(),
+        Some(60),
+        "the new window opened at T0 + 60 s"
+    );
 }
 
 /// Keys are counted apart; a reset forgets one key only; a zero rate
@@ -128,12 +132,21 @@ pub async fn hit_is_exact_under_concurrency(s: &CounterStores) {
 pub async fn login_failures_lock_at_the_limit_and_double(s: &CounterStores) {
     let limit = LoginPolicy::default().username_limit();
     for i in 1..5 {
-        assert_eq!(s.logins.record_failure("u", limit, T0).await.unwrap(), None, "{i}");
+        assert_eq!(
+            s.logins.record_failure("u", limit, T0).await.unwrap(),
+            None,
+            "{i}"
+        );
     }
     let record = s.logins.live_record("u", T0).await.unwrap().unwrap();
     assert_eq!((record.failures, record.locks), (4, 0));
     assert_eq!(s.logins.locked_until("u", T0).await.unwrap(), None);
-    let lock = s.logins.record_failure("u", limit, T0).await.unwrap().unwrap();
+    let lock = s
+        .logins
+        .record_failure("u", limit, T0)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(lock.failures, 5);
     assert_eq!(lock.duration, secs(30));
     assert_eq!(lock.until, T0 + secs(30));
@@ -141,11 +154,19 @@ pub async fn login_failures_lock_at_the_limit_and_double(s: &CounterStores) {
         s.logins.locked_until("u", T0 + secs(10)).await.unwrap(),
         Some(T0 + secs(30))
     );
-    assert_eq!(s.logins.locked_until("u", T0 + secs(30)).await.unwrap(), None);
+    assert_eq!(
+        s.logins.locked_until("u", T0 + secs(30)).await.unwrap(),
+        None
+    );
     let mut now = T0 + secs(30);
     let mut seen = Vec::new();
     for _ in 0..6 {
-        let lock = s.logins.record_failure("u", limit, now).await.unwrap().unwrap();
+        let lock = s
+            .logins
+            .record_failure("u", limit, now)
+            .await
+            .unwrap()
+            .unwrap();
         seen.push(lock.duration.as_secs());
         now = lock.until;
     }
@@ -158,7 +179,12 @@ pub async fn login_failures_lock_at_the_limit_and_double(s: &CounterStores) {
         max_backoff: secs(100),
         ..limit
     };
-    let lock = s.logins.record_failure("u", capped, now).await.unwrap().unwrap();
+    let lock = s
+        .logins
+        .record_failure("u", capped, now)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(lock.duration, secs(100));
 }
 
@@ -170,7 +196,12 @@ pub async fn login_records_lengthen_reset_and_expire(s: &CounterStores) {
     for _ in 0..4 {
         s.logins.record_failure("u", limit, T0).await.unwrap();
     }
-    assert!(s.logins.record_failure("u", limit, T0).await.unwrap().is_some());
+    assert!(s
+        .logins
+        .record_failure("u", limit, T0)
+        .await
+        .unwrap()
+        .is_some());
     assert_eq!(s.logins.record_failure("u", limit, T0).await.unwrap(), None);
     assert_eq!(
         s.logins.locked_until("u", T0).await.unwrap(),
@@ -183,7 +214,11 @@ pub async fn login_records_lengthen_reset_and_expire(s: &CounterStores) {
     s.logins.record_failure("v", limit, T0).await.unwrap();
     s.logins.reset("u").await.unwrap();
     assert_eq!(
-        s.logins.live_record("v", T0).await.unwrap().map(|r| r.failures),
+        s.logins
+            .live_record("v", T0)
+            .await
+            .unwrap()
+            .map(|r| r.failures),
         Some(1)
     );
     // The window: 15 minutes after the first failure, it is forgotten.
@@ -198,7 +233,12 @@ pub async fn login_records_lengthen_reset_and_expire(s: &CounterStores) {
         max_failures: 0,
         ..limit
     };
-    assert!(s.logins.record_failure("w", one, T0).await.unwrap().is_some());
+    assert!(s
+        .logins
+        .record_failure("w", one, T0)
+        .await
+        .unwrap()
+        .is_some());
 }
 
 /// 200 failures at once from tasks on several threads are each counted, and

@@ -37,7 +37,9 @@ async fn redis_url() -> Option<String> {
     let answer = async {
         let client = redis::Client::open(url.as_str())?;
         let mut connection = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PING").query_async::<String>(&mut connection).await
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
     };
     match tokio::time::timeout(Duration::from_secs(5), answer).await {
         Ok(Ok(_)) => Some(url),
@@ -111,11 +113,18 @@ impl Deployment {
     }
 
     fn start(&self) -> Vec<Server> {
-        (0..3).map(|_| serve(self.dir.path(), &self.env())).collect()
+        (0..3)
+            .map(|_| serve(self.dir.path(), &self.env()))
+            .collect()
     }
 }
 
-async fn login(http: &reqwest::Client, server: &Server, username: &str, password: &str) -> (u16, Option<String>, Value) {
+async fn login(
+    http: &reqwest::Client,
+    server: &Server,
+    username: &str,
+    password: &str,
+) -> (u16, Option<String>, Value) {
     let reply = http
         .post(server.url("/api-token-auth/"))
         .json(&json!({"username": username, "password": password}))
@@ -152,7 +161,14 @@ fn assert_locked((status, retry, body): &(u16, Option<String>, Value), what: &st
 /// report.
 async fn three_processes_limit_as_one(deployment: &Deployment, backend: &str) {
     deployment.cli(
-        &["createsuperuser", "--no-input", "--username", "alice", "--email", "a@example.com"],
+        &[
+            "createsuperuser",
+            "--no-input",
+            "--username",
+            "alice",
+            "--email",
+            "a@example.com",
+        ],
         Some("alice-pass-123"),
     );
     let created = deployment.cli(&["create-token", "alice"], None);
@@ -162,7 +178,14 @@ async fn three_processes_limit_as_one(deployment: &Deployment, backend: &str) {
         .unwrap()
         .to_owned();
     deployment.cli(
-        &["createsuperuser", "--no-input", "--username", "bob", "--email", "b@example.com"],
+        &[
+            "createsuperuser",
+            "--no-input",
+            "--username",
+            "bob",
+            "--email",
+            "b@example.com",
+        ],
         Some("bob-pass-123"),
     );
     let servers = deployment.start();
@@ -224,10 +247,19 @@ async fn three_processes_limit_as_one(deployment: &Deployment, backend: &str) {
     }
     for (i, server) in servers.iter().enumerate() {
         let http = client_from(&format!("127.0.1.{}", 10 + i));
-        assert_locked(&login(&http, server, "bob", "bob-pass-123").await, &format!("process {i}"));
+        assert_locked(
+            &login(&http, server, "bob", "bob-pass-123").await,
+            &format!("process {i}"),
+        );
     }
     // Another username is not locked.
-    let (status, _, _) = login(&client_from("127.0.3.1"), &servers[1], "alice", "alice-pass-123").await;
+    let (status, _, _) = login(
+        &client_from("127.0.3.1"),
+        &servers[1],
+        "alice",
+        "alice-pass-123",
+    )
+    .await;
     assert_eq!(status, 200);
 
     // All three stop; three new ones still refuse bob.
@@ -353,7 +385,14 @@ async fn a_redis_key_of_another_type_is_a_503_not_a_crash() {
     // The process lives on: other usernames log in as usual (400: no such user).
     let (status, _, _) = login(&http, &server, "someone", "whatever").await;
     assert_eq!(status, 400);
-    assert_eq!(http.get(server.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        http.get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     delete_prefix(&redis, &prefix).await;
 }
 
@@ -375,7 +414,10 @@ fn a_malformed_or_unreachable_redis_url_stops_the_server_with_one_line() {
     drop(free);
     for (url, says) in [
         ("http://127.0.0.1:6379".to_owned(), "not a Redis URL"),
-        (format!("redis://:hunter2@127.0.0.1:{port}"), "cannot reach Redis"),
+        (
+            format!("redis://:hunter2@127.0.0.1:{port}"),
+            "cannot reach Redis",
+        ),
     ] {
         let started = std::time::Instant::now();
         let (status, stderr) = serve_with_redis(&url);
@@ -385,6 +427,9 @@ fn a_malformed_or_unreachable_redis_url_stops_the_server_with_one_line() {
         assert_eq!(errors.len(), 1, "{url}: {stderr}");
         assert!(errors[0].starts_with("error: redis.url ("), "{}", errors[0]);
         assert!(errors[0].contains(says), "{}", errors[0]);
-        assert!(!stderr.contains("hunter2"), "the password is not shown: {stderr}");
+        assert!(
+            !stderr.contains("hunter2"),
+            "the password is not shown: {stderr}"
+        );
     }
 }
