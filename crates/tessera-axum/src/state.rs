@@ -14,8 +14,8 @@ use std::time::Duration;
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::PasswordHasher;
 use tessera_core::throttle::{
-    LoginAttemptStore, LoginGuard, LoginPolicy, MemoryLoginAttemptStore, MemoryThrottleStore, Rate,
-    ThrottleStore,
+    AlertWindowStore, LoginAttemptStore, LoginGuard, LoginPolicy, MemoryAlertWindowStore,
+    MemoryLoginAttemptStore, MemoryThrottleStore, Rate, ThrottleStore,
 };
 use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, Stores, SystemClock};
@@ -160,13 +160,15 @@ impl Tessera {
             clock,
             Arc::new(MemoryThrottleStore::new()),
             Arc::new(MemoryLoginAttemptStore::new()),
+            Arc::new(MemoryAlertWindowStore::new()),
         )
     }
 
-    /// [`Tessera::with_clock`] with the throttles' windows in `throttle` and
-    /// login protection's failure records in `login_attempts`: stores that
-    /// several processes share (PostgreSQL, Redis) make them count as one.
-    /// [`Tessera::with_clock`] keeps both in this process's memory.
+    /// [`Tessera::with_clock`] with the throttles' windows in `throttle`,
+    /// login protection's failure records in `login_attempts` and the
+    /// security-alert windows in `alert_windows`: stores that several
+    /// processes share (PostgreSQL, Redis) make them count as one.
+    /// [`Tessera::with_clock`] keeps all three in this process's memory.
     pub fn with_counters(
         stores: Stores,
         hasher: PasswordHasher,
@@ -174,6 +176,7 @@ impl Tessera {
         clock: Arc<dyn Clock>,
         throttle: Arc<dyn ThrottleStore>,
         login_attempts: Arc<dyn LoginAttemptStore>,
+        alert_windows: Arc<dyn AlertWindowStore>,
     ) -> Self {
         let auditor = Auditor::with_settings(stores.audit.clone(), settings.audit);
         let mut metrics = Metrics::new(hasher.clone());
@@ -186,7 +189,11 @@ impl Tessera {
                 // are read from the store when a username is found locked.
                 login_guard: LoginGuard::new(login_attempts, settings.login_policy)
                     .with_unlocks(stores.unlocks.clone()),
-                alerts: Alerts::new(settings.alert_policy, settings.alert_sink.clone()),
+                alerts: Alerts::with_store(
+                    settings.alert_policy,
+                    settings.alert_sink.clone(),
+                    alert_windows,
+                ),
                 metrics,
                 stores,
                 hasher,

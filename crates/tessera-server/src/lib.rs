@@ -30,7 +30,8 @@ use tessera_core::host::AllowedHosts;
 use tessera_core::password::{Argon2Params, PasswordHasher, PoolSettings};
 use tessera_core::store::Health;
 use tessera_core::throttle::{
-    LoginAttemptStore, LoginPolicy, MemoryLoginAttemptStore, MemoryThrottleStore, ThrottleStore,
+    AlertWindowStore, LoginAttemptStore, LoginPolicy, MemoryAlertWindowStore,
+    MemoryLoginAttemptStore, MemoryThrottleStore, ThrottleStore,
 };
 use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, SystemClock, User};
@@ -46,11 +47,12 @@ pub struct AppState {
     pub tessera: Tessera,
     /// The configuration the server started with.
     pub config: Arc<Config>,
-    /// Where the throttle and login-protection counters are kept.
+    /// Where the throttle, login-protection and security-alert counters are kept.
     pub counters: SharedCounters,
 }
 
-/// The throttle and login-protection counters, and where they are kept:
+/// The throttle, login-protection and security-alert counters, and where
+/// they are kept:
 /// Redis when `redis.url` is set, else PostgreSQL when the database is
 /// PostgreSQL (shared by every process on it), else this process's memory.
 #[derive(Clone)]
@@ -61,6 +63,8 @@ pub struct SharedCounters {
     pub throttle: Arc<dyn ThrottleStore>,
     /// Login failure records.
     pub login_attempts: Arc<dyn LoginAttemptStore>,
+    /// The security-alert windows.
+    pub alert_windows: Arc<dyn AlertWindowStore>,
     /// A probe of the counters' own server, checked by `/readyz` (Redis; the
     /// database is checked anyway).
     pub health: Option<Arc<dyn Health>>,
@@ -81,6 +85,7 @@ impl SharedCounters {
             backend: "memory",
             throttle: Arc::new(MemoryThrottleStore::new()),
             login_attempts: Arc::new(MemoryLoginAttemptStore::new()),
+            alert_windows: Arc::new(MemoryAlertWindowStore::new()),
             health: None,
         }
     }
@@ -92,7 +97,8 @@ impl SharedCounters {
             Some(pg) => SharedCounters {
                 backend: "postgres",
                 throttle: Arc::new(pg.clone()),
-                login_attempts: Arc::new(pg),
+                login_attempts: Arc::new(pg.clone()),
+                alert_windows: Arc::new(pg),
                 health: None,
             },
             None => SharedCounters::in_memory(),
@@ -122,6 +128,7 @@ pub async fn open_counters(config: &Config, store: &SqlStore) -> anyhow::Result<
         backend: "redis",
         throttle: Arc::new(redis.clone()),
         login_attempts: Arc::new(redis.clone()),
+        alert_windows: Arc::new(redis.clone()),
         health: Some(Arc::new(redis)),
     })
 }
@@ -626,6 +633,7 @@ fn build_state(
         clock,
         counters.throttle.clone(),
         counters.login_attempts.clone(),
+        counters.alert_windows.clone(),
     );
     if config.tokens.create_on_user_creation {
         tessera.on_user_created(Arc::new(|tessera: Tessera, user: User| {

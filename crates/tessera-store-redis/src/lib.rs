@@ -1,6 +1,7 @@
 //! Tessera's shared counters in Redis: the throttles' windows
-//! ([`ThrottleStore`]) and login protection's failure records
-//! ([`LoginAttemptStore`]), for any number of server processes to share.
+//! ([`ThrottleStore`]), login protection's failure records
+//! ([`LoginAttemptStore`]) and the security-alert windows
+//! ([`AlertWindowStore`]), for any number of server processes to share.
 //!
 //! - Each check is one Lua script ([`redis::Script`]: `EVALSHA`, then `EVAL`
 //!   when the server does not have it yet), which Redis runs atomically: the
@@ -37,8 +38,8 @@ use std::time::Duration;
 use tessera_core::clock::{from_micros, to_micros};
 use tessera_core::store::{Health, StoreError};
 use tessera_core::throttle::{
-    Decision, FailureLimit, Lockout, LoginAttemptStore, LoginRecord, Rate, ThrottleStore,
-    ThrottleWindow,
+    AlertWindowStore, Decision, FailureLimit, Lockout, LoginAttemptStore, LoginRecord, Rate,
+    ThrottleStore, ThrottleWindow,
 };
 use time::OffsetDateTime;
 
@@ -99,6 +100,36 @@ redis.call('PEXPIRE', KEYS[1], int(math.ceil((we - now) / 1000) + 1000))
 return {began, f, l, lu}
 ";
 
+/// One note in a security-alert window. `KEYS[1]` the window's hash (`ends`,
+/// `alerted`), `KEYS[2]` its set of members; `ARGV`: now, the window
+/// (microseconds), the member, the threshold (at least one). Returns the
+/// count when this note raises the alert, else -1.
+const NOTE: &str = r"
+local function int(x) return string.format('%d', x) end
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local threshold = tonumber(ARGV[4])
+local v = redis.call('HMGET', KEYS[1], 'ends', 'alerted')
+local ends = tonumber(v[1])
+if ends == nil or ends <= now then
+  ends = now + window
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'ends', int(ends), 'alerted', 0)
+elseif v[2] == '1' then
+  return -1
+end
+local ttl = int(math.ceil((ends - now) / 1000) + 1000)
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ttl)
+local count = redis.call('SCARD', KEYS[2])
+if count >= threshold then
+  redis.call('HSET', KEYS[1], 'alerted', 1)
+  return count
+end
+return -1
+";
+
 /// How [`RedisCounterStore::connect`] connects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisOptions {
@@ -128,6 +159,7 @@ pub struct RedisCounterStore {
     prefix: Arc<str>,
     hit: Arc<Script>,
     fail: Arc<Script>,
+    note: Arc<Script>,
 }
 
 impl std::fmt::Debug for RedisCounterStore {
@@ -180,6 +212,7 @@ impl RedisCounterStore {
             prefix: options.prefix.into(),
             hit: Arc::new(Script::new(HIT)),
             fail: Arc::new(Script::new(FAIL)),
+            note: Arc::new(Script::new(NOTE)),
         };
         store
             .ping()
@@ -197,6 +230,17 @@ impl RedisCounterStore {
     /// key's digest.
     pub fn login_key(&self, key: &str) -> String {
         self.redis_key("l:", key)
+    }
+
+    /// The Redis keys of a security-alert window: its hash and its set of
+    /// members (the prefix, `a:`, the key's digest in braces so that both
+    /// land in one Redis Cluster slot, and `:m` for the set).
+    pub fn alert_keys(&self, key: &str) -> (String, String) {
+        let digest = self.redis_key("", key);
+        let digest = &digest[self.prefix.len()..];
+        let window = format!("{}a:{{{digest}}}", self.prefix);
+        let members = format!("{window}:m");
+        (window, members)
     }
 
     fn redis_key(&self, kind: &str, key: &str) -> String {
@@ -346,5 +390,35 @@ impl LoginAttemptStore for RedisCounterStore {
             .await
             .map(drop)
             .map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl AlertWindowStore for RedisCounterStore {
+    async fn note(
+        &self,
+        key: &str,
+        value: &str,
+        threshold: u32,
+        window: Duration,
+        now: OffsetDateTime,
+    ) -> Result<Option<u32>, StoreError> {
+        let (window_key, members_key) = self.alert_keys(key);
+        // Members are kept as digests too: a username stays out of Redis.
+        let member = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(value.as_bytes()));
+        let mut connection = self.connection.clone();
+        let count: i64 = self
+            .note
+            .key(window_key)
+            .key(members_key)
+            .arg(to_micros(now))
+            .arg(micros(window))
+            .arg(member)
+            .arg(threshold.max(1))
+            .invoke_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(u32::try_from(count).ok())
     }
 }

@@ -57,7 +57,8 @@ async fn redis_counters() -> Option<Fixture<CounterStores>> {
     let (store, prefix) = store().await?;
     let stores = CounterStores {
         throttle: Arc::new(store.clone()),
-        logins: Arc::new(store),
+        logins: Arc::new(store.clone()),
+        alerts: Arc::new(store),
     };
     Some(Fixture::new(stores).on_teardown(async move { delete_prefix(&prefix).await }))
 }

@@ -1,5 +1,6 @@
-//! [`PgCounterStore`]: the throttles' windows and login protection's failure
-//! records in PostgreSQL, shared by every server process on the database.
+//! [`PgCounterStore`]: the throttles' windows, login protection's failure
+//! records and the security-alert windows in PostgreSQL, shared by every
+//! server process on the database.
 //!
 //! Each check is one statement, `INSERT ... ON CONFLICT (key) DO UPDATE ...
 //! RETURNING`, that applies [`ThrottleWindow::hit`] or [`LoginRecord::fail`]
@@ -8,6 +9,10 @@
 //! (no read-then-write race). Rows are keyed by the SHA-256 of the counter's
 //! key. Dead rows (a window that has ended) count as absent and are deleted
 //! in the background, a bounded batch every [`PURGE_EVERY`] writes.
+//!
+//! The security-alert windows ([`AlertWindowStore`]) take a short
+//! transaction per note instead: the window's upsert locks its row, then the
+//! member is added and the members counted, so the alert is raised once.
 //!
 //! Throttle windows live in an `UNLOGGED` table (emptied by a PostgreSQL
 //! crash, kept across a clean restart); login records in a logged one, so a
@@ -22,8 +27,8 @@ use std::sync::{Arc, OnceLock};
 use tessera_core::clock::{from_micros, to_micros};
 use tessera_core::store::StoreError;
 use tessera_core::throttle::{
-    Decision, FailureLimit, Lockout, LoginAttemptStore, LoginRecord, Rate, ThrottleStore,
-    ThrottleWindow,
+    AlertWindowStore, Decision, FailureLimit, Lockout, LoginAttemptStore, LoginRecord, Rate,
+    ThrottleStore, ThrottleWindow,
 };
 use time::OffsetDateTime;
 
@@ -103,6 +108,31 @@ fn fail_statement() -> &'static str {
     })
 }
 
+/// Opens or reads an alert window, locking its row for the transaction. `$1`
+/// key, `$2` now, `$3` the window's length.
+const OPEN_ALERT_WINDOW: &str = "INSERT INTO tessera_alert_windows AS w (key, ends, alerted) \
+     VALUES ($1, $2 + $3, FALSE) \
+     ON CONFLICT (key) DO UPDATE SET \
+       ends = CASE WHEN w.ends <= $2 THEN $2 + $3 ELSE w.ends END, \
+       alerted = CASE WHEN w.ends <= $2 THEN FALSE ELSE w.alerted END \
+     RETURNING ends, alerted";
+
+/// A member noted in the window that ends at `$3`.
+const NOTE_ALERT_MEMBER: &str = "INSERT INTO tessera_alert_members (key, member, ends) \
+     VALUES ($1, $2, $3) \
+     ON CONFLICT (key, member) DO UPDATE SET ends = excluded.ends";
+
+const COUNT_ALERT_MEMBERS: &str =
+    "SELECT count(*) FROM tessera_alert_members WHERE key = $1 AND ends = $2";
+
+const RAISE_ALERT: &str = "UPDATE tessera_alert_windows SET alerted = TRUE WHERE key = $1";
+
+const PURGE_ALERT_WINDOWS: &str = "DELETE FROM tessera_alert_windows WHERE key IN \
+     (SELECT key FROM tessera_alert_windows WHERE ends <= $1 LIMIT $2)";
+
+const PURGE_ALERT_MEMBERS: &str = "DELETE FROM tessera_alert_members WHERE (key, member) IN \
+     (SELECT key, member FROM tessera_alert_members WHERE ends <= $1 LIMIT $2)";
+
 /// The throttles' windows and the login failure records in PostgreSQL, for
 /// every process on the database to share (see the [module docs](self)).
 /// Cloning is cheap: clones share the pool.
@@ -160,7 +190,17 @@ impl PgCounterStore {
             .execute(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(windows.rows_affected() + records.rows_affected())
+        let mut alerts = 0;
+        for purge in [PURGE_ALERT_WINDOWS, PURGE_ALERT_MEMBERS] {
+            alerts += sqlx::query(purge)
+                .bind(now)
+                .bind(PURGE_BATCH)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?
+                .rows_affected();
+        }
+        Ok(windows.rows_affected() + records.rows_affected() + alerts)
     }
 
     /// Counts a write; every [`PURGE_EVERY`]th starts a purge in the
@@ -285,5 +325,56 @@ impl LoginAttemptStore for PgCounterStore {
             .await
             .map(drop)
             .map_err(store_error)
+    }
+}
+
+#[async_trait]
+impl AlertWindowStore for PgCounterStore {
+    async fn note(
+        &self,
+        key: &str,
+        value: &str,
+        threshold: u32,
+        window: std::time::Duration,
+        now: OffsetDateTime,
+    ) -> Result<Option<u32>, StoreError> {
+        let key = row_key(key);
+        let raised = async {
+            let mut tx = self.pool.begin().await?;
+            let (ends, alerted): (i64, bool) = sqlx::query_as(OPEN_ALERT_WINDOW)
+                .bind(&key)
+                .bind(to_micros(now))
+                .bind(micros(window))
+                .fetch_one(&mut *tx)
+                .await?;
+            if alerted {
+                tx.commit().await?;
+                return Ok(None);
+            }
+            sqlx::query(NOTE_ALERT_MEMBER)
+                .bind(&key)
+                .bind(row_key(value))
+                .bind(ends)
+                .execute(&mut *tx)
+                .await?;
+            let count: i64 = sqlx::query_scalar(COUNT_ALERT_MEMBERS)
+                .bind(&key)
+                .bind(ends)
+                .fetch_one(&mut *tx)
+                .await?;
+            let raised = count >= i64::from(threshold.max(1));
+            if raised {
+                sqlx::query(RAISE_ALERT)
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(raised.then(|| u32::try_from(count).unwrap_or(u32::MAX)))
+        }
+        .await
+        .map_err(store_error)?;
+        self.wrote(now);
+        Ok(raised)
     }
 }

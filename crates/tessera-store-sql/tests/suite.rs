@@ -86,7 +86,8 @@ async fn postgres_counters() -> Option<Fixture<CounterStores>> {
         .expect("PostgreSQL has shared counters");
     let stores = CounterStores {
         throttle: std::sync::Arc::new(counters.clone()),
-        logins: std::sync::Arc::new(counters),
+        logins: std::sync::Arc::new(counters.clone()),
+        alerts: std::sync::Arc::new(counters),
     };
     // The schema is dropped by the store fixture's teardown, kept alive here.
     Some(Fixture::new(stores).on_teardown(fixture.teardown()))

@@ -1,6 +1,7 @@
 //! The counter-store suite: the contract of
-//! [`ThrottleStore`](tessera_core::throttle::ThrottleStore) and
-//! [`LoginAttemptStore`](tessera_core::throttle::LoginAttemptStore), written
+//! [`ThrottleStore`](tessera_core::throttle::ThrottleStore),
+//! [`LoginAttemptStore`](tessera_core::throttle::LoginAttemptStore) and
+//! [`AlertWindowStore`](tessera_core::throttle::AlertWindowStore), written
 //! once and run on every backend by [`counter_tests!`](crate::counter_tests)
 //! (memory here, PostgreSQL in `tessera-store-sql`, Redis in
 //! `tessera-store-redis`).
@@ -11,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::throttle::{
-    Decision, FailureLimit, LoginAttemptStore, LoginPolicy, Rate, ThrottleStore,
+    AlertWindowStore, Decision, FailureLimit, LoginAttemptStore, LoginPolicy, Rate, ThrottleStore,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -23,6 +24,8 @@ pub struct CounterStores {
     pub throttle: Arc<dyn ThrottleStore>,
     /// Login failure records.
     pub logins: Arc<dyn LoginAttemptStore>,
+    /// Security-alert windows.
+    pub alerts: Arc<dyn AlertWindowStore>,
 }
 
 impl std::fmt::Debug for CounterStores {
@@ -269,4 +272,59 @@ pub async fn login_failures_are_exact_under_concurrency(s: &CounterStores) {
     let record = s.logins.live_record("k", T0).await.unwrap().unwrap();
     assert_eq!(record.failures, 200);
     assert_eq!(record.locks, 151);
+}
+
+/// An alert window counts distinct values, raises once when they reach the
+/// threshold, and opens anew when it ends; keys are apart.
+pub async fn alert_window_raises_once_at_the_threshold(s: &CounterStores) {
+    let window = secs(15 * 60);
+    let a = &s.alerts;
+    assert_eq!(a.note("k", "u1", 3, window, T0).await.unwrap(), None);
+    assert_eq!(
+        a.note("k", "u1", 3, window, T0).await.unwrap(),
+        None,
+        "a repeat is not new"
+    );
+    assert_eq!(a.note("k", "u2", 3, window, T0).await.unwrap(), None);
+    assert_eq!(a.note("other", "u9", 3, window, T0).await.unwrap(), None);
+    assert_eq!(
+        a.note("k", "u3", 3, window, T0 + secs(60)).await.unwrap(),
+        Some(3)
+    );
+    assert_eq!(
+        a.note("k", "u4", 3, window, T0 + secs(61)).await.unwrap(),
+        None,
+        "once"
+    );
+    // The window opened at T0 ends at T0 + 15 min: a new one, a new alert.
+    let later = T0 + window;
+    assert_eq!(a.note("k", "u1", 3, window, later).await.unwrap(), None);
+    assert_eq!(a.note("k", "u2", 3, window, later).await.unwrap(), None);
+    assert_eq!(a.note("k", "u3", 3, window, later).await.unwrap(), Some(3));
+    // A threshold of zero is taken as one.
+    assert_eq!(a.note("z", "v", 0, window, T0).await.unwrap(), Some(1));
+}
+
+/// 100 distinct values noted at once from tasks on several threads against
+/// a threshold of 10: exactly one note raises the alert.
+pub async fn alert_window_raises_exactly_once_under_concurrency(s: &CounterStores) {
+    let start = Arc::new(tokio::sync::Barrier::new(100));
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let (store, start) = (s.alerts.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                store
+                    .note("alert:a:192.0.2.1", &format!("user{i}"), 10, secs(900), T0)
+                    .await
+            })
+        })
+        .collect();
+    let mut raised = Vec::new();
+    for task in tasks {
+        if let Some(count) = task.await.unwrap().unwrap() {
+            raised.push(count);
+        }
+    }
+    assert_eq!(raised, [10]);
 }

@@ -239,6 +239,8 @@ macro_rules! counter_tests {
             login_failures_lock_at_the_limit_and_double,
             login_records_lengthen_reset_and_expire,
             login_failures_are_exact_under_concurrency,
+            alert_window_raises_once_at_the_threshold,
+            alert_window_raises_exactly_once_under_concurrency,
         }
     };
 }
@@ -314,12 +316,15 @@ pub mod __private {
 mod tests {
     use super::*;
     use std::sync::Arc;
-    use tessera_core::throttle::{MemoryLoginAttemptStore, MemoryThrottleStore};
+    use tessera_core::throttle::{
+        MemoryAlertWindowStore, MemoryLoginAttemptStore, MemoryThrottleStore,
+    };
 
     counter_tests!(memory, async {
         Some(Fixture::new(CounterStores {
             throttle: Arc::new(MemoryThrottleStore::new()),
             logins: Arc::new(MemoryLoginAttemptStore::new()),
+            alerts: Arc::new(MemoryAlertWindowStore::new()),
         }))
     });
 
@@ -333,7 +338,7 @@ mod tests {
             .filter_map(|line| line.strip_prefix("pub async fn "))
             .filter_map(|rest| rest.split('(').next())
             .collect();
-        assert_eq!(names.len(), 7, "{names:?}");
+        assert_eq!(names.len(), 9, "{names:?}");
         for name in names {
             assert!(
                 lib.contains(&format!("            {name},\n")),

@@ -75,10 +75,12 @@
 //! shard's size, runs at most once per eighth of a shard's inserts.
 //!
 
+mod alerts;
 pub mod login;
 mod memory;
 mod rate;
 
+pub use alerts::{AlertWindowStore, MemoryAlertWindowStore};
 pub use login::{
     Admission, FailureLimit, Lockout, LockoutStarted, LoginAttemptStore, LoginGuard, LoginPolicy,
     LoginRecord, LoginUnlockStore,

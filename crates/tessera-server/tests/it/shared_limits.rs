@@ -1,6 +1,7 @@
 //! Three processes of the real binary on one PostgreSQL, and again with
-//! Redis, limit as one: the throttles' windows and login protection's counts
-//! are shared, and a lockout survives a restart of all three. Also: a bad
+//! Redis, limit as one: the throttles' windows, login protection's counts
+//! and the security-alert windows are shared, and a lockout survives a
+//! restart of all three. Also: a bad
 //! `redis.url` stops the server with one line naming the key, and a Redis
 //! key of an unexpected type is a `503`, not a crash.
 
@@ -262,6 +263,46 @@ async fn three_processes_limit_as_one(deployment: &Deployment, backend: &str) {
     .await;
     assert_eq!(status, 200);
 
+    // Three usernames failing from one address, one on each process: one
+    // security alert (`alerts.usernames_per_address = 3`), counted across
+    // the three.
+    let sprayer = client_from("127.0.4.1");
+    for (i, server) in servers.iter().enumerate() {
+        let (status, _, _) = login(&sprayer, server, &format!("nobody{i}"), "guess").await;
+        assert_eq!(status, 400);
+    }
+    let mut db = sqlx::PgConnection::connect(&deployment.env[0].1)
+        .await
+        .unwrap();
+    let mut alerts = Vec::new();
+    for _ in 0..50 {
+        // The audit writer flushes in the background.
+        alerts = sqlx::query_scalar::<_, String>(
+            "SELECT detail FROM tessera_audit WHERE event = 'security_alert' ORDER BY id",
+        )
+        .fetch_all(&mut db)
+        .await
+        .unwrap();
+        if !alerts.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tessera_audit WHERE event = 'security_alert'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    let _ = db.close().await;
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(again, 1, "no second alert");
+    let detail: Value = serde_json::from_str(&alerts[0]).unwrap();
+    assert_eq!(
+        detail,
+        json!({"kind": "many_usernames_from_one_address", "address": "127.0.4.1", "usernames": 3})
+    );
+
     // All three stop; three new ones still refuse bob.
     drop(servers);
     let servers = deployment.start();
@@ -278,6 +319,7 @@ fn deployment(database: &str, extra: &[(&'static str, String)]) -> Deployment {
     let mut env = vec![
         ("TESSERA_DATABASE__URL", database.to_owned()),
         ("TESSERA_THROTTLE__RATES__USER", "10/min".to_owned()),
+        ("TESSERA_ALERTS__USERNAMES_PER_ADDRESS", "3".to_owned()),
     ];
     env.extend(extra.iter().cloned());
     Deployment {
@@ -326,7 +368,9 @@ async fn three_processes_on_one_redis_limit_as_one() {
     // Nothing was counted in PostgreSQL's tables.
     let mut db = sqlx::PgConnection::connect(&database).await.unwrap();
     let rows: i64 = sqlx::query_scalar(
-        "SELECT (SELECT count(*) FROM tessera_throttle_windows) + (SELECT count(*) FROM tessera_login_attempts)",
+        "SELECT (SELECT count(*) FROM tessera_throttle_windows) \
+         + (SELECT count(*) FROM tessera_login_attempts) \
+         + (SELECT count(*) FROM tessera_alert_windows)",
     )
     .fetch_one(&mut db)
     .await

@@ -1,6 +1,7 @@
 -- Counters shared by every server process on this database: the throttles'
--- windows and login protection's failure records (the `ThrottleStore` and
--- `LoginAttemptStore` of `PgCounterStore`). Each check is one
+-- windows, login protection's failure records and the security-alert windows
+-- (the `ThrottleStore`, `LoginAttemptStore` and `AlertWindowStore` of
+-- `PgCounterStore`). Each check is one
 -- `INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING`: the row lock taken
 -- by the upsert is what makes concurrent checks count exactly.
 --
@@ -34,3 +35,23 @@ CREATE TABLE tessera_login_attempts (
     began        BOOLEAN NOT NULL
 );
 CREATE INDEX tessera_login_attempts_window_ends ON tessera_login_attempts (window_ends);
+
+-- Security-alert windows: per key (an address, a username), the distinct
+-- values (usernames, addresses; their SHA-256) failing within a window, and
+-- whether the window has raised its alert. A note locks the window's row
+-- (an upsert) for its transaction, so the alert is raised exactly once.
+CREATE TABLE tessera_alert_windows (
+    key     BYTEA   PRIMARY KEY,
+    ends    BIGINT  NOT NULL,
+    alerted BOOLEAN NOT NULL
+);
+CREATE INDEX tessera_alert_windows_ends ON tessera_alert_windows (ends);
+
+CREATE TABLE tessera_alert_members (
+    key    BYTEA  NOT NULL,
+    member BYTEA  NOT NULL,
+    -- The `ends` of the window the member was noted in.
+    ends   BIGINT NOT NULL,
+    PRIMARY KEY (key, member)
+);
+CREATE INDEX tessera_alert_members_ends ON tessera_alert_members (ends);
