@@ -48,11 +48,19 @@ impl Default for AlertPolicy {
 }
 
 /// The failure tracker.
-#[derive(Debug)]
 pub struct Alerts {
     policy: AlertPolicy,
     windows: Arc<dyn AlertWindowStore>,
     sink: Option<Arc<dyn AlertSink>>,
+}
+
+impl std::fmt::Debug for Alerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alerts")
+            .field("policy", &self.policy)
+            .field("sink", &self.sink)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Alerts {
