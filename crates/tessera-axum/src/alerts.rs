@@ -5,16 +5,18 @@
 //! [`AlertSink`] (the server's posts it to a webhook). The reuse of a
 //! rotated-out token ([`Alerts::token_reuse`]) raises one too.
 //!
-//! The tracker keeps at most a bounded number of keys, each with a bounded set
-//! of distinct values, so a flood cannot grow it without limit.
+//! The windows are kept in an [`AlertWindowStore`]: this process's memory by
+//! default (at most 50,000 keys, each with a bounded set of distinct values,
+//! so a flood cannot grow it without limit), or a store several processes
+//! share, so that failures spread over them add up.
 
 use crate::audit::RequestMeta;
 use crate::state::Tessera;
 use serde_json::{json, Value};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::audit::EventKind;
+use tessera_core::throttle::{AlertWindowStore, MemoryAlertWindowStore};
 use tessera_core::{StoreError, User};
 use time::OffsetDateTime;
 
@@ -45,34 +47,46 @@ impl Default for AlertPolicy {
     }
 }
 
-/// Keys tracked at most; past this, windows that have ended are dropped, and
-/// if none have, the whole map is cleared (alerts may then be late, never lost
-/// memory).
-const MAX_KEYS: usize = 50_000;
-
-#[derive(Debug)]
-struct Track {
-    started: OffsetDateTime,
-    seen: HashSet<String>,
-    alerted: bool,
-}
-
 /// The failure tracker.
-#[derive(Debug, Default)]
 pub struct Alerts {
     policy: AlertPolicy,
-    by_address: Mutex<HashMap<String, Track>>,
-    by_username: Mutex<HashMap<String, Track>>,
+    windows: Arc<dyn AlertWindowStore>,
     sink: Option<Arc<dyn AlertSink>>,
 }
 
+impl std::fmt::Debug for Alerts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Alerts")
+            .field("policy", &self.policy)
+            .field("sink", &self.sink)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts::new(AlertPolicy::default(), None)
+    }
+}
+
 impl Alerts {
-    /// A tracker with these thresholds and an optional sink.
+    /// A tracker with these thresholds and an optional sink, counting in
+    /// this process's memory.
     pub fn new(policy: AlertPolicy, sink: Option<Arc<dyn AlertSink>>) -> Self {
+        Alerts::with_store(policy, sink, Arc::new(MemoryAlertWindowStore::new()))
+    }
+
+    /// A tracker counting in `windows`: a store several processes share
+    /// (PostgreSQL, Redis) makes their failures add up to one alert.
+    pub fn with_store(
+        policy: AlertPolicy,
+        sink: Option<Arc<dyn AlertSink>>,
+        windows: Arc<dyn AlertWindowStore>,
+    ) -> Self {
         Alerts {
             policy,
+            windows,
             sink,
-            ..Alerts::default()
         }
     }
 
@@ -84,17 +98,17 @@ impl Alerts {
         username: &str,
         now: OffsetDateTime,
     ) {
-        let window = time::Duration::try_from(self.policy.window).unwrap_or(time::Duration::MINUTE);
         let address = meta.ip.clone().unwrap_or_else(|| "unknown".to_owned());
         let username_key = username.trim().to_lowercase();
-        if let Some(count) = note(
-            &self.by_address,
-            &address,
-            &username_key,
-            self.policy.usernames_per_address,
-            now,
-            window,
-        ) {
+        if let Some(count) = self
+            .note(
+                &format!("alert:a:{address}"),
+                &username_key,
+                self.policy.usernames_per_address,
+                now,
+            )
+            .await
+        {
             self.raise(
                 tessera,
                 meta,
@@ -103,14 +117,15 @@ impl Alerts {
             )
             .await;
         }
-        if let Some(count) = note(
-            &self.by_username,
-            &username_key,
-            &address,
-            self.policy.addresses_per_username,
-            now,
-            window,
-        ) {
+        if let Some(count) = self
+            .note(
+                &format!("alert:u:{username_key}"),
+                &address,
+                self.policy.addresses_per_username,
+                now,
+            )
+            .await
+        {
             self.raise(
                 tessera,
                 meta,
@@ -118,6 +133,29 @@ impl Alerts {
                 json!({"kind": "many_addresses_for_one_username", "username": username, "addresses": count}),
             )
             .await;
+        }
+    }
+
+    /// Notes `value` in `key`'s window; a store that fails is logged and
+    /// raises nothing (the login itself has been answered by then).
+    async fn note(
+        &self,
+        key: &str,
+        value: &str,
+        threshold: usize,
+        now: OffsetDateTime,
+    ) -> Option<u32> {
+        let threshold = u32::try_from(threshold).unwrap_or(u32::MAX);
+        match self
+            .windows
+            .note(key, value, threshold, self.policy.window, now)
+            .await
+        {
+            Ok(count) => count,
+            Err(e) => {
+                tracing::warn!(error = %e, "security-alert window unavailable");
+                None
+            }
         }
     }
 
@@ -187,45 +225,4 @@ impl Alerts {
             }));
         }
     }
-}
-
-/// Adds `value` to `key`'s set; `Some(count)` the first time the set reaches
-/// `threshold` within one window.
-fn note(
-    map: &Mutex<HashMap<String, Track>>,
-    key: &str,
-    value: &str,
-    threshold: usize,
-    now: OffsetDateTime,
-    window: time::Duration,
-) -> Option<usize> {
-    let Ok(mut map) = map.lock() else {
-        return None;
-    };
-    if map.len() >= MAX_KEYS && !map.contains_key(key) {
-        map.retain(|_, t| now - t.started < window);
-        if map.len() >= MAX_KEYS {
-            map.clear();
-        }
-    }
-    let track = map.entry(key.to_owned()).or_insert_with(|| Track {
-        started: now,
-        seen: HashSet::new(),
-        alerted: false,
-    });
-    if now - track.started >= window {
-        *track = Track {
-            started: now,
-            seen: HashSet::new(),
-            alerted: false,
-        };
-    }
-    if track.seen.len() <= threshold {
-        track.seen.insert(value.to_owned());
-    }
-    if !track.alerted && track.seen.len() >= threshold.max(1) {
-        track.alerted = true;
-        return Some(track.seen.len());
-    }
-    None
 }

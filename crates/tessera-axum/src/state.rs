@@ -17,8 +17,8 @@ use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::{Argon2Params, InvalidParams, PasswordHasher};
 use tessera_core::store::{Health, SessionStore, TokenStore, UserStore};
 use tessera_core::throttle::{
-    LoginAttemptStore, LoginGuard, LoginPolicy, LoginUnlockStore, MemoryLoginAttemptStore,
-    MemoryThrottleStore, Rate, ThrottleStore,
+    AlertWindowStore, LoginAttemptStore, LoginGuard, LoginPolicy, LoginUnlockStore,
+    MemoryAlertWindowStore, MemoryLoginAttemptStore, MemoryThrottleStore, Rate, ThrottleStore,
 };
 use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, StoreError, Stores, SystemClock, User};
@@ -177,23 +177,27 @@ impl std::fmt::Debug for Inner {
 /// sessions (Django's `clearsessions`, run for you).
 pub const PURGE_INTERVAL: Duration = Duration::from_secs(600);
 
-/// The counters of throttles and login protection. Both are in memory by
-/// default ([`Counters::in_memory`]): each process counts on its own. Put a
-/// shared implementation of the two traits here to count across processes.
+/// The counters of throttles, login protection and security alerts. All are
+/// in memory by default ([`Counters::in_memory`]): each process counts on its
+/// own. Put shared implementations of the traits here (PostgreSQL's or
+/// Redis's counter stores) to count across processes.
 #[derive(Clone)]
 pub struct Counters {
     /// The throttles' request counts (DRF's cache).
     pub throttle: Arc<dyn ThrottleStore>,
     /// Failed logins per username, address and pair.
     pub login_attempts: Arc<dyn LoginAttemptStore>,
+    /// The security-alert windows.
+    pub alert_windows: Arc<dyn AlertWindowStore>,
 }
 
 impl Counters {
-    /// Both counters in this process's memory, of the default capacity.
+    /// Every counter in this process's memory, of the default capacity.
     pub fn in_memory() -> Self {
         Counters {
             throttle: Arc::new(MemoryThrottleStore::new()),
             login_attempts: Arc::new(MemoryLoginAttemptStore::new()),
+            alert_windows: Arc::new(MemoryAlertWindowStore::new()),
         }
     }
 }
@@ -346,7 +350,11 @@ impl TesseraBuilder {
                 // are read from the store when a username is found locked.
                 login_guard: LoginGuard::new(counters.login_attempts, settings.login_policy)
                     .with_unlocks(stores.unlocks.clone()),
-                alerts: Alerts::new(settings.alert_policy, settings.alert_sink.clone()),
+                alerts: Alerts::with_store(
+                    settings.alert_policy,
+                    settings.alert_sink.clone(),
+                    counters.alert_windows,
+                ),
                 metrics,
                 stores,
                 hasher,

@@ -21,6 +21,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// `[database]`.
     pub database: DatabaseConfig,
+    /// `[redis]`.
+    pub redis: RedisConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
     /// `[authentication]`.
@@ -181,6 +183,31 @@ impl Default for DatabaseConfig {
         DatabaseConfig {
             url: DEFAULT_DATABASE_URL.to_owned(),
             acquire_timeout: tessera_store_sql::DEFAULT_ACQUIRE_TIMEOUT,
+        }
+    }
+}
+
+/// `[redis]`: a Redis server for the counters every process shares
+/// (throttles, login protection). Without it, the counters are kept in
+/// PostgreSQL when the database is PostgreSQL, else in this process's memory.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://[:PASSWORD@]HOST[:PORT][/DB]`: keep the throttle and login
+    /// counters there. Checked at start: a malformed or unreachable URL
+    /// stops the server with an error naming this key.
+    #[schemars(example = "redis://127.0.0.1:6379")]
+    pub url: Option<String>,
+    /// Prefix of every key Tessera writes (`tessera:`), for several
+    /// deployments on one server.
+    pub key_prefix: String,
+}
+
+impl Default for RedisConfig {
+    fn default() -> Self {
+        RedisConfig {
+            url: None,
+            key_prefix: tessera_store_redis::DEFAULT_PREFIX.to_owned(),
         }
     }
 }

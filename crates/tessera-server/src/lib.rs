@@ -24,11 +24,15 @@ use tessera_axum::accounts::{issue_token, TokenRequest};
 use tessera_axum::alerts::{AlertPolicy, AlertSink};
 use tessera_axum::audit::AuditSettings;
 use tessera_axum::throttling::{parse_rates, Throttle};
-use tessera_axum::{Authenticator, Settings, Tessera};
+use tessera_axum::{Authenticator, Counters, Settings, Tessera};
 use tessera_core::csrf::CsrfConfig;
 use tessera_core::host::AllowedHosts;
 use tessera_core::password::{Argon2Params, PasswordHasher, PoolSettings};
-use tessera_core::throttle::LoginPolicy;
+use tessera_core::store::Health;
+use tessera_core::throttle::{
+    AlertWindowStore, LoginAttemptStore, LoginPolicy, MemoryAlertWindowStore,
+    MemoryLoginAttemptStore, MemoryThrottleStore, ThrottleStore,
+};
 use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, SystemClock, User};
 use tessera_store_sql::SqlStore;
@@ -43,6 +47,90 @@ pub struct AppState {
     pub tessera: Tessera,
     /// The configuration the server started with.
     pub config: Arc<Config>,
+    /// Where the throttle, login-protection and security-alert counters are kept.
+    pub counters: SharedCounters,
+}
+
+/// The throttle, login-protection and security-alert counters, and where
+/// they are kept:
+/// Redis when `redis.url` is set, else PostgreSQL when the database is
+/// PostgreSQL (shared by every process on it), else this process's memory.
+#[derive(Clone)]
+pub struct SharedCounters {
+    /// `"redis"`, `"postgres"` or `"memory"`, as `/readyz` reports it.
+    pub backend: &'static str,
+    /// The throttles' windows.
+    pub throttle: Arc<dyn ThrottleStore>,
+    /// Login failure records.
+    pub login_attempts: Arc<dyn LoginAttemptStore>,
+    /// The security-alert windows.
+    pub alert_windows: Arc<dyn AlertWindowStore>,
+    /// A probe of the counters' own server, checked by `/readyz` (Redis; the
+    /// database is checked anyway).
+    pub health: Option<Arc<dyn Health>>,
+}
+
+impl std::fmt::Debug for SharedCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedCounters")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedCounters {
+    /// Counters in this process's memory.
+    pub fn in_memory() -> Self {
+        SharedCounters {
+            backend: "memory",
+            throttle: Arc::new(MemoryThrottleStore::new()),
+            login_attempts: Arc::new(MemoryLoginAttemptStore::new()),
+            alert_windows: Arc::new(MemoryAlertWindowStore::new()),
+            health: None,
+        }
+    }
+
+    /// The counters `store`'s database can share: PostgreSQL's tables, or
+    /// memory for SQLite (one process).
+    pub fn for_store(store: &SqlStore) -> Self {
+        match store.counters() {
+            Some(pg) => SharedCounters {
+                backend: "postgres",
+                throttle: Arc::new(pg.clone()),
+                login_attempts: Arc::new(pg.clone()),
+                alert_windows: Arc::new(pg),
+                health: None,
+            },
+            None => SharedCounters::in_memory(),
+        }
+    }
+}
+
+/// The counters for `config`: Redis when `redis.url` is set (connected and
+/// checked now: a malformed or unreachable URL is an error naming the key),
+/// else [`SharedCounters::for_store`].
+pub async fn open_counters(config: &Config, store: &SqlStore) -> anyhow::Result<SharedCounters> {
+    let Some(url) = &config.redis.url else {
+        return Ok(SharedCounters::for_store(store));
+    };
+    let options = tessera_store_redis::RedisOptions {
+        prefix: config.redis.key_prefix.clone(),
+        ..tessera_store_redis::RedisOptions::default()
+    };
+    let redis = tessera_store_redis::RedisCounterStore::connect(url, options)
+        .await
+        .map_err(|e| {
+            // One line, without the URL's password.
+            let why = e.to_string().replace(['\n', '\r'], " ");
+            anyhow::anyhow!("redis.url ({}): {why}", redact_url(url))
+        })?;
+    Ok(SharedCounters {
+        backend: "redis",
+        throttle: Arc::new(redis.clone()),
+        login_attempts: Arc::new(redis.clone()),
+        alert_windows: Arc::new(redis.clone()),
+        health: Some(Arc::new(redis)),
+    })
 }
 
 impl axum::extract::FromRef<AppState> for Tessera {
@@ -501,12 +589,25 @@ pub async fn open_store(config: &Config) -> anyhow::Result<SqlStore> {
     Ok(store)
 }
 
-/// The state for `config`, over an opened store, with the given clock.
+/// The state for `config`, over an opened store, with the given clock; the
+/// counters are those of [`SharedCounters::for_store`] (see
+/// [`state_with_counters`] for Redis).
 pub fn state(config: Config, store: SqlStore, clock: Arc<dyn Clock>) -> anyhow::Result<AppState> {
+    let counters = SharedCounters::for_store(&store);
+    state_with_counters(config, store, clock, counters)
+}
+
+/// [`state`] with these counters ([`open_counters`]).
+pub fn state_with_counters(
+    config: Config,
+    store: SqlStore,
+    clock: Arc<dyn Clock>,
+    counters: SharedCounters,
+) -> anyhow::Result<AppState> {
     // Token and session checks are served from an in-process cache; local
     // revocation clears it at once, other processes' within a second.
     let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
-    state_with_stores(config, stores, clock)
+    build_state(config, stores, clock, counters)
 }
 
 /// The state for `config` over any stores (tests put a failing or hanging
@@ -516,12 +617,26 @@ pub fn state_with_stores(
     stores: tessera_core::Stores,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<AppState> {
+    build_state(config, stores, clock, SharedCounters::in_memory())
+}
+
+fn build_state(
+    config: Config,
+    stores: tessera_core::Stores,
+    clock: Arc<dyn Clock>,
+    counters: SharedCounters,
+) -> anyhow::Result<AppState> {
     metrics_token(&config)?;
     cors(&config)?;
     let mut builder = Tessera::builder()
         .stores(stores)
         .hasher(hasher(&config)?)
         .settings(settings(&config)?)
+        .counters(Counters {
+            throttle: counters.throttle.clone(),
+            login_attempts: counters.login_attempts.clone(),
+            alert_windows: counters.alert_windows.clone(),
+        })
         .clock(clock);
     if config.tokens.create_on_user_creation {
         builder = builder.on_user_created(|tessera: Tessera, user: User| async move {
@@ -532,6 +647,7 @@ pub fn state_with_stores(
     Ok(AppState {
         tessera,
         config: Arc::new(config),
+        counters,
     })
 }
 
@@ -583,7 +699,9 @@ pub async fn run(
         None => None,
     };
     let store = open_store(&config).await?;
-    let state = state(config, store, Arc::new(SystemClock))?;
+    let counters = open_counters(&config, &store).await?;
+    tracing::info!(backend = counters.backend, "throttle and login counters");
+    let state = state_with_counters(config, store, Arc::new(SystemClock), counters)?;
     let tessera = state.tessera.clone();
     let addr = listener.local_addr()?;
     if !addr.ip().is_loopback() && tls.is_none() && limits.trusted_proxies == 0 {

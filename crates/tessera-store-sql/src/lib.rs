@@ -32,6 +32,7 @@
 
 mod audit;
 mod audited;
+mod counters;
 mod error;
 mod import;
 mod private;
@@ -51,6 +52,7 @@ use std::time::Duration;
 use tessera_core::store::Health;
 use tessera_core::StoreError;
 
+pub use counters::{PgCounterStore, PURGE_EVERY};
 pub(crate) use error::store_error;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");

@@ -16,7 +16,9 @@ use tessera_core::audited::{AuditedWrites, LoginWrite, TokenWrite};
 use tessera_core::store::{Health, SessionStore, StoreError, TokenStore, UserStore};
 use tessera_core::user::UserUpdate;
 use tessera_store_sql::SqlStore;
-use tessera_testkit::{store_tests, suite, unreachable_backend, Fixture};
+use tessera_testkit::{
+    counter_tests, store_tests, suite, unreachable_backend, CounterStores, Fixture,
+};
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
@@ -75,6 +77,87 @@ async fn postgres_in_schema() -> Option<(Fixture<SqlStore>, String)> {
 
 store_tests!(sqlite, async { Some(sqlite().await) });
 store_tests!(postgres, postgres());
+
+/// The shared counters in a schema of their own; `None` as [`postgres`].
+async fn postgres_counters() -> Option<Fixture<CounterStores>> {
+    let (fixture, _) = postgres_in_schema().await?;
+    let counters = fixture
+        .store()
+        .counters()
+        .expect("PostgreSQL has shared counters");
+    let stores = CounterStores {
+        throttle: std::sync::Arc::new(counters.clone()),
+        logins: std::sync::Arc::new(counters.clone()),
+        alerts: std::sync::Arc::new(counters),
+    };
+    // The schema is dropped by the store fixture's teardown, kept alive here.
+    Some(Fixture::new(stores).on_teardown(fixture.teardown()))
+}
+
+counter_tests!(postgres_counters, postgres_counters());
+
+#[tokio::test]
+async fn sqlite_has_no_shared_counters() {
+    let fixture = sqlite().await;
+    assert!(fixture.store().counters().is_none());
+    fixture.teardown().await;
+}
+
+#[tokio::test]
+async fn dead_counter_rows_are_purged() {
+    use tessera_core::throttle::{LoginAttemptStore, LoginPolicy, Rate, ThrottleStore};
+    let Some((fixture, schema)) = postgres_in_schema().await else {
+        return;
+    };
+    let counters = fixture.store().counters().unwrap();
+    let t0 = tessera_testkit::counters::T0;
+    for i in 0..10 {
+        counters
+            .hit(&format!("k{i}"), Rate::per_second(5), t0)
+            .await
+            .unwrap();
+    }
+    counters.hit("long", Rate::per_hour(5), t0).await.unwrap();
+    counters
+        .record_failure("u", LoginPolicy::default().username_limit(), t0)
+        .await
+        .unwrap();
+    let mut admin = PgConnection::connect(&postgres_url()).await.unwrap();
+    let count = |table: &'static str| format!("SELECT count(*) FROM {schema}.{table}");
+    let rows: i64 = sqlx::query_scalar(&count("tessera_throttle_windows"))
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(rows, 11);
+    // Keys are kept as 32-byte digests, never as the submitted string.
+    let lengths: Vec<i32> = sqlx::query_scalar(&format!(
+        "SELECT DISTINCT octet_length(key) FROM {schema}.tessera_throttle_windows"
+    ))
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(lengths, [32]);
+    let purged = counters
+        .purge_expired(t0 + Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        purged, 10,
+        "the ten one-second windows; the hour's and the login record live"
+    );
+    let purged = counters
+        .purge_expired(t0 + Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(purged, 2);
+    let rows: i64 = sqlx::query_scalar(&count("tessera_login_attempts"))
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+    let _ = admin.close().await;
+    fixture.teardown().await;
+}
 
 // ---------------------------------------------------------------- SqlStore itself
 

@@ -22,11 +22,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod clock;
+pub mod counters;
 pub mod fixture;
 pub mod memory;
 pub mod suite;
 
 pub use clock::ManualClock;
+pub use counters::CounterStores;
 pub use fixture::{opted_out, record_skip, unreachable_backend, Fixture};
 pub use memory::MemoryStore;
 
@@ -227,6 +229,55 @@ macro_rules! __store_tests {
     };
 }
 
+/// Defines, in a module named `$backend`, one `#[test]` per function of
+/// [`counters`], each on a new tokio runtime with four worker threads (the
+/// concurrency tests spawn their tasks on it). `$make` is a future giving an
+/// `Option<Fixture<CounterStores>>`, as for [`store_tests!`].
+#[macro_export]
+macro_rules! counter_tests {
+    ($backend:ident, $make:expr $(,)?) => {
+        $crate::__counter_tests! {
+            $backend, $make;
+            hit_allows_the_rate_then_refuses_with_the_rounded_up_wait,
+            hit_opens_a_new_window_exactly_when_the_last_ends,
+            hit_keys_are_apart_resettable_and_zero_rates_refuse,
+            hit_is_exact_under_concurrency,
+            login_failures_lock_at_the_limit_and_double,
+            login_records_lengthen_reset_and_expire,
+            login_failures_are_exact_under_concurrency,
+            alert_window_raises_once_at_the_threshold,
+            alert_window_raises_exactly_once_under_concurrency,
+        }
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __counter_tests {
+    ($backend:ident, $make:expr; $($test:ident,)*) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(
+                #[test]
+                fn $test() {
+                    $crate::__private::block_on_threads(4, async {
+                        let Some(fixture) = $make.await else {
+                            return;
+                        };
+                        let outcome =
+                            $crate::__private::catch_unwind($crate::counters::$test(fixture.store()))
+                                .await;
+                        fixture.teardown().await;
+                        $crate::__private::resume(outcome);
+                    });
+                }
+            )*
+        }
+    };
+}
+
 #[doc(hidden)]
 pub mod __private {
     use futures::FutureExt;
@@ -238,6 +289,16 @@ pub mod __private {
     pub fn block_on<F: Future<Output = ()>>(test: F) {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(test);
+    }
+
+    /// Runs `test` on a new runtime with `threads` worker threads.
+    pub fn block_on_threads<F: Future<Output = ()>>(threads: usize, test: F) {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
             .enable_all()
             .build()
             .expect("a tokio runtime")
@@ -259,6 +320,39 @@ pub mod __private {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tessera_core::throttle::{
+        MemoryAlertWindowStore, MemoryLoginAttemptStore, MemoryThrottleStore,
+    };
+
+    counter_tests!(memory, async {
+        Some(Fixture::new(CounterStores {
+            throttle: Arc::new(MemoryThrottleStore::new()),
+            logins: Arc::new(MemoryLoginAttemptStore::new()),
+            alerts: Arc::new(MemoryAlertWindowStore::new()),
+        }))
+    });
+
+    /// Every counter-suite function is in `counter_tests!`.
+    #[test]
+    fn every_counter_function_is_in_the_macro() {
+        let suite = include_str!("counters.rs");
+        let lib = include_str!("lib.rs");
+        let names: Vec<&str> = suite
+            .lines()
+            .filter_map(|line| line.strip_prefix("pub async fn "))
+            .filter_map(|rest| rest.split('(').next())
+            .collect();
+        assert_eq!(names.len(), 9, "{names:?}");
+        for name in names {
+            assert!(
+                lib.contains(&format!("            {name},\n")),
+                "{name} is missing from counter_tests!"
+            );
+        }
+    }
+
     /// A function added to the suite but not to `store_tests!` would silently
     /// never run.
     #[test]

@@ -7,7 +7,7 @@ use tessera_core::User;
 
 /// Records an event about `user`, written before the response (it accompanies
 /// a state change).
-pub(crate) async fn audit_user(
+pub async fn audit_user(
     tessera: &Tessera,
     meta: &RequestMeta,
     kind: EventKind,

@@ -28,6 +28,7 @@ mod token_auth;
 mod tokens;
 
 pub use account::OLD_PASSWORD_INCORRECT;
+pub use events::audit_user;
 pub use session::session_list;
 pub use token_auth::OBTAINED_TOKEN_NAME;
 pub use tokens::{token_list, MAX_EXPIRES_IN};

@@ -75,10 +75,12 @@
 //! shard's size, runs at most once per eighth of a shard's inserts.
 //!
 
+mod alerts;
 pub mod login;
 mod memory;
 mod rate;
 
+pub use alerts::{AlertWindowStore, MemoryAlertWindowStore};
 pub use login::{
     Admission, FailureLimit, Lockout, LockoutStarted, LoginAttemptStore, LoginGuard, LoginPolicy,
     LoginRecord, LoginUnlockStore,
@@ -116,6 +118,16 @@ impl Decision {
         match self {
             Decision::Allowed => None,
             Decision::Refused { wait } => Some(wait.as_secs()),
+        }
+    }
+
+    /// A refusal of a request at `now` by a window that ends at `ends`
+    /// (microseconds since the Unix epoch): the wait rounded up to whole
+    /// seconds, at least one (for backends that apply
+    /// [`ThrottleWindow::hit`] in their own language).
+    pub fn refused_until(ends: i64, now: OffsetDateTime) -> Decision {
+        Decision::Refused {
+            wait: wait_from_micros(ends.saturating_sub(to_micros(now))),
         }
     }
 

@@ -367,7 +367,7 @@ pub fn source(figment: &Figment, overrides: &BTreeMap<String, String>, path: &st
 fn redact(path: &str, value: &toml_edit::Value) -> String {
     let text = value.as_str().unwrap_or_default();
     match path {
-        "database.url" => format!("{:?}", crate::redact_url(text)),
+        "database.url" | "redis.url" => format!("{:?}", crate::redact_url(text)),
         "metrics.bearer_token" => "\"[redacted]\"".to_owned(),
         "alerts.webhook_url" => match url::Url::parse(text) {
             Ok(url) => format!(

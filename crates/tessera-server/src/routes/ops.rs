@@ -114,7 +114,9 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// 200 when every store answers within `server.readiness_timeout`, else
+/// 200 when every store (the database, and Redis when the counters are
+/// there) answers within `server.readiness_timeout`, with where the
+/// counters are kept (`"counters": "postgres"`), else
 /// 503 with `Retry-After` and the contract's body, naming the first store
 /// that did not (`"store": "database"`), so that a load balancer takes the
 /// process out within that time of an outage, however long the store itself
@@ -125,7 +127,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
     // One deadline for all: the answer comes within the timeout however
     // many stores there are.
     let deadline = tokio::time::Instant::now() + timeout;
-    let probes = [("database", stores.health.clone())];
+    let mut probes = vec![("database", stores.health.clone())];
+    if let Some(counters) = &state.counters.health {
+        probes.push((state.counters.backend, counters.clone()));
+    }
     let mut answers = Vec::with_capacity(probes.len());
     for (name, store) in probes {
         answers.push((name, tokio::time::timeout_at(deadline, store.ping()).await));
@@ -148,5 +153,5 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
         return response;
     }
-    Json(json!({"status": "ok"})).into_response()
+    Json(json!({"status": "ok", "counters": state.counters.backend})).into_response()
 }

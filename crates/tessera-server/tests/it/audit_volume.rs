@@ -270,6 +270,7 @@ async fn a_thousand_concurrent_failed_logins_are_all_recorded() {
         state: tessera_server::AppState {
             tessera,
             config: Arc::new(config),
+            counters: tessera_server::SharedCounters::in_memory(),
         },
         clock,
         dir,

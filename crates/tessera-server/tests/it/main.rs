@@ -30,6 +30,7 @@ mod permissions;
 mod postgres_tls;
 mod private;
 mod sessions;
+mod shared_limits;
 mod support;
 mod throttling;
 mod token_authentication;

@@ -14,7 +14,7 @@ use super::{
     read_form, redirect, render, staff, Admin,
 };
 use crate::routes::admin::may_act_on;
-use crate::routes::events::audit_user;
+use tessera_axum::views::audit_user;
 use crate::AppState;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
