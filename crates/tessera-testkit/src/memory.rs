@@ -921,7 +921,7 @@ impl State {
         (self.next_group_id, true)
     }
 
-    fn import_group(&mut self, name: &String, _: OffsetDateTime) -> Imported {
+    fn import_group(&mut self, name: &str) -> Imported {
         match self.group_id(name) {
             (id, true) => Imported::Created(id),
             (id, false) => Imported::Unchanged(id),
@@ -1045,7 +1045,7 @@ impl ImportStore for MemoryStore {
         names: &[String],
         batch: ImportBatch,
     ) -> Result<Vec<Imported>, StoreError> {
-        Ok(self.import(names, batch, State::import_group))
+        Ok(self.import(names, batch, |state, name, _| state.import_group(name)))
     }
 
     async fn import_users(
