@@ -420,6 +420,23 @@ impl Database {
                  NULL AS expires FROM {table} ORDER BY created",
                 self.time("created")
             ),
+            // knox before 3.x had no token_key: such tokens are reported.
+            TokenKind::Knox
+                if !self
+                    .columns(table)
+                    .await
+                    .map_err(failed)?
+                    .iter()
+                    .any(|c| c == "token_key") =>
+            {
+                format!(
+                    "SELECT digest AS secret, CAST(NULL AS TEXT) AS token_key, \
+                 CAST(user_id AS BIGINT) AS user_id, {} AS created, \
+                 {} AS expires FROM {table} ORDER BY created",
+                    self.time("created"),
+                    self.time("expiry")
+                )
+            }
             TokenKind::Knox => format!(
                 "SELECT digest AS secret, CAST(token_key AS TEXT) AS token_key, \
                  CAST(user_id AS BIGINT) AS user_id, {} AS created, \
