@@ -7,9 +7,11 @@ empty database). The script migrates it, creates users with each of
 Django's password hashers (a 1,500,000-iteration PBKDF2, an unusable
 password, an unknown algorithm, two usernames differing only in case), DRF
 and knox tokens, and logs users in through Django's own test client for real
-`sessionid` / `csrftoken` cookies; then writes what a client holds (the
-passwords, keys and cookies) as JSON to --out, and `manage.py dumpdata
-auth.user authtoken.token knox sessions` to --dumpdata.
+`sessionid` / `csrftoken` cookies, and groups with members; then writes
+what a client holds (the passwords, keys and cookies, and each user's
+groups) as JSON to --out, `manage.py dumpdata auth.group auth.user
+authtoken.token knox sessions` to --dumpdata, and, with --natural, `dumpdata
+auth.group auth.user --natural-foreign` (groups named by natural keys).
 
 Used by crates/tessera-server/tests/it/django.rs, in a virtualenv made by
 scripts/django-venv.
@@ -24,6 +26,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--database", required=True)
 parser.add_argument("--out", required=True)
 parser.add_argument("--dumpdata", required=True)
+parser.add_argument("--natural")
 parser.add_argument("--secret-key", default="django-insecure-moving-to-tessera")
 args = parser.parse_args()
 
@@ -80,7 +83,7 @@ django.setup()
 from datetime import timedelta  # noqa: E402
 
 from django.contrib.auth import hashers  # noqa: E402
-from django.contrib.auth.models import User  # noqa: E402
+from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.http import JsonResponse  # noqa: E402
 from django.middleware.csrf import get_token  # noqa: E402
@@ -131,6 +134,17 @@ staff = User.objects.get(username="pbkdf2")
 staff.is_staff = True
 staff.save()
 
+# Groups: editors (two members), readers (one), nobody (none); a member of a
+# group whose user is not imported (md5) is simply not carried.
+GROUPS = {"editors": ["pbkdf2", "argon2", "md5"], "readers": ["argon2"], "nobody": []}
+for name, members in GROUPS.items():
+    group = Group.objects.create(name=name)
+    for username in members:
+        User.objects.get(username=username).groups.add(group)
+out["groups"] = {
+    user.username: sorted(g.name for g in user.groups.all()) for user in User.objects.all()
+}
+
 for username in ["pbkdf2", "argon2", "scrypt"]:
     token = Token.objects.create(user=User.objects.get(username=username))
     out["drf"].append({"username": username, "key": token.key})
@@ -161,7 +175,15 @@ for entry in out["users"]:
     if entry["username"] == "changed":
         entry["password"] = "after the change"
 
-call_command("dumpdata", "auth.user", "authtoken.token", "knox", "sessions", output=args.dumpdata, verbosity=0)
+call_command(
+    "dumpdata", "auth.group", "auth.user", "authtoken.token", "knox", "sessions",
+    output=args.dumpdata, verbosity=0,
+)
+if args.natural:
+    call_command(
+        "dumpdata", "auth.group", "auth.user", natural_foreign=True,
+        output=args.natural, verbosity=0,
+    )
 
 with open(args.out, "w") as f:
     json.dump(out, f, indent=1, ensure_ascii=False)

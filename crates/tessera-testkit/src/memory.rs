@@ -1001,7 +1001,7 @@ impl State {
         (self.next_group_id, true)
     }
 
-    fn import_group(&mut self, name: &String, _: OffsetDateTime) -> Imported {
+    fn import_group(&mut self, name: &str) -> Imported {
         match self.group_id(name) {
             (id, true) => Imported::Created(id),
             (id, false) => Imported::Unchanged(id),
@@ -1125,7 +1125,7 @@ impl ImportStore for MemoryStore {
         names: &[String],
         batch: ImportBatch,
     ) -> Result<Vec<Imported>, StoreError> {
-        Ok(self.import(names, batch, State::import_group))
+        Ok(self.import(names, batch, |state, name, _| state.import_group(name)))
     }
 
     async fn import_users(

@@ -3982,7 +3982,7 @@ pub async fn import_groups_and_memberships_are_kept_with_the_user<S: Store>(stor
         ..alice.clone()
     };
     let outcomes = store
-        .import_users(&[none.clone()], dry)
+        .import_users(std::slice::from_ref(&none), dry)
         .await
         .expect("dry run");
     assert_eq!(outcomes, [Imported::Updated(alice_id)]);
@@ -4002,7 +4002,8 @@ pub async fn import_groups_and_memberships_are_kept_with_the_user<S: Store>(stor
         date_joined: None,
         ..imported_user(3, "carol")
     };
-    let [Imported::Created(carol_id)] = import_users(store, &[carol.clone()]).await[..] else {
+    let [Imported::Created(carol_id)] = import_users(store, std::slice::from_ref(&carol)).await[..]
+    else {
         panic!("carol not created");
     };
     let stored = store

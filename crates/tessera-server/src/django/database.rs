@@ -15,7 +15,7 @@
 //! the user is found as the one `..._id` column besides `group_id`). Times
 //! are read as UTC (Django's `USE_TZ = True`, the default).
 
-use super::columns::{is_identifier, quote, UserColumns};
+use super::columns::{is_identifier, quote, UserColumns, FIELDS};
 use super::source::{parse_time, GroupRef, GroupRow, Row, SessionRow, TokenRow, UserRow};
 use futures::TryStreamExt as _;
 use sqlx::postgres::PgConnectOptions;
@@ -208,6 +208,21 @@ impl Database {
             return Err(format!(
                 "there is no table {user_table} in the Django database (a custom user model? see --user-table)"
             ));
+        }
+        let present = self.columns(user_table).await.map_err(missing)?;
+        for field in FIELDS {
+            if let Some(column) = users.columns.get(field) {
+                if !present.iter().any(|c| c == column) {
+                    let hint = if matches!(field, "id" | "username" | "password") {
+                        format!("map it with --user-column {field}=COLUMN")
+                    } else {
+                        format!("map it with --user-column {field}=COLUMN, or {field}=- if the model has none")
+                    };
+                    return Err(format!(
+                        "table {user_table} has no column {column:?} for the user's {field}: {hint}"
+                    ));
+                }
+            }
         }
         let mut count = self.read_groups(rows).await?;
         let membership = self.membership(&groups_table, rows).await?;
@@ -405,6 +420,23 @@ impl Database {
                  NULL AS expires FROM {table} ORDER BY created",
                 self.time("created")
             ),
+            // knox before 3.x had no token_key: such tokens are reported.
+            TokenKind::Knox
+                if !self
+                    .columns(table)
+                    .await
+                    .map_err(failed)?
+                    .iter()
+                    .any(|c| c == "token_key") =>
+            {
+                format!(
+                    "SELECT digest AS secret, CAST(NULL AS TEXT) AS token_key, \
+                 CAST(user_id AS BIGINT) AS user_id, {} AS created, \
+                 {} AS expires FROM {table} ORDER BY created",
+                    self.time("created"),
+                    self.time("expiry")
+                )
+            }
             TokenKind::Knox => format!(
                 "SELECT digest AS secret, CAST(token_key AS TEXT) AS token_key, \
                  CAST(user_id AS BIGINT) AS user_id, {} AS created, \

@@ -42,7 +42,7 @@ pub(super) fn routes(tessera: &Tessera) -> Routes {
             vec![
                 op(
                     Method::GET,
-                    "Users, searched and paginated (staff)",
+                    "Users, searched and paginated, each with its groups (staff)",
                     s,
                     &[],
                     &[200, 401, 403, 404],
