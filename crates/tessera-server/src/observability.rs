@@ -7,7 +7,7 @@
 //!   ([`tessera_axum::observability`]), re-exported here:
 //!   every request gets an id: the client's `X-Request-Id` when it is sane (at
 //!   most 64 characters of `[A-Za-z0-9._-]`), else a random one. It is put in
-//!   the request's extensions as [`RequestId`] (the audit log records it),
+//!   the request's extensions as [`RequestId`](tessera_axum::audit::RequestId) (the audit log records it),
 //!   in the request's span, in its log line and in the response's
 //!   `X-Request-Id`.
 //! - One log line per request: method, path (never the query string, which

@@ -41,7 +41,7 @@
 //! let lockout = guard.record_failure("alice", ip, now).await.unwrap();
 //! assert!(lockout.is_some(), "the fifth failure locks: write a `lockout` audit event");
 //! // Any spelling, any address, even with the right password: 429, Retry-After: 30.
-//! let refused = guard.check(" Alice", "198.51.100.7".parse().unwrap(), now).await.unwrap();
+//! let refused = guard.check(" Alice", "198.51.100.7".parse::<IpAddr>().unwrap(), now).await.unwrap();
 //! assert_eq!(refused.retry_after_secs(), Some(30));
 //! # });
 //! ```
@@ -719,6 +719,34 @@ mod tests {
             .await
             .unwrap()
             .retry_after_secs()
+    }
+
+    #[tokio::test]
+    async fn without_an_address_only_the_username_counts() {
+        let g = LoginGuard::in_memory(LoginPolicy {
+            max_failures_per_address: 2,
+            ..LoginPolicy::default()
+        });
+        // Many usernames fail from no known address: no shared bucket fills.
+        for i in 0..10 {
+            let name = format!("user{i}");
+            assert!(g.check(&name, None, T0).await.unwrap().is_allowed());
+            assert_eq!(g.record_failure(&name, None, T0).await.unwrap(), None);
+        }
+        assert!(g.check("alice", None, T0).await.unwrap().is_allowed());
+        assert!(g.check("alice", IP, T0).await.unwrap().is_allowed());
+        // The username's own count still locks it, whatever the address.
+        for _ in 0..4 {
+            assert_eq!(g.record_failure("alice", None, T0).await.unwrap(), None);
+        }
+        let lock = g.record_failure("alice", None, T0).await.unwrap().unwrap();
+        assert!(lock.username.is_some() && lock.address.is_none());
+        let refused = g.check("alice", None, T0).await.unwrap();
+        assert_eq!(refused.retry_after_secs(), Some(30));
+        assert_eq!(
+            g.check("alice", IP, T0).await.unwrap().retry_after_secs(),
+            Some(30)
+        );
     }
 
     #[test]
