@@ -404,6 +404,29 @@ async fn a_superuser_runs_every_admin_action_in_the_browser() {
         screenshot(&client, "overview").await;
         assert_no_csp_violation(&client, "overview").await;
 
+        // Keyboard: the first Tab reaches the skip link, with a visible
+        // focus ring; Tab goes on through the navigation.
+        find(&client, "body").await.send_keys("\u{E004}").await.unwrap();
+        let focused = client
+            .execute(
+                "const e = document.activeElement;
+                 return [e.className, getComputedStyle(e).outlineStyle, getComputedStyle(e).outlineWidth];",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(focused[0], "skip", "{focused}");
+        assert_ne!(focused[1], "none", "{focused}");
+        assert_eq!(focused[2], "3px", "{focused}");
+        for _ in 0..2 {
+            find(&client, "body").await.send_keys("\u{E004}").await.unwrap();
+        }
+        let second = client
+            .execute("return document.activeElement.getAttribute('href');", vec![])
+            .await
+            .unwrap();
+        assert_eq!(second, json!("/admin/ui/"), "Tab reaches the navigation");
+
         // 360 px wide: nothing wider than the window.
         client.set_window_size(360, 800).await.unwrap();
         for path in ["/admin/ui/", "/admin/ui/users", &format!("/admin/ui/users/{bob}"), "/admin/ui/audit"] {
