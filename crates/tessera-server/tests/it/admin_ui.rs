@@ -1148,3 +1148,51 @@ async fn audit_page_with_a_million_events() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_user_page_lists_the_users_groups_sorted() {
+    let app = TestApp::new().await;
+    app.superuser("root", PASSWORD).await;
+    let alice = app.user("alice", PASSWORD).await;
+    let bob = app.user("bob", PASSWORD).await;
+    // Membership as `tessera import-django` writes it.
+    let url = format!("sqlite://{}/tessera.db", app.dir.path().display());
+    let mut db = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    for statement in [
+        "INSERT INTO tessera_groups (name) VALUES ('readers'), ('editors')".to_owned(),
+        format!(
+            "INSERT INTO tessera_user_groups (user_id, group_id) \
+             SELECT {}, id FROM tessera_groups",
+            alice.id
+        ),
+    ] {
+        sqlx::query(&statement).execute(&mut db).await.unwrap();
+    }
+    let jar = signed_in(&app, "root").await;
+    let page = browse(
+        &app,
+        Method::GET,
+        &format!("/admin/ui/users/{}", alice.id),
+        &jar,
+        &[],
+    )
+    .await;
+    assert_page(&page, 200);
+    assert!(
+        text(&page).contains("<ul id=\"groups\"><li>editors</li><li>readers</li></ul>"),
+        "{}",
+        text(&page)
+    );
+    let page = browse(
+        &app,
+        Method::GET,
+        &format!("/admin/ui/users/{}", bob.id),
+        &jar,
+        &[],
+    )
+    .await;
+    assert_page(&page, 200);
+    assert!(text(&page).contains("<p id=\"groups\">No groups.</p>"));
+}

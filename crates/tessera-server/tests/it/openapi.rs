@@ -387,7 +387,10 @@ async fn the_schemas_hold_the_fields_the_server_sends() {
     assert_eq!(created.status, 201);
     assert_eq!(keys(&created.json()), required_fields(&doc, "NewToken"));
     let users = app.get("/admin/users", Some(&key)).await.json();
-    assert_eq!(keys(&users["results"][0]), required_fields(&doc, "AdminUser"));
+    assert_eq!(
+        keys(&users["results"][0]),
+        required_fields(&doc, "AdminUser")
+    );
     let audit = app.get("/admin/audit", Some(&key)).await.json();
     assert_eq!(
         keys(&audit["results"][0]),

@@ -14,7 +14,6 @@ use super::{
     read_form, redirect, render, staff, Admin,
 };
 use crate::routes::admin::may_act_on;
-use tessera_axum::views::audit_user;
 use crate::AppState;
 use axum::extract::{Path, Request, State};
 use axum::http::request::Parts;
@@ -23,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use tessera_axum::audit::RequestMeta;
 use tessera_axum::login::{unlock, verify_user_password, Via, LOGIN_FAILED};
+use tessera_axum::views::audit_user;
 use tessera_axum::{accounts::password_errors, csrf, sessions, ApiError};
 use tessera_core::audit::EventKind;
 use tessera_core::secret::Secret;

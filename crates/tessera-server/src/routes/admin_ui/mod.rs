@@ -358,10 +358,12 @@ async fn locked_usernames(tessera: &Tessera) -> Result<Vec<(String, Option<i64>)
 /// The most `lockout` events [`locked_usernames`] reads.
 const LOCK_CANDIDATES: u64 = 500;
 
-/// The groups of a user, for the user page. Users have no groups yet: an
-/// empty list until they do.
-fn groups_of(_user: &User) -> Vec<String> {
-    Vec::new()
+/// The groups of a user, for the user page: Django's groups, carried over
+/// by `tessera import-django`, loaded with the user and sorted.
+fn groups_of(user: &User) -> Vec<String> {
+    let mut groups = user.groups.clone();
+    groups.sort_unstable();
+    groups
 }
 
 /// Reads a posted `application/x-www-form-urlencoded` body.
