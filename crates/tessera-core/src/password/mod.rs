@@ -889,7 +889,11 @@ mod tests {
 
     // The test body runs on the test's own thread (block_on), spawned tasks
     // on the runtime's single worker.
+    // Timing on a quiet machine: the idle lane's thread runs at the lowest
+    // priority, which a loaded machine (the rest of the suite) starves.
+    // scripts/test runs these alone, after everything else.
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    #[ignore = "needs a quiet machine: scripts/test runs it alone"]
     async fn a_job_gives_way_while_the_runtime_is_busy() {
         let hasher = idle_lane_only().with_max_give_way(Duration::from_secs(60));
         let busy = keep_the_worker_busy();
@@ -923,7 +927,11 @@ mod tests {
         assert_eq!((hasher.gave_way(), hasher.forced()), (1, 0));
     }
 
+    // Timing on a quiet machine: the idle lane's thread runs at the lowest
+    // priority, which a loaded machine (the rest of the suite) starves.
+    // scripts/test runs these alone, after everything else.
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    #[ignore = "needs a quiet machine: scripts/test runs it alone"]
     async fn a_job_that_gave_way_as_long_as_allowed_runs_anyway() {
         let max = Duration::from_millis(100);
         let hasher = idle_lane_only().with_max_give_way(max);
