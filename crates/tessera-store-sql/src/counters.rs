@@ -134,7 +134,20 @@ const PURGE_ALERT_MEMBERS: &str = "DELETE FROM tessera_alert_members WHERE (key,
      (SELECT key, member FROM tessera_alert_members WHERE ends <= $1 LIMIT $2)";
 
 /// The throttles' windows and the login failure records in PostgreSQL, for
-/// every process on the database to share (see the [module docs](self)).
+/// every process on the database to share.
+///
+/// Each throttle hit and each login failure is one statement, `INSERT ...
+/// ON CONFLICT (key) DO UPDATE ... RETURNING`, that applies
+/// [`ThrottleWindow::hit`] or [`LoginRecord::fail`] to the row in SQL with
+/// the caller's `now`: the upsert locks the row, so concurrent checks from
+/// any number of processes each see the one before. A security-alert note
+/// is a short transaction that starts with such an upsert of its window.
+/// Rows are keyed by the SHA-256 of the counter's key; dead rows count as
+/// absent and are deleted in the background, a bounded batch every
+/// [`PURGE_EVERY`] writes. Throttle windows live in an `UNLOGGED` table
+/// (emptied by a PostgreSQL crash, kept across a clean restart), login
+/// records and alert windows in logged ones, so a lockout survives any
+/// restart.
 /// Cloning is cheap: clones share the pool.
 #[derive(Debug, Clone)]
 pub struct PgCounterStore {

@@ -1,12 +1,12 @@
 //! The counter-store suite: the contract of
-//! [`ThrottleStore`](tessera_core::throttle::ThrottleStore),
-//! [`LoginAttemptStore`](tessera_core::throttle::LoginAttemptStore) and
-//! [`AlertWindowStore`](tessera_core::throttle::AlertWindowStore), written
+//! [`ThrottleStore`],
+//! [`LoginAttemptStore`] and
+//! [`AlertWindowStore`], written
 //! once and run on every backend by [`counter_tests!`](crate::counter_tests)
 //! (memory here, PostgreSQL in `tessera-store-sql`, Redis in
 //! `tessera-store-redis`).
 //!
-//! Each function gets a fresh pair of stores; keys are plain strings, which
+//! Each function gets fresh stores; keys are plain strings, which
 //! the store keeps however it does (hashed, prefixed).
 
 use std::sync::Arc;
