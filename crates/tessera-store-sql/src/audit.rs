@@ -13,6 +13,7 @@
 //! into `detail` as `"count"` when the row is read.
 
 use crate::rows::encode_data;
+use crate::BeginWrite;
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use sqlx::FromRow;
@@ -265,7 +266,7 @@ impl AuditStore for SqlStore {
             .collect::<Result<Vec<_>, _>>()?;
         with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 for chunk in inserts.chunks(EVENTS_PER_INSERT) {
                     insert_events!(&mut *tx, chunk)?;
                 }
@@ -291,7 +292,7 @@ impl AuditStore for SqlStore {
             .collect::<Result<Vec<_>, StoreError>>()?;
         with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 for (insert, key, count) in &rows {
                     bind_event!(sqlx::query(UPSERT_AGGREGATE), insert)
                         .bind(key)

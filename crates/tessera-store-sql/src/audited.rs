@@ -22,6 +22,7 @@ use crate::tokens::{
 use crate::users::{
     created_user, groups_of, insert_user, insert_user_error, update_user, REHASH, SET_LAST_LOGIN,
 };
+use crate::BeginWrite;
 use crate::{store_error, with_pool, Pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::audit::NewAuditEvent;
@@ -49,7 +50,7 @@ impl SqlStore {
         let insert = Insert::new(event)?;
         let row = with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let Some(row) = update_user!(&mut *tx, id, update)? else {
                     tx.rollback().await?;
                     return Ok(None);
@@ -87,7 +88,7 @@ impl AuditedWrites for SqlStore {
     ) -> Result<User, StoreError> {
         let id = with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await.map_err(store_error)?;
+                let mut tx = pool.begin_write().await.map_err(store_error)?;
                 let id = insert_user!(&mut *tx, new).map_err(insert_user_error)?;
                 let insert = Insert::new(event_for_new_user(event, id))?;
                 insert_event!(&mut *tx, insert).map_err(store_error)?;
@@ -133,7 +134,7 @@ impl AuditedWrites for SqlStore {
         let lock_owner = max_per_user.is_some() && matches!(self.pool, Pool::Postgres(_));
         let id = with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await.map_err(store_error)?;
+                let mut tx = pool.begin_write().await.map_err(store_error)?;
                 if lock_owner {
                     sqlx::query(LOCK_OWNER)
                         .bind(new.user_id)
@@ -186,7 +187,7 @@ impl AuditedWrites for SqlStore {
         let insert = Insert::new(event)?;
         with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let sessions = sqlx::query(DELETE_USER_SESSIONS)
                     .bind(user_id)
                     .bind(except_session)
@@ -216,7 +217,7 @@ impl AuditedWrites for SqlStore {
         };
         with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await.map_err(store_error)?;
+                let mut tx = pool.begin_write().await.map_err(store_error)?;
                 // On PostgreSQL this also locks the user's row, as
                 // `LOCK_OWNER` does before a token is counted and inserted.
                 let updated = sqlx::query(SET_LAST_LOGIN)
@@ -271,7 +272,7 @@ impl AuditedWrites for SqlStore {
         let created = to_micros(rotation.created);
         with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await.map_err(store_error)?;
+                let mut tx = pool.begin_write().await.map_err(store_error)?;
                 if lock_owner {
                     sqlx::query(LOCK_OWNER)
                         .bind(rotation.user_id)
@@ -332,7 +333,7 @@ impl AuditedWrites for SqlStore {
         let insert = Insert::new(event)?;
         with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let deleted = sqlx::query(DELETE_FAMILY)
                     .bind(family)
                     .execute(&mut *tx)
@@ -366,7 +367,7 @@ impl SqlStore {
         let insert = Insert::new(event)?;
         with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 let deleted = sqlx::query(delete)
                     .bind(id)
                     .bind(owner)

@@ -8,6 +8,7 @@
 
 use crate::audit::{insert_events, Insert};
 use crate::rows::encode_data;
+use crate::BeginWrite;
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use serde_json::json;
@@ -221,7 +222,7 @@ macro_rules! in_batch {
     ($store:expr, $batch:expr, $tx:ident => $body:expr) => {
         with_pool!($store, pool => {
             async {
-                let mut $tx = pool.begin().await?;
+                let mut $tx = pool.begin_write().await?;
                 let (outcomes, events): (Vec<Imported>, Vec<Insert>) = $body;
                 for chunk in events.chunks(crate::audit::EVENTS_PER_INSERT) {
                     insert_events!(&mut *$tx, chunk)?;

@@ -96,6 +96,40 @@ macro_rules! with_pool {
 }
 pub(crate) use with_pool;
 
+/// Begins a transaction that writes. On SQLite that is `BEGIN IMMEDIATE`,
+/// which takes the write lock up front: a deferred `BEGIN` that reads before
+/// it writes pins its snapshot at the first read, and when another
+/// connection commits in between, the write cannot upgrade and SQLite answers
+/// `SQLITE_BUSY_SNAPSHOT` at once, whatever the busy timeout (two concurrent
+/// logins, or an import beside the audit writer). Waiting for the lock is the
+/// busy timeout's job. On PostgreSQL a plain `BEGIN`.
+pub(crate) trait BeginWrite {
+    /// The database.
+    type Db: sqlx::Database;
+
+    /// The transaction, begun for writing.
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>>
+           + Send;
+}
+
+impl BeginWrite for SqlitePool {
+    type Db = sqlx::Sqlite;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Db = sqlx::Postgres;
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
     Sqlite(SqlitePool),

@@ -3,6 +3,7 @@
 use crate::rows::{
     encode_scopes, fold_groups, groups_join, token_columns, Grouped, TokenRow, TokenUserRow,
 };
+use crate::BeginWrite;
 use crate::{store_error, with_pool, Pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::clock::{from_micros, to_micros};
@@ -177,7 +178,7 @@ impl TokenStore for SqlStore {
                 insert_token!(pool, new, &scopes, cap).map_err(store_error)?
             }
             Pool::Postgres(pool) => {
-                let mut tx = pool.begin().await.map_err(store_error)?;
+                let mut tx = pool.begin_write().await.map_err(store_error)?;
                 sqlx::query(LOCK_OWNER)
                     .bind(new.user_id)
                     .execute(&mut *tx)

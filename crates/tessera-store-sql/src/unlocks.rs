@@ -2,6 +2,7 @@
 //! username key, written with their audit event in one transaction.
 
 use crate::audit::{insert_event, Insert};
+use crate::BeginWrite;
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::audit::NewAuditEvent;
@@ -39,7 +40,7 @@ impl LoginUnlockStore for SqlStore {
         let insert = Insert::new(event)?;
         with_pool!(self, pool => {
             async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_write().await?;
                 sqlx::query(UPSERT_UNLOCK)
                     .bind(key)
                     .bind(to_micros(at))

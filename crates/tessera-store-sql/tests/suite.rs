@@ -540,3 +540,36 @@ async fn postgres_audited_writes_roll_back_with_a_refused_event() {
         fixture.teardown().await;
     }
 }
+
+/// Transactions that read before they write, run at once on SQLite from
+/// several threads, all commit: they begin `IMMEDIATE`, so none is refused
+/// with `SQLITE_BUSY_SNAPSHOT` because another committed after its first
+/// read (a deferred `BEGIN` fails this test).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_read_then_write_transactions_all_commit_on_sqlite() {
+    use tessera_core::import::{ImportBatch, ImportStore};
+    let fixture = sqlite().await;
+    let store = fixture.store().clone();
+    let mut tasks = Vec::new();
+    for worker in 0..8_i64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for round in 0..10_i64 {
+                let id = worker * 100 + round;
+                let user = suite::imported_user(id, &format!("user{id}"));
+                let batch = ImportBatch {
+                    at: time::OffsetDateTime::now_utc(),
+                    dry_run: false,
+                };
+                store.import_users(&[user], batch).await?;
+            }
+            Ok::<_, StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let page = store.list_users(None, 0, 1000).await.unwrap();
+    assert_eq!(page.count, 80);
+    fixture.teardown().await;
+}
