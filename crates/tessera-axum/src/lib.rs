@@ -111,7 +111,8 @@ pub mod prelude {
     pub use tessera_core::identity::{Credential, Identity, Principal};
     pub use tessera_core::password::{Argon2Params, PasswordHasher};
     pub use tessera_core::permission::{
-        AllowAny, HasScope, IsAuthenticated, IsAuthenticatedOrReadOnly, IsStaff, Permission,
+        AllowAny, HasGroup, HasScope, IsAuthenticated, IsAuthenticatedOrReadOnly, IsStaff,
+        Permission,
     };
     pub use tessera_core::User;
 }
