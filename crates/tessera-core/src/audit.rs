@@ -59,7 +59,7 @@
 //! ```
 
 use crate::clock::{from_micros, to_micros, truncate_to_micros};
-use crate::store::StoreError;
+use crate::error::StoreError;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};

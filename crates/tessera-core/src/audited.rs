@@ -34,7 +34,7 @@
 //! [`AuditStore::append`]: crate::audit::AuditStore::append
 
 use crate::audit::NewAuditEvent;
-use crate::store::StoreError;
+use crate::error::StoreError;
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;

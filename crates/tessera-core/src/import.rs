@@ -17,7 +17,7 @@
 //! rolled back: the answers say what would happen.
 
 use crate::audit::{EventKind, NewAuditEvent};
-use crate::store::StoreError;
+use crate::error::StoreError;
 use crate::token::KeyDigest;
 use async_trait::async_trait;
 use sha2::{Digest as _, Sha256};

@@ -20,6 +20,7 @@ pub mod audited;
 pub mod cache;
 pub mod clock;
 pub mod csrf;
+pub mod error;
 pub mod host;
 pub mod identity;
 pub mod import;
@@ -35,6 +36,7 @@ pub mod user;
 pub mod validation;
 
 pub use clock::{Clock, SystemClock};
+pub use error::StoreError;
 pub use identity::{Credential, Identity, Principal};
-pub use store::{StoreError, Stores};
+pub use store::Stores;
 pub use user::User;

@@ -13,6 +13,7 @@
 
 use crate::audit::AuditStore;
 use crate::audited::AuditedWrites;
+pub use crate::error::StoreError;
 use crate::session::{NewSession, SessionRecord};
 use crate::throttle::LoginUnlockStore;
 use crate::token::{KeyDigest, NewToken, TokenRecord};
@@ -21,20 +22,6 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use time::OffsetDateTime;
-
-/// Why a store operation failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The store could not be reached (HTTP 503).
-    #[error("the store is unavailable: {0}")]
-    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// A uniqueness rule was broken, such as a taken username.
-    #[error("conflict: {0}")]
-    Conflict(String),
-    /// Anything else (HTTP 500).
-    #[error("store error: {0}")]
-    Other(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
 
 /// A user with the password hash, for verifying a login.
 #[derive(Debug, Clone)]

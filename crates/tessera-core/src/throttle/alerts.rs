@@ -1,7 +1,7 @@
 //! The security-alert windows: distinct values (usernames, addresses) seen
 //! per key within a window, and whether the window has raised its alert.
 
-use crate::store::StoreError;
+use crate::error::StoreError;
 use async_trait::async_trait;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};

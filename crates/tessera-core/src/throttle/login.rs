@@ -130,7 +130,7 @@
 use super::{duration_micros, wait_from_micros};
 use crate::audit::NewAuditEvent;
 use crate::clock::{from_micros, to_micros};
-use crate::store::StoreError;
+use crate::error::StoreError;
 use async_trait::async_trait;
 use base64::Engine as _;
 use sha2::{Digest as _, Sha256};

@@ -4,7 +4,7 @@
 use super::login::{FailureLimit, Lockout, LoginAttemptStore, LoginRecord};
 use super::{Decision, Rate, ThrottleStore, ThrottleWindow};
 use crate::clock::to_micros;
-use crate::store::StoreError;
+use crate::error::StoreError;
 use async_trait::async_trait;
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;

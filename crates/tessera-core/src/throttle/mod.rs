@@ -89,7 +89,7 @@ pub use memory::{MemoryLoginAttemptStore, MemoryThrottleStore, DEFAULT_CAPACITY}
 pub use rate::{Period, Rate, RateError};
 
 use crate::clock::to_micros;
-use crate::store::StoreError;
+use crate::error::StoreError;
 use async_trait::async_trait;
 use std::time::Duration;
 use time::OffsetDateTime;
