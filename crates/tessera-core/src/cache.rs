@@ -204,12 +204,14 @@ impl std::fmt::Debug for CacheState {
 }
 
 impl CacheState {
-    /// A cache keeping entries for `ttl`, without a revocation log: entries
-    /// are then trusted for at most [`REVOCATION_BOUND`] after they were read,
-    /// and a local write drops the whole cache. For one process, or tests.
+    /// A cache keeping entries for `ttl` (unknown keys for `ttl` too, at most
+    /// [`DEFAULT_NEGATIVE_TTL`]), without a revocation log: entries are then
+    /// trusted for at most [`REVOCATION_BOUND`] after they were read, and a
+    /// local write drops the whole cache. For one process, or tests.
     pub fn new(ttl: Duration) -> Arc<Self> {
         let config = CacheConfig {
             ttl,
+            negative_ttl: ttl.min(DEFAULT_NEGATIVE_TTL),
             ..CacheConfig::default()
         };
         Self::build(config, None)

@@ -88,6 +88,25 @@ async fn refused_everywhere_within_the_bound(
     slowest
 }
 
+/// The credential cache's hits and misses on `server`, from `/metrics`.
+async fn cache_counts(http: &reqwest::Client, server: &Server) -> (u64, u64) {
+    let reply = http.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(reply.status(), 200);
+    let body = reply.text().await.unwrap();
+    let value = |name: &str| -> u64 {
+        body.lines()
+            .find_map(|line| line.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    (
+        value("tessera_credential_cache_hits_total"),
+        value("tessera_credential_cache_misses_total"),
+    )
+}
+
 /// `POST /api-token-auth/` on `server`: the key.
 async fn obtain_token(http: &reqwest::Client, server: &Server, password: &str) -> Credential {
     let reply = http
@@ -187,12 +206,20 @@ async fn revocation_reaches_every_process(processes: usize, extra: &[(&str, &str
             assert_eq!(me(&http, server, credential).await, 200, "{credential:?}");
         }
     }
-    // Past the bound the entries are still served (the cache outlives it).
+    // Past the bound the entries are still served from memory (the cache
+    // outlives it: the poller vouches for them), no store read.
     tokio::time::sleep(BOUND + Duration::from_millis(200)).await;
     for server in &servers {
+        let before = cache_counts(&http, server).await;
         for credential in all {
             assert_eq!(me(&http, server, credential).await, 200);
         }
+        let after = cache_counts(&http, server).await;
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (4, 0),
+            "hits and misses past the bound"
+        );
     }
 
     // Revoke the key on C: refused on A and B within the bound.
@@ -221,6 +248,20 @@ async fn revocation_reaches_every_process(processes: usize, extra: &[(&str, &str
         .status()
         .as_u16();
     assert_ne!(anonymous, 200);
+
+    // The logout dropped alice's cached credentials everywhere (per user):
+    // cache them again, so that the next revocation has entries to reach.
+    for server in &servers {
+        for credential in [&changer, &cli_key, &cookie] {
+            assert_eq!(me(&http, server, credential).await, 200);
+        }
+        let before = cache_counts(&http, server).await;
+        for credential in [&changer, &cli_key, &cookie] {
+            assert_eq!(me(&http, server, credential).await, 200);
+        }
+        let after = cache_counts(&http, server).await;
+        assert_eq!((after.0 - before.0, after.1 - before.1), (3, 0));
+    }
 
     // Change the password on B: every other key and session of alice is
     // refused everywhere within the bound; the changing key still works.
