@@ -235,6 +235,13 @@ impl Metrics {
             .register_collector(Box::new(AuditorMetrics(auditor)));
     }
 
+    /// Reports the credential cache's hits, misses and unknown-key hits, and
+    /// its revocation poller's health, at every scrape.
+    pub fn register_cache(&mut self, cache: Arc<tessera_core::cache::CacheState>) {
+        self.registry
+            .register_collector(Box::new(CacheMetrics(cache)));
+    }
+
     /// Counts an answered request. `route` is the matched path template
     /// (never the path itself: its parameters would make unbounded labels),
     /// or [`UNMATCHED_ROUTE`].
@@ -441,6 +448,52 @@ impl Collector for TokenFailureMetrics {
             let labels = AddressLabels { address };
             gauge.encode(family.encode_family(&labels)?)?;
         }
+        Ok(())
+    }
+}
+
+/// The credential cache's counts, read at scrape time.
+#[derive(Debug)]
+struct CacheMetrics(Arc<tessera_core::cache::CacheState>);
+
+impl Collector for CacheMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let (hits, misses) = self.0.stats();
+        let counters = [
+            (
+                "tessera_credential_cache_hits",
+                "Token and session lookups answered from the in-process cache (unknown keys included).",
+                hits,
+            ),
+            (
+                "tessera_credential_cache_misses",
+                "Token and session lookups that went to the store.",
+                misses,
+            ),
+            (
+                "tessera_credential_cache_unknown_hits",
+                "Lookups answered from the cache as an unknown key.",
+                self.0.negative_hits(),
+            ),
+            (
+                "tessera_revocation_poll_failures",
+                "Reads of the revocation log that failed.",
+                self.0.poll_failures(),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        let fresh = ConstGauge::new(i64::from(self.0.is_fresh()));
+        let metric = encoder.encode_descriptor(
+            "tessera_revocation_log_fresh",
+            "1 while the revocation log was read less than 1s ago (cached credentials older than 1s are used only then).",
+            None,
+            fresh.metric_type(),
+        )?;
+        fresh.encode(metric)?;
         Ok(())
     }
 }

@@ -342,6 +342,9 @@ impl TesseraBuilder {
         let auditor = Auditor::with_settings(stores.audit.clone(), settings.audit);
         let mut metrics = Metrics::new(hasher.clone());
         metrics.register_auditor(auditor.clone());
+        if let Some(cache) = &stores.cache {
+            metrics.register_cache(cache.clone());
+        }
         Ok(Tessera {
             inner: Arc::new(Inner {
                 auditor,
@@ -400,8 +403,11 @@ impl Tessera {
         TesseraBuilder::default()
     }
 
-    /// Starts the background work on `runtime`: the audit log's writer and
-    /// a task deleting expired tokens and sessions every
+    /// Starts the background work on `runtime`: the audit log's writer, the
+    /// credential cache's revocation poller (when the stores have a cache,
+    /// [`Stores::cache`]: without it, cached credentials are trusted for at
+    /// most [`tessera_core::cache::REVOCATION_BOUND`]) and a task deleting
+    /// expired tokens and sessions, and old rows of the revocation log, every
     /// [`PURGE_INTERVAL`], the first time at once. Calling it again does
     /// nothing. Without it, the audit writer starts on the runtime of the
     /// first event, and nothing is purged.
@@ -409,6 +415,9 @@ impl Tessera {
     /// In async code, pass `&tokio::runtime::Handle::current()`.
     pub fn start_background(&self, runtime: &tokio::runtime::Handle) {
         self.inner.auditor.start(runtime);
+        if let Some(cache) = &self.stores().cache {
+            cache.start(runtime);
+        }
         let mut purge = match self.inner.purge.lock() {
             Ok(purge) => purge,
             Err(poisoned) => poisoned.into_inner(),
@@ -444,6 +453,9 @@ impl Tessera {
         if let Some(purge) = purge {
             purge.abort();
         }
+        if let Some(cache) = &self.stores().cache {
+            cache.stop();
+        }
         self.inner.auditor.flush().await;
     }
 
@@ -460,6 +472,13 @@ impl Tessera {
             .await?;
         if tokens + sessions > 0 {
             tracing::info!(tokens, sessions, "expired credentials purged");
+        }
+        if let Some(cache) = &self.stores().cache {
+            // Old revocations concern no entry any more; a failure here is
+            // not the credentials' purge's.
+            if let Err(e) = cache.purge_log().await {
+                tracing::warn!(error = %e, "purging the revocation log failed");
+            }
         }
         Ok((tokens, sessions))
     }

@@ -1,23 +1,53 @@
 //! An in-process cache in front of the token and session stores, as a
 //! decorator implementing the same traits (tower-sessions' `CachingSessionStore`
-//! pattern).
+//! pattern), kept honest across processes by a revocation log.
 //!
-//! A token or session check is then a hash-map read instead of a database
-//! read. Correctness rests on two rules:
+//! A token or session check is then a memory read instead of a database
+//! read, for the whole working set: entries are kept up to
+//! [`CacheConfig::ttl`] (five minutes by default) in a size-bounded
+//! concurrent cache (`quick_cache`, S3-FIFO eviction: past
+//! [`CacheConfig::capacity`] the least useful entries go, the map is never
+//! emptied wholesale). Correctness rests on these rules:
 //!
-//! - **Local revocation is immediate.** Every write that can end or change a
-//!   credential or its user (deleting or re-dating a token, deleting or rotating
-//!   a session, updating a user, ...) bumps a generation counter, and an entry
-//!   of an older generation is never used. Writes that only record a use
-//!   (`touch_token`, `touch_session`) do not.
-//! - **Remote revocation is bounded.** An entry is used for at most `ttl`
-//!   (one second by default), so a credential revoked by another process
-//!   stops working here within that bound.
+//! - **Local revocation is immediate.** Every write through the decorator
+//!   that can end or change a credential or its user (deleting, re-dating or
+//!   rotating a token, deleting or rotating a session, updating a user, ...)
+//!   reads the revocation log at once before it returns ([`CacheState::sync`]),
+//!   which drops the cached credentials of the users it names; without a log,
+//!   or when the log cannot be read, the whole cache is dropped. Writes that
+//!   only record a use (`touch_token`, `touch_session`) invalidate nothing.
+//! - **Remote revocation is bounded by [`REVOCATION_BOUND`] (one second).**
+//!   Every such write appends a row naming the user to the database's
+//!   revocation log in the same transaction ([`RevocationLog`]). Each process
+//!   polls the log every [`CacheConfig::poll_interval`] (250 ms by default;
+//!   PostgreSQL's `LISTEN/NOTIFY` wakes it early) and drops the cached
+//!   credentials of every user named there. The log is the truth; a missed
+//!   wake-up costs at most one poll interval.
+//! - **Fail safe.** An entry older than the bound is trusted only while the
+//!   last successful poll *started* less than the bound ago. When the log
+//!   cannot be read (database unreachable, poller stopped or never started),
+//!   entries are served for at most one second after they were read, exactly
+//!   as a cache with a one-second TTL would, and everything else goes to the
+//!   store until a poll succeeds again.
+//! - **Unknown keys** are remembered for [`CacheConfig::negative_ttl`] (at most
+//!   the bound), so that a flood of made-up keys costs one read per key, and
+//!   a key created by another process (or imported) works here within the
+//!   bound. A key created through this decorator is forgotten as unknown at
+//!   once.
+//!
+//! Invalidation is per user, not per key: a revoked token drops every cached
+//! credential of its owner (each one miss later). That covers the writes that
+//! have no key to name (a password change, a deactivation) with one rule, and
+//! costs little: revocations are rare next to checks.
 //!
 //! Expiry is re-checked against the caller's `now` on every hit, and a cached
 //! token carries its grace end, which the caller checks against `now` too, so
-//! a rotated-out key's entry never outlives its grace period. The map is
-//! bounded: past its capacity it is cleared.
+//! a rotated-out key's entry never outlives its grace period.
+//!
+//! Races between a read that misses and a revocation are closed by a
+//! sequence number: a read takes the current number before it asks the store,
+//! a revocation takes the next one, and an entry older than its user's last
+//! revocation is never used.
 
 use crate::audit::NewAuditEvent;
 use crate::audited::{AuditedWrites, LoginWrite, LoginWritten, Rotated, TokenRotation};
@@ -26,95 +56,548 @@ use crate::store::{SessionStore, StoreError, TokenStore, UserCredentials, UserPa
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
-/// How long an entry is trusted: the bound on revocation by another process.
-pub const DEFAULT_TTL: Duration = Duration::from_secs(1);
+/// The bound on revocation by another process: a credential revoked, rotated
+/// out, re-dated or whose user changed is refused by every process within
+/// this time of the write's commit.
+pub const REVOCATION_BOUND: Duration = Duration::from_secs(1);
 
-/// Most entries per map before it is cleared.
-const CAPACITY: usize = 200_000;
+/// How long an entry is kept by default ([`CacheConfig::ttl`]).
+pub const DEFAULT_TTL: Duration = Duration::from_secs(300);
 
-struct Entry<T> {
-    value: T,
-    at: Instant,
-    generation: u64,
+/// How often the revocation log is read by default
+/// ([`CacheConfig::poll_interval`]).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How long an unknown key is remembered by default
+/// ([`CacheConfig::negative_ttl`]).
+pub const DEFAULT_NEGATIVE_TTL: Duration = Duration::from_millis(500);
+
+/// How many tokens, and how many sessions, are kept by default
+/// ([`CacheConfig::capacity`]).
+pub const DEFAULT_CAPACITY: usize = 200_000;
+
+/// How long rows stay in the revocation log: the periodic purge deletes
+/// older ones ([`CacheState::purge_log`]). A process whose poller was stalled
+/// for half of it drops its whole cache when the poller recovers, since rows
+/// it did not read may be gone.
+pub const LOG_RETENTION: Duration = Duration::from_secs(600);
+
+/// How long the poller keeps re-reading rows it has seen. On PostgreSQL an id
+/// is taken when a row is inserted, not when its transaction commits, so a
+/// row with a smaller id may appear after a larger one: rows are re-read
+/// until this long after a larger id was seen, then taken as settled.
+const SETTLE: Duration = Duration::from_secs(5);
+
+/// Settings of the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// How long a found credential is kept (five minutes). Past
+    /// [`REVOCATION_BOUND`] it is trusted only while the revocation poller
+    /// is fresh.
+    pub ttl: Duration,
+    /// How long an unknown key is remembered (500 ms); capped at
+    /// [`REVOCATION_BOUND`].
+    pub negative_ttl: Duration,
+    /// How many tokens, and how many sessions, are kept at most (200,000 each).
+    pub capacity: usize,
+    /// How often the revocation log is read (250 ms); must be below
+    /// [`REVOCATION_BOUND`] for the cache to be trusted past it.
+    pub poll_interval: Duration,
 }
 
-/// The shared state of the decorators: one generation for all, so a user
-/// update invalidates that user's cached tokens and sessions too.
-#[derive(Debug)]
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            ttl: DEFAULT_TTL,
+            negative_ttl: DEFAULT_NEGATIVE_TTL,
+            capacity: DEFAULT_CAPACITY,
+            poll_interval: DEFAULT_POLL_INTERVAL,
+        }
+    }
+}
+
+/// One row of the revocation log: a write that revoked or changed a
+/// credential of this user, or the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revocation {
+    /// The row's id, increasing.
+    pub id: i64,
+    /// Whose cached credentials are no longer to be trusted.
+    pub user_id: i64,
+}
+
+/// The database's revocation log: every write that revokes or changes a
+/// credential or its user appends a row in its own transaction.
+#[async_trait]
+pub trait RevocationLog: Send + Sync + 'static {
+    /// The id of the newest row (0 when there is none).
+    async fn latest_revocation(&self) -> Result<i64, StoreError>;
+
+    /// The rows whose id is above `after`, in id order.
+    async fn revocations_after(&self, after: i64) -> Result<Vec<Revocation>, StoreError>;
+
+    /// Deletes the rows written before `before`; how many.
+    async fn purge_revocations(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    /// Wakes `wake` whenever another process may have appended a row, until
+    /// the connection fails (an error: the caller listens again later).
+    /// `Ok(())` at once means the log has no wake-ups: it is only polled.
+    async fn listen(&self, wake: Arc<Notify>) -> Result<(), StoreError> {
+        let _ = wake;
+        Ok(())
+    }
+}
+
+/// Where the poller is in the log.
+#[derive(Debug, Default)]
+struct Cursor {
+    /// Every row at or below is settled; `None` before the first poll.
+    low: Option<i64>,
+    /// Rows above `low` already applied, with when they were first seen.
+    seen: BTreeMap<i64, Instant>,
+}
+
+/// The shared state of the decorators: the revocation sequence, the log and
+/// its poller, and the counts.
 pub struct CacheState {
-    generation: AtomicU64,
-    ttl: Duration,
+    config: CacheConfig,
+    /// Taken by a read before it asks the store; bumped by each revocation.
+    seq: AtomicU64,
+    /// Entries read before this sequence number are never used (the whole
+    /// cache was dropped).
+    floor: AtomicU64,
+    /// Per user: the sequence number of their last revocation, and when.
+    revoked: RwLock<HashMap<i64, (u64, Instant)>>,
+    /// What `last_poll` counts from.
+    epoch: Instant,
+    /// Nanoseconds from `epoch` to the start of the last successful poll;
+    /// 0 when none succeeded yet.
+    last_poll: AtomicU64,
+    log: Option<Arc<dyn RevocationLog>>,
+    cursor: tokio::sync::Mutex<Cursor>,
+    wake: Arc<Notify>,
+    poller: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Whether the last poll failed (to log a failure once, not every poll).
+    failing: AtomicBool,
     hits: AtomicU64,
     misses: AtomicU64,
+    negative_hits: AtomicU64,
+    poll_failures: AtomicU64,
+    cleared: AtomicU64,
+}
+
+impl std::fmt::Debug for CacheState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CacheState")
+            .field("config", &self.config)
+            .field("log", &self.log.is_some())
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
 }
 
 impl CacheState {
-    /// A cache trusting entries for `ttl`.
+    /// A cache keeping entries for `ttl` (unknown keys for `ttl` too, at most
+    /// [`DEFAULT_NEGATIVE_TTL`]), without a revocation log: entries are then
+    /// trusted for at most [`REVOCATION_BOUND`] after they were read, and a
+    /// local write drops the whole cache. For one process, or tests.
     pub fn new(ttl: Duration) -> Arc<Self> {
-        Arc::new(CacheState {
-            generation: AtomicU64::new(0),
+        let config = CacheConfig {
             ttl,
+            negative_ttl: ttl.min(DEFAULT_NEGATIVE_TTL),
+            ..CacheConfig::default()
+        };
+        Self::build(config, None)
+    }
+
+    /// A cache with these settings, kept honest by `log`: its poller
+    /// ([`CacheState::start`]) makes entries trusted past the bound.
+    pub fn with_log(config: CacheConfig, log: Arc<dyn RevocationLog>) -> Arc<Self> {
+        Self::build(config, Some(log))
+    }
+
+    fn build(mut config: CacheConfig, log: Option<Arc<dyn RevocationLog>>) -> Arc<Self> {
+        config.negative_ttl = config.negative_ttl.min(REVOCATION_BOUND);
+        config.capacity = config.capacity.max(1);
+        Arc::new(CacheState {
+            config,
+            seq: AtomicU64::new(1),
+            floor: AtomicU64::new(0),
+            revoked: RwLock::new(HashMap::new()),
+            epoch: Instant::now(),
+            last_poll: AtomicU64::new(0),
+            log,
+            cursor: tokio::sync::Mutex::new(Cursor::default()),
+            wake: Arc::new(Notify::new()),
+            poller: Mutex::new(None),
+            failing: AtomicBool::new(false),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            negative_hits: AtomicU64::new(0),
+            poll_failures: AtomicU64::new(0),
+            cleared: AtomicU64::new(0),
         })
     }
 
-    fn bump(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+    /// The settings.
+    pub fn config(&self) -> &CacheConfig {
+        &self.config
     }
 
-    fn current(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
-    }
-
-    /// Lookups answered from memory, and those that went to the store.
+    /// Lookups answered from memory (unknown keys among them), and those that
+    /// went to the store.
     pub fn stats(&self) -> (u64, u64) {
         (
             self.hits.load(Ordering::Relaxed),
             self.misses.load(Ordering::Relaxed),
         )
     }
-}
 
-struct Map<T> {
-    entries: Mutex<HashMap<KeyDigest, Entry<T>>>,
-}
+    /// Lookups answered from memory as unknown keys (counted in the hits).
+    pub fn negative_hits(&self) -> u64 {
+        self.negative_hits.load(Ordering::Relaxed)
+    }
 
-impl<T: Clone> Map<T> {
-    fn new() -> Self {
-        Map {
-            entries: Mutex::new(HashMap::new()),
+    /// Polls of the revocation log that failed.
+    pub fn poll_failures(&self) -> u64 {
+        self.poll_failures.load(Ordering::Relaxed)
+    }
+
+    /// How many times the whole cache was dropped.
+    pub fn clears(&self) -> u64 {
+        self.cleared.load(Ordering::Relaxed)
+    }
+
+    /// Whether entries older than [`REVOCATION_BOUND`] are trusted now: the
+    /// last successful poll of the revocation log started less than the
+    /// bound ago.
+    pub fn is_fresh(&self) -> bool {
+        self.poll_age().is_some_and(|age| age < REVOCATION_BOUND)
+    }
+
+    /// How long ago the last successful poll started; `None` before one.
+    pub fn poll_age(&self) -> Option<Duration> {
+        match self.last_poll.load(Ordering::Acquire) {
+            0 => None,
+            nanos => Some(
+                self.epoch
+                    .elapsed()
+                    .saturating_sub(Duration::from_nanos(nanos)),
+            ),
         }
     }
 
-    /// The entry, when a fresh one of the current generation exists.
-    fn get(&self, state: &CacheState, key: &KeyDigest) -> Option<T> {
-        let entries = self.entries.lock().ok()?;
-        let entry = entries.get(key)?;
-        (entry.generation == state.current() && entry.at.elapsed() < state.ttl)
-            .then(|| entry.value.clone())
+    /// The number a read takes before it asks the store.
+    fn read_seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
     }
 
-    fn put(&self, key: KeyDigest, value: T, generation: u64) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= CAPACITY {
-                entries.clear();
+    /// Whether an entry read at `read_at`, with sequence number `seq`, for
+    /// `user_id` may be used now.
+    fn usable(&self, read_at: Instant, seq: u64, user_id: Option<i64>, ttl: Duration) -> bool {
+        let age = read_at.elapsed();
+        if age >= ttl || seq < self.floor.load(Ordering::Acquire) {
+            return false;
+        }
+        if age >= REVOCATION_BOUND && !self.is_fresh() {
+            return false;
+        }
+        match user_id {
+            Some(user_id) => match self.revoked.read() {
+                Ok(revoked) => revoked.get(&user_id).is_none_or(|(last, _)| seq >= *last),
+                Err(_) => false,
+            },
+            None => true,
+        }
+    }
+
+    /// Drops the cached credentials of `user_id`.
+    fn revoke_user(&self, user_id: i64) {
+        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+        match self.revoked.write() {
+            Ok(mut revoked) => {
+                revoked.insert(user_id, (seq, Instant::now()));
             }
-            entries.insert(
-                key,
-                Entry {
-                    value,
-                    at: Instant::now(),
-                    generation,
-                },
-            );
+            Err(_) => self.clear(),
         }
+    }
+
+    /// Drops every cached entry.
+    pub fn clear(&self) {
+        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+        self.floor.fetch_max(seq, Ordering::AcqRel);
+        self.cleared.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Reads the revocation log from where the last read stopped and drops
+    /// the cached credentials of the users it names; how many rows were new.
+    /// Without a log, drops the whole cache. On error nothing changes, and
+    /// entries older than the bound stop being trusted once the last
+    /// successful poll is older than the bound.
+    pub async fn sync(&self) -> Result<usize, StoreError> {
+        let Some(log) = &self.log else {
+            self.clear();
+            return Ok(0);
+        };
+        let mut cursor = self.cursor.lock().await;
+        let started = Instant::now();
+        let previous = self.poll_age();
+        let low = match cursor.low {
+            Some(low) => low,
+            None => {
+                // Entries read before the first poll may predate rows below
+                // the newest: start clean from here.
+                let low = log.latest_revocation().await?;
+                cursor.low = Some(low);
+                self.clear();
+                low
+            }
+        };
+        let rows = log.revocations_after(low).await?;
+        let mut new = 0;
+        for row in rows {
+            if cursor.seen.contains_key(&row.id) {
+                continue;
+            }
+            cursor.seen.insert(row.id, started);
+            self.revoke_user(row.user_id);
+            new += 1;
+        }
+        // Rows seen SETTLE ago or more: every id below the largest of them
+        // has committed (or never will).
+        let settled = cursor
+            .seen
+            .iter()
+            .filter(|(_, seen)| started.saturating_duration_since(**seen) >= SETTLE)
+            .map(|(id, _)| *id)
+            .max();
+        if let Some(settled) = settled {
+            cursor.low = Some(settled.max(low));
+            cursor.seen = cursor.seen.split_off(&(settled + 1));
+        }
+        if previous.is_some_and(|age| age >= LOG_RETENTION / 2) {
+            // Rows this process did not read may have been purged.
+            self.clear();
+        }
+        if let Ok(mut revoked) = self.revoked.write() {
+            // An entry read before a revocation is dead a TTL after it.
+            let ttl = self.config.ttl;
+            revoked.retain(|_, (_, at)| at.elapsed() < ttl);
+        }
+        let nanos = u64::try_from(started.duration_since(self.epoch).as_nanos())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        self.last_poll.fetch_max(nanos, Ordering::AcqRel);
+        Ok(new)
+    }
+
+    /// Deletes the log's rows older than [`LOG_RETENTION`] (by the system
+    /// clock, as the rows are dated: never a test's clock).
+    pub async fn purge_log(&self) -> Result<u64, StoreError> {
+        match &self.log {
+            Some(log) => {
+                log.purge_revocations(OffsetDateTime::now_utc() - LOG_RETENTION)
+                    .await
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// After a local write that may revoke: read the log at once, or drop
+    /// everything when it cannot be read.
+    async fn after_write(&self) {
+        if let Err(e) = self.sync().await {
+            tracing::warn!(error = %e, "reading the revocation log failed: the credential cache is dropped");
+            self.clear();
+        }
+    }
+
+    /// One poll from the poller: failures are counted and logged once.
+    async fn poll(&self) {
+        match self.sync().await {
+            Ok(_) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(
+                        "the revocation log is read again: the credential cache is trusted"
+                    );
+                }
+            }
+            Err(e) => {
+                self.poll_failures.fetch_add(1, Ordering::Relaxed);
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(
+                        error = %e,
+                        "reading the revocation log failed: cached credentials older than 1s \
+                         are not used until it is read again"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Starts the poller on `runtime`: reads the log every poll interval, or
+    /// sooner when woken, until [`CacheState::stop`] or the state is dropped.
+    /// Calling it again does nothing; without a log it does nothing.
+    pub fn start(self: &Arc<Self>, runtime: &tokio::runtime::Handle) {
+        let Some(log) = self.log.clone() else {
+            return;
+        };
+        let mut poller = match self.poller.lock() {
+            Ok(poller) => poller,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if poller.is_some() {
+            return;
+        }
+        let weak: Weak<CacheState> = Arc::downgrade(self);
+        let wake = self.wake.clone();
+        let interval = self.config.poll_interval;
+        *poller = Some(runtime.spawn(async move {
+            // Aborted with the poller (a dropped handle would not be).
+            let _listener = AbortOnDrop(tokio::spawn(listen(log, wake.clone())));
+            loop {
+                let Some(state) = weak.upgrade() else {
+                    break;
+                };
+                state.poll().await;
+                drop(state);
+                let _ = tokio::time::timeout(interval, wake.notified()).await;
+            }
+        }));
+    }
+
+    /// Stops the poller; entries older than the bound stop being trusted
+    /// a bound after its last poll.
+    pub fn stop(&self) {
+        let poller = match self.poller.lock() {
+            Ok(mut poller) => poller.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(poller) = poller {
+            poller.abort();
+        }
+    }
+}
+
+/// A task that ends when this handle is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Listens for wake-ups from `log`, again a second after each failure.
+async fn listen(log: Arc<dyn RevocationLog>, wake: Arc<Notify>) {
+    let mut failing = false;
+    loop {
+        match log.listen(wake.clone()).await {
+            Ok(()) => return,
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(error = %e, "listening for revocations failed: polling only");
+                    failing = true;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+struct Entry<T> {
+    value: T,
+    at: Instant,
+    seq: u64,
+}
+
+impl<T: Clone> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        Entry {
+            value: self.value.clone(),
+            at: self.at,
+            seq: self.seq,
+        }
+    }
+}
+
+/// Found credentials by key digest, and the digests found unknown.
+struct Map<T> {
+    found: quick_cache::sync::Cache<KeyDigest, Entry<T>>,
+    unknown: quick_cache::sync::Cache<KeyDigest, (Instant, u64)>,
+}
+
+/// What a cached credential belongs to.
+trait Owned {
+    fn owner(&self) -> i64;
+}
+
+impl Owned for (TokenRecord, User) {
+    fn owner(&self) -> i64 {
+        self.1.id
+    }
+}
+
+impl Owned for (SessionRecord, User) {
+    fn owner(&self) -> i64 {
+        self.1.id
+    }
+}
+
+/// A cached answer.
+enum Answer<T> {
+    Found(T),
+    Unknown,
+}
+
+impl<T: Clone + Owned> Map<T> {
+    fn new(capacity: usize) -> Self {
+        Map {
+            found: quick_cache::sync::Cache::new(capacity),
+            unknown: quick_cache::sync::Cache::new(capacity.div_ceil(4).max(1)),
+        }
+    }
+
+    fn get(&self, state: &CacheState, key: &KeyDigest) -> Option<Answer<T>> {
+        if let Some(entry) = self.found.get(key) {
+            if state.usable(
+                entry.at,
+                entry.seq,
+                Some(entry.value.owner()),
+                state.config.ttl,
+            ) {
+                return Some(Answer::Found(entry.value));
+            }
+        }
+        let (at, seq) = self.unknown.get(key)?;
+        state
+            .usable(at, seq, None, state.config.negative_ttl)
+            .then_some(Answer::Unknown)
+    }
+
+    fn put(&self, key: KeyDigest, value: Option<T>, seq: u64) {
+        let at = Instant::now();
+        match value {
+            Some(value) => {
+                self.unknown.remove(&key);
+                self.found.insert(key, Entry { value, at, seq });
+            }
+            None => {
+                self.found.remove(&key);
+                self.unknown.insert(key, (at, seq));
+            }
+        }
+    }
+
+    fn forget_unknown(&self, key: &KeyDigest) {
+        self.unknown.remove(key);
     }
 }
 
@@ -137,11 +620,12 @@ impl<S> std::fmt::Debug for Cached<S> {
 impl<S> Cached<S> {
     /// Wraps `inner`.
     pub fn new(inner: Arc<S>, state: Arc<CacheState>) -> Self {
+        let capacity = state.config.capacity;
         Cached {
             inner,
             state,
-            tokens: Map::new(),
-            sessions: Map::new(),
+            tokens: Map::new(capacity),
+            sessions: Map::new(capacity),
         }
     }
 
@@ -156,6 +640,11 @@ impl<S> Cached<S> {
 
     fn miss(&self) {
         self.state.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn negative_hit(&self) {
+        self.state.hits.fetch_add(1, Ordering::Relaxed);
+        self.state.negative_hits.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -175,7 +664,7 @@ impl<S: UserStore> UserStore for Cached<S> {
     }
     async fn update_user(&self, id: i64, update: UserUpdate) -> Result<Option<User>, StoreError> {
         let result = self.inner.update_user(id, update).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn set_last_login(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -206,27 +695,33 @@ impl<S: TokenStore> TokenStore for Cached<S> {
         new: NewToken,
         max_per_user: Option<u64>,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        // Only found credentials are cached, so a new one invalidates nothing
-        // (and a login storm does not empty the cache).
-        self.inner.create_token(new, max_per_user).await
+        // A new key invalidates nothing but its own "unknown" entry (and a
+        // login storm does not empty the cache).
+        let digest = new.digest;
+        let result = self.inner.create_token(new, max_per_user).await;
+        self.tokens.forget_unknown(&digest);
+        result
     }
     async fn find_token(
         &self,
         digest: &KeyDigest,
         now: OffsetDateTime,
     ) -> Result<Option<(TokenRecord, User)>, StoreError> {
-        if let Some(cached) = self.tokens.get(&self.state, digest) {
-            if !cached.0.is_expired(now) {
+        match self.tokens.get(&self.state, digest) {
+            Some(Answer::Found(cached)) if !cached.0.is_expired(now) => {
                 self.hit();
                 return Ok(Some(cached));
             }
+            Some(Answer::Unknown) => {
+                self.negative_hit();
+                return Ok(None);
+            }
+            _ => {}
         }
         self.miss();
-        let generation = self.state.current();
+        let seq = self.state.read_seq();
         let found = self.inner.find_token(digest, now).await?;
-        if let Some(found) = &found {
-            self.tokens.put(*digest, found.clone(), generation);
-        }
+        self.tokens.put(*digest, found.clone(), seq);
         Ok(found)
     }
     async fn count_live_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
@@ -241,7 +736,7 @@ impl<S: TokenStore> TokenStore for Cached<S> {
     }
     async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
         let result = self.inner.delete_token(id, owner).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn delete_user_tokens(
@@ -250,7 +745,7 @@ impl<S: TokenStore> TokenStore for Cached<S> {
         except: Option<i64>,
     ) -> Result<u64, StoreError> {
         let result = self.inner.delete_user_tokens(user_id, except).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn token_by_id(&self, id: i64) -> Result<Option<TokenRecord>, StoreError> {
@@ -262,7 +757,7 @@ impl<S: TokenStore> TokenStore for Cached<S> {
         expires: Option<OffsetDateTime>,
     ) -> Result<bool, StoreError> {
         let result = self.inner.set_token_expiry(id, expires).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn set_token_authenticated_at(
@@ -271,7 +766,7 @@ impl<S: TokenStore> TokenStore for Cached<S> {
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let result = self.inner.set_token_authenticated_at(id, at).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -285,7 +780,10 @@ impl<S: TokenStore> TokenStore for Cached<S> {
 #[async_trait]
 impl<S: SessionStore> SessionStore for Cached<S> {
     async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
-        self.inner.create_session(new).await
+        let digest = new.digest;
+        let result = self.inner.create_session(new).await;
+        self.sessions.forget_unknown(&digest);
+        result
     }
     async fn find_session(
         &self,
@@ -295,18 +793,21 @@ impl<S: SessionStore> SessionStore for Cached<S> {
     ) -> Result<Option<(SessionRecord, User)>, StoreError> {
         // A cached session that looks idle may only have a stale `last_seen`
         // (uses are recorded without invalidating): ask the store then.
-        if let Some(cached) = self.sessions.get(&self.state, digest) {
-            if cached.0.is_live(now, idle_timeout) {
+        match self.sessions.get(&self.state, digest) {
+            Some(Answer::Found(cached)) if cached.0.is_live(now, idle_timeout) => {
                 self.hit();
                 return Ok(Some(cached));
             }
+            Some(Answer::Unknown) => {
+                self.negative_hit();
+                return Ok(None);
+            }
+            _ => {}
         }
         self.miss();
-        let generation = self.state.current();
+        let seq = self.state.read_seq();
         let found = self.inner.find_session(digest, now, idle_timeout).await?;
-        if let Some(found) = &found {
-            self.sessions.put(*digest, found.clone(), generation);
-        }
+        self.sessions.put(*digest, found.clone(), seq);
         Ok(found)
     }
     async fn list_sessions(
@@ -331,12 +832,13 @@ impl<S: SessionStore> SessionStore for Cached<S> {
         at: Option<OffsetDateTime>,
     ) -> Result<bool, StoreError> {
         let result = self.inner.rotate_session(id, new_digest, at).await;
-        self.state.bump();
+        self.sessions.forget_unknown(new_digest);
+        self.state.after_write().await;
         result
     }
     async fn set_session_data(&self, id: i64, data: serde_json::Value) -> Result<(), StoreError> {
         let result = self.inner.set_session_data(id, data).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn touch_session(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
@@ -347,7 +849,7 @@ impl<S: SessionStore> SessionStore for Cached<S> {
     }
     async fn delete_session(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
         let result = self.inner.delete_session(id, owner).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn delete_user_sessions(
@@ -356,7 +858,7 @@ impl<S: SessionStore> SessionStore for Cached<S> {
         except: Option<i64>,
     ) -> Result<u64, StoreError> {
         let result = self.inner.delete_user_sessions(user_id, except).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn purge_expired_sessions(
@@ -384,7 +886,7 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
         event: NewAuditEvent,
     ) -> Result<Option<User>, StoreError> {
         let result = self.inner.update_user_audited(id, update, event).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn update_user_and_revoke_audited(
@@ -399,7 +901,7 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
             .inner
             .update_user_and_revoke_audited(id, update, except_session, except_token, event)
             .await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn create_token_audited(
@@ -408,9 +910,13 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
         max_per_user: Option<u64>,
         event: NewAuditEvent,
     ) -> Result<Option<TokenRecord>, StoreError> {
-        self.inner
+        let digest = new.digest;
+        let result = self
+            .inner
             .create_token_audited(new, max_per_user, event)
-            .await
+            .await;
+        self.tokens.forget_unknown(&digest);
+        result
     }
     async fn delete_token_audited(
         &self,
@@ -419,7 +925,7 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
         event: NewAuditEvent,
     ) -> Result<bool, StoreError> {
         let result = self.inner.delete_token_audited(id, owner, event).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn delete_session_audited(
@@ -429,7 +935,7 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
         event: NewAuditEvent,
     ) -> Result<bool, StoreError> {
         let result = self.inner.delete_session_audited(id, owner, event).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn delete_user_credentials_audited(
@@ -443,12 +949,18 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
             .inner
             .delete_user_credentials_audited(user_id, except_session, except_token, event)
             .await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
     async fn record_login(&self, login: LoginWrite) -> Result<LoginWritten, StoreError> {
-        // A new token and a login time change no cached answer.
-        self.inner.record_login(login).await
+        // A new token and a login time change no cached answer but the new
+        // key's "unknown" entry.
+        let digest = login.token.as_ref().map(|token| token.new.digest);
+        let result = self.inner.record_login(login).await;
+        if let Some(digest) = digest {
+            self.tokens.forget_unknown(&digest);
+        }
+        result
     }
     async fn rotate_token_audited(
         &self,
@@ -457,8 +969,10 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
     ) -> Result<Rotated, StoreError> {
         // The old key's cached entry has no grace end: it must not outlive
         // the grace period, so it is dropped.
+        let digest = rotation.digest;
         let result = self.inner.rotate_token_audited(rotation, event).await;
-        self.state.bump();
+        self.tokens.forget_unknown(&digest);
+        self.state.after_write().await;
         result
     }
     async fn revoke_token_family_audited(
@@ -467,13 +981,16 @@ impl<S: AuditedWrites> AuditedWrites for Cached<S> {
         event: NewAuditEvent,
     ) -> Result<u64, StoreError> {
         let result = self.inner.revoke_token_family_audited(family, event).await;
-        self.state.bump();
+        self.state.after_write().await;
         result
     }
 }
 
-/// The stores of `store`, with tokens, sessions and users behind one cache.
-pub fn with_cache<S>(store: S, ttl: Duration) -> (crate::Stores, Arc<CacheState>)
+/// The stores of `store`, with tokens, sessions and users behind one cache
+/// kept honest by the store's revocation log. Start its poller with
+/// [`CacheState::start`] (`Tessera::start_background` does, through
+/// [`crate::Stores::cache`]).
+pub fn with_cache<S>(store: S, config: CacheConfig) -> (crate::Stores, Arc<CacheState>)
 where
     S: UserStore
         + TokenStore
@@ -482,14 +999,16 @@ where
         + AuditedWrites
         + crate::throttle::LoginUnlockStore
         + crate::store::Health
+        + RevocationLog
         + Clone,
 {
-    let state = CacheState::new(ttl);
+    let state = CacheState::with_log(config, Arc::new(store.clone()));
     let mut stores = crate::Stores::from_one(store.clone());
     let cached = Arc::new(Cached::new(Arc::new(store), state.clone()));
     stores.users = cached.clone();
     stores.tokens = cached.clone();
     stores.sessions = cached.clone();
     stores.audited = cached;
+    stores.cache = Some(state.clone());
     (stores, state)
 }

@@ -253,6 +253,10 @@ pub struct Stores {
     pub unlocks: Arc<dyn LoginUnlockStore>,
     /// Readiness.
     pub health: Arc<dyn Health>,
+    /// The credential cache in front of users, tokens and sessions, if any
+    /// ([`crate::cache::with_cache`]): `Tessera::start_background` starts its
+    /// revocation poller, the periodic purge trims its log.
+    pub cache: Option<Arc<crate::cache::CacheState>>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -283,6 +287,7 @@ impl Stores {
             audited: store.clone(),
             unlocks: store.clone(),
             health: store,
+            cache: None,
         }
     }
 }

@@ -23,6 +23,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// `[redis]`.
     pub redis: RedisConfig,
+    /// `[cache]`.
+    pub cache: CacheConfig,
     /// `[limits]`.
     pub limits: LimitsConfig,
     /// `[authentication]`.
@@ -209,6 +211,74 @@ impl Default for RedisConfig {
             url: None,
             key_prefix: tessera_store_redis::DEFAULT_PREFIX.to_owned(),
         }
+    }
+}
+
+/// `[cache]`: the in-process cache of token and session checks. A found
+/// credential is kept up to `ttl`; a revocation (a token deleted, rotated or
+/// re-dated, a session ended, a password changed, a user deactivated) reaches
+/// every process within 1 s whatever `ttl` is, through the database's
+/// revocation log, which each process reads every `poll_interval`
+/// (PostgreSQL's `LISTEN/NOTIFY` wakes it sooner). When the log cannot be read
+/// for 1 s, cached entries older than 1 s are not used until it can.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// How long a found token or session is kept in memory (`5m`).
+    #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
+    pub ttl: Duration,
+    /// How often each process reads the revocation log (`250ms`); below `1s`.
+    #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
+    pub poll_interval: Duration,
+    /// How long a key found unknown is remembered (`500ms`; at most `1s`, so
+    /// that a key created by another process works here within 1 s).
+    #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
+    pub negative_ttl: Duration,
+    /// How many tokens, and how many sessions, are kept at most; past it the
+    /// least used entries are evicted.
+    pub capacity: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        let core = tessera_core::cache::CacheConfig::default();
+        CacheConfig {
+            ttl: core.ttl,
+            poll_interval: core.poll_interval,
+            negative_ttl: core.negative_ttl,
+            capacity: core.capacity,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// The cache's settings, or why they cannot work.
+    pub fn settings(&self) -> Result<tessera_core::cache::CacheConfig, String> {
+        let bound = tessera_core::cache::REVOCATION_BOUND;
+        if self.poll_interval >= bound {
+            return Err(format!(
+                "cache.poll_interval must be below {}ms (the revocation bound)",
+                bound.as_millis()
+            ));
+        }
+        if self.negative_ttl > bound {
+            return Err(format!(
+                "cache.negative_ttl must be at most {}ms (the revocation bound)",
+                bound.as_millis()
+            ));
+        }
+        if self.capacity == 0 {
+            return Err("cache.capacity must be at least 1".to_owned());
+        }
+        Ok(tessera_core::cache::CacheConfig {
+            ttl: self.ttl,
+            negative_ttl: self.negative_ttl,
+            capacity: self.capacity,
+            poll_interval: self.poll_interval,
+        })
     }
 }
 

@@ -604,9 +604,11 @@ pub fn state_with_counters(
     clock: Arc<dyn Clock>,
     counters: SharedCounters,
 ) -> anyhow::Result<AppState> {
-    // Token and session checks are served from an in-process cache; local
-    // revocation clears it at once, other processes' within a second.
-    let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
+    // Token and session checks are served from an in-process cache; a local
+    // revocation drops the entries it concerns at once, another process's
+    // within a second (the revocation log, polled by start_background).
+    let cache = config.cache.settings().map_err(anyhow::Error::msg)?;
+    let (stores, _cache) = tessera_core::cache::with_cache(store, cache);
     build_state(config, stores, clock, counters)
 }
 

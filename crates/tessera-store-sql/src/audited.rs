@@ -12,6 +12,7 @@
 //! inside the same transaction.
 
 use crate::audit::{insert_event, insert_events, Insert};
+use crate::revocations::{log_revocation, LOG_FAMILY, LOG_SESSION, LOG_TOKEN, LOG_USER};
 use crate::rows::encode_scopes;
 use crate::rows::TokenRow;
 use crate::sessions::{DELETE_SESSION, DELETE_USER_SESSIONS};
@@ -48,6 +49,7 @@ impl SqlStore {
         event: NewAuditEvent,
     ) -> Result<Option<User>, StoreError> {
         let insert = Insert::new(event)?;
+        let notify = self.notifies();
         let row = with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin_write().await?;
@@ -55,6 +57,7 @@ impl SqlStore {
                     tx.rollback().await?;
                     return Ok(None);
                 };
+                log_revocation!(tx, notify, LOG_USER, id, "user_updated")?;
                 if let Some((except_session, except_token)) = revoke {
                     sqlx::query(DELETE_USER_SESSIONS)
                         .bind(id)
@@ -163,7 +166,7 @@ impl AuditedWrites for SqlStore {
         owner: Option<i64>,
         event: NewAuditEvent,
     ) -> Result<bool, StoreError> {
-        self.delete_one_audited(DELETE_TOKEN, id, owner, event)
+        self.delete_one_audited((DELETE_TOKEN, LOG_TOKEN, "token_deleted"), id, owner, event)
             .await
     }
 
@@ -173,8 +176,13 @@ impl AuditedWrites for SqlStore {
         owner: Option<i64>,
         event: NewAuditEvent,
     ) -> Result<bool, StoreError> {
-        self.delete_one_audited(DELETE_SESSION, id, owner, event)
-            .await
+        self.delete_one_audited(
+            (DELETE_SESSION, LOG_SESSION, "session_deleted"),
+            id,
+            owner,
+            event,
+        )
+        .await
     }
 
     async fn delete_user_credentials_audited(
@@ -185,9 +193,11 @@ impl AuditedWrites for SqlStore {
         event: NewAuditEvent,
     ) -> Result<(u64, u64), StoreError> {
         let insert = Insert::new(event)?;
+        let notify = self.notifies();
         with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin_write().await?;
+                log_revocation!(tx, notify, LOG_USER, user_id, "user_credentials_deleted")?;
                 let sessions = sqlx::query(DELETE_USER_SESSIONS)
                     .bind(user_id)
                     .bind(except_session)
@@ -270,6 +280,7 @@ impl AuditedWrites for SqlStore {
         // owner one after another only with the owner's row locked.
         let lock_owner = rotation.max_per_user.is_some() && matches!(self.pool, Pool::Postgres(_));
         let created = to_micros(rotation.created);
+        let notify = self.notifies();
         with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin_write().await.map_err(store_error)?;
@@ -318,6 +329,9 @@ impl AuditedWrites for SqlStore {
                 let record = row.into_record()?;
                 let insert = Insert::new(event_for_new_token(event, record.id))?;
                 insert_event!(&mut *tx, insert).map_err(store_error)?;
+                // The old key's cached entries have no grace end.
+                log_revocation!(tx, notify, LOG_TOKEN, rotation.token_id, "token_rotated")
+                    .map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
                 Ok::<_, StoreError>(Rotated::Rotated(record))
             }
@@ -331,9 +345,11 @@ impl AuditedWrites for SqlStore {
         event: NewAuditEvent,
     ) -> Result<u64, StoreError> {
         let insert = Insert::new(event)?;
+        let notify = self.notifies();
         with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin_write().await?;
+                log_revocation!(tx, notify, LOG_FAMILY, family, "token_family_revoked")?;
                 let deleted = sqlx::query(DELETE_FAMILY)
                     .bind(family)
                     .execute(&mut *tx)
@@ -355,19 +371,22 @@ impl AuditedWrites for SqlStore {
 
 impl SqlStore {
     /// Runs `delete` (`DELETE_TOKEN` or `DELETE_SESSION`: `$1` the id, `$2`
-    /// the owner or NULL) and, when it deleted a row, appends `event`, in one
-    /// transaction. Whether a row was deleted.
+    /// the owner or NULL) after its revocation row (`LOG_TOKEN` or
+    /// `LOG_SESSION`, of that kind) and, when it deleted a row, appends
+    /// `event`, in one transaction. Whether a row was deleted.
     async fn delete_one_audited(
         &self,
-        delete: &'static str,
+        (delete, log, kind): (&'static str, &'static str, &'static str),
         id: i64,
         owner: Option<i64>,
         event: NewAuditEvent,
     ) -> Result<bool, StoreError> {
         let insert = Insert::new(event)?;
+        let notify = self.notifies();
         with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin_write().await?;
+                log_revocation!(tx, notify, log, id, kind)?;
                 let deleted = sqlx::query(delete)
                     .bind(id)
                     .bind(owner)

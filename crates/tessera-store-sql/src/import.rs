@@ -7,6 +7,7 @@
 //! transaction back.
 
 use crate::audit::{insert_events, Insert};
+use crate::revocations::{log_revocation, LOG_SESSION, LOG_TOKEN, LOG_USER};
 use crate::rows::encode_data;
 use crate::BeginWrite;
 use crate::{store_error, with_pool, SqlStore};
@@ -349,6 +350,10 @@ impl ImportStore for SqlStore {
                     .bind(password_changed.then_some(&user.password_hash))
                     .execute(&mut *tx)
                     .await?;
+                // Other processes drop the user's cached credentials at their
+                // next poll (an import does not notify: it is not urgent
+                // enough to wake them, and the poll is within the bound).
+                log_revocation!(tx, false, LOG_USER, linked.user_id, "user_imported")?;
                 if password_changed {
                     sqlx::query(RELINK_USER)
                         .bind(user.django_id)
@@ -574,6 +579,7 @@ impl ImportStore for SqlStore {
                         outcomes.push(Imported::Unchanged(id));
                     }
                     Some((id, _, _)) => {
+                        log_revocation!(tx, false, LOG_TOKEN, id, "token_imported")?;
                         sqlx::query(MOVE_TOKEN)
                             .bind(id)
                             .bind(user_id)
@@ -654,6 +660,7 @@ impl ImportStore for SqlStore {
                         outcomes.push(Imported::Unchanged(id));
                     }
                     Some((id, _, _)) => {
+                        log_revocation!(tx, false, LOG_SESSION, id, "session_imported")?;
                         sqlx::query(MOVE_SESSION)
                             .bind(id)
                             .bind(user_id)

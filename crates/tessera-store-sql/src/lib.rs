@@ -36,6 +36,7 @@ mod counters;
 mod error;
 mod import;
 mod private;
+mod revocations;
 mod rows;
 mod sessions;
 mod tokens;
@@ -54,6 +55,7 @@ use tessera_core::StoreError;
 
 pub use counters::{PgCounterStore, PURGE_EVERY};
 pub(crate) use error::store_error;
+pub use revocations::CHANNEL as REVOCATION_CHANNEL;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");

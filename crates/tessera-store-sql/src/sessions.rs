@@ -5,9 +5,12 @@
 //! computed exactly by [`Bounds`], so that the database and
 //! [`SessionRecord::is_live`] agree to the nanosecond.
 
+use crate::revocations::{log_revocation, LOG_SESSION, LOG_USER};
 use crate::rows::{
     encode_data, fold_groups, groups_join, session_columns, Grouped, SessionRow, SessionUserRow,
 };
+use crate::tokens::finish;
+use crate::BeginWrite;
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::clock::{from_micros, to_micros};
@@ -194,14 +197,24 @@ impl SessionStore for SqlStore {
         new_digest: &KeyDigest,
         authenticated_at: Option<OffsetDateTime>,
     ) -> Result<bool, StoreError> {
+        let notify = self.notifies();
         let done = with_pool!(self, pool => {
-            sqlx::query(ROTATE_SESSION)
-                .bind(id)
-                .bind(&new_digest.0[..])
-                .bind(authenticated_at.map(to_micros))
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            async {
+                let mut tx = pool.begin_write().await?;
+                let done = sqlx::query(ROTATE_SESSION)
+                    .bind(id)
+                    .bind(&new_digest.0[..])
+                    .bind(authenticated_at.map(to_micros))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done > 0 {
+                    log_revocation!(tx, notify, LOG_SESSION, id, "session_rotated")?;
+                }
+                finish(tx, done > 0).await?;
+                Ok::<_, sqlx::Error>(done)
+            }
+            .await
         })
         .map_err(store_error)?;
         Ok(done > 0)
@@ -209,13 +222,22 @@ impl SessionStore for SqlStore {
 
     async fn set_session_data(&self, id: i64, data: serde_json::Value) -> Result<(), StoreError> {
         let data = encode_data(&data)?;
+        let notify = self.notifies();
         with_pool!(self, pool => {
-            sqlx::query(SET_SESSION_DATA)
-                .bind(id)
-                .bind(&data)
-                .execute(pool)
-                .await
-                .map(drop)
+            async {
+                let mut tx = pool.begin_write().await?;
+                let done = sqlx::query(SET_SESSION_DATA)
+                    .bind(id)
+                    .bind(&data)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done > 0 {
+                    log_revocation!(tx, notify, LOG_SESSION, id, "session_data_set")?;
+                }
+                finish(tx, done > 0).await
+            }
+            .await
         })
         .map_err(store_error)
     }
@@ -240,13 +262,21 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_session(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
+        let notify = self.notifies();
         let done = with_pool!(self, pool => {
-            sqlx::query(DELETE_SESSION)
-                .bind(id)
-                .bind(owner)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            async {
+                let mut tx = pool.begin_write().await?;
+                log_revocation!(tx, notify, LOG_SESSION, id, "session_deleted")?;
+                let done = sqlx::query(DELETE_SESSION)
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                finish(tx, done > 0).await?;
+                Ok::<_, sqlx::Error>(done)
+            }
+            .await
         })
         .map_err(store_error)?;
         Ok(done > 0)
@@ -257,13 +287,23 @@ impl SessionStore for SqlStore {
         user_id: i64,
         except: Option<i64>,
     ) -> Result<u64, StoreError> {
+        let notify = self.notifies();
         with_pool!(self, pool => {
-            sqlx::query(DELETE_USER_SESSIONS)
-                .bind(user_id)
-                .bind(except)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            async {
+                let mut tx = pool.begin_write().await?;
+                let done = sqlx::query(DELETE_USER_SESSIONS)
+                    .bind(user_id)
+                    .bind(except)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done > 0 {
+                    log_revocation!(tx, notify, LOG_USER, user_id, "user_sessions_deleted")?;
+                }
+                finish(tx, done > 0).await?;
+                Ok::<_, sqlx::Error>(done)
+            }
+            .await
         })
         .map_err(store_error)
     }

@@ -1,5 +1,6 @@
 //! [`TokenStore`] for both backends.
 
+use crate::revocations::{log_revocation, LOG_TOKEN, LOG_USER};
 use crate::rows::{
     encode_scopes, fold_groups, groups_join, token_columns, Grouped, TokenRow, TokenUserRow,
 };
@@ -161,6 +162,19 @@ pub(crate) fn stored_token(id: i64, new: NewToken) -> TokenRecord {
     }
 }
 
+/// Commits `tx` when it changed something, else rolls it back (its
+/// revocation row with it).
+pub(crate) async fn finish<DB: sqlx::Database>(
+    tx: sqlx::Transaction<'static, DB>,
+    changed: bool,
+) -> Result<(), sqlx::Error> {
+    if changed {
+        tx.commit().await
+    } else {
+        tx.rollback().await
+    }
+}
+
 #[async_trait]
 impl TokenStore for SqlStore {
     /// Tokens are counted against `max_per_user` if they are unexpired at
@@ -241,13 +255,21 @@ impl TokenStore for SqlStore {
     }
 
     async fn delete_token(&self, id: i64, owner: Option<i64>) -> Result<bool, StoreError> {
+        let notify = self.notifies();
         let done = with_pool!(self, pool => {
-            sqlx::query(DELETE_TOKEN)
-                .bind(id)
-                .bind(owner)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            async {
+                let mut tx = pool.begin_write().await?;
+                log_revocation!(tx, notify, LOG_TOKEN, id, "token_deleted")?;
+                let done = sqlx::query(DELETE_TOKEN)
+                    .bind(id)
+                    .bind(owner)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                finish(tx, done > 0).await?;
+                Ok::<_, sqlx::Error>(done)
+            }
+            .await
         })
         .map_err(store_error)?;
         Ok(done > 0)
@@ -258,13 +280,23 @@ impl TokenStore for SqlStore {
         user_id: i64,
         except: Option<i64>,
     ) -> Result<u64, StoreError> {
+        let notify = self.notifies();
         with_pool!(self, pool => {
-            sqlx::query(DELETE_USER_TOKENS)
-                .bind(user_id)
-                .bind(except)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            async {
+                let mut tx = pool.begin_write().await?;
+                let done = sqlx::query(DELETE_USER_TOKENS)
+                    .bind(user_id)
+                    .bind(except)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done > 0 {
+                    log_revocation!(tx, notify, LOG_USER, user_id, "user_tokens_deleted")?;
+                }
+                finish(tx, done > 0).await?;
+                Ok::<_, sqlx::Error>(done)
+            }
+            .await
         })
         .map_err(store_error)
     }
@@ -282,13 +314,23 @@ impl TokenStore for SqlStore {
         id: i64,
         expires: Option<OffsetDateTime>,
     ) -> Result<bool, StoreError> {
+        let notify = self.notifies();
         let done = with_pool!(self, pool => {
-            sqlx::query(SET_TOKEN_EXPIRY)
-                .bind(id)
-                .bind(expires.map(to_micros))
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            async {
+                let mut tx = pool.begin_write().await?;
+                let done = sqlx::query(SET_TOKEN_EXPIRY)
+                    .bind(id)
+                    .bind(expires.map(to_micros))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done > 0 {
+                    log_revocation!(tx, notify, LOG_TOKEN, id, "token_expiry_set")?;
+                }
+                finish(tx, done > 0).await?;
+                Ok::<_, sqlx::Error>(done)
+            }
+            .await
         })
         .map_err(store_error)?;
         Ok(done > 0)
@@ -299,13 +341,23 @@ impl TokenStore for SqlStore {
         id: i64,
         at: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        let notify = self.notifies();
         let done = with_pool!(self, pool => {
-            sqlx::query(SET_TOKEN_AUTHENTICATED_AT)
-                .bind(id)
-                .bind(to_micros(at))
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+            async {
+                let mut tx = pool.begin_write().await?;
+                let done = sqlx::query(SET_TOKEN_AUTHENTICATED_AT)
+                    .bind(id)
+                    .bind(to_micros(at))
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if done > 0 {
+                    log_revocation!(tx, notify, LOG_TOKEN, id, "token_reauthenticated")?;
+                }
+                finish(tx, done > 0).await?;
+                Ok::<_, sqlx::Error>(done)
+            }
+            .await
         })
         .map_err(store_error)?;
         Ok(done > 0)

@@ -1,9 +1,11 @@
 //! [`UserStore`] for both backends.
 
+use crate::revocations::{log_revocation, LOG_USER};
 use crate::rows::{
     fold_groups, fold_user_groups, grouped_user_columns, groups_join, user_columns, CredentialsRow,
     Grouped, UserRow,
 };
+use crate::BeginWrite;
 use crate::{store_error, with_pool, SqlStore};
 use async_trait::async_trait;
 use tessera_core::clock::to_micros;
@@ -224,12 +226,20 @@ impl UserStore for SqlStore {
     }
 
     async fn update_user(&self, id: i64, update: UserUpdate) -> Result<Option<User>, StoreError> {
+        let notify = self.notifies();
         let user = with_pool!(self, pool => {
-            match update_user!(pool, id, update) {
-                Ok(Some(row)) => groups_of!(pool, id).map(|groups| Some(User { groups, ..User::from(row) })),
-                Ok(None) => Ok(None),
-                Err(e) => Err(e),
+            async {
+                let mut tx = pool.begin_write().await?;
+                let Some(row) = update_user!(&mut *tx, id, update)? else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                log_revocation!(tx, notify, LOG_USER, id, "user_updated")?;
+                let groups = groups_of!(&mut *tx, id)?;
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(Some(User { groups, ..User::from(row) }))
             }
+            .await
         })
         .map_err(store_error)?;
         Ok(user)

@@ -1,5 +1,8 @@
-//! The caching decorator over a store: hits served from memory, local writes
-//! invalidate at once, entries expire after the TTL, misses are not cached.
+//! The caching decorator over a store without a revocation log: hits served
+//! from memory, local writes invalidate at once, entries expire after the TTL
+//! (and the bound), unknown keys are remembered briefly but a key created
+//! through the cache is found at once. The decorator over a real log is
+//! tested in tessera-store-sql's `tests/revocation.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +58,7 @@ async fn a_user_update_invalidates_their_credentials() {
 }
 
 #[tokio::test]
-async fn entries_expire_after_the_ttl_and_misses_are_not_cached() {
+async fn entries_expire_after_the_ttl_and_unknown_keys_are_remembered_briefly() {
     let (inner, cache) = cached(Duration::from_millis(50));
     let user = cache.create_user(new_user("alice")).await.unwrap();
     let new = new_token(user.id, "t");
@@ -71,7 +74,35 @@ async fn entries_expire_after_the_ttl_and_misses_are_not_cached() {
         "revocation elsewhere is seen after the TTL"
     );
     let unknown = TokenKey::generate().digest();
+    let before = cache.state().stats();
     assert!(cache.find_token(&unknown, T0).await.unwrap().is_none());
+    assert!(cache.find_token(&unknown, T0).await.unwrap().is_none());
+    assert_eq!(cache.state().stats(), (before.0 + 1, before.1 + 1));
+    assert_eq!(cache.state().negative_hits(), 1);
+    // Created behind the cache's back (another process): found once the
+    // unknown entry is older than its TTL (50 ms here, capped at the bound).
+    let mut remote = new_token(user.id, "remote");
+    remote.digest = unknown;
+    inner.create_token(remote, None).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    assert!(cache.find_token(&unknown, T0).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn without_a_log_entries_are_trusted_for_the_bound_at_most() {
+    let (inner, cache) = cached(Duration::from_secs(600));
+    let user = cache.create_user(new_user("alice")).await.unwrap();
+    let new = new_token(user.id, "t");
+    let digest = new.digest;
+    let token = cache.create_token(new, None).await.unwrap().unwrap();
+    assert!(cache.find_token(&digest, T0).await.unwrap().is_some());
+    inner.delete_token(token.id, None).await.unwrap();
+    assert!(cache.find_token(&digest, T0).await.unwrap().is_some());
+    tokio::time::sleep(tessera_core::cache::REVOCATION_BOUND).await;
+    assert!(
+        cache.find_token(&digest, T0).await.unwrap().is_none(),
+        "no poller vouches for the entry past the bound"
+    );
 }
 
 #[tokio::test]

@@ -256,7 +256,8 @@ async fn a_thousand_concurrent_failed_logins_are_all_recorded() {
         tessera_core::password::PasswordHasher::new(TEST_ARGON2.parse().unwrap(), 2, 2_000)
             .unwrap()
             .with_max_queue_wait(std::time::Duration::from_secs(600));
-    let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
+    let (stores, _cache) =
+        tessera_core::cache::with_cache(store, tessera_core::cache::CacheConfig::default());
     let clock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
     let tessera = tessera_axum::Tessera::builder()
         .stores(stores)

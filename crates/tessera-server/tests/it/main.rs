@@ -29,6 +29,7 @@ mod password_work;
 mod permissions;
 mod postgres_tls;
 mod private;
+mod revocation;
 mod sessions;
 mod shared_limits;
 mod support;

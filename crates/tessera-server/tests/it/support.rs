@@ -90,7 +90,8 @@ impl TestApp {
         edit(&mut config);
         let store = tessera_server::open_store(&config).await.unwrap();
         let clock = ManualClock::new(time::macros::datetime!(2026-01-01 00:00 UTC));
-        let (cached, _) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
+        let (cached, _) =
+            tessera_core::cache::with_cache(store, tessera_core::cache::CacheConfig::default());
         let state =
             tessera_server::state_with_stores(config, stores(cached), Arc::new(clock.clone()))
                 .unwrap();
