@@ -34,6 +34,7 @@
 //! [`AuditStore::append`]: crate::audit::AuditStore::append
 
 use crate::audit::NewAuditEvent;
+use crate::session::{NewSession, SessionRecord};
 use crate::store::StoreError;
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
@@ -141,6 +142,9 @@ pub trait AuditedWrites: Send + Sync + 'static {
     /// stored with its own event as
     /// [`create_token_audited`](AuditedWrites::create_token_audited) does. A
     /// login that obtains a token costs the store one transaction, not three.
+    /// Or, when asked for, a session ([`LoginWrite::session`], stored as
+    /// [`SessionStore::create_session`](crate::store::SessionStore::create_session)
+    /// does): [`LoginWritten::RecordedSession`].
     ///
     /// When no user has that id (deleted since the password was checked),
     /// nothing is written: [`LoginWritten::NoSuchUser`]. A token refused by
@@ -275,6 +279,9 @@ pub enum LoginWritten {
     /// The login was recorded, with the token when one was asked for and the
     /// cap allowed it.
     Recorded(Option<TokenRecord>),
+    /// The login was recorded with the session [`LoginWrite::session`] asked
+    /// for, as stored.
+    RecordedSession(SessionRecord),
 }
 
 /// The event [`AuditedWrites::create_user_audited`] writes for the user it

@@ -128,6 +128,10 @@ pub struct ServerConfig {
     #[serde(with = "duration_text")]
     #[schemars(with = "String")]
     pub readiness_timeout: Duration,
+    /// How long a stopping server (`SIGTERM`, Ctrl-C) lets the requests in flight finish (`10s`) after it stops accepting connections; then the rest are cut, the audit queue is written, and the process exits 0.
+    #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -145,6 +149,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_header_bytes: 16 * 1024,
             readiness_timeout: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -906,6 +911,7 @@ mod tests {
         assert_eq!(c.password.max_queue_wait, Duration::from_secs(5));
         assert_eq!(c.password.min_share, 0.25);
         assert_eq!(c.server.readiness_timeout, Duration::from_secs(1));
+        assert_eq!(c.server.shutdown_grace, Duration::from_secs(10));
         assert_eq!(c.database.acquire_timeout, Duration::from_secs(2));
         assert!(c.demo.enabled);
         assert_eq!(c.audit.aggregate_window, Duration::from_secs(60));
@@ -948,11 +954,13 @@ mod tests {
             jail.set_env("TESSERA_PASSWORD__ARGON2", "m=64,t=1,p=1");
             jail.set_env("TESSERA_PASSWORD__ALLOW_WEAK_PARAMETERS", "true");
             jail.set_env("TESSERA_SERVER__READINESS_TIMEOUT", "250ms");
+            jail.set_env("TESSERA_SERVER__SHUTDOWN_GRACE", "3s");
             jail.set_env("TESSERA_DATABASE__ACQUIRE_TIMEOUT", "1500ms");
             let c = Config::load(None).map_err(figment::Error::from)?;
             assert_eq!(c.password.max_queue_wait, Duration::from_secs(3));
             assert_eq!(c.password.min_share, 0.5);
             assert_eq!(c.server.readiness_timeout, Duration::from_millis(250));
+            assert_eq!(c.server.shutdown_grace, Duration::from_secs(3));
             assert_eq!(c.database.acquire_timeout, Duration::from_millis(1500));
             let hasher = crate::hasher(&c).map_err(|e| e.to_string())?;
             assert_eq!(hasher.max_queue_wait(), Duration::from_secs(3));

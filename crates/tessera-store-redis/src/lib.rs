@@ -28,6 +28,10 @@
 //! Redis itself, as far as its persistence settings go), so a lockout
 //! survives a restart of every Tessera process.
 
+mod fallback;
+
+pub use fallback::{is_outage, Fallback, WithFallback, RETRY_EVERY};
+
 use async_trait::async_trait;
 use base64::Engine as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};

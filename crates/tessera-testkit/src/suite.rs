@@ -2620,6 +2620,7 @@ fn login_write(user_id: i64, token: Option<&str>, cap: Option<u64>) -> LoginWrit
             },
         }),
         rehash: None,
+        session: None,
     }
 }
 
@@ -2665,6 +2666,47 @@ pub async fn record_login_upgrades_the_checked_hash_only<S: Store>(store: &S) {
         stored_hash(store, "alice").await.as_deref(),
         Some("$argon2id$upgraded")
     );
+}
+
+/// `record_login` with a session stores it with the login and its event, in
+/// one write: the session as a later read finds it, `last_login` set, the
+/// `login_succeeded` event written. A login with both a token and a session
+/// is refused and writes nothing.
+pub async fn record_login_opens_the_session_with_the_login<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id);
+    let digest = new.digest;
+    let both = LoginWrite {
+        session: Some(new.clone()),
+        ..login_write(alice.id, Some("api-token-auth"), None)
+    };
+    assert!(
+        matches!(store.record_login(both).await, Err(StoreError::Other(_))),
+        "a token and a session at once"
+    );
+    let nothing = store.query(&AuditQuery::default()).await.expect("query");
+    assert_eq!(nothing.count, 0, "{:?}", nothing.events);
+    let login = LoginWrite {
+        session: Some(new),
+        ..login_write(alice.id, None, None)
+    };
+    let at = login.at;
+    let written = store.record_login(login).await.expect("record_login");
+    let LoginWritten::RecordedSession(session) = written else {
+        panic!("no session: {written:?}");
+    };
+    let (found, owner) = store
+        .find_session(&digest, T0, IDLE)
+        .await
+        .expect("find_session")
+        .expect("the session is stored");
+    assert_eq!(found, session);
+    assert_eq!(owner.id, alice.id);
+    assert_eq!(owner.last_login, Some(truncate_to_micros(at)));
+    let events = store.query(&AuditQuery::default()).await.expect("query");
+    let kinds: Vec<EventKind> = events.events.iter().map(|e| e.event).collect();
+    assert_eq!(kinds, [EventKind::LoginSucceeded]);
+    assert_eq!(events.events[0].user, Some(alice.id));
 }
 
 /// `record_login` sets `last_login`, writes the login's event and, when asked,

@@ -17,6 +17,7 @@ mod django;
 mod e2e;
 mod edge;
 mod errors;
+mod faults;
 mod hosts;
 mod least_privilege;
 mod lifecycle;
