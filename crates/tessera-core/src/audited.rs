@@ -239,6 +239,12 @@ pub struct LoginWrite {
     /// hash, argon2id at older parameters) to replace, as Django's
     /// `check_password` upgrades it at login.
     pub rehash: Option<Rehash>,
+    /// The session the password opens, if any (a session login): stored in
+    /// the same transaction as the login and its event, so that a session
+    /// never exists without its `login_succeeded` event nor the event without
+    /// the session. A login carries a token or a session, not both (both is
+    /// [`StoreError::Other`], and nothing is written).
+    pub session: Option<NewSession>,
 }
 
 /// The replacement of a user's password hash at login

@@ -301,6 +301,19 @@ pub struct SessionsConfig {
     #[serde(with = "duration_text")]
     #[schemars(with = "String")]
     pub max_age: Duration,
+    /// Where sessions are kept: `"sql"` (the database, the default) or `"redis"` (the server of `redis.url`, keyed by the session id's digest, each expiring at its idle timeout capped by its absolute end; see README "Scaling out").
+    pub store: SessionBackend,
+}
+
+/// `sessions.store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionBackend {
+    /// The database (`"sql"`).
+    #[default]
+    Sql,
+    /// Redis (`"redis"`), which needs `redis.url`.
+    Redis,
 }
 
 impl Default for SessionsConfig {
@@ -308,6 +321,7 @@ impl Default for SessionsConfig {
         SessionsConfig {
             idle_timeout: Duration::from_secs(86_400),
             max_age: Duration::from_secs(14 * 86_400),
+            store: SessionBackend::Sql,
         }
     }
 }

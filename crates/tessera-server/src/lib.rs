@@ -65,8 +65,8 @@ pub struct SharedCounters {
     pub login_attempts: Arc<dyn LoginAttemptStore>,
     /// The security-alert windows.
     pub alert_windows: Arc<dyn AlertWindowStore>,
-    /// A probe of the counters' own server, checked by `/readyz` (the
-    /// database is checked anyway).
+    /// A probe of a server `/readyz` must see answer (Redis, when sessions
+    /// are kept there; the database is checked anyway).
     pub health: Option<Arc<dyn Health>>,
     /// The Redis counters and their fallback, when `redis.url` is set:
     /// `/readyz` checks Redis through them and reports where the counters
@@ -627,7 +627,31 @@ pub fn state_with_counters(
 ) -> anyhow::Result<AppState> {
     // Token and session checks are served from an in-process cache; local
     // revocation clears it at once, other processes' within a second.
-    let (stores, _cache) = tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
+    let (mut stores, _cache) =
+        tessera_core::cache::with_cache(store, tessera_core::cache::DEFAULT_TTL);
+    let mut counters = counters;
+    if config.sessions.store == config::SessionBackend::Redis {
+        let Some(redis) = &counters.redis else {
+            anyhow::bail!(
+                "sessions.store = \"redis\" needs redis.url (e.g. TESSERA_REDIS__URL=redis://127.0.0.1:6379)"
+            );
+        };
+        // Sessions in Redis, uncached (a Redis read is what the cache would
+        // save); their users still come from the database, through the cache.
+        let sessions = tessera_store_redis::RedisSessionStore::new(
+            redis.redis(),
+            stores.users.clone(),
+            config.sessions.idle_timeout,
+        );
+        stores.audited = Arc::new(tessera_store_redis::RedisSessionWrites::new(
+            sessions.clone(),
+            stores.audited.clone(),
+            stores.audit.clone(),
+        ));
+        stores.sessions = Arc::new(sessions.clone());
+        // Without Redis no session works: `/readyz` checks it.
+        counters.health = Some(Arc::new(sessions));
+    }
     build_state(config, stores, clock, counters)
 }
 

@@ -108,6 +108,11 @@ impl WithFallback {
         }
     }
 
+    /// The Redis store itself.
+    pub fn redis(&self) -> &RedisCounterStore {
+        &self.redis
+    }
+
     /// Whether Redis counts as down (the checks go to the fallback).
     pub fn is_down(&self) -> bool {
         self.state.down.load(Ordering::Acquire)

@@ -382,6 +382,8 @@ struct Answer {
     status: u16,
     retry_after: Option<String>,
     body: Value,
+    /// Shown when the test fails (`Debug`).
+    #[allow(dead_code)]
     error: Option<String>,
 }
 
