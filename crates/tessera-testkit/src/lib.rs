@@ -207,6 +207,7 @@ macro_rules! store_tests {
             create_token_audited_refused_or_failed_writes_no_event,
             create_token_audited_cap_is_atomic_under_concurrency,
             record_login_writes_the_login_and_its_token,
+            record_login_opens_the_session_with_the_login,
             record_login_without_a_token_writes_the_login_only,
             record_login_past_the_cap_or_of_no_user,
             record_login_cap_is_atomic_under_concurrency,

@@ -30,6 +30,7 @@ mod password_work;
 mod permissions;
 mod postgres_tls;
 mod private;
+mod redis_sessions;
 mod sessions;
 mod shared_limits;
 mod support;
