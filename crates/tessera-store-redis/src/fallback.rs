@@ -226,7 +226,12 @@ impl Health for WithFallback {
 
 #[async_trait]
 impl ThrottleStore for WithFallback {
-    async fn hit(&self, key: &str, rate: Rate, now: OffsetDateTime) -> Result<Decision, StoreError> {
+    async fn hit(
+        &self,
+        key: &str,
+        rate: Rate,
+        now: OffsetDateTime,
+    ) -> Result<Decision, StoreError> {
         self.run(
             self.redis.hit(key, rate, now),
             self.fallback.throttle.hit(key, rate, now),

@@ -30,9 +30,7 @@ use redis::aio::ConnectionManager;
 use redis::Script;
 use std::sync::Arc;
 use tessera_core::audit::{AuditStore, NewAuditEvent};
-use tessera_core::audited::{
-    AuditedWrites, LoginWrite, LoginWritten, Rotated, TokenRotation,
-};
+use tessera_core::audited::{AuditedWrites, LoginWrite, LoginWritten, Rotated, TokenRotation};
 use tessera_core::clock::{from_micros, to_micros, truncate_to_micros};
 use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::store::{Health, SessionStore, StoreError, UserStore};
@@ -118,7 +116,15 @@ return 1
 
 /// The fields of a session's hash, in [`FIELDS`] order.
 const FIELDS: [&str; 9] = [
-    "user_id", "digest", "data", "created", "last_seen", "expires", "ip", "ua", "auth_at",
+    "user_id",
+    "digest",
+    "data",
+    "created",
+    "last_seen",
+    "expires",
+    "ip",
+    "ua",
+    "auth_at",
 ];
 
 type Row = (
@@ -269,7 +275,10 @@ impl RedisSessionStore {
                 .await
                 .map_err(unavailable)?;
             let start = pattern.len() - 1;
-            ids.extend(keys.iter().filter_map(|k| k.get(start..)?.parse::<i64>().ok()));
+            ids.extend(
+                keys.iter()
+                    .filter_map(|k| k.get(start..)?.parse::<i64>().ok()),
+            );
             if next == 0 {
                 return Ok(ids);
             }
@@ -313,7 +322,11 @@ impl SessionStore for RedisSessionStore {
         let created = truncate_to_micros(new.created);
         let expires = truncate_to_micros(new.expires);
         // Lifetimes, not instants: Redis's clock and the caller's need not agree.
-        let ms = |d: Duration| i64::try_from(d.whole_milliseconds()).unwrap_or(i64::MAX).max(1);
+        let ms = |d: Duration| {
+            i64::try_from(d.whole_milliseconds())
+                .unwrap_or(i64::MAX)
+                .max(1)
+        };
         let ttl = ms(self.idle_timeout.min(expires - created));
         let user_ttl = ms(expires - created);
         let data = serde_json::to_string(&new.data).map_err(|e| StoreError::Other(Box::new(e)))?;
@@ -403,7 +416,11 @@ impl SessionStore for RedisSessionStore {
     ) -> Result<u64, StoreError> {
         let mut count = 0;
         for id in self.all_ids().await? {
-            if self.read(id).await?.is_some_and(|s| s.is_live(now, idle_timeout)) {
+            if self
+                .read(id)
+                .await?
+                .is_some_and(|s| s.is_live(now, idle_timeout))
+            {
                 count += 1;
             }
         }
@@ -613,7 +630,9 @@ impl AuditedWrites for RedisSessionWrites {
         if self.sessions.users.user_by_id(id).await?.is_none() {
             return Ok(None);
         }
-        self.sessions.delete_user_sessions(id, except_session).await?;
+        self.sessions
+            .delete_user_sessions(id, except_session)
+            .await?;
         self.inner
             .update_user_and_revoke_audited(id, update, except_session, except_token, event)
             .await

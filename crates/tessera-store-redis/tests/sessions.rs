@@ -85,7 +85,9 @@ impl SessionStore for Split {
         now: OffsetDateTime,
         idle_timeout: Duration,
     ) -> Result<Vec<SessionRecord>, StoreError> {
-        self.sessions.list_sessions(user_id, now, idle_timeout).await
+        self.sessions
+            .list_sessions(user_id, now, idle_timeout)
+            .await
     }
     async fn count_live_sessions(
         &self,

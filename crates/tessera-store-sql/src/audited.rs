@@ -12,9 +12,9 @@
 //! inside the same transaction.
 
 use crate::audit::{insert_event, insert_events, Insert};
+use crate::rows::encode_data;
 use crate::rows::encode_scopes;
 use crate::rows::TokenRow;
-use crate::rows::encode_data;
 use crate::sessions::{insert_session, stored_session, DELETE_SESSION, DELETE_USER_SESSIONS};
 use crate::tokens::{
     cap, insert_token, stored_token, DELETE_FAMILY, DELETE_TOKEN, DELETE_USER_TOKENS,

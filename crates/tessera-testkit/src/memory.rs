@@ -516,7 +516,6 @@ impl SessionStore for MemoryStore {
         self.lock().create_session(new)
     }
 
-
     async fn find_session(
         &self,
         digest: &KeyDigest,

@@ -166,10 +166,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
         return response;
     }
     match (&state.counters.redis, redis_up) {
-        (Some(redis), Some(false)) => Json(
-            json!({"status": "ok", "counters": redis.fallback_name(), "redis": "unavailable"}),
-        )
-        .into_response(),
+        (Some(redis), Some(false)) => {
+            Json(json!({"status": "ok", "counters": redis.fallback_name(), "redis": "unavailable"}))
+                .into_response()
+        }
         (Some(redis), _) => {
             Json(json!({"status": "ok", "counters": redis.backend()})).into_response()
         }

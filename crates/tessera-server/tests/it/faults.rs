@@ -471,11 +471,7 @@ async fn outage<E: Engine + Send + 'static>(
     during: impl std::future::Future<Output = ()>,
 ) -> (Outage, E) {
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(load(
-        server.url(""),
-        key.to_owned(),
-        stop.clone(),
-    ));
+    let load = tokio::spawn(load(server.url(""), key.to_owned(), stop.clone()));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let stopping = Instant::now();
     let mut engine = tokio::task::spawn_blocking(move || {
@@ -517,7 +513,10 @@ impl Outage {
             .iter()
             .filter(|a| a.status != 200 && a.status != 503)
             .collect();
-        assert!(odd.is_empty(), "{what}: answers other than 200 or 503: {odd:#?}");
+        assert!(
+            odd.is_empty(),
+            "{what}: answers other than 200 or 503: {odd:#?}"
+        );
         for answer in self.answers.iter().filter(|a| a.status == 503) {
             assert_eq!(
                 answer.body,
@@ -621,9 +620,15 @@ async fn audit_matches_the_answers(database: &str, server: &Process, outage: &Ou
     .unwrap();
     let _ = db.close().await;
     let ok_count = i64::try_from(ok.len()).unwrap();
-    assert_eq!(events, ok_count, "login_succeeded events vs logins answered 200");
+    assert_eq!(
+        events, ok_count,
+        "login_succeeded events vs logins answered 200"
+    );
     assert_eq!(tokens, ok_count, "obtained tokens vs logins answered 200");
-    assert_eq!(created, ok_count, "token_created events vs logins answered 200");
+    assert_eq!(
+        created, ok_count,
+        "token_created events vs logins answered 200"
+    );
     let http = reqwest::Client::new();
     for key in ok.iter().step_by(ok.len() / 10 + 1) {
         let reply = http
@@ -726,7 +731,10 @@ async fn redis_stopped_and_started_under_load_falls_back_to_postgresql_and_back(
         .await
         .unwrap();
     let _ = db.close().await;
-    assert!(windows > 0, "the throttles counted in PostgreSQL during the outage");
+    assert!(
+        windows > 0,
+        "the throttles counted in PostgreSQL during the outage"
+    );
     audit_matches_the_answers(database.url(), &server, &outage).await;
     let said = server.said();
     let down = said.matches("Redis is unavailable").count();
@@ -905,4 +913,99 @@ fn sigterm_cuts_what_outlives_the_grace_and_exits_0() {
         "{said}"
     );
     drop(stuck);
+}
+
+/// Runs `sql` on `url`'s database (writable for this connection, whatever
+/// the database's default).
+async fn execute(url: &str, sql: &str) {
+    let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query("SET default_transaction_read_only = off")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    sqlx::query(sql).execute(&mut db).await.unwrap();
+    let _ = db.close().await;
+}
+
+/// Ends every other connection to the database `name` (the server's pool
+/// reconnects, with the database's settings of now).
+async fn reconnect_everyone(url: &str, name: &str) {
+    execute(
+        url,
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_database_is_not_ready_and_logins_are_503_not_500() {
+    let Some(database) = crate::support::postgres_database().await else {
+        return;
+    };
+    let url = database.url().to_owned();
+    let name = url.rsplit('/').next().unwrap().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let env = base_env(url.clone());
+    alice_with_a_key(dir.path(), &env);
+    let server = Process::spawn(dir.path(), "server", &env);
+    let http = reqwest::Client::new();
+    assert_eq!(readyz(&http, &server).await.0, 200);
+    let login = || async {
+        let reply = http
+            .post(server.url("/api-token-auth/"))
+            .json(&json!({"username": "alice", "password": "alice-pass-123"}))
+            .send()
+            .await
+            .unwrap();
+        let status = reply.status().as_u16();
+        let retry = reply.headers().contains_key("retry-after");
+        (
+            status,
+            retry,
+            reply.json::<Value>().await.unwrap_or(Value::Null),
+        )
+    };
+    assert_eq!(login().await.0, 200);
+
+    // Read-only, as a standby or `default_transaction_read_only` makes it.
+    execute(
+        &url,
+        &format!("ALTER DATABASE {name} SET default_transaction_read_only = on"),
+    )
+    .await;
+    reconnect_everyone(&url, &name).await;
+    let (status, body) = readyz(&http, &server).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(
+        body,
+        json!({"detail": "Service temporarily unavailable.", "code": "unavailable", "store": "database"})
+    );
+    let (status, retry, body) = login().await;
+    assert_eq!((status, retry), (503, true), "{body}");
+    assert_eq!(
+        body,
+        json!({"detail": "Service temporarily unavailable.", "code": "unavailable"})
+    );
+    // Writable again: ready, logins work, without a restart.
+    execute(
+        &url,
+        &format!("ALTER DATABASE {name} RESET default_transaction_read_only"),
+    )
+    .await;
+    reconnect_everyone(&url, &name).await;
+    assert_eq!(readyz(&http, &server).await.0, 200);
+    assert_eq!(login().await.0, 200);
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tessera_audit WHERE event = 'login_succeeded'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap();
+    let _ = db.close().await;
+    assert_eq!(events, 2, "the refused login left no event");
+    drop(server);
+    drop(database);
 }

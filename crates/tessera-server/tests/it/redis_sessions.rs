@@ -175,7 +175,8 @@ async fn sessions_in_redis_log_in_authenticate_and_end_there() {
     let cookies = login(&http, &server, "alice-pass-123").await;
     let (status, body) = me(&http, &server, &cookies).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["username"], "alice", "{body}");
+    assert_eq!(body["user"]["username"], "alice", "{body}");
+    assert_eq!(body["auth"], "session", "{body}");
     // The session is in Redis, by digest; not in the database.
     let sessions = keys(&redis, &format!("{prefix}s:i:*")).await;
     assert_eq!(sessions.len(), 1, "{sessions:?}");
@@ -186,7 +187,10 @@ async fn sessions_in_redis_log_in_authenticate_and_end_there() {
         .trim_start_matches("sessionid=");
     let all = keys(&redis, &format!("{prefix}*")).await;
     assert!(all.iter().all(|k| !k.contains(id)), "{all:?}");
-    assert_eq!(count(&database, "SELECT count(*) FROM tessera_sessions").await, 0);
+    assert_eq!(
+        count(&database, "SELECT count(*) FROM tessera_sessions").await,
+        0
+    );
     assert_eq!(
         count(
             &database,
@@ -227,7 +231,10 @@ async fn sessions_in_redis_log_in_authenticate_and_end_there() {
         .await,
         1
     );
-    assert_eq!(count(&database, "SELECT count(*) FROM tessera_sessions").await, 0);
+    assert_eq!(
+        count(&database, "SELECT count(*) FROM tessera_sessions").await,
+        0
+    );
     drop(server);
     delete_prefix(&redis, &prefix).await;
 }
