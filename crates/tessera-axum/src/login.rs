@@ -26,6 +26,7 @@ use tessera_core::audited::{LoginWrite, LoginWritten, Rehash, TokenWrite};
 use tessera_core::clock::truncate_to_micros;
 use tessera_core::password::{Verification, MAX_PASSWORD_BYTES};
 use tessera_core::secret::Secret;
+use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::throttle::login::username_key;
 use tessera_core::throttle::Admission;
 use tessera_core::token::TokenRecord;
@@ -288,6 +289,31 @@ impl PasswordLogin<'_> {
         &self.user
     }
 
+    /// The time of the login (the `login_succeeded` event's).
+    pub fn at(&self) -> OffsetDateTime {
+        self.at
+    }
+
+    /// Records the login and opens `session` with it, in one transaction:
+    /// the session exists exactly when its `login_succeeded` event does. The
+    /// user with its new `last_login` and the session as stored; `None` when
+    /// the user was deleted since the password was checked (nothing written).
+    pub async fn record_with_session(
+        self,
+        tessera: &Tessera,
+        session: NewSession,
+    ) -> Result<Option<(User, SessionRecord)>, ApiError> {
+        match self.write_login(tessera, None, Some(session)).await? {
+            None => Ok(None),
+            Some((user, LoginWritten::RecordedSession(session))) => Ok(Some((user, session))),
+            Some(_) => {
+                // A store that ignored the session: no cookie can name it.
+                tracing::error!("the store recorded a session login without its session");
+                Err(ApiError::internal())
+            }
+        }
+    }
+
     /// Records the login: `last_login` and the `login_succeeded` event, in
     /// one transaction. The user with its new `last_login`, or `None` when
     /// the user was deleted since the password was checked.
@@ -313,6 +339,19 @@ impl PasswordLogin<'_> {
         tessera: &Tessera,
         token: Option<TokenWrite>,
     ) -> Result<Option<(User, Option<TokenRecord>)>, ApiError> {
+        let written = self.write_login(tessera, token, None).await?;
+        Ok(written.map(|(user, written)| match written {
+            LoginWritten::Recorded(record) => (user, record),
+            _ => (user, None),
+        }))
+    }
+
+    async fn write_login(
+        self,
+        tessera: &Tessera,
+        token: Option<TokenWrite>,
+        session: Option<NewSession>,
+    ) -> Result<Option<(User, LoginWritten)>, ApiError> {
         let PasswordLogin {
             user,
             at,
@@ -326,6 +365,7 @@ impl PasswordLogin<'_> {
             event,
             token,
             rehash,
+            session,
         };
         let written = tessera.stores().audited.record_login(login).await;
         drop(timer);
@@ -336,13 +376,13 @@ impl PasswordLogin<'_> {
                 tessera.metrics().record_password(Outcome::Failure);
                 Ok(None)
             }
-            LoginWritten::Recorded(record) => {
+            written => {
                 tessera.metrics().record_password(Outcome::Success);
                 let user = User {
                     last_login: Some(truncate_to_micros(at)),
                     ..user
                 };
-                Ok(Some((user, record)))
+                Ok(Some((user, written)))
             }
         }
     }

@@ -6,6 +6,7 @@ use crate::client::client_ip;
 use crate::cookies::{self, CookieOptions};
 use crate::csrf;
 use crate::error::ApiError;
+use crate::login::PasswordLogin;
 use crate::state::Tessera;
 use http::header::USER_AGENT;
 use http::request::Parts;
@@ -27,15 +28,44 @@ fn session_cookie_options(tessera: &Tessera) -> CookieOptions {
 
 /// Starts a session for `user`, who has just proved the password. Ends the
 /// session the request carried, if any, and returns the `Set-Cookie` headers
-/// (session id and a rotated CSRF secret) for the response.
+/// (session id and a rotated CSRF secret) for the response. The session is
+/// written on its own: a password login opens its session with
+/// [`login_with_password`], in the login's transaction.
 pub async fn login(
     tessera: &Tessera,
     parts: &Parts,
     user: &User,
 ) -> Result<(SessionRecord, HeaderMap), ApiError> {
+    end_old_session(tessera, parts).await?;
+    let (key, new) = new_session(tessera, parts, user.id, tessera.clock().now());
+    let record = tessera.stores().sessions.create_session(new).await?;
+    Ok((record, login_cookies(tessera, parts, &key)))
+}
+
+/// Records a password login and opens its session in one write to the store
+/// ([`PasswordLogin::record_with_session`]): either the session and its
+/// `login_succeeded` event both exist, or neither does (a store that fails
+/// mid-way leaves nothing, and the client gets no cookie). Ends the session
+/// the request carried first, as [`login`] does. The user with the new
+/// `last_login` and the `Set-Cookie` headers; `None` when the user was
+/// deleted since the password was checked.
+pub async fn login_with_password(
+    tessera: &Tessera,
+    parts: &Parts,
+    login: PasswordLogin<'_>,
+) -> Result<Option<(User, SessionRecord, HeaderMap)>, ApiError> {
+    end_old_session(tessera, parts).await?;
+    let (key, new) = new_session(tessera, parts, login.user().id, login.at());
+    let Some((user, record)) = login.record_with_session(tessera, new).await? else {
+        return Ok(None);
+    };
+    Ok(Some((user, record, login_cookies(tessera, parts, &key))))
+}
+
+/// Django's `login()` flushes or cycles the old session: its id must die.
+async fn end_old_session(tessera: &Tessera, parts: &Parts) -> Result<(), ApiError> {
     let settings = tessera.settings();
     let sessions = &tessera.stores().sessions;
-    // Django's `login()` flushes or cycles the old session: its id must die.
     if let Some(old) =
         cookies::read(&parts.headers, &settings.session_cookie).and_then(|v| SessionKey::parse(&v))
     {
@@ -45,8 +75,18 @@ pub async fn login(
             sessions.delete_session(record.id, None).await?;
         }
     }
+    Ok(())
+}
+
+/// A new session id for `user_id` and the session to store for it.
+fn new_session(
+    tessera: &Tessera,
+    parts: &Parts,
+    user_id: i64,
+    now: time::OffsetDateTime,
+) -> (SessionKey, NewSession) {
+    let settings = tessera.settings();
     let key = SessionKey::generate();
-    let now = tessera.clock().now();
     let max_age = time::Duration::try_from(settings.session_max_age).unwrap_or(time::Duration::DAY);
     let user_agent = parts.headers.get(USER_AGENT).map(|v| {
         String::from_utf8_lossy(v.as_bytes())
@@ -54,14 +94,13 @@ pub async fn login(
             .take(MAX_USER_AGENT)
             .collect()
     });
-    let use_sessions = settings.csrf_use_sessions;
     let empty = serde_json::Value::Object(serde_json::Map::new());
     let new = NewSession {
-        user_id: user.id,
+        user_id,
         digest: key.digest(),
         // `CSRF_USE_SESSIONS`: Django's `rotate_token` writes the new secret
         // into the session, never into a cookie.
-        data: if use_sessions {
+        data: if settings.csrf_use_sessions {
             csrf::data_with_new_secret(&empty)
         } else {
             empty
@@ -72,7 +111,12 @@ pub async fn login(
         user_agent,
         authenticated_at: Some(now),
     };
-    let record = sessions.create_session(new).await?;
+    (key, new)
+}
+
+/// The session cookie for `key` and the CSRF cookie's rotation.
+fn login_cookies(tessera: &Tessera, parts: &Parts, key: &SessionKey) -> HeaderMap {
+    let settings = tessera.settings();
     let mut headers = HeaderMap::new();
     cookies::append(
         &mut headers,
@@ -83,7 +127,7 @@ pub async fn login(
         ),
     );
     // Django's `rotate_token`: a CSRF token read before login is dead after it.
-    if !use_sessions {
+    if !settings.csrf_use_sessions {
         let mut csrf_state = csrf::cookie_state(&parts.headers, tessera);
         csrf_state.rotate();
         csrf::set_cookie(&mut headers, &csrf_state, tessera);
@@ -91,7 +135,7 @@ pub async fn login(
         // The pre-login secret moved into the session: the cookie is dead.
         csrf::clear_cookie(&mut headers, tessera);
     }
-    Ok((record, headers))
+    headers
 }
 
 /// Gives the session a new id (at re-authentication and password change) and

@@ -35,6 +35,7 @@
 
 use crate::audit::NewAuditEvent;
 use crate::error::StoreError;
+use crate::session::{NewSession, SessionRecord};
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;
@@ -141,6 +142,9 @@ pub trait AuditedWrites: Send + Sync + 'static {
     /// stored with its own event as
     /// [`create_token_audited`](AuditedWrites::create_token_audited) does. A
     /// login that obtains a token costs the store one transaction, not three.
+    /// Or, when asked for, a session ([`LoginWrite::session`], stored as
+    /// [`SessionStore::create_session`](crate::store::SessionStore::create_session)
+    /// does): [`LoginWritten::RecordedSession`].
     ///
     /// When no user has that id (deleted since the password was checked),
     /// nothing is written: [`LoginWritten::NoSuchUser`]. A token refused by
@@ -235,6 +239,12 @@ pub struct LoginWrite {
     /// hash, argon2id at older parameters) to replace, as Django's
     /// `check_password` upgrades it at login.
     pub rehash: Option<Rehash>,
+    /// The session the password opens, if any (a session login): stored in
+    /// the same transaction as the login and its event, so that a session
+    /// never exists without its `login_succeeded` event nor the event without
+    /// the session. A login carries a token or a session, not both (both is
+    /// [`StoreError::Other`], and nothing is written).
+    pub session: Option<NewSession>,
 }
 
 /// The replacement of a user's password hash at login
@@ -275,6 +285,9 @@ pub enum LoginWritten {
     /// The login was recorded, with the token when one was asked for and the
     /// cap allowed it.
     Recorded(Option<TokenRecord>),
+    /// The login was recorded with the session [`LoginWrite::session`] asked
+    /// for, as stored.
+    RecordedSession(SessionRecord),
 }
 
 /// The event [`AuditedWrites::create_user_audited`] writes for the user it

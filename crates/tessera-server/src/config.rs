@@ -130,6 +130,10 @@ pub struct ServerConfig {
     #[serde(with = "duration_text")]
     #[schemars(with = "String")]
     pub readiness_timeout: Duration,
+    /// How long a stopping server (`SIGTERM`, Ctrl-C) lets the requests in flight finish (`10s`) after it stops accepting connections; then the rest are cut, the audit queue is written, and the process exits 0.
+    #[serde(with = "duration_text")]
+    #[schemars(with = "String")]
+    pub shutdown_grace: Duration,
 }
 
 impl Default for ServerConfig {
@@ -147,6 +151,7 @@ impl Default for ServerConfig {
             max_connections: 1024,
             max_header_bytes: 16 * 1024,
             readiness_timeout: Duration::from_secs(1),
+            shutdown_grace: Duration::from_secs(10),
         }
     }
 }
@@ -366,6 +371,19 @@ pub struct SessionsConfig {
     #[serde(with = "duration_text")]
     #[schemars(with = "String")]
     pub max_age: Duration,
+    /// Where sessions are kept: `"sql"` (the database, the default) or `"redis"` (the server of `redis.url`, keyed by the session id's digest, each expiring at its idle timeout capped by its absolute end; see README "Scaling out").
+    pub store: SessionBackend,
+}
+
+/// `sessions.store`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionBackend {
+    /// The database (`"sql"`).
+    #[default]
+    Sql,
+    /// Redis (`"redis"`), which needs `redis.url`.
+    Redis,
 }
 
 impl Default for SessionsConfig {
@@ -373,6 +391,7 @@ impl Default for SessionsConfig {
         SessionsConfig {
             idle_timeout: Duration::from_secs(86_400),
             max_age: Duration::from_secs(14 * 86_400),
+            store: SessionBackend::Sql,
         }
     }
 }
@@ -976,6 +995,7 @@ mod tests {
         assert_eq!(c.password.max_queue_wait, Duration::from_secs(5));
         assert_eq!(c.password.min_share, 0.25);
         assert_eq!(c.server.readiness_timeout, Duration::from_secs(1));
+        assert_eq!(c.server.shutdown_grace, Duration::from_secs(10));
         assert_eq!(c.database.acquire_timeout, Duration::from_secs(2));
         assert!(c.demo.enabled);
         assert_eq!(c.audit.aggregate_window, Duration::from_secs(60));
@@ -1018,11 +1038,13 @@ mod tests {
             jail.set_env("TESSERA_PASSWORD__ARGON2", "m=64,t=1,p=1");
             jail.set_env("TESSERA_PASSWORD__ALLOW_WEAK_PARAMETERS", "true");
             jail.set_env("TESSERA_SERVER__READINESS_TIMEOUT", "250ms");
+            jail.set_env("TESSERA_SERVER__SHUTDOWN_GRACE", "3s");
             jail.set_env("TESSERA_DATABASE__ACQUIRE_TIMEOUT", "1500ms");
             let c = Config::load(None).map_err(figment::Error::from)?;
             assert_eq!(c.password.max_queue_wait, Duration::from_secs(3));
             assert_eq!(c.password.min_share, 0.5);
             assert_eq!(c.server.readiness_timeout, Duration::from_millis(250));
+            assert_eq!(c.server.shutdown_grace, Duration::from_secs(3));
             assert_eq!(c.database.acquire_timeout, Duration::from_millis(1500));
             let hasher = crate::hasher(&c).map_err(|e| e.to_string())?;
             assert_eq!(hasher.max_queue_wait(), Duration::from_secs(3));

@@ -23,6 +23,14 @@
 //!   `{"detail": "Request header fields too large.", "code": "request_header_fields_too_large"}`;
 //!   a head more than twice the limit is refused by the HTTP parser itself
 //!   (`431`, no body) before it is buffered.
+//! - Stopping (`shutdown` resolves, on `SIGTERM` or Ctrl-C): the connections
+//!   the kernel has already completed (the listen backlog) are accepted,
+//!   then the listener is closed, so a new connection is refused, never
+//!   reset. Each open connection finishes the request it is answering, or,
+//!   when it has none yet, the request arriving on it within
+//!   [`STOP_LINGER`] (a client that has just connected has usually sent it
+//!   already), answered with `Connection: close`; then it is closed. Whatever
+//!   is still open after `server.shutdown_grace` is cut.
 
 use crate::config::Config;
 use anyhow::Context as _;
@@ -66,6 +74,8 @@ pub struct Limits {
     pub hsts: Option<HeaderValue>,
     /// Trusted proxies (their `X-Forwarded-Proto: https` counts as TLS).
     pub trusted_proxies: usize,
+    /// `server.shutdown_grace`.
+    pub shutdown_grace: Duration,
 }
 
 impl Limits {
@@ -90,6 +100,7 @@ impl Limits {
                 server.hsts_include_subdomains,
             ),
             trusted_proxies: crate::trusted_proxies(config)?,
+            shutdown_grace: server.shutdown_grace,
         })
     }
 }
@@ -266,10 +277,78 @@ pub async fn serve(
         reloader.abort();
     }
     let _ = stop_tx.send(true);
+    // The connections the kernel has completed but nobody accepted yet
+    // would be reset when the listener closes: take them, and serve their
+    // request as the others'.
+    for (stream, peer) in drain_backlog(listener) {
+        let Ok(permit) = connections.clone().try_acquire_owned() else {
+            break;
+        };
+        let (app, limits, acceptor, stop) = (
+            app.clone(),
+            limits.clone(),
+            acceptor.clone(),
+            stop_rx.clone(),
+        );
+        tokio::spawn(async move {
+            match acceptor {
+                None => connection(stream, peer, false, app, limits, stop).await,
+                Some(acceptor) => {
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream))
+                            .await
+                    {
+                        connection(stream, peer, true, app, limits, stop).await;
+                    }
+                }
+            }
+            drop(permit);
+        });
+    }
     // Every connection holds a permit: all of them back means all closed.
     let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
-    let _ = connections.acquire_many(all).await;
+    let closed = connections.acquire_many(all);
+    if tokio::time::timeout(limits.shutdown_grace, closed)
+        .await
+        .is_err()
+    {
+        let open = limits.max_connections - connections.available_permits();
+        tracing::warn!(
+            open,
+            grace_ms = u64::try_from(limits.shutdown_grace.as_millis()).unwrap_or(u64::MAX),
+            "connections still open after server.shutdown_grace are cut"
+        );
+    }
     Ok(())
+}
+
+/// How long a stopping server waits for the first request of a connection
+/// that has none in flight before closing it.
+pub const STOP_LINGER: Duration = Duration::from_millis(250);
+
+/// Accepts every connection waiting in `listener`'s backlog, without
+/// waiting, then closes the listener: later connections are refused.
+fn drain_backlog(listener: TcpListener) -> Vec<(TcpStream, SocketAddr)> {
+    let mut accepted = Vec::new();
+    let listener = match listener.into_std() {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot drain the listen backlog");
+            return accepted;
+        }
+    };
+    // `into_std` keeps the socket non-blocking: `accept` answers at once.
+    while let Ok((stream, peer)) = listener.accept() {
+        let stream = stream
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(stream));
+        if let Ok(stream) = stream {
+            let _ = stream.set_nodelay(true);
+            accepted.push((stream, peer));
+        }
+    }
+    drop(listener);
+    accepted
 }
 
 /// Re-reads the certificate on every `SIGHUP`.
@@ -338,6 +417,9 @@ async fn connection<S>(
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let in_flight = Arc::new(AtomicUsize::new(0));
+    // Requests started on this connection, and in flight (for the stop).
+    let started = Arc::new(AtomicUsize::new(0));
+    let in_flight_now = in_flight.clone();
     let io = TokioIo::new(IdleTimeout::new(
         stream,
         limits.idle_timeout,
@@ -350,10 +432,12 @@ async fn connection<S>(
         // The exact limit is checked in `answer` (with a JSON body); this
         // one stops a huge head before it is buffered.
         .max_header_size((2 * limits.max_header_bytes).max(8192));
+    let counted = started.clone();
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let app = app.clone();
         let limits = limits.clone();
         let in_flight = in_flight.clone();
+        counted.fetch_add(1, Ordering::AcqRel);
         async move {
             Ok::<_, std::convert::Infallible>(
                 answer(request, peer, tls, app, &limits, in_flight).await,
@@ -367,12 +451,33 @@ async fn connection<S>(
             if let Err(e) = result {
                 tracing::debug!(%peer, error = %e, "connection closed with an error");
             }
+            return;
         }
-        () = async { let _ = stop.wait_for(|stop| *stop).await; } => {
-            conn.as_mut().graceful_shutdown();
-            let _ = conn.await;
+        () = async { let _ = stop.wait_for(|stop| *stop).await; } => {}
+    }
+    // Stopping. A connection with no request in flight may have one on the
+    // way (a client that has just connected sends it at once): closing now
+    // would reset it. Wait for it to start, for a short while.
+    let linger_until = tokio::time::Instant::now() + STOP_LINGER;
+    let seen = started.load(Ordering::Acquire);
+    while in_flight_now.load(Ordering::Acquire) == 0
+        && started.load(Ordering::Acquire) == seen
+        && tokio::time::Instant::now() < linger_until
+    {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!(%peer, error = %e, "connection closed with an error");
+                }
+                return;
+            }
+            () = tokio::time::sleep(Duration::from_millis(5)) => {}
         }
     }
+    // The request in flight is answered (with `Connection: close`), then
+    // the connection closes.
+    conn.as_mut().graceful_shutdown();
+    let _ = conn.await;
 }
 
 /// The size of a request's head as counted against

@@ -65,9 +65,13 @@ pub struct SharedCounters {
     pub login_attempts: Arc<dyn LoginAttemptStore>,
     /// The security-alert windows.
     pub alert_windows: Arc<dyn AlertWindowStore>,
-    /// A probe of the counters' own server, checked by `/readyz` (Redis; the
-    /// database is checked anyway).
+    /// A probe of a server `/readyz` must see answer (Redis, when sessions
+    /// are kept there; the database is checked anyway).
     pub health: Option<Arc<dyn Health>>,
+    /// The Redis counters and their fallback, when `redis.url` is set:
+    /// `/readyz` checks Redis through them and reports where the counters
+    /// are now.
+    pub redis: Option<tessera_store_redis::WithFallback>,
 }
 
 impl std::fmt::Debug for SharedCounters {
@@ -87,6 +91,7 @@ impl SharedCounters {
             login_attempts: Arc::new(MemoryLoginAttemptStore::new()),
             alert_windows: Arc::new(MemoryAlertWindowStore::new()),
             health: None,
+            redis: None,
         }
     }
 
@@ -100,6 +105,7 @@ impl SharedCounters {
                 login_attempts: Arc::new(pg.clone()),
                 alert_windows: Arc::new(pg),
                 health: None,
+                redis: None,
             },
             None => SharedCounters::in_memory(),
         }
@@ -108,7 +114,11 @@ impl SharedCounters {
 
 /// The counters for `config`: Redis when `redis.url` is set (connected and
 /// checked now: a malformed or unreachable URL is an error naming the key),
-/// else [`SharedCounters::for_store`].
+/// else [`SharedCounters::for_store`]. While Redis is down, the Redis
+/// counters fall back to [`SharedCounters::for_store`]'s (PostgreSQL's
+/// tables, shared by every process, or this process's memory on SQLite),
+/// and go back to Redis when it answers again
+/// ([`tessera_store_redis::WithFallback`]).
 pub async fn open_counters(config: &Config, store: &SqlStore) -> anyhow::Result<SharedCounters> {
     let Some(url) = &config.redis.url else {
         return Ok(SharedCounters::for_store(store));
@@ -124,12 +134,23 @@ pub async fn open_counters(config: &Config, store: &SqlStore) -> anyhow::Result<
             let why = e.to_string().replace(['\n', '\r'], " ");
             anyhow::anyhow!("redis.url ({}): {why}", redact_url(url))
         })?;
+    let fallback = SharedCounters::for_store(store);
+    let counters = tessera_store_redis::WithFallback::new(
+        redis,
+        tessera_store_redis::Fallback {
+            name: fallback.backend,
+            throttle: fallback.throttle,
+            login_attempts: fallback.login_attempts,
+            alert_windows: fallback.alert_windows,
+        },
+    );
     Ok(SharedCounters {
         backend: "redis",
-        throttle: Arc::new(redis.clone()),
-        login_attempts: Arc::new(redis.clone()),
-        alert_windows: Arc::new(redis.clone()),
-        health: Some(Arc::new(redis)),
+        throttle: Arc::new(counters.clone()),
+        login_attempts: Arc::new(counters.clone()),
+        alert_windows: Arc::new(counters.clone()),
+        health: None,
+        redis: Some(counters),
     })
 }
 
@@ -608,7 +629,30 @@ pub fn state_with_counters(
     // revocation drops the entries it concerns at once, another process's
     // within a second (the revocation log, polled by start_background).
     let cache = config.cache.settings().map_err(anyhow::Error::msg)?;
-    let (stores, _cache) = tessera_core::cache::with_cache(store, cache);
+    let (mut stores, _cache) = tessera_core::cache::with_cache(store, cache);
+    let mut counters = counters;
+    if config.sessions.store == config::SessionBackend::Redis {
+        let Some(redis) = &counters.redis else {
+            anyhow::bail!(
+                "sessions.store = \"redis\" needs redis.url (e.g. TESSERA_REDIS__URL=redis://127.0.0.1:6379)"
+            );
+        };
+        // Sessions in Redis, uncached (a Redis read is what the cache would
+        // save); their users still come from the database, through the cache.
+        let sessions = tessera_store_redis::RedisSessionStore::new(
+            redis.redis(),
+            stores.users.clone(),
+            config.sessions.idle_timeout,
+        );
+        stores.audited = Arc::new(tessera_store_redis::RedisSessionWrites::new(
+            sessions.clone(),
+            stores.audited.clone(),
+            stores.audit.clone(),
+        ));
+        stores.sessions = Arc::new(sessions.clone());
+        // Without Redis no session works: `/readyz` checks it.
+        counters.health = Some(Arc::new(sessions));
+    }
     build_state(config, stores, clock, counters)
 }
 

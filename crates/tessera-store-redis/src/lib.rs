@@ -28,6 +28,12 @@
 //! Redis itself, as far as its persistence settings go), so a lockout
 //! survives a restart of every Tessera process.
 
+mod fallback;
+mod sessions;
+
+pub use fallback::{is_outage, Fallback, WithFallback, RETRY_EVERY};
+pub use sessions::{RedisSessionStore, RedisSessionWrites};
+
 use async_trait::async_trait;
 use base64::Engine as _;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -255,7 +261,7 @@ impl RedisCounterStore {
 
 /// Every Redis failure is the store being unavailable: the caller fails
 /// closed with `503`.
-fn unavailable(error: RedisError) -> StoreError {
+pub(crate) fn unavailable(error: RedisError) -> StoreError {
     StoreError::Unavailable(Box::new(error))
 }
 

@@ -13,9 +13,10 @@
 
 use crate::audit::{insert_event, insert_events, Insert};
 use crate::revocations::{log_revocation, LOG_FAMILY, LOG_SESSION, LOG_TOKEN, LOG_USER};
+use crate::rows::encode_data;
 use crate::rows::encode_scopes;
 use crate::rows::TokenRow;
-use crate::sessions::{DELETE_SESSION, DELETE_USER_SESSIONS};
+use crate::sessions::{insert_session, stored_session, DELETE_SESSION, DELETE_USER_SESSIONS};
 use crate::tokens::{
     cap, insert_token, stored_token, DELETE_FAMILY, DELETE_TOKEN, DELETE_USER_TOKENS,
     INSERT_ROTATED, LOCK_OWNER, ROTATED_ALREADY, ROTATE_OUT,
@@ -225,6 +226,15 @@ impl AuditedWrites for SqlStore {
             Some(token) => Some((encode_scopes(&token.new.scopes)?, token)),
             None => None,
         };
+        let session = match login.session {
+            Some(_) if token.is_some() => {
+                return Err(StoreError::Other(
+                    "a login stores a token or a session, not both".into(),
+                ))
+            }
+            Some(session) => Some((encode_data(&session.data)?, session)),
+            None => None,
+        };
         with_pool!(self, pool => {
             async {
                 let mut tx = pool.begin_write().await.map_err(store_error)?;
@@ -261,10 +271,18 @@ impl AuditedWrites for SqlStore {
                         record = Some(stored_token(id, token.new));
                     }
                 }
+                let mut opened = None;
+                if let Some((data, session)) = session {
+                    let id = insert_session!(&mut *tx, session, &data).map_err(store_error)?;
+                    opened = Some(stored_session(id, session));
+                }
                 // Both events in one statement, the login's first.
                 insert_events!(&mut *tx, &events).map_err(store_error)?;
                 tx.commit().await.map_err(store_error)?;
-                Ok(LoginWritten::Recorded(record))
+                Ok(match opened {
+                    Some(session) => LoginWritten::RecordedSession(session),
+                    None => LoginWritten::Recorded(record),
+                })
             }
             .await
         })

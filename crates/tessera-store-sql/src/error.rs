@@ -36,8 +36,14 @@ fn database_is_unavailable(db: &dyn DatabaseError) -> bool {
     if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
         let code = pg.code();
         // Class 08: connection exception. 57P01-57P03: the server is shutting
-        // down or starting up. 53300: too many connections.
-        return code.starts_with("08") || code.starts_with("57P0") || code == "53300";
+        // down or starting up. 53300: too many connections. 25006: a write
+        // refused by a read-only database (a standby, or
+        // `default_transaction_read_only`): the database cannot take writes
+        // now, which is an outage for the request, not a bug in it.
+        return code.starts_with("08")
+            || code.starts_with("57P0")
+            || code == "53300"
+            || code == "25006";
     }
     if let Some(sqlite) = db.try_downcast_ref::<SqliteError>() {
         // The primary result code is the low byte of the extended one.

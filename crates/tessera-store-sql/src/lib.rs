@@ -284,11 +284,41 @@ async fn create_parent_directory(filename: &Path) -> Result<bool, StoreError> {
     }
 }
 
+/// Whether a new transaction on this PostgreSQL connection may write: not a
+/// standby in recovery, and not read-only by default
+/// (`default_transaction_read_only`, per database, role or server).
+const PG_ACCEPTS_WRITES: &str = "SELECT NOT pg_is_in_recovery() \
+     AND current_setting('default_transaction_read_only') = 'off' \
+     AND current_setting('transaction_read_only') = 'off'";
+
+/// Readiness: the database answers, and accepts writes. On PostgreSQL a
+/// database that answers but refuses writes (a standby, or one set
+/// `default_transaction_read_only = on`) is [`StoreError::Unavailable`]:
+/// every login would fail, so the process is not ready. A SQLite database
+/// answers `SELECT 1`.
 #[async_trait::async_trait]
 impl Health for SqlStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(drop))
-            .map_err(store_error)
+        match &self.pool {
+            Pool::Sqlite(pool) => sqlx::query("SELECT 1")
+                .execute(pool)
+                .await
+                .map(drop)
+                .map_err(store_error),
+            Pool::Postgres(pool) => {
+                let writable: bool = sqlx::query_scalar(PG_ACCEPTS_WRITES)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(store_error)?;
+                if writable {
+                    Ok(())
+                } else {
+                    Err(StoreError::Unavailable(
+                        "the database is read-only: it refuses writes".into(),
+                    ))
+                }
+            }
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use tessera_core::token::KeyDigest;
 use tessera_core::User;
 use time::{Duration, OffsetDateTime};
 
-const INSERT_SESSION: &str = "INSERT INTO tessera_sessions \
+pub(crate) const INSERT_SESSION: &str = "INSERT INTO tessera_sessions \
      (user_id, digest, data, created, last_seen, expires, ip, user_agent, authenticated_at) \
      VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8) \
      RETURNING id";
@@ -46,6 +46,41 @@ const LIST_SESSIONS: &str = concat!(
 /// The live sessions of every user, as [`LIST_SESSIONS`] tells them.
 const COUNT_LIVE_SESSIONS: &str =
     "SELECT count(*) FROM tessera_sessions WHERE expires > $1 AND last_seen > $2";
+
+/// Runs [`INSERT_SESSION`] for `$new` (its data already encoded as `$data`)
+/// on `$executor`: a pool, or a transaction (a session login). The new id.
+macro_rules! insert_session {
+    ($executor:expr, $new:expr, $data:expr) => {
+        sqlx::query_scalar::<_, i64>($crate::sessions::INSERT_SESSION)
+            .bind($new.user_id)
+            .bind(&$new.digest.0[..])
+            .bind($data)
+            .bind(::tessera_core::clock::to_micros($new.created))
+            .bind(::tessera_core::clock::to_micros($new.expires))
+            .bind($new.ip.as_deref())
+            .bind($new.user_agent.as_deref())
+            .bind($new.authenticated_at.map(::tessera_core::clock::to_micros))
+            .fetch_one($executor)
+            .await
+    };
+}
+pub(crate) use insert_session;
+
+/// The record of the session stored as `id`: what a later read returns.
+pub(crate) fn stored_session(id: i64, new: NewSession) -> SessionRecord {
+    let micros = |t: OffsetDateTime| from_micros(to_micros(t));
+    SessionRecord {
+        id,
+        user_id: new.user_id,
+        data: new.data,
+        created: micros(new.created),
+        last_seen: micros(new.created),
+        expires: micros(new.expires),
+        ip: new.ip,
+        user_agent: new.user_agent,
+        authenticated_at: new.authenticated_at.map(micros),
+    }
+}
 
 const ROTATE_SESSION: &str = "UPDATE tessera_sessions \
      SET digest = $2, authenticated_at = COALESCE($3, authenticated_at) WHERE id = $1";
@@ -101,32 +136,10 @@ impl SessionStore for SqlStore {
     async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
         let data = encode_data(&new.data)?;
         let id: i64 = with_pool!(self, pool => {
-            sqlx::query_scalar(INSERT_SESSION)
-                .bind(new.user_id)
-                .bind(&new.digest.0[..])
-                .bind(&data)
-                .bind(to_micros(new.created))
-                .bind(to_micros(new.expires))
-                .bind(new.ip.as_deref())
-                .bind(new.user_agent.as_deref())
-                .bind(new.authenticated_at.map(to_micros))
-                .fetch_one(pool)
-                .await
+            insert_session!(pool, new, &data)
         })
         .map_err(store_error)?;
-        // What was stored, so equal to what a later read returns.
-        let micros = |t: OffsetDateTime| from_micros(to_micros(t));
-        Ok(SessionRecord {
-            id,
-            user_id: new.user_id,
-            data: new.data,
-            created: micros(new.created),
-            last_seen: micros(new.created),
-            expires: micros(new.expires),
-            ip: new.ip,
-            user_agent: new.user_agent,
-            authenticated_at: new.authenticated_at.map(micros),
-        })
+        Ok(stored_session(id, new))
     }
 
     async fn find_session(

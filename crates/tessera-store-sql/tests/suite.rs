@@ -448,6 +448,7 @@ async fn check_audited_writes_roll_back_with_a_refused_event(store: &SqlStore) {
                 event: event(EventKind::TokenCreated),
             }),
             rehash: None,
+            session: None,
         };
         let result = store.record_login(login).await;
         refused(result.map(drop), "record_login");
@@ -456,6 +457,27 @@ async fn check_audited_writes_roll_back_with_a_refused_event(store: &SqlStore) {
         let read = store.user_by_id(alice.id).await.expect("user_by_id");
         assert_eq!(read.as_ref(), Some(&alice), "last_login was not set");
     }
+
+    // A session login whose event is refused: no session, no login time.
+    let new = suite::new_session(alice.id);
+    let digest = new.digest;
+    let login = LoginWrite {
+        user_id: alice.id,
+        at: suite::T0 + time::Duration::hours(1),
+        event: boom(EventKind::LoginSucceeded),
+        token: None,
+        rehash: None,
+        session: Some(new),
+    };
+    let result = store.record_login(login).await;
+    refused(result.map(drop), "record_login with a session");
+    let found = store
+        .find_session(&digest, suite::T0, suite::IDLE)
+        .await
+        .expect("find_session");
+    assert!(found.is_none(), "the session was not created");
+    let read = store.user_by_id(alice.id).await.expect("user_by_id");
+    assert_eq!(read.as_ref(), Some(&alice), "last_login was not set");
 
     let result = store
         .delete_token_audited(token.id, Some(alice.id), boom(EventKind::TokenRevoked))

@@ -64,6 +64,43 @@ impl<
 {
 }
 
+/// What the session part of the suite needs of a backend: users and
+/// sessions (a session store kept apart from the database, as Redis's, runs
+/// it with a user store beside it: [`session_tests!`]).
+pub trait SessionSuite: UserStore + SessionStore {}
+
+impl<S: UserStore + SessionStore> SessionSuite for S {}
+
+/// [`store_tests!`] for the session part of the suite only: one `#[test]`
+/// per session function of [`suite`] that needs nothing but users and
+/// sessions ([`SessionSuite`]).
+#[macro_export]
+macro_rules! session_tests {
+    ($backend:ident, $make:expr $(,)?) => {
+        $crate::__store_tests! {
+            $backend, $make;
+            create_session_returns_the_record,
+            find_session_returns_the_record_and_its_user,
+            session_data_round_trips,
+            find_session_returns_the_owner_as_it_is_now,
+            session_idle_expiry_is_exact,
+            session_absolute_expiry_holds_even_when_recently_touched,
+            touch_session_extends_idle_life,
+            rotate_session_replaces_the_digest_of_the_same_row,
+            rotate_session_to_a_taken_digest_is_a_conflict,
+            create_session_with_a_taken_digest_is_a_conflict,
+            create_session_for_an_unknown_user_fails,
+            set_session_data_replaces_the_data,
+            delete_session_deletes_it,
+            delete_session_with_an_owner_deletes_only_their_session,
+            delete_user_sessions_deletes_all_but_the_exception,
+            list_sessions_is_oldest_first_and_only_live,
+            purge_expired_sessions_deletes_only_dead_ones,
+            session_owner_names_the_owner,
+        }
+    };
+}
+
 /// Defines, in a module named `$backend`, one `#[test]` per function of
 /// [`suite`], each running on a new multi-threaded tokio runtime.
 ///
@@ -170,6 +207,7 @@ macro_rules! store_tests {
             create_token_audited_refused_or_failed_writes_no_event,
             create_token_audited_cap_is_atomic_under_concurrency,
             record_login_writes_the_login_and_its_token,
+            record_login_opens_the_session_with_the_login,
             record_login_without_a_token_writes_the_login_only,
             record_login_past_the_cap_or_of_no_user,
             record_login_cap_is_atomic_under_concurrency,

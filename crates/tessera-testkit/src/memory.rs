@@ -231,6 +231,35 @@ impl State {
         owned
     }
 
+    fn create_session(&mut self, new: NewSession) -> Result<SessionRecord, StoreError> {
+        if !self.users.contains_key(&new.user_id) {
+            return Err(StoreError::Other(
+                format!("no user with id {}", new.user_id).into(),
+            ));
+        }
+        if self.sessions.values().any(|(d, _)| *d == new.digest) {
+            return Err(StoreError::Conflict(
+                "the session digest is taken".to_owned(),
+            ));
+        }
+        self.next_session_id += 1;
+        let created = truncate_to_micros(new.created);
+        let record = SessionRecord {
+            id: self.next_session_id,
+            user_id: new.user_id,
+            data: new.data,
+            created,
+            last_seen: created,
+            expires: truncate_to_micros(new.expires),
+            ip: new.ip,
+            user_agent: new.user_agent,
+            authenticated_at: new.authenticated_at.map(truncate_to_micros),
+        };
+        self.sessions
+            .insert(record.id, (new.digest, record.clone()));
+        Ok(record)
+    }
+
     fn delete_user_sessions(&mut self, user_id: i64, except: Option<i64>) -> u64 {
         let before = self.sessions.len();
         self.sessions
@@ -484,34 +513,7 @@ impl TokenStore for MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn create_session(&self, new: NewSession) -> Result<SessionRecord, StoreError> {
-        let mut state = self.lock();
-        if !state.users.contains_key(&new.user_id) {
-            return Err(StoreError::Other(
-                format!("no user with id {}", new.user_id).into(),
-            ));
-        }
-        if state.sessions.values().any(|(d, _)| *d == new.digest) {
-            return Err(StoreError::Conflict(
-                "the session digest is taken".to_owned(),
-            ));
-        }
-        state.next_session_id += 1;
-        let created = truncate_to_micros(new.created);
-        let record = SessionRecord {
-            id: state.next_session_id,
-            user_id: new.user_id,
-            data: new.data,
-            created,
-            last_seen: created,
-            expires: truncate_to_micros(new.expires),
-            ip: new.ip,
-            user_agent: new.user_agent,
-            authenticated_at: new.authenticated_at.map(truncate_to_micros),
-        };
-        state
-            .sessions
-            .insert(record.id, (new.digest, record.clone()));
-        Ok(record)
+        self.lock().create_session(new)
     }
 
     async fn find_session(
@@ -840,8 +842,17 @@ impl AuditedWrites for MemoryStore {
         if !state.users.contains_key(&login.user_id) {
             return Ok(LoginWritten::NoSuchUser);
         }
-        // The token first: it is the only step that can fail, and it fails
-        // before changing anything.
+        if login.token.is_some() && login.session.is_some() {
+            return Err(StoreError::Other(
+                "a login stores a token or a session, not both".into(),
+            ));
+        }
+        // The session or the token first: the only steps that can fail, and
+        // they fail before changing anything.
+        let opened = match login.session {
+            Some(session) => Some(state.create_session(session)?),
+            None => None,
+        };
         let (record, token_event) = match login.token {
             Some(token) => (
                 state.create_token(token.new, token.max_per_user)?,
@@ -861,7 +872,10 @@ impl AuditedWrites for MemoryStore {
         if let (Some(event), Some(record)) = (token_event, &record) {
             state.append(event_for_new_token(event, record.id));
         }
-        Ok(LoginWritten::Recorded(record))
+        Ok(match opened {
+            Some(session) => LoginWritten::RecordedSession(session),
+            None => LoginWritten::Recorded(record),
+        })
     }
 
     async fn rotate_token_audited(

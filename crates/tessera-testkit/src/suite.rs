@@ -5,7 +5,7 @@
 //! Every function starts from an empty store and uses times with a non-zero
 //! microsecond part, so that a backend that loses precision fails.
 
-use crate::Store;
+use crate::{SessionSuite, Store};
 use futures::future::join_all;
 use serde_json::json;
 use tessera_core::audit::{
@@ -18,7 +18,7 @@ use tessera_core::import::{
     ImportBatch, Imported, ImportedSession, ImportedToken, ImportedUser, Rejection, TokenKind,
 };
 use tessera_core::session::{NewSession, SessionKey, SessionRecord};
-use tessera_core::store::StoreError;
+use tessera_core::store::{SessionStore, StoreError, UserStore};
 use tessera_core::token::{KeyDigest, NewToken, TokenKey, TokenRecord};
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
@@ -75,7 +75,7 @@ pub fn new_session(user_id: i64) -> NewSession {
     }
 }
 
-async fn user<S: Store>(store: &S, username: &str) -> User {
+async fn user<S: UserStore>(store: &S, username: &str) -> User {
     store
         .create_user(new_user(username))
         .await
@@ -114,12 +114,12 @@ async fn token_names<S: Store>(store: &S, user_id: i64, now: OffsetDateTime) -> 
         .collect()
 }
 
-async fn session<S: Store>(store: &S, new: NewSession) -> SessionRecord {
+async fn session<S: SessionStore>(store: &S, new: NewSession) -> SessionRecord {
     store.create_session(new).await.expect("create_session")
 }
 
 /// The live session with this digest at `now` under [`IDLE`], without its user.
-async fn live<S: Store>(
+async fn live<S: SessionStore>(
     store: &S,
     digest: &KeyDigest,
     now: OffsetDateTime,
@@ -131,7 +131,7 @@ async fn live<S: Store>(
         .map(|(s, _)| s)
 }
 
-async fn session_ids<S: Store>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<i64> {
+async fn session_ids<S: SessionStore>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<i64> {
     store
         .list_sessions(user_id, now, IDLE)
         .await
@@ -1104,7 +1104,7 @@ pub async fn purge_expired_tokens_deletes_only_expired_ones<S: Store>(store: &S)
 
 /// `create_session` returns the record as stored: every field, with
 /// `last_seen` equal to `created`.
-pub async fn create_session_returns_the_record<S: Store>(store: &S) {
+pub async fn create_session_returns_the_record<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = NewSession {
         authenticated_at: Some(T0 - Duration::microseconds(3)),
@@ -1126,7 +1126,7 @@ pub async fn create_session_returns_the_record<S: Store>(store: &S) {
 
 /// `find_session` by digest returns the record, every field as created (times
 /// to the microsecond, absent fields absent), and its owner.
-pub async fn find_session_returns_the_record_and_its_user<S: Store>(store: &S) {
+pub async fn find_session_returns_the_record_and_its_user<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let full = NewSession {
@@ -1168,7 +1168,7 @@ pub async fn find_session_returns_the_record_and_its_user<S: Store>(store: &S) {
 
 /// Session data round-trips as JSON: objects, nesting, every kind of value,
 /// and data that is not an object at all.
-pub async fn session_data_round_trips<S: Store>(store: &S) {
+pub async fn session_data_round_trips<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let cases = [
         json!({}),
@@ -1212,7 +1212,7 @@ pub async fn find_session_with_an_unknown_digest_is_none<S: Store>(store: &S) {
 }
 
 /// A session's owner is returned as stored now, after changes to it.
-pub async fn find_session_returns_the_owner_as_it_is_now<S: Store>(store: &S) {
+pub async fn find_session_returns_the_owner_as_it_is_now<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_session(alice.id);
     let digest = new.digest;
@@ -1234,7 +1234,7 @@ pub async fn find_session_returns_the_owner_as_it_is_now<S: Store>(store: &S) {
 
 /// A session idle for less than the idle timeout is live, and gone once it has
 /// been idle for exactly the timeout, in `find_session` and `list_sessions`.
-pub async fn session_idle_expiry_is_exact<S: Store>(store: &S) {
+pub async fn session_idle_expiry_is_exact<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_session(alice.id);
     let digest = new.digest;
@@ -1264,7 +1264,7 @@ pub async fn session_idle_expiry_is_exact<S: Store>(store: &S) {
 }
 
 /// A session ends at its absolute expiry even when it was used just before.
-pub async fn session_absolute_expiry_holds_even_when_recently_touched<S: Store>(store: &S) {
+pub async fn session_absolute_expiry_holds_even_when_recently_touched<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let expires = T0 + Duration::hours(3) + Duration::microseconds(17);
     let new = NewSession {
@@ -1298,7 +1298,7 @@ pub async fn session_absolute_expiry_holds_even_when_recently_touched<S: Store>(
 
 /// `touch_session` sets `last_seen` to the microsecond, for that session
 /// only, and the idle timeout then runs from it.
-pub async fn touch_session_extends_idle_life<S: Store>(store: &S) {
+pub async fn touch_session_extends_idle_life<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_session(alice.id);
     let digest = new.digest;
@@ -1332,7 +1332,7 @@ pub async fn touch_session_extends_idle_life<S: Store>(store: &S) {
 /// `rotate_session` gives the same row a new digest: the old one finds
 /// nothing, the new one finds the session with its id, data and times, and
 /// `authenticated_at` is set when given and left when not.
-pub async fn rotate_session_replaces_the_digest_of_the_same_row<S: Store>(store: &S) {
+pub async fn rotate_session_replaces_the_digest_of_the_same_row<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_session(alice.id);
     let old = new.digest;
@@ -1389,7 +1389,7 @@ pub async fn rotate_session_replaces_the_digest_of_the_same_row<S: Store>(store:
 
 /// Rotating to a digest another session holds is `Conflict`, and both
 /// sessions keep theirs.
-pub async fn rotate_session_to_a_taken_digest_is_a_conflict<S: Store>(store: &S) {
+pub async fn rotate_session_to_a_taken_digest_is_a_conflict<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let a = new_session(alice.id);
     let a_digest = a.digest;
@@ -1404,7 +1404,7 @@ pub async fn rotate_session_to_a_taken_digest_is_a_conflict<S: Store>(store: &S)
 }
 
 /// A session digest already stored is `Conflict`, for any owner.
-pub async fn create_session_with_a_taken_digest_is_a_conflict<S: Store>(store: &S) {
+pub async fn create_session_with_a_taken_digest_is_a_conflict<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let first = new_session(alice.id);
@@ -1422,7 +1422,7 @@ pub async fn create_session_with_a_taken_digest_is_a_conflict<S: Store>(store: &
 }
 
 /// A session for a user that does not exist is refused.
-pub async fn create_session_for_an_unknown_user_fails<S: Store>(store: &S) {
+pub async fn create_session_for_an_unknown_user_fails<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_session(alice.id + 1000);
     let digest = new.digest;
@@ -1433,7 +1433,7 @@ pub async fn create_session_for_an_unknown_user_fails<S: Store>(store: &S) {
 
 /// `set_session_data` replaces the data of that session only; the rest of
 /// the record is unchanged.
-pub async fn set_session_data_replaces_the_data<S: Store>(store: &S) {
+pub async fn set_session_data_replaces_the_data<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_session(alice.id);
     let digest = new.digest;
@@ -1466,7 +1466,7 @@ pub async fn set_session_data_replaces_the_data<S: Store>(store: &S) {
 
 /// Deleting without an owner deletes the session; a second delete, or an
 /// unknown id, answers `false`.
-pub async fn delete_session_deletes_it<S: Store>(store: &S) {
+pub async fn delete_session_deletes_it<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_session(alice.id);
     let digest = new.digest;
@@ -1495,7 +1495,7 @@ pub async fn delete_session_deletes_it<S: Store>(store: &S) {
 
 /// With an owner, only that owner's session is deleted; another owner's id
 /// answers `false` and leaves it.
-pub async fn delete_session_with_an_owner_deletes_only_their_session<S: Store>(store: &S) {
+pub async fn delete_session_with_an_owner_deletes_only_their_session<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let new = new_session(alice.id);
@@ -1517,7 +1517,7 @@ pub async fn delete_session_with_an_owner_deletes_only_their_session<S: Store>(s
 
 /// `delete_user_sessions` deletes every session of the user, dead ones too,
 /// but `except`, and counts them; other users' sessions are untouched.
-pub async fn delete_user_sessions_deletes_all_but_the_exception<S: Store>(store: &S) {
+pub async fn delete_user_sessions_deletes_all_but_the_exception<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let current = session(store, new_session(alice.id)).await;
@@ -1557,7 +1557,7 @@ pub async fn delete_user_sessions_deletes_all_but_the_exception<S: Store>(store:
 
 /// `list_sessions` lists one user's live sessions, oldest first (by id when
 /// created together), leaving out idle and absolutely expired ones.
-pub async fn list_sessions_is_oldest_first_and_only_live<S: Store>(store: &S) {
+pub async fn list_sessions_is_oldest_first_and_only_live<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let now = T0 + Duration::minutes(30);
@@ -1602,7 +1602,7 @@ pub async fn list_sessions_is_oldest_first_and_only_live<S: Store>(store: &S) {
 /// `purge_expired_sessions` deletes the sessions that are not live at `now`
 /// (idle for the timeout or more, or at or past their expiry), counts them,
 /// and keeps the live ones.
-pub async fn purge_expired_sessions_deletes_only_dead_ones<S: Store>(store: &S) {
+pub async fn purge_expired_sessions_deletes_only_dead_ones<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let now = T0 + Duration::days(1);
@@ -2620,6 +2620,7 @@ fn login_write(user_id: i64, token: Option<&str>, cap: Option<u64>) -> LoginWrit
             },
         }),
         rehash: None,
+        session: None,
     }
 }
 
@@ -2665,6 +2666,47 @@ pub async fn record_login_upgrades_the_checked_hash_only<S: Store>(store: &S) {
         stored_hash(store, "alice").await.as_deref(),
         Some("$argon2id$upgraded")
     );
+}
+
+/// `record_login` with a session stores it with the login and its event, in
+/// one write: the session as a later read finds it, `last_login` set, the
+/// `login_succeeded` event written. A login with both a token and a session
+/// is refused and writes nothing.
+pub async fn record_login_opens_the_session_with_the_login<S: Store>(store: &S) {
+    let alice = user(store, "alice").await;
+    let new = new_session(alice.id);
+    let digest = new.digest;
+    let both = LoginWrite {
+        session: Some(new.clone()),
+        ..login_write(alice.id, Some("api-token-auth"), None)
+    };
+    assert!(
+        matches!(store.record_login(both).await, Err(StoreError::Other(_))),
+        "a token and a session at once"
+    );
+    let nothing = store.query(&AuditQuery::default()).await.expect("query");
+    assert_eq!(nothing.count, 0, "{:?}", nothing.events);
+    let login = LoginWrite {
+        session: Some(new),
+        ..login_write(alice.id, None, None)
+    };
+    let at = login.at;
+    let written = store.record_login(login).await.expect("record_login");
+    let LoginWritten::RecordedSession(session) = written else {
+        panic!("no session: {written:?}");
+    };
+    let (found, owner) = store
+        .find_session(&digest, T0, IDLE)
+        .await
+        .expect("find_session")
+        .expect("the session is stored");
+    assert_eq!(found, session);
+    assert_eq!(owner.id, alice.id);
+    assert_eq!(owner.last_login, Some(truncate_to_micros(at)));
+    let events = store.query(&AuditQuery::default()).await.expect("query");
+    let kinds: Vec<EventKind> = events.events.iter().map(|e| e.event).collect();
+    assert_eq!(kinds, [EventKind::LoginSucceeded]);
+    assert_eq!(events.events[0].user, Some(alice.id));
 }
 
 /// `record_login` sets `last_login`, writes the login's event and, when asked,
@@ -2764,6 +2806,7 @@ pub async fn record_login_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
         match result.expect("record_login") {
             LoginWritten::Recorded(record) => record,
             LoginWritten::NoSuchUser => panic!("every user exists"),
+            LoginWritten::RecordedSession(_) => panic!("no session was asked for"),
         }
     });
     assert_five_tokens_each_audited(store, &users, stored).await;
@@ -2996,7 +3039,7 @@ pub async fn update_user_and_revoke_audited_ends_the_users_credentials<S: Store>
 
 /// `session_owner` names the owner of a session, live or not, and nothing
 /// for an unknown id.
-pub async fn session_owner_names_the_owner<S: Store>(store: &S) {
+pub async fn session_owner_names_the_owner<S: SessionSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let live = session(store, new_session(alice.id)).await;
     let dead = NewSession {

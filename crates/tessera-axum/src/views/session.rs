@@ -5,7 +5,7 @@ use super::{op, Entry, Paths, ViewAuth, ViewReturns, ViewShape};
 use crate::audit::RequestMeta;
 use crate::body::FormObject;
 use crate::fields::{CharField, Fields};
-use crate::login::{authenticate_password, Via, LOGIN_FAILED};
+use crate::login::{check_password, Via, LOGIN_FAILED};
 use crate::{csrf, sessions, ApiError, AuthUser, Policy, Rejection, Tessera, ValidationErrors};
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
@@ -166,7 +166,7 @@ async fn login(
         return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
     };
     let meta = RequestMeta::of(&parts, tessera.settings().num_proxies);
-    let user = authenticate_password(
+    let login = check_password(
         tessera,
         &meta,
         Via::Session,
@@ -175,7 +175,10 @@ async fn login(
     )
     .await?
     .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
-    let (_, cookies) = sessions::login(tessera, &parts, &user).await?;
+    // The login, its event and the session: one write to the store.
+    let (user, _, cookies) = sessions::login_with_password(tessera, &parts, login)
+        .await?
+        .ok_or_else(|| ValidationErrors::non_field(LOGIN_FAILED))?;
     let mut response = Json(json!({"user": user})).into_response();
     response.headers_mut().extend(cookies);
     Ok(response)

@@ -145,12 +145,20 @@ pub(crate) async fn open_store(config: &Config) -> anyhow::Result<tessera_store_
 }
 
 /// The state a command works with: the configured store, the system clock.
+/// With `sessions.store = "redis"`, Redis too: a password changed or a
+/// user's sessions ended from the command line end the sessions kept there.
 pub(crate) async fn open_state(config: Config) -> anyhow::Result<crate::AppState> {
     let store = open_store(&config).await?;
-    crate::state(
+    let counters = if config.sessions.store == crate::config::SessionBackend::Redis {
+        crate::open_counters(&config, &store).await?
+    } else {
+        crate::SharedCounters::for_store(&store)
+    };
+    crate::state_with_counters(
         config,
         store,
         std::sync::Arc::new(tessera_core::SystemClock),
+        counters,
     )
 }
 

@@ -114,13 +114,18 @@ async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// 200 when every store (the database, and Redis when the counters are
-/// there) answers within `server.readiness_timeout`, with where the
-/// counters are kept (`"counters": "postgres"`), else
-/// 503 with `Retry-After` and the contract's body, naming the first store
-/// that did not (`"store": "database"`), so that a load balancer takes the
-/// process out within that time of an outage, however long the store itself
-/// would take to fail.
+/// 200 when every store answers within `server.readiness_timeout` and the
+/// database accepts writes (a read-only database is not ready), with where
+/// the counters are kept now (`"counters": "postgres"`), else 503 with
+/// `Retry-After` and the contract's body, naming the first store that did
+/// not (`"store": "database"`), so that a load balancer takes the process
+/// out within that time of an outage, however long the store itself would
+/// take to fail.
+///
+/// With `redis.url`, Redis is checked too. When it does not answer the
+/// process still serves (its counters fall back to PostgreSQL's, or to its
+/// memory on SQLite): 200 with `"counters"` naming the fallback and
+/// `"redis": "unavailable"`.
 async fn readyz(State(state): State<AppState>) -> Response {
     let timeout = state.config.server.readiness_timeout;
     let stores = state.tessera.stores();
@@ -135,6 +140,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
     for (name, store) in probes {
         answers.push((name, tokio::time::timeout_at(deadline, store.ping()).await));
     }
+    let redis_up = match &state.counters.redis {
+        Some(redis) => {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            Some(redis.check(left).await)
+        }
+        None => None,
+    };
     for (name, answer) in answers {
         let reason = match answer {
             Ok(Ok(())) => continue,
@@ -153,5 +165,16 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
         return response;
     }
-    Json(json!({"status": "ok", "counters": state.counters.backend})).into_response()
+    match (&state.counters.redis, redis_up) {
+        (Some(redis), Some(false)) => {
+            Json(json!({"status": "ok", "counters": redis.fallback_name(), "redis": "unavailable"}))
+                .into_response()
+        }
+        (Some(redis), _) => {
+            Json(json!({"status": "ok", "counters": redis.backend()})).into_response()
+        }
+        (None, _) => {
+            Json(json!({"status": "ok", "counters": state.counters.backend})).into_response()
+        }
+    }
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 /// The directory of `initdb` and `pg_ctl`: Debian's newest
 /// `/usr/lib/postgresql/<version>/bin`; `None` when there is none and
 /// `TESSERA_TEST_SKIP=postgres` opts out (else the test fails).
-fn postgres_bin() -> Option<PathBuf> {
+pub(crate) fn postgres_bin() -> Option<PathBuf> {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|dir| {
             dir.filter_map(|e| e.ok().map(|e| e.path().join("bin")))
@@ -37,7 +37,7 @@ fn is_root() -> bool {
 }
 
 /// `program args`, as the `postgres` user when the test runs as root.
-fn as_postgres(program: &Path) -> Command {
+pub(crate) fn as_postgres(program: &Path) -> Command {
     if is_root() {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(program);
@@ -47,7 +47,7 @@ fn as_postgres(program: &Path) -> Command {
     }
 }
 
-fn give_to_postgres(path: &Path) {
+pub(crate) fn give_to_postgres(path: &Path) {
     if is_root() {
         let status = Command::new("chown")
             .args(["-R", "postgres:postgres"])
