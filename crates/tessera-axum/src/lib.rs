@@ -87,7 +87,10 @@ pub mod views;
 /// store crate only.
 pub use tessera_core as core;
 
-pub use authentication::Authenticator;
+/// The attribute for an [`Authenticate`] implementation (async methods in a
+/// trait used as `dyn`), re-exported so that it needs no dependency of its own.
+pub use async_trait::async_trait;
+pub use authentication::{Authenticate, Authenticator};
 pub use error::{ApiError, Rejection, ValidationErrors};
 pub use extract::{AuthUser, Caller};
 pub use policy::{Policy, PolicyContext, PolicyLayer};
@@ -100,7 +103,7 @@ pub use state::{BuildError, Counters, Settings, Tessera, TesseraBuilder};
 /// permission classes and throttles, the identity extractors, DRF's errors
 /// and the ready views.
 pub mod prelude {
-    pub use crate::authentication::Authenticator;
+    pub use crate::authentication::{Authenticate, Authenticator};
     pub use crate::error::{ApiError, Rejection, ValidationErrors};
     pub use crate::extract::{AuthUser, Caller};
     pub use crate::policy::{Policy, PolicyContext};
@@ -112,7 +115,8 @@ pub mod prelude {
     pub use tessera_core::password::{Argon2Params, PasswordHasher};
     pub use tessera_core::permission::{
         AllowAny, HasGroup, HasScope, IsAuthenticated, IsAuthenticatedOrReadOnly, IsStaff,
-        Permission,
+        Permission, RequestInfo,
     };
+    pub use tessera_core::permission_ops;
     pub use tessera_core::User;
 }

@@ -319,6 +319,7 @@ pub fn is_recent(tessera: &Tessera, identity: &Identity) -> bool {
         | tessera_core::Credential::Session {
             authenticated_at, ..
         } => *authenticated_at,
+        tessera_core::Credential::Custom { .. } => None,
     }) else {
         return false;
     };

@@ -22,14 +22,30 @@ pub enum Credential {
         /// When its holder last proved the password.
         authenticated_at: Option<OffsetDateTime>,
     },
+    /// A credential recognised by an application's own authentication
+    /// scheme (an API key, a signed request): DRF's `request.auth` of a
+    /// custom `BaseAuthentication`. Tessera stores nothing of it, so the
+    /// views that end or refresh the calling credential (`/auth/logout`,
+    /// `/auth/reauth`) refuse it, and it never counts as a recent password
+    /// proof.
+    Custom {
+        /// The scheme's name, as `/auth/me` reports it in `auth` (e.g.
+        /// `"api-key"`).
+        scheme: String,
+        /// Its scopes, with a token's rule: empty means the owner's full
+        /// rights, otherwise only the scopes listed.
+        scopes: Vec<String>,
+    },
 }
 
 impl Credential {
-    /// `"token"` or `"session"`, as `/auth/me` reports it.
-    pub fn kind(&self) -> &'static str {
+    /// `"token"`, `"session"`, or a custom scheme's name, as `/auth/me`
+    /// reports it.
+    pub fn kind(&self) -> &str {
         match self {
             Credential::Token { .. } => "token",
             Credential::Session { .. } => "session",
+            Credential::Custom { scheme, .. } => scheme,
         }
     }
 }

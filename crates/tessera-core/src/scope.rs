@@ -52,7 +52,7 @@ pub fn grants(identity: &Identity, scope: &str) -> bool {
     match identity.credential() {
         None => false,
         Some(Credential::Session { .. }) => true,
-        Some(Credential::Token { scopes, .. }) => {
+        Some(Credential::Token { scopes, .. } | Credential::Custom { scopes, .. }) => {
             scopes.is_empty() || scopes.iter().any(|s| s == scope)
         }
     }
@@ -65,7 +65,7 @@ pub fn may_delegate(identity: &Identity, requested: &[String]) -> bool {
     match identity.credential() {
         None => false,
         Some(Credential::Session { .. }) => true,
-        Some(Credential::Token { scopes: own, .. }) => {
+        Some(Credential::Token { scopes: own, .. } | Credential::Custom { scopes: own, .. }) => {
             own.is_empty() || (!requested.is_empty() && requested.iter().all(|s| own.contains(s)))
         }
     }
@@ -131,6 +131,30 @@ mod tests {
         assert!(!grants(&read, ADMIN));
         assert!(grants(&token(&[]), ADMIN));
         assert!(!grants(&Identity::Anonymous, READ));
+    }
+
+    #[test]
+    fn a_custom_credential_follows_the_token_rule() {
+        let custom = |scopes: &[&str]| {
+            let mut identity = token(&[]);
+            if let Identity::Authenticated(p) = &mut identity {
+                p.credential = Credential::Custom {
+                    scheme: "api-key".into(),
+                    scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+                };
+            }
+            identity
+        };
+        assert!(grants(&custom(&[]), ADMIN));
+        assert!(grants(&custom(&["read"]), READ));
+        assert!(!grants(&custom(&["read"]), WRITE));
+        assert!(may_delegate(&custom(&["read", "write"]), &["read".into()]));
+        assert!(!may_delegate(&custom(&["read"]), &["write".into()]));
+        assert!(!may_delegate(&custom(&["read"]), &[]));
+        assert_eq!(
+            custom(&[]).credential().map(Credential::kind),
+            Some("api-key")
+        );
     }
 
     #[test]

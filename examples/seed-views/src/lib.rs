@@ -66,7 +66,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(
     both: &[Authenticator],
 ) -> Router<S> {
     let app = Policy::new().scopes(scope::READ, scope::WRITE);
-    let both = app.clone().authenticators(both.iter().copied());
+    let both = app.clone().authenticators(both.iter().cloned());
     let token_only = app
         .clone()
         .authenticators([Authenticator::Token])

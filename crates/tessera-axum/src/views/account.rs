@@ -73,6 +73,10 @@ async fn reauth(
     let password = fields.char("password", CharField::password());
     fields.finish()?;
     let password = Secret::new(password.ok_or_else(ApiError::internal)?);
+    if let Credential::Custom { scheme, .. } = &me.credential {
+        // Tessera stores nothing of an application's credential: nothing to mark.
+        return Err(super::not_for_custom(scheme).into());
+    }
     if !verify_user_password(tessera, &meta, Via::Reauth, &me.user, &password).await? {
         return Err(ValidationErrors::non_field(LOGIN_FAILED).into());
     }
@@ -98,6 +102,7 @@ async fn reauth(
                 .headers_mut()
                 .extend(sessions::cycle(tessera, id, true).await?);
         }
+        Credential::Custom { .. } => {}
     }
     Ok(response)
 }
@@ -143,6 +148,8 @@ async fn change_password(
     let (keep_session, keep_token) = match me.credential {
         Credential::Session { id, .. } => (Some(id), None),
         Credential::Token { id, .. } => (None, Some(id)),
+        // Not Tessera's to keep: every stored session and token ends.
+        Credential::Custom { .. } => (None, None),
     };
     let revoke = tessera.settings().revoke_on_password_change;
     let event = meta.user_event(

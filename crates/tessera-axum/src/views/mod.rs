@@ -359,3 +359,17 @@ where
 {
     Views::new().router(tessera)
 }
+
+/// The refusal of a view that ends or refreshes the calling credential
+/// (`/auth/logout`, `/auth/reauth`) when that credential is an
+/// application's own ([`Credential::Custom`]): Tessera stores nothing of it,
+/// so there is nothing to end or mark; the application's scheme manages it.
+///
+/// [`Credential::Custom`]: tessera_core::Credential::Custom
+fn not_for_custom(scheme: &str) -> crate::ApiError {
+    crate::ApiError::new(
+        http::StatusCode::FORBIDDEN,
+        "permission_denied",
+        format!("Not available for a credential of the \"{scheme}\" scheme."),
+    )
+}

@@ -192,6 +192,10 @@ async fn logout(
     AuthUser(me): AuthUser,
 ) -> Result<Response, ApiError> {
     let tessera = &tessera;
+    if let Credential::Custom { scheme, .. } = &me.credential {
+        // Tessera stores nothing of an application's credential: nothing to end.
+        return Err(super::not_for_custom(scheme));
+    }
     let event = meta.user_event(
         tessera.clock().now(),
         EventKind::Logout,
@@ -217,6 +221,7 @@ async fn logout(
         Credential::Token { id, .. } => {
             audited.delete_token_audited(id, None, event).await?;
         }
+        Credential::Custom { .. } => {}
     }
     Ok(response)
 }
@@ -254,7 +259,7 @@ async fn list_sessions(
 ) -> Result<Json<Value>, ApiError> {
     let current = match me.credential {
         Credential::Session { id, .. } => Some(id),
-        Credential::Token { .. } => None,
+        Credential::Token { .. } | Credential::Custom { .. } => None,
     };
     let views = session_list(&tessera, me.user.id, current).await?;
     Ok(Json(views))

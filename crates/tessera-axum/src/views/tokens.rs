@@ -51,7 +51,7 @@ pub(super) fn entries(paths: &Paths) -> Vec<Entry> {
 fn current_token(credential: &Credential) -> Option<i64> {
     match credential {
         Credential::Token { id, .. } => Some(*id),
-        Credential::Session { .. } => None,
+        Credential::Session { .. } | Credential::Custom { .. } => None,
     }
 }
 
