@@ -2,7 +2,11 @@
 //!
 //! - Logs go through `tracing` to stderr, as JSON lines by default or in a
 //!   human-readable form with `TESSERA_LOG_FORMAT=text`; `RUST_LOG` filters
-//!   them (default `info`).
+//!   them (default `info`). A request formats its line and appends it to a
+//!   buffer that a thread of its own writes to stderr every 10 ms while
+//!   lines come ([`NonBlockingStderr`]): the request does not wait for the
+//!   write, and a busy server makes one system call for hundreds of lines,
+//!   not one a line.
 //! - Request ids and the request log are the library's
 //!   ([`tessera_axum::observability`]), re-exported here:
 //!   every request gets an id: the client's `X-Request-Id` when it is sane (at
@@ -20,6 +24,8 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use std::io::Write;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use tessera_axum::metrics::CONTENT_TYPE;
 use tessera_axum::{ApiError, Tessera};
 
@@ -69,7 +75,7 @@ pub fn init_logging() {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(LogWriter(NonBlockingStderr::global()));
     let installed = match format {
         LogFormat::Json => builder
             .json()
@@ -81,6 +87,169 @@ pub fn init_logging() {
     };
     if let (Ok(()), Some(problem)) = (installed, problem) {
         tracing::warn!("{problem}; logging JSON");
+    }
+}
+
+/// Bytes of log lines waiting for the log thread at most; a request that
+/// finds more waits until the thread has taken them (a line is never
+/// dropped).
+pub const LOG_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long the log thread lets lines gather before it writes them: a line
+/// reaches stderr at most this late (plus the write).
+pub const LOG_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// stderr written by a thread of its own (`tessera-log`). A request appends
+/// its formatted line to a shared buffer (a lock and a copy; no system call,
+/// no wake-up unless the thread sleeps on an empty buffer); the thread takes
+/// the buffer every [`LOG_FLUSH_INTERVAL`] while lines come and writes it
+/// in one call, so a busy server makes one write for hundreds of lines, not
+/// one a line. Lines keep their order. [`flush_logs`] writes out what is
+/// waiting (the binary calls it before it exits).
+#[derive(Debug)]
+pub struct NonBlockingStderr {
+    state: Mutex<LogBuffer>,
+    /// Wakes the thread (lines came into an empty buffer) and writers
+    /// waiting for room.
+    changed: Condvar,
+    /// Held while a batch is written, so that batches keep their order.
+    writing: Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct LogBuffer {
+    lines: Vec<u8>,
+    /// The thread waits for lines.
+    idle: bool,
+}
+
+static LOG_THREAD: OnceLock<Option<&'static NonBlockingStderr>> = OnceLock::new();
+
+/// A poisoned lock (a panic while it was held) still guards a byte buffer
+/// that is whole enough to write.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl NonBlockingStderr {
+    /// The process's log thread, started at the first call; `None` when the
+    /// thread cannot be started (lines are then written by the caller).
+    pub fn global() -> Option<&'static NonBlockingStderr> {
+        *LOG_THREAD.get_or_init(|| {
+            let shared: &'static NonBlockingStderr = Box::leak(Box::new(NonBlockingStderr {
+                state: Mutex::new(LogBuffer::default()),
+                changed: Condvar::new(),
+                writing: Mutex::new(()),
+            }));
+            std::thread::Builder::new()
+                .name("tessera-log".into())
+                .spawn(move || shared.run())
+                .ok()
+                .map(|_| shared)
+        })
+    }
+
+    /// Appends `line`, waiting while the buffer is full.
+    fn append(&self, line: &[u8]) {
+        let mut state = lock(&self.state);
+        while state.lines.len() >= LOG_BUFFER_BYTES {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.lines.extend_from_slice(line);
+        if state.idle {
+            state.idle = false;
+            self.changed.notify_all();
+        }
+    }
+
+    /// The thread: waits for lines, lets more gather, writes them at once.
+    fn run(&self) {
+        let mut batch = Vec::with_capacity(64 * 1024);
+        loop {
+            {
+                let mut state = lock(&self.state);
+                while state.lines.is_empty() {
+                    state.idle = true;
+                    state = self
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+            std::thread::sleep(LOG_FLUSH_INTERVAL);
+            self.write_out(&mut batch);
+        }
+    }
+
+    /// Takes what is waiting and writes it to stderr.
+    fn write_out(&self, batch: &mut Vec<u8>) {
+        let _writing = lock(&self.writing);
+        {
+            let mut state = lock(&self.state);
+            std::mem::swap(&mut state.lines, batch);
+            self.changed.notify_all();
+        }
+        if !batch.is_empty() {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(batch);
+            let _ = stderr.flush();
+            batch.clear();
+        }
+    }
+}
+
+/// Writes out the log lines waiting for the log thread (a no-op without
+/// it).
+pub fn flush_logs() {
+    if let Some(Some(thread)) = LOG_THREAD.get() {
+        thread.write_out(&mut Vec::new());
+    }
+}
+
+/// The subscriber's writer: the log thread, or stderr itself without one.
+#[derive(Debug, Clone, Copy)]
+struct LogWriter(Option<&'static NonBlockingStderr>);
+
+/// One event's output: appended to the log thread's buffer, or written to
+/// stderr.
+#[derive(Debug)]
+enum EventWriter {
+    Queued(&'static NonBlockingStderr),
+    Direct(std::io::Stderr),
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = EventWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        match self.0 {
+            Some(thread) => EventWriter::Queued(thread),
+            None => EventWriter::Direct(std::io::stderr()),
+        }
+    }
+}
+
+impl Write for EventWriter {
+    // tracing-subscriber formats an event whole and writes it in one call,
+    // so one line is appended at once and never split by another's.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            EventWriter::Queued(thread) => {
+                thread.append(buf);
+                Ok(buf.len())
+            }
+            EventWriter::Direct(stderr) => stderr.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            EventWriter::Queued(_) => Ok(()),
+            EventWriter::Direct(stderr) => stderr.flush(),
+        }
     }
 }
 
