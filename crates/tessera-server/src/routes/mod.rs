@@ -23,9 +23,9 @@ use std::sync::Arc;
 use tessera_axum::body::BodyLimit;
 use tessera_axum::views::{ViewAuth, ViewReturns, ViewShape, Views};
 use tessera_axum::ApiError;
+use tower::util::MapResponseLayer;
 use tower::ServiceBuilder;
 use tower_http::cors::CorsLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 
 /// The application of the public listener: every route, or, when
 /// `server.admin_bind` is set, every route but `/admin/*` and `/metrics`
@@ -128,28 +128,9 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
     // request a dozen allocations more than this.
     let router = router.fallback(not_found).layer(
         ServiceBuilder::new()
-            .layer(SetResponseHeaderLayer::overriding(
-                HeaderName::from_static("x-frame-options"),
-                HeaderValue::from_static("DENY"),
-            ))
-            .layer(SetResponseHeaderLayer::overriding(
-                header::REFERRER_POLICY,
-                HeaderValue::from_static("same-origin"),
-            ))
-            .layer(SetResponseHeaderLayer::overriding(
-                header::X_CONTENT_TYPE_OPTIONS,
-                HeaderValue::from_static("nosniff"),
-            ))
-            // API responses load nothing and may not be framed (SECURITY H5); the
-            // login page sets its own policy.
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-            ))
-            .layer(SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            ))
+            // The hardening headers, in one layer (five `SetResponseHeader`
+            // layers cost a request five service clones and futures).
+            .layer(MapResponseLayer::new(hardening_headers))
             .layer(Extension(BodyLimit(state.config.limits.body_bytes)))
             // Django's `ALLOWED_HOSTS`: outside every route, so before
             // authentication, and inside the hardening headers and request logs.
@@ -164,6 +145,38 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
     );
     // Request ids, request logs and metrics (observability.rs).
     crate::observability::instrument(router, tessera).with_state(state)
+}
+
+/// The headers every response gets: `X-Frame-Options: DENY`,
+/// `Referrer-Policy: same-origin` and `X-Content-Type-Options: nosniff`
+/// always (replacing a route's own); `Content-Security-Policy: default-src
+/// 'none'; frame-ancestors 'none'` (API responses load nothing and may not be
+/// framed, SECURITY H5; the login page sets its own policy) and
+/// `Cache-Control: no-store` unless the route set its own.
+fn hardening_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("DENY"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// The library's description of its views, in the route table's terms.
