@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Bulk-fills a migrated (and closed) Tessera SQLite store for bench/run's
-scale runs: users, tokens and sessions written straight into the tables of
+"""Bulk-fills a migrated (and closed) Tessera store, SQLite or PostgreSQL
+(through `psql`'s COPY), for bench/run's scale runs: users, tokens and sessions written straight into the tables of
 crates/tessera-store-sql/migrations/sqlite, as the server would have stored
 them (SHA-256 digests of keys and session ids, times in microseconds since the
 epoch), and writes a sample of the usable header values to files.
@@ -11,12 +11,17 @@ characters of a-zA-Z0-9, then CRC32 of those 43 characters in base62
 
     populate.py DB --users N --tokens N --sessions N --sample N \
         --token-headers FILE --session-cookies FILE
+
+DB is a SQLite file, or a `postgres://` URL. Keys were last used an hour
+ago, so the server records their use (its coalesced last-used writes, once a
+minute a key at most) as a deployment does.
 """
 
 import argparse
 import hashlib
 import random
 import sqlite3
+import subprocess
 import sys
 import time
 import zlib
@@ -43,6 +48,37 @@ def session_id(rng: random.Random) -> str:
     return "".join(rng.choices(ALNUM, k=43))
 
 
+class Postgres:
+    """The little of sqlite3's interface populate needs, through `psql`."""
+
+    def __init__(self, url):
+        self.url = url
+
+    def execute(self, sql):
+        out = subprocess.run(
+            ["psql", self.url, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-c", sql],
+            check=True, capture_output=True, text=True,
+        ).stdout.strip()
+        row = tuple(int(v) if v.lstrip("-").isdigit() else v for v in out.split("|")) if out else ()
+        return type("Rows", (), {"fetchone": lambda self: row})()
+
+    def copy(self, target, rows):
+        """COPY rows (tuples of str/int, no commas or quotes) into `target`."""
+        proc = subprocess.Popen(
+            ["psql", self.url, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
+             f"COPY {target} FROM STDIN WITH (FORMAT csv)"],
+            stdin=subprocess.PIPE, text=True,
+        )
+        for row in rows:
+            proc.stdin.write(",".join(str(v) for v in row) + "\n")
+        proc.stdin.close()
+        if proc.wait() != 0:
+            raise SystemExit(f"COPY {target} failed")
+
+    def close(self):
+        pass
+
+
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("db")
@@ -60,25 +96,37 @@ def main() -> int:
     rng = random.Random(20240601)
     now = int(time.time() * 1_000_000)
     day = 86_400 * 1_000_000
-    # last_used / last_seen a few minutes ahead: the server then skips its
-    # (coalesced, off-path) touch writes during the run, so the figures are of
-    # lookups alone, at both sizes alike.
-    recent = now + 10 * 60 * 1_000_000
+    # Used an hour ago: the server records each key's use again (a write a
+    # key, at most once a minute), as it would in a deployment.
+    recent = now - 3600 * 1_000_000
 
-    db = sqlite3.connect(args.db)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = OFF")
-    db.execute("PRAGMA foreign_keys = ON")
+    postgres = args.db.startswith(("postgres://", "postgresql://"))
+    if postgres:
+        db = Postgres(args.db)
+    else:
+        db = sqlite3.connect(args.db)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = OFF")
+        db.execute("PRAGMA foreign_keys = ON")
     (base,) = db.execute("SELECT coalesce(max(id), 0) FROM tessera_users").fetchone()
-    with db:
-        db.executemany(
-            "INSERT INTO tessera_users (id, username, email, password_hash, is_active,"
-            " is_staff, is_superuser, date_joined) VALUES (?, ?, ?, '!', 1, 0, 0, ?)",
-            (
-                (base + i + 1, f"bench{base + i + 1}", f"bench{base + i + 1}@example.com", now)
-                for i in range(args.users)
-            ),
+    users = (
+        (base + i + 1, f"bench{base + i + 1}", f"bench{base + i + 1}@example.com", now)
+        for i in range(args.users)
+    )
+    if postgres:
+        db.copy(
+            "tessera_users (id, username, email, password_hash, is_active, is_staff,"
+            " is_superuser, date_joined)",
+            ((i, u, e, "!", "t", "f", "f", t) for (i, u, e, t) in users),
         )
+        db.execute("SELECT setval('tessera_users_id_seq', (SELECT max(id) FROM tessera_users))")
+    else:
+        with db:
+            db.executemany(
+                "INSERT INTO tessera_users (id, username, email, password_hash, is_active,"
+                " is_staff, is_superuser, date_joined) VALUES (?, ?, ?, '!', 1, 0, 0, ?)",
+                users,
+            )
     user_ids = range(base + 1, base + args.users + 1)
 
     # Which rows the sample takes: random, so that the looked-up rows (and
@@ -116,19 +164,32 @@ def main() -> int:
 
     token_sample: list = []
     session_sample: list = []
-    with db:
-        db.executemany(
-            "INSERT INTO tessera_tokens (user_id, digest, name, scopes, created, expires,"
-            " last_used) VALUES (?, ?, ?, '[]', ?, ?, ?)",
-            tokens(),
+    if postgres:
+        hexed = lambda rows, at: (r[:at] + ("\\x" + r[at].hex(),) + r[at + 1 :] for r in rows)
+        db.copy(
+            "tessera_tokens (user_id, digest, name, created, expires, last_used)",
+            hexed(tokens(), 1),
         )
-        db.executemany(
-            "INSERT INTO tessera_sessions (user_id, digest, data, created, last_seen,"
-            " expires, authenticated_at) VALUES (?, ?, '{}', ?, ?, ?, ?)",
-            sessions(),
+        db.copy(
+            "tessera_sessions (user_id, digest, data, created, last_seen, expires,"
+            " authenticated_at)",
+            ((u, "\\x" + d.hex(), "{}", c, l, e, a) for (u, d, c, l, e, a) in sessions()),
         )
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.execute("ANALYZE")
+        db.execute("ANALYZE")
+    else:
+        with db:
+            db.executemany(
+                "INSERT INTO tessera_tokens (user_id, digest, name, scopes, created, expires,"
+                " last_used) VALUES (?, ?, ?, '[]', ?, ?, ?)",
+                tokens(),
+            )
+            db.executemany(
+                "INSERT INTO tessera_sessions (user_id, digest, data, created, last_seen,"
+                " expires, authenticated_at) VALUES (?, ?, '{}', ?, ?, ?, ?)",
+                sessions(),
+            )
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.execute("ANALYZE")
     counts = [
         db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
         for t in ("tessera_users", "tessera_tokens", "tessera_sessions")

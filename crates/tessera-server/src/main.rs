@@ -9,7 +9,10 @@ async fn main() -> ExitCode {
     // JSON lines on stderr, or text with TESSERA_LOG_FORMAT=text.
     tessera_server::observability::init_logging();
     let cli = Cli::parse();
-    match run(cli).await {
+    let result = run(cli).await;
+    // The log thread's queue, written out before the process ends.
+    tessera_server::observability::flush_logs();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // One line: the error and its causes, no backtrace.

@@ -2,7 +2,11 @@
 //!
 //! - Logs go through `tracing` to stderr, as JSON lines by default or in a
 //!   human-readable form with `TESSERA_LOG_FORMAT=text`; `RUST_LOG` filters
-//!   them (default `info`).
+//!   them (default `info`). A request formats its line and appends it to a
+//!   buffer that a thread of its own writes to stderr every 10 ms while
+//!   lines come ([`LogThread`]): the request does not wait for the
+//!   write, and a busy server makes one system call for hundreds of lines,
+//!   not one a line.
 //! - Request ids and the request log are the library's
 //!   ([`tessera_axum::observability`]), re-exported here:
 //!   every request gets an id: the client's `X-Request-Id` when it is sane (at
@@ -20,6 +24,8 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
+use std::io::Write;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use tessera_axum::metrics::CONTENT_TYPE;
 use tessera_axum::{ApiError, Tessera};
 
@@ -69,7 +75,7 @@ pub fn init_logging() {
     };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(LogWriter(LogThread::global()));
     let installed = match format {
         LogFormat::Json => builder
             .json()
@@ -81,6 +87,185 @@ pub fn init_logging() {
     };
     if let (Ok(()), Some(problem)) = (installed, problem) {
         tracing::warn!("{problem}; logging JSON");
+    }
+}
+
+/// Bytes of log lines waiting for the log thread at most; a request that
+/// finds more waits until the thread has taken them (a line is never
+/// dropped).
+pub const LOG_BUFFER_BYTES: usize = 4 * 1024 * 1024;
+
+/// How long the log thread lets lines gather before it writes them: a line
+/// reaches stderr at most this late (plus the write).
+pub const LOG_FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Log output written by a thread of its own (`tessera-log`; stderr for
+/// the process's logs). A request appends its formatted line to a shared
+/// buffer (a lock and a copy; no system call, no wake-up unless the thread
+/// sleeps on an empty buffer); the thread takes the buffer every
+/// [`LOG_FLUSH_INTERVAL`] while lines come and writes it in one call, so a
+/// busy server makes one write for hundreds of lines, not one a line. Lines
+/// keep their order. [`flush_logs`] writes out what is waiting (the binary
+/// calls it before it exits).
+pub struct LogThread {
+    state: Mutex<LogBuffer>,
+    /// Wakes the thread (lines came into an empty buffer) and writers
+    /// waiting for room.
+    changed: Condvar,
+    /// The output, held while a batch is written, so that batches keep
+    /// their order.
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl std::fmt::Debug for LogThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogThread").finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Default)]
+struct LogBuffer {
+    lines: Vec<u8>,
+    /// The thread waits for lines.
+    idle: bool,
+}
+
+static LOG_THREAD: OnceLock<Option<&'static LogThread>> = OnceLock::new();
+
+/// A poisoned lock (a panic while it was held) still guards a byte buffer
+/// that is whole enough to write.
+fn lock<T: ?Sized>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl LogThread {
+    /// The process's log thread, writing stderr, started at the first call;
+    /// `None` when the thread cannot be started (lines are then written by
+    /// the caller).
+    pub fn global() -> Option<&'static LogThread> {
+        *LOG_THREAD.get_or_init(|| LogThread::start(Box::new(std::io::stderr())).ok())
+    }
+
+    /// Starts a thread writing to `out`. It lives as long as the process
+    /// (the process's log output does).
+    pub fn start(out: Box<dyn Write + Send>) -> std::io::Result<&'static LogThread> {
+        let shared: &'static LogThread = Box::leak(Box::new(LogThread {
+            state: Mutex::new(LogBuffer::default()),
+            changed: Condvar::new(),
+            out: Mutex::new(out),
+        }));
+        std::thread::Builder::new()
+            .name("tessera-log".into())
+            .spawn(move || shared.run())?;
+        Ok(shared)
+    }
+
+    /// Appends `line` (one or more whole lines), waiting while
+    /// [`LOG_BUFFER_BYTES`] are already waiting.
+    pub fn append(&self, line: &[u8]) {
+        let mut state = lock(&self.state);
+        while state.lines.len() >= LOG_BUFFER_BYTES {
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        state.lines.extend_from_slice(line);
+        if state.idle {
+            state.idle = false;
+            self.changed.notify_all();
+        }
+    }
+
+    /// Writes out what is waiting now, from the calling thread.
+    pub fn flush(&self) {
+        self.write_out(&mut Vec::new());
+    }
+
+    /// The thread: waits for lines, lets more gather, writes them at once.
+    fn run(&self) {
+        let mut batch = Vec::with_capacity(64 * 1024);
+        loop {
+            {
+                let mut state = lock(&self.state);
+                while state.lines.is_empty() {
+                    state.idle = true;
+                    state = self
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+            std::thread::sleep(LOG_FLUSH_INTERVAL);
+            self.write_out(&mut batch);
+        }
+    }
+
+    /// Takes what is waiting and writes it.
+    fn write_out(&self, batch: &mut Vec<u8>) {
+        let mut out = lock(&self.out);
+        {
+            let mut state = lock(&self.state);
+            std::mem::swap(&mut state.lines, batch);
+            self.changed.notify_all();
+        }
+        if !batch.is_empty() {
+            let _ = out.write_all(batch);
+            let _ = out.flush();
+            batch.clear();
+        }
+    }
+}
+
+/// Writes out the log lines waiting for the log thread (a no-op without
+/// it).
+pub fn flush_logs() {
+    if let Some(Some(thread)) = LOG_THREAD.get() {
+        thread.flush();
+    }
+}
+
+/// The subscriber's writer: the log thread, or stderr itself without one.
+#[derive(Debug, Clone, Copy)]
+struct LogWriter(Option<&'static LogThread>);
+
+/// One event's output: appended to the log thread's buffer, or written to
+/// stderr.
+#[derive(Debug)]
+enum EventWriter {
+    Queued(&'static LogThread),
+    Direct(std::io::Stderr),
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogWriter {
+    type Writer = EventWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        match self.0 {
+            Some(thread) => EventWriter::Queued(thread),
+            None => EventWriter::Direct(std::io::stderr()),
+        }
+    }
+}
+
+impl Write for EventWriter {
+    // tracing-subscriber formats an event whole and writes it in one call,
+    // so one line is appended at once and never split by another's.
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            EventWriter::Queued(thread) => {
+                thread.append(buf);
+                Ok(buf.len())
+            }
+            EventWriter::Direct(stderr) => stderr.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            EventWriter::Queued(_) => Ok(()),
+            EventWriter::Direct(stderr) => stderr.flush(),
+        }
     }
 }
 
@@ -128,7 +313,78 @@ fn with_password_schemes(
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// An output the test can read.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            lock(&self.0).extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_log_thread_writes_every_line_whole_and_in_order() {
+        let out = Shared::default();
+        let thread = LogThread::start(Box::new(out.clone())).unwrap();
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                std::thread::spawn(move || {
+                    for n in 0..2_000 {
+                        thread.append(
+                            format!("writer {w} line {n} {}\n", "x".repeat(n % 300)).as_bytes(),
+                        );
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        thread.flush();
+        let text = String::from_utf8(lock(&out.0).clone()).unwrap();
+        let mut next = [0usize; 4];
+        let mut lines = 0;
+        for line in text.lines() {
+            let fields: Vec<&str> = line.split(' ').collect();
+            assert_eq!(fields.len(), 5, "a line was split or merged: {line:?}");
+            let (w, n): (usize, usize) = (fields[1].parse().unwrap(), fields[3].parse().unwrap());
+            assert_eq!(fields[4], "x".repeat(n % 300));
+            assert_eq!(n, next[w], "writer {w}'s lines out of order");
+            next[w] += 1;
+            lines += 1;
+        }
+        assert_eq!(lines, 8_000);
+        assert_eq!(next, [2_000; 4]);
+    }
+
+    #[test]
+    fn the_log_thread_writes_without_a_flush() {
+        let out = Shared::default();
+        let thread = LogThread::start(Box::new(out.clone())).unwrap();
+        thread.append(b"one\n");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while lock(&out.0).is_empty() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(lock(&out.0).as_slice(), b"one\n");
+        // A second batch, after the thread went idle again.
+        std::thread::sleep(LOG_FLUSH_INTERVAL * 3);
+        thread.append(b"two\n");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while lock(&out.0).len() < 8 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(lock(&out.0).as_slice(), b"one\ntwo\n");
+    }
 
     #[test]
     fn log_formats() {
