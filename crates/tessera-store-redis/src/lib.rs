@@ -27,6 +27,12 @@
 //! Redis keeps the counters across restarts of the server processes (and of
 //! Redis itself, as far as its persistence settings go), so a lockout
 //! survives a restart of every Tessera process.
+//!
+//! Also here: [`WithFallback`], the counters in Redis falling back to other
+//! counter stores (PostgreSQL's) while Redis is down, and back when it
+//! answers; and [`RedisSessionStore`] with [`RedisSessionWrites`], sessions
+//! kept in Redis by digest, each expiring at its idle timeout capped by its
+//! absolute end.
 
 mod fallback;
 mod sessions;

@@ -139,7 +139,28 @@ type Row = (
     Option<String>,
 );
 
-/// Sessions in Redis (see the [module docs](self)). Cloning is cheap.
+/// Sessions in Redis, for `sessions.store = "redis"`. Cloning is cheap.
+///
+/// Keys (the prefix is [`RedisOptions::prefix`](crate::RedisOptions)):
+///
+/// - `<prefix>s:i:<id>`: the session, a hash (`user_id`, `digest`, `data`,
+///   `created`, `last_seen`, `expires`, `ip`, `ua`, `auth_at`; times in
+///   microseconds);
+/// - `<prefix>s:d:<digest>`: the session's id, found by the unpadded
+///   base64url SHA-256 of the session id the cookie carries (the id itself
+///   is never stored);
+/// - `<prefix>s:u:<user id>`: the ids of a user's sessions, a set;
+/// - `<prefix>s:next`: the last id given out.
+///
+/// The session's two keys expire when it would end: at the idle timeout
+/// after its last use, capped by its absolute end (`expires`); every touch
+/// moves the deadline. The times to live are durations from the session's
+/// own times (Redis's clock need not agree with the server's). A user's set
+/// lives as long as the user's longest-lived session.
+/// Liveness is checked again on every read with the caller's idle timeout,
+/// so a session is never answered past its end, whatever Redis still holds.
+/// The user of a session is read from the user store on every find (users
+/// stay in the database).
 #[derive(Clone)]
 pub struct RedisSessionStore {
     connection: ConnectionManager,
