@@ -74,6 +74,7 @@ pub mod fields;
 pub mod login;
 pub mod metrics;
 pub mod observability;
+pub mod openapi;
 pub mod policy;
 mod serve;
 pub mod sessions;
