@@ -9,14 +9,18 @@
 //! default (at most 50,000 keys, each with a bounded set of distinct values,
 //! so a flood cannot grow it without limit), or a store several processes
 //! share, so that failures spread over them add up.
+//!
+//! The tracker holds its own handles (the audit writer, the audited
+//! writes of the store) rather than the [`Tessera`](crate::Tessera) state
+//! that holds it, so this module depends on no state.
 
-use crate::audit::RequestMeta;
-use crate::state::Tessera;
+use crate::audit::{Auditor, RequestMeta};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::audit::EventKind;
-use tessera_core::throttle::{AlertWindowStore, MemoryAlertWindowStore};
+use tessera_core::audited::AuditedWrites;
+use tessera_core::throttle::AlertWindowStore;
 use tessera_core::{StoreError, User};
 use time::OffsetDateTime;
 
@@ -52,6 +56,10 @@ pub struct Alerts {
     policy: AlertPolicy,
     windows: Arc<dyn AlertWindowStore>,
     sink: Option<Arc<dyn AlertSink>>,
+    /// Where an alert's `security_alert` event is queued.
+    auditor: Arc<Auditor>,
+    /// Where a token reuse revokes the family with its event.
+    audited: Arc<dyn AuditedWrites>,
 }
 
 impl std::fmt::Debug for Alerts {
@@ -63,41 +71,29 @@ impl std::fmt::Debug for Alerts {
     }
 }
 
-impl Default for Alerts {
-    fn default() -> Self {
-        Alerts::new(AlertPolicy::default(), None)
-    }
-}
-
 impl Alerts {
-    /// A tracker with these thresholds and an optional sink, counting in
-    /// this process's memory.
-    pub fn new(policy: AlertPolicy, sink: Option<Arc<dyn AlertSink>>) -> Self {
-        Alerts::with_store(policy, sink, Arc::new(MemoryAlertWindowStore::new()))
-    }
-
-    /// A tracker counting in `windows`: a store several processes share
-    /// (PostgreSQL, Redis) makes their failures add up to one alert.
-    pub fn with_store(
+    /// A tracker counting in `windows` (this process's memory, or a store
+    /// several processes share, PostgreSQL or Redis, so that their failures
+    /// add up to one alert), writing its events through `auditor` and
+    /// `audited`.
+    pub(crate) fn new(
         policy: AlertPolicy,
         sink: Option<Arc<dyn AlertSink>>,
         windows: Arc<dyn AlertWindowStore>,
+        auditor: Arc<Auditor>,
+        audited: Arc<dyn AuditedWrites>,
     ) -> Self {
         Alerts {
             policy,
             windows,
             sink,
+            auditor,
+            audited,
         }
     }
 
     /// Notes a failed login; raises an alert when a threshold is crossed.
-    pub async fn failure(
-        &self,
-        tessera: &Tessera,
-        meta: &RequestMeta,
-        username: &str,
-        now: OffsetDateTime,
-    ) {
+    pub async fn failure(&self, meta: &RequestMeta, username: &str, now: OffsetDateTime) {
         let address = meta.ip.clone().unwrap_or_else(|| "unknown".to_owned());
         let username_key = username.trim().to_lowercase();
         if let Some(count) = self
@@ -110,7 +106,6 @@ impl Alerts {
             .await
         {
             self.raise(
-                tessera,
                 meta,
                 now,
                 json!({"kind": "many_usernames_from_one_address", "address": address, "usernames": count}),
@@ -127,7 +122,6 @@ impl Alerts {
             .await
         {
             self.raise(
-                tessera,
                 meta,
                 now,
                 json!({"kind": "many_addresses_for_one_username", "username": username, "addresses": count}),
@@ -175,7 +169,6 @@ impl Alerts {
     /// [`AuditedWrites::revoke_token_family_audited`]: tessera_core::audited::AuditedWrites::revoke_token_family_audited
     pub async fn token_reuse(
         &self,
-        tessera: &Tessera,
         meta: &RequestMeta,
         user: &User,
         token_id: i64,
@@ -189,8 +182,7 @@ impl Alerts {
             "family": family,
         });
         let event = meta.user_event(now, EventKind::SecurityAlert, user, detail.clone());
-        let revoked = tessera
-            .stores()
+        let revoked = self
             .audited
             .revoke_token_family_audited(family, event)
             .await?;
@@ -201,17 +193,11 @@ impl Alerts {
         Ok(revoked)
     }
 
-    async fn raise(
-        &self,
-        tessera: &Tessera,
-        meta: &RequestMeta,
-        now: OffsetDateTime,
-        detail: Value,
-    ) {
+    async fn raise(&self, meta: &RequestMeta, now: OffsetDateTime, detail: Value) {
         tracing::warn!(alert = %detail, "security alert");
         let mut event = meta.event(now, EventKind::SecurityAlert);
         event.detail = detail.clone();
-        tessera.auditor().record(event).await;
+        self.auditor.record(event).await;
         self.notify(now, detail);
     }
 

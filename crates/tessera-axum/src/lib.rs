@@ -68,16 +68,17 @@ pub mod body;
 pub mod client;
 pub mod cookies;
 pub mod csrf;
-pub mod error;
-pub mod extract;
+mod error;
+mod extract;
 pub mod fields;
 pub mod login;
 pub mod metrics;
 pub mod observability;
-pub mod policy;
+pub mod openapi;
+mod policy;
 mod serve;
 pub mod sessions;
-pub mod state;
+mod state;
 pub mod throttling;
 pub mod touch;
 pub mod views;
@@ -91,11 +92,16 @@ pub use tessera_core as core;
 /// trait used as `dyn`), re-exported so that it needs no dependency of its own.
 pub use async_trait::async_trait;
 pub use authentication::{Authenticate, Authenticator};
-pub use error::{ApiError, Rejection, ValidationErrors};
+pub use error::{
+    ApiError, Rejection, ValidationErrors, NON_FIELD_ERRORS, NOT_AUTHENTICATED, PERMISSION_DENIED,
+};
 pub use extract::{AuthUser, Caller};
-pub use policy::{Policy, PolicyContext, PolicyLayer};
+pub use policy::{
+    is_recent, reauthentication_required, scope_required, Policy, PolicyContext, PolicyLayer,
+    PolicyService,
+};
 pub use serve::{serve, serve_until, shutdown_signal};
-pub use state::{BuildError, Counters, Settings, Tessera, TesseraBuilder};
+pub use state::{BuildError, Counters, Settings, Tessera, TesseraBuilder, PURGE_INTERVAL};
 
 /// What a route needs, in one import: `use tessera_axum::prelude::*;`.
 ///

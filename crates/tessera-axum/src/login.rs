@@ -167,7 +167,7 @@ async fn failure(
         tessera.auditor().record(event).await;
         tessera.metrics().record_lockout();
     }
-    tessera.alerts().failure(tessera, meta, username, now).await;
+    tessera.alerts().failure(meta, username, now).await;
     Ok(())
 }
 

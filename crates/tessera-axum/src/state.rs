@@ -345,6 +345,13 @@ impl TesseraBuilder {
         if let Some(cache) = &stores.cache {
             metrics.register_cache(cache.clone());
         }
+        let alerts = Alerts::new(
+            settings.alert_policy,
+            settings.alert_sink.clone(),
+            counters.alert_windows,
+            auditor.clone(),
+            stores.audited.clone(),
+        );
         Ok(Tessera {
             inner: Arc::new(Inner {
                 auditor,
@@ -353,11 +360,7 @@ impl TesseraBuilder {
                 // are read from the store when a username is found locked.
                 login_guard: LoginGuard::new(counters.login_attempts, settings.login_policy)
                     .with_unlocks(stores.unlocks.clone()),
-                alerts: Alerts::with_store(
-                    settings.alert_policy,
-                    settings.alert_sink.clone(),
-                    counters.alert_windows,
-                ),
+                alerts,
                 metrics,
                 stores,
                 hasher,

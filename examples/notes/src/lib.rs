@@ -15,6 +15,7 @@
 //! | `POST /notes` | signed in: a new note, owned by the caller |
 //! | `GET /notes/{id}` | signed in |
 //! | `PUT /notes/{id}`, `DELETE /notes/{id}` | the owner, or staff with `notes:moderate` |
+//! | `GET /openapi.json` | anyone: the description of all of the above and the ready views |
 //!
 //! The notes live in memory ([`Notes`]); users, tokens and sessions in
 //! Tessera's store. See `README.md` for a walk through the code.
@@ -29,6 +30,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tessera_axum::body::JsonObject;
 use tessera_axum::fields::{CharField, Fields};
+use tessera_axum::openapi::{object_schema, op, Auth, Returns, Routes};
 use tessera_axum::prelude::*;
 
 /// The scope a scoped token needs to read notes.
@@ -175,15 +177,66 @@ pub fn policy() -> Policy {
 }
 
 /// The notes routes, with Tessera's ready views (`/api-token-auth/`,
-/// `/auth/*`) merged in.
+/// `/auth/*`) merged in and `GET /openapi.json` describing them all.
+///
+/// Each route is declared once, in the route table: its operations (their
+/// scopes, bodies and answers) document the route and put the scopes on its
+/// policy, so the description cannot drift from what is enforced.
 pub fn app(tessera: &Tessera, notes: Notes) -> Router {
-    let layer = policy().layer(tessera);
-    let routes = Router::new()
-        .route("/notes", get(list).post(create))
-        .route("/notes/{id}", get(detail).put(update).delete(remove))
-        .route_layer(layer)
-        .with_state(notes);
-    routes.merge(Views::new().router(tessera))
+    let d = Auth::Default;
+    let routes: Routes<Notes> = Routes::new()
+        .guarded(
+            tessera,
+            "/notes",
+            vec![
+                op(Method::GET, "The caller's notes", d, &[], &[200, 401, 403])
+                    .scope(READ)
+                    .returns(Returns::ListOf("Note")),
+                op(
+                    Method::POST,
+                    "A new note, owned by the caller",
+                    d,
+                    &["title", "body?"],
+                    &[201, 400, 401, 403],
+                )
+                .scope(WRITE)
+                .returns(Returns::Schema("Note")),
+            ],
+            policy(),
+            get(list).post(create),
+        )
+        .guarded(
+            tessera,
+            "/notes/{id}",
+            vec![
+                op(Method::GET, "A note", d, &[], &[200, 401, 403, 404])
+                    .scope(READ)
+                    .returns(Returns::Schema("Note")),
+                op(
+                    Method::PUT,
+                    "Replace a note: its owner, or a moderator",
+                    d,
+                    &["title", "body?"],
+                    &[200, 400, 401, 403, 404],
+                )
+                .scope(WRITE)
+                .returns(Returns::Schema("Note")),
+                op(
+                    Method::DELETE,
+                    "Delete a note: its owner, or a moderator",
+                    d,
+                    &[],
+                    &[204, 401, 403, 404],
+                )
+                .scope(WRITE),
+            ],
+            policy(),
+            get(detail).put(update).delete(remove),
+        )
+        .schema("Note", object_schema(&["id", "owner", "title", "body"]))
+        .views(tessera, &Views::new());
+    let (router, _docs) = routes.into_router("Notes", env!("CARGO_PKG_VERSION"));
+    router.with_state(notes)
 }
 
 /// `GET /notes`: the caller's own notes (DRF's `get_queryset` filtered by

@@ -417,3 +417,31 @@ async fn unknown_ids_are_not_found_and_bad_fields_are_drfs_400() {
         .await;
     assert_eq!(patch.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn the_description_lists_the_notes_routes_with_their_scopes() {
+    let f = fixture();
+    let answer = f.send(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let doc = answer.body;
+    assert_eq!(doc["info"]["title"], "Notes");
+    let delete = &doc["paths"]["/notes/{id}"]["delete"];
+    assert_eq!(delete["operationId"], "delete_notes_id");
+    assert_eq!(delete["parameters"][0]["name"], "id");
+    assert_eq!(delete["parameters"][0]["in"], "path");
+    assert_eq!(
+        delete["security"],
+        json!([{"tokenAuth": ["notes:write"]}, {"sessionAuth": [], "csrfToken": []}])
+    );
+    let list = &doc["paths"]["/notes"]["get"];
+    assert_eq!(list["security"][0], json!({"tokenAuth": ["notes:read"]}));
+    assert_eq!(
+        list["responses"]["200"]["content"]["application/json"]["schema"],
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/Note"}})
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Note"]["required"],
+        json!(["id", "owner", "title", "body"])
+    );
+    assert!(doc["paths"]["/auth/me"]["get"].is_object());
+}

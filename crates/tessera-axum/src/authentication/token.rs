@@ -128,7 +128,7 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
         let meta = RequestMeta::of(parts, settings.num_proxies);
         tessera
             .alerts()
-            .token_reuse(tessera, &meta, &user, token.id, token.family, now)
+            .token_reuse(&meta, &user, token.id, token.family, now)
             .await?;
         return Err(failed(tessera, parts, INVALID_TOKEN, "token_reuse", Some(&user)).await);
     }

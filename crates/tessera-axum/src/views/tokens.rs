@@ -266,7 +266,7 @@ async fn rotate_token(
         Rotated::AlreadyRotated { family } => {
             tessera
                 .alerts()
-                .token_reuse(tessera, &meta, &me.user, id, family, now)
+                .token_reuse(&meta, &me.user, id, family, now)
                 .await?;
             Err(invalid_token(tessera).into())
         }

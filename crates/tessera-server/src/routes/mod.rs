@@ -21,7 +21,7 @@ use axum::Json;
 use axum::{Extension, Router};
 use std::sync::Arc;
 use tessera_axum::body::BodyLimit;
-use tessera_axum::views::{ViewAuth, ViewReturns, ViewShape, Views};
+use tessera_axum::views::Views;
 use tessera_axum::ApiError;
 use tower::util::MapResponseLayer;
 use tower::ServiceBuilder;
@@ -34,7 +34,7 @@ pub fn app(state: AppState) -> Router {
     let tessera = &state.tessera;
     // API.md's `/api-token-auth/` and `/auth/*`: the library's views.
     let views = Views::new().registration(state.config.registration.enabled);
-    let mut routes = Routes::new().merge_router(views.router(tessera), view_docs(&views));
+    let mut routes = Routes::new().views(tessera, &views);
     let private_here = state.config.server.admin_bind.is_none();
     if private_here {
         routes = routes
@@ -177,64 +177,6 @@ fn hardening_headers(mut response: Response) -> Response {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
-}
-
-/// The library's description of its views, in the route table's terms.
-fn view_docs(views: &Views) -> Vec<RouteDoc> {
-    views
-        .docs()
-        .into_iter()
-        .map(|doc| RouteDoc {
-            path: doc.path,
-            ops: doc
-                .ops
-                .into_iter()
-                .map(|view_op| {
-                    let auth = match view_op.auth {
-                        ViewAuth::None => Auth::None,
-                        ViewAuth::Default => Auth::Default,
-                        ViewAuth::Token => Auth::Token,
-                        ViewAuth::Session => Auth::Session,
-                        ViewAuth::Optional => Auth::Optional,
-                    };
-                    let documented = op(
-                        view_op.method,
-                        view_op.summary,
-                        auth,
-                        view_op.body,
-                        view_op.responses,
-                    );
-                    let documented = match view_op.scope {
-                        Some(name) => documented.scope(name),
-                        None => documented.no_scope(),
-                    };
-                    let documented = documented.returns(match view_op.returns {
-                        ViewReturns::Nothing => Returns::Nothing,
-                        ViewReturns::Json(shape) => Returns::Json(view_shape(shape)),
-                        ViewReturns::List(shape) => Returns::List(view_shape(shape)),
-                    });
-                    if view_op.forms {
-                        documented.forms()
-                    } else {
-                        documented
-                    }
-                })
-                .collect(),
-        })
-        .collect()
-}
-
-/// The description's component for a shape the library's views answer with.
-fn view_shape(shape: ViewShape) -> Shape {
-    match shape {
-        ViewShape::UserEnvelope => Shape::UserEnvelope,
-        ViewShape::Me => Shape::Me,
-        ViewShape::Token => Shape::Token,
-        ViewShape::NewToken => Shape::NewToken,
-        ViewShape::Key => Shape::Key,
-        ViewShape::Session => Shape::Session,
-        ViewShape::CsrfToken => Shape::CsrfToken,
-    }
 }
 
 /// The seed's example views, documented here because they live in the
