@@ -298,16 +298,24 @@ impl CacheState {
     /// last successful poll of the revocation log started less than the
     /// bound ago.
     pub fn is_fresh(&self) -> bool {
-        self.poll_age().is_some_and(|age| age < REVOCATION_BOUND)
+        self.is_fresh_at(Instant::now())
+    }
+
+    fn is_fresh_at(&self, now: Instant) -> bool {
+        self.poll_age_at(now)
+            .is_some_and(|age| age < REVOCATION_BOUND)
     }
 
     /// How long ago the last successful poll started; `None` before one.
     pub fn poll_age(&self) -> Option<Duration> {
+        self.poll_age_at(Instant::now())
+    }
+
+    fn poll_age_at(&self, now: Instant) -> Option<Duration> {
         match self.last_poll.load(Ordering::Acquire) {
             0 => None,
             nanos => Some(
-                self.epoch
-                    .elapsed()
+                now.saturating_duration_since(self.epoch)
                     .saturating_sub(Duration::from_nanos(nanos)),
             ),
         }
@@ -321,11 +329,13 @@ impl CacheState {
     /// Whether an entry read at `read_at`, with sequence number `seq`, for
     /// `user_id` may be used now.
     fn usable(&self, read_at: Instant, seq: u64, user_id: Option<i64>, ttl: Duration) -> bool {
-        let age = read_at.elapsed();
+        // One clock read for both ages.
+        let now = Instant::now();
+        let age = now.saturating_duration_since(read_at);
         if age >= ttl || seq < self.floor.load(Ordering::Acquire) {
             return false;
         }
-        if age >= REVOCATION_BOUND && !self.is_fresh() {
+        if age >= REVOCATION_BOUND && !self.is_fresh_at(now) {
             return false;
         }
         match user_id {
