@@ -56,7 +56,7 @@ use crate::store::{SessionStore, StoreError, TokenStore, UserCredentials, UserPa
 use crate::token::{KeyDigest, NewToken, TokenRecord};
 use crate::user::{NewUser, User, UserUpdate};
 use async_trait::async_trait;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
@@ -88,12 +88,6 @@ pub const DEFAULT_CAPACITY: usize = 200_000;
 /// for half of it drops its whole cache when the poller recovers, since rows
 /// it did not read may be gone.
 pub const LOG_RETENTION: Duration = Duration::from_secs(600);
-
-/// How long the poller keeps re-reading rows it has seen. On PostgreSQL an id
-/// is taken when a row is inserted, not when its transaction commits, so a
-/// row with a smaller id may appear after a larger one: rows are re-read
-/// until this long after a larger id was seen, then taken as settled.
-const SETTLE: Duration = Duration::from_secs(5);
 
 /// Settings of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,6 +137,30 @@ pub trait RevocationLog: Send + Sync + 'static {
     /// The rows whose id is above `after`, in id order.
     async fn revocations_after(&self, after: i64) -> Result<Vec<Revocation>, StoreError>;
 
+    /// The rows that may be new since `position` (a value this method
+    /// returned before; `None` at the first read: no rows, just where to
+    /// start), and the position to read from next time. Rows returned before
+    /// may come again: the caller skips those whose id it saw last time.
+    ///
+    /// The default reads by id, which is right where ids are taken in commit
+    /// order (SQLite: one writer at a time). Where they are not (PostgreSQL:
+    /// an id is taken at insert, and a transaction that took a smaller one may
+    /// commit later), the position must be something that still covers every
+    /// transaction that has not committed yet.
+    async fn revocations_since(
+        &self,
+        position: Option<i64>,
+    ) -> Result<(Vec<Revocation>, i64), StoreError> {
+        match position {
+            None => Ok((Vec::new(), self.latest_revocation().await?)),
+            Some(after) => {
+                let rows = self.revocations_after(after).await?;
+                let next = rows.last().map_or(after, |row| row.id);
+                Ok((rows, next))
+            }
+        }
+    }
+
     /// Deletes the rows written before `before`; how many.
     async fn purge_revocations(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
@@ -158,10 +176,11 @@ pub trait RevocationLog: Send + Sync + 'static {
 /// Where the poller is in the log.
 #[derive(Debug, Default)]
 struct Cursor {
-    /// Every row at or below is settled; `None` before the first poll.
-    low: Option<i64>,
-    /// Rows above `low` already applied, with when they were first seen.
-    seen: BTreeMap<i64, Instant>,
+    /// What [`RevocationLog::revocations_since`] returned last; `None`
+    /// before the first poll.
+    position: Option<i64>,
+    /// The ids of the rows it returned last, already applied.
+    seen: HashSet<i64>,
 }
 
 /// The shared state of the decorators: the revocation sequence, the log and
@@ -279,16 +298,24 @@ impl CacheState {
     /// last successful poll of the revocation log started less than the
     /// bound ago.
     pub fn is_fresh(&self) -> bool {
-        self.poll_age().is_some_and(|age| age < REVOCATION_BOUND)
+        self.is_fresh_at(Instant::now())
+    }
+
+    fn is_fresh_at(&self, now: Instant) -> bool {
+        self.poll_age_at(now)
+            .is_some_and(|age| age < REVOCATION_BOUND)
     }
 
     /// How long ago the last successful poll started; `None` before one.
     pub fn poll_age(&self) -> Option<Duration> {
+        self.poll_age_at(Instant::now())
+    }
+
+    fn poll_age_at(&self, now: Instant) -> Option<Duration> {
         match self.last_poll.load(Ordering::Acquire) {
             0 => None,
             nanos => Some(
-                self.epoch
-                    .elapsed()
+                now.saturating_duration_since(self.epoch)
                     .saturating_sub(Duration::from_nanos(nanos)),
             ),
         }
@@ -302,11 +329,13 @@ impl CacheState {
     /// Whether an entry read at `read_at`, with sequence number `seq`, for
     /// `user_id` may be used now.
     fn usable(&self, read_at: Instant, seq: u64, user_id: Option<i64>, ttl: Duration) -> bool {
-        let age = read_at.elapsed();
+        // One clock read for both ages.
+        let now = Instant::now();
+        let age = now.saturating_duration_since(read_at);
         if age >= ttl || seq < self.floor.load(Ordering::Acquire) {
             return false;
         }
-        if age >= REVOCATION_BOUND && !self.is_fresh() {
+        if age >= REVOCATION_BOUND && !self.is_fresh_at(now) {
             return false;
         }
         match user_id {
@@ -349,39 +378,24 @@ impl CacheState {
         let mut cursor = self.cursor.lock().await;
         let started = Instant::now();
         let previous = self.poll_age();
-        let low = match cursor.low {
-            Some(low) => low,
-            None => {
-                // Entries read before the first poll may predate rows below
-                // the newest: start clean from here.
-                let low = log.latest_revocation().await?;
-                cursor.low = Some(low);
-                self.clear();
-                low
-            }
-        };
-        let rows = log.revocations_after(low).await?;
+        let first = cursor.position.is_none();
+        let (rows, next) = log.revocations_since(cursor.position).await?;
+        if first {
+            // Entries read before the first poll may predate rows older
+            // than its position: start clean from here.
+            self.clear();
+        }
         let mut new = 0;
+        let mut seen = HashSet::with_capacity(rows.len());
         for row in rows {
-            if cursor.seen.contains_key(&row.id) {
-                continue;
+            if !cursor.seen.contains(&row.id) {
+                self.revoke_user(row.user_id);
+                new += 1;
             }
-            cursor.seen.insert(row.id, started);
-            self.revoke_user(row.user_id);
-            new += 1;
+            seen.insert(row.id);
         }
-        // Rows seen SETTLE ago or more: every id below the largest of them
-        // has committed (or never will).
-        let settled = cursor
-            .seen
-            .iter()
-            .filter(|(_, seen)| started.saturating_duration_since(**seen) >= SETTLE)
-            .map(|(id, _)| *id)
-            .max();
-        if let Some(settled) = settled {
-            cursor.low = Some(settled.max(low));
-            cursor.seen = cursor.seen.split_off(&(settled + 1));
-        }
+        cursor.seen = seen;
+        cursor.position = Some(next);
         if previous.is_some_and(|age| age >= LOG_RETENTION / 2) {
             // Rows this process did not read may have been purged.
             self.clear();

@@ -47,6 +47,13 @@ const LATEST: &str = "SELECT COALESCE(MAX(id), 0) FROM tessera_revocations";
 const AFTER: &str = "SELECT id, user_id FROM tessera_revocations WHERE id > $1 ORDER BY id";
 const PURGE: &str = "DELETE FROM tessera_revocations WHERE at < $1";
 
+/// PostgreSQL: the oldest transaction still running; every transaction that
+/// has not committed yet has an id at or above it.
+const HORIZON: &str = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+/// PostgreSQL: the rows written by transactions at or above a horizon.
+const SINCE_HORIZON: &str = "SELECT id, user_id FROM tessera_revocations \
+     WHERE tx >= ($1::bigint)::text::xid8 ORDER BY id";
+
 /// Appends a row to the revocation log on the transaction `$tx` (`$sql` one
 /// of the `LOG_*` statements, `$id` its `$1`, `$kind` its `$2`) and, when
 /// `$notify` (PostgreSQL), notifies [`CHANNEL`]. An `sqlx::Error` result.
@@ -96,6 +103,48 @@ impl RevocationLog for SqlStore {
             .into_iter()
             .map(|(id, user_id)| Revocation { id, user_id })
             .collect())
+    }
+
+    /// On SQLite by id (one writer at a time: ids are taken in commit
+    /// order). On PostgreSQL by writing transaction: the position is the
+    /// oldest transaction running before the read, and the rows returned are
+    /// those of every transaction at or above the last position, so a row
+    /// whose transaction took its id early and committed late is still read
+    /// (a long-running transaction elsewhere makes the reads longer, not
+    /// wrong).
+    async fn revocations_since(
+        &self,
+        position: Option<i64>,
+    ) -> Result<(Vec<Revocation>, i64), StoreError> {
+        let Pool::Postgres(pool) = &self.pool else {
+            return match position {
+                None => Ok((Vec::new(), self.latest_revocation().await?)),
+                Some(after) => {
+                    let rows = self.revocations_after(after).await?;
+                    let next = rows.last().map_or(after, |row| row.id);
+                    Ok((rows, next))
+                }
+            };
+        };
+        // The horizon first: the read's own snapshot is later, so every
+        // transaction it does not see is at or above this horizon.
+        let horizon: i64 = sqlx::query_scalar(HORIZON)
+            .fetch_one(pool)
+            .await
+            .map_err(store_error)?;
+        let Some(from) = position else {
+            return Ok((Vec::new(), horizon));
+        };
+        let rows: Vec<(i64, i64)> = sqlx::query_as(SINCE_HORIZON)
+            .bind(from)
+            .fetch_all(pool)
+            .await
+            .map_err(store_error)?;
+        let rows = rows
+            .into_iter()
+            .map(|(id, user_id)| Revocation { id, user_id })
+            .collect();
+        Ok((rows, horizon))
     }
 
     async fn purge_revocations(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
