@@ -6,7 +6,6 @@
 //! microsecond part, so that a backend that loses precision fails.
 
 use crate::{AuditSuite, SessionSuite, Store, TokenSuite, UnlockSuite};
-use futures::future::join_all;
 use serde_json::json;
 use tessera_core::audit::{
     AggregatedEvents, AuditPage, AuditQuery, AuditRecord, AuditStore, EventKind, NewAuditEvent,
@@ -139,6 +138,41 @@ async fn session_ids<S: SessionStore>(store: &S, user_id: i64, now: OffsetDateTi
         .into_iter()
         .map(|s| s.id)
         .collect()
+}
+
+/// Runs `task(store, input)` for each of `inputs` on a tokio task of its
+/// own, so that on the suite's multi-threaded runtime they run at once on
+/// several threads (a `join_all` in one task polls them one at a time and
+/// cannot race a store that takes no await point between its steps); the
+/// results in input order.
+///
+/// # Panics
+///
+/// When a task panicked.
+async fn spawn_all<S, I, T, F, Fut>(
+    store: &S,
+    inputs: impl IntoIterator<Item = I>,
+    task: F,
+) -> Vec<T>
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, I) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = inputs
+        .into_iter()
+        .map(|input| tokio::spawn(task(store.clone(), input)))
+        .collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        results.push(
+            handle
+                .await
+                .expect("a concurrent task of the suite panicked"),
+        );
+    }
+    results
 }
 
 // ---------------------------------------------------------------- users
@@ -790,17 +824,22 @@ pub async fn max_per_user_counts_each_user_separately<S: TokenSuite>(store: &S) 
 /// The count and the insert are one atomic step: for each of four users,
 /// twenty concurrent creations (all eighty at once) under a cap of five store
 /// exactly five tokens.
-pub async fn max_per_user_is_atomic_under_concurrency<S: TokenSuite>(store: &S) {
+pub async fn max_per_user_is_atomic_under_concurrency<S: TokenSuite + Clone>(store: &S) {
     let mut users = Vec::new();
     for name in ["alice", "bob", "carol", "dave"] {
         users.push(user(store, name).await.id);
     }
-    let attempts = (0..20).flat_map(|i| {
-        users
-            .iter()
-            .map(move |&owner| store.create_token(new_token(owner, &format!("t{i}")), Some(5)))
-    });
-    let results = join_all(attempts).await;
+    // One user's attempts after another's: the first tasks the worker
+    // threads pick up race on the same user.
+    let attempts = users
+        .iter()
+        .flat_map(|&owner| (0..20).map(move |i| (owner, i)));
+    let results = spawn_all(store, attempts, |store, (owner, i)| async move {
+        store
+            .create_token(new_token(owner, &format!("t{i}")), Some(5))
+            .await
+    })
+    .await;
     let mut stored = std::collections::BTreeMap::new();
     for result in results {
         if let Some(record) = result.expect("create_token") {
@@ -2232,18 +2271,21 @@ pub async fn aggregated_rows_keep_any_detail<S: AuditSuite>(store: &S) {
 
 /// Many writers adding to one key at once (as several processes do) make one
 /// row whose count is the sum.
-pub async fn aggregated_rows_are_one_under_concurrency<S: AuditSuite>(store: &S) {
-    let adds = (0..40i64).map(|i| {
+pub async fn aggregated_rows_are_one_under_concurrency<S: AuditSuite + Clone>(store: &S) {
+    let adds = spawn_all(store, 0..40i64, |store, i| async move {
         let time = T0 + Duration::milliseconds(i);
-        store.add_aggregated(vec![noise(
-            time,
-            EventKind::Throttled,
-            "198.51.100.1",
-            "/x",
-            5,
-        )])
-    });
-    for result in join_all(adds).await {
+        store
+            .add_aggregated(vec![noise(
+                time,
+                EventKind::Throttled,
+                "198.51.100.1",
+                "/x",
+                5,
+            )])
+            .await
+    })
+    .await;
+    for result in adds {
         result.expect("add_aggregated");
     }
     assert_eq!(
@@ -2538,21 +2580,23 @@ pub async fn create_token_audited_refused_or_failed_writes_no_event<S: Store>(st
 
 /// Concurrent `create_token_audited` calls with a cap store exactly the cap's
 /// worth of tokens per user, and one event for each token stored.
-pub async fn create_token_audited_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
+pub async fn create_token_audited_cap_is_atomic_under_concurrency<S: Store + Clone>(store: &S) {
     let users = four_users(store).await;
-    let attempts = (0..20).flat_map(|i| {
-        users.iter().map(move |&owner| {
-            let event = NewAuditEvent {
-                detail: json!({}),
-                ..audited_event(EventKind::TokenCreated, Some(owner), "")
-            };
-            store.create_token_audited(new_token(owner, &format!("t{i}")), Some(5), event)
-        })
-    });
-    let stored = join_all(attempts)
-        .await
-        .into_iter()
-        .filter_map(|result| result.expect("create_token_audited"));
+    let attempts = users
+        .iter()
+        .flat_map(|&owner| (0..20).map(move |i| (owner, i)));
+    let stored = spawn_all(store, attempts, |store, (owner, i)| async move {
+        let event = NewAuditEvent {
+            detail: json!({}),
+            ..audited_event(EventKind::TokenCreated, Some(owner), "")
+        };
+        store
+            .create_token_audited(new_token(owner, &format!("t{i}")), Some(5), event)
+            .await
+    })
+    .await
+    .into_iter()
+    .filter_map(|result| result.expect("create_token_audited"));
     assert_five_tokens_each_audited(store, &users, stored).await;
 }
 
@@ -2797,20 +2841,24 @@ pub async fn record_login_past_the_cap_or_of_no_user<S: Store>(store: &S) {
 
 /// Concurrent logins that obtain tokens under a cap store exactly the cap's
 /// worth of tokens per user, one event for each, and every login's event.
-pub async fn record_login_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
+pub async fn record_login_cap_is_atomic_under_concurrency<S: Store + Clone>(store: &S) {
     let users = four_users(store).await;
-    let logins = (0..12).flat_map(|i| {
-        users.iter().map(move |&owner| {
-            store.record_login(login_write(owner, Some(&format!("t{i}")), Some(5)))
-        })
-    });
-    let stored = join_all(logins).await.into_iter().filter_map(|result| {
-        match result.expect("record_login") {
+    let logins = users
+        .iter()
+        .flat_map(|&owner| (0..12).map(move |i| (owner, i)));
+    let logins = spawn_all(store, logins, |store, (owner, i)| async move {
+        store
+            .record_login(login_write(owner, Some(&format!("t{i}")), Some(5)))
+            .await
+    })
+    .await;
+    let stored = logins
+        .into_iter()
+        .filter_map(|result| match result.expect("record_login") {
             LoginWritten::Recorded(record) => record,
             LoginWritten::NoSuchUser => panic!("every user exists"),
             LoginWritten::RecordedSession(_) => panic!("no session was asked for"),
-        }
-    });
+        });
     assert_five_tokens_each_audited(store, &users, stored).await;
     for owner in users {
         let filter = filtered(Some(owner), Some(EventKind::LoginSucceeded), None);
@@ -3370,7 +3418,7 @@ pub async fn rotate_token_audited_counts_against_the_cap<S: Store>(store: &S) {
 
 /// Of concurrent rotations of one token, exactly one wins; the others are
 /// `AlreadyRotated`, and one token and one event are written.
-pub async fn rotate_token_audited_is_atomic_under_concurrency<S: Store>(store: &S) {
+pub async fn rotate_token_audited_is_atomic_under_concurrency<S: Store + Clone>(store: &S) {
     let alice = user(store, "alice").await;
     let old = token(store, new_token(alice.id, "k")).await;
     for cap in [None, Some(100)] {
@@ -3379,17 +3427,19 @@ pub async fn rotate_token_audited_is_atomic_under_concurrency<S: Store>(store: &
         } else {
             token(store, new_token(alice.id, "k2")).await
         };
-        let attempts = (0..8).map(|_| {
-            store.rotate_token_audited(
-                rotation(old.id, alice.id, cap),
-                audited_event(EventKind::TokenRotated, Some(alice.id), "alice"),
-            )
-        });
-        let outcomes: Vec<Rotated> = join_all(attempts)
-            .await
-            .into_iter()
-            .map(|r| r.expect("rotate_token_audited"))
-            .collect();
+        let (old_id, alice_id) = (old.id, alice.id);
+        let outcomes: Vec<Rotated> = spawn_all(store, 0..8, move |store, _| async move {
+            store
+                .rotate_token_audited(
+                    rotation(old_id, alice_id, cap),
+                    audited_event(EventKind::TokenRotated, Some(alice_id), "alice"),
+                )
+                .await
+        })
+        .await
+        .into_iter()
+        .map(|r| r.expect("rotate_token_audited"))
+        .collect();
         let won = outcomes
             .iter()
             .filter(|o| matches!(o, Rotated::Rotated(_)))
