@@ -14,9 +14,13 @@
 //! store_tests!(memory, async { Some(Fixture::new(MemoryStore::new())) });
 //! ```
 //!
-//! This defines `memory::create_user_returns_the_stored_user`,
-//! `memory::max_per_user_is_atomic_under_concurrency`, and so on: one test per
-//! function of [`suite`].
+//! This defines `memory::users::create_user_returns_the_stored_user`,
+//! `memory::tokens::max_per_user_is_atomic_under_concurrency`, and so on: one
+//! test per function of [`suite`], in one module per store trait. A backend
+//! that implements only some traits calls their macros instead
+//! ([`session_tests!`] for a session store kept apart, as Redis's), and
+//! [`CacheLayer`] runs the whole suite again through the credential cache
+//! the server runs on.
 
 // Only tests use this crate: failing loudly is what it is for.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
