@@ -3,9 +3,7 @@
 
 use crate::error::{ApiError, Rejection, ValidationErrors};
 use crate::state::Tessera;
-use futures::future::BoxFuture;
 use serde_json::{Map, Value};
-use std::sync::Arc;
 use tessera_core::audit::NewAuditEvent;
 use tessera_core::audited::TokenWrite;
 use tessera_core::secret::Secret;
@@ -21,14 +19,7 @@ pub const USERNAME_TAKEN: &str = "A user with that username already exists.";
 pub const TOKEN_LIMIT: &str =
     "Token limit reached: revoke one of your tokens before creating another.";
 
-/// Code run after a user is created (Django's `post_save` signal on the user
-/// model). It may add fields to the creation's response, such as a key it
-/// issued (`{"token": "tsr_..."}`): a key is shown once, when it is made.
-pub type UserCreatedHook = Arc<
-    dyn Fn(Tessera, User) -> BoxFuture<'static, Result<Map<String, Value>, Rejection>>
-        + Send
-        + Sync,
->;
+pub use crate::state::UserCreatedHook;
 
 /// A user to create, as received.
 #[derive(Debug)]

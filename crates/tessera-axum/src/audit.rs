@@ -479,17 +479,3 @@ impl Writer {
         }
     }
 }
-
-impl<S> axum::extract::FromRequestParts<S> for RequestMeta
-where
-    crate::state::Tessera: axum::extract::FromRef<S>,
-    S: Send + Sync,
-{
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        use axum::extract::FromRef;
-        let tessera = crate::state::Tessera::from_ref(state);
-        Ok(RequestMeta::of(parts, tessera.settings().num_proxies))
-    }
-}

@@ -71,3 +71,22 @@ impl<S: Send + Sync> FromRequestParts<S> for PolicyContext {
         context_of(parts)
     }
 }
+
+/// The request's audit details, with the client address as the trusted
+/// proxies (`Settings::num_proxies`) of the app's [`Tessera`](crate::Tessera) say.
+impl<S> axum::extract::FromRequestParts<S> for crate::audit::RequestMeta
+where
+    crate::state::Tessera: axum::extract::FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        use axum::extract::FromRef;
+        let tessera = crate::state::Tessera::from_ref(state);
+        Ok(crate::audit::RequestMeta::of(
+            parts,
+            tessera.settings().num_proxies,
+        ))
+    }
+}

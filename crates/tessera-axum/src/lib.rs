@@ -78,6 +78,7 @@ pub mod openapi;
 mod policy;
 mod serve;
 pub mod sessions;
+mod settings;
 mod state;
 pub mod throttling;
 pub mod touch;

@@ -1,125 +1,34 @@
 //! [`Tessera`]: what every layer and handler shares — the stores, the password
 //! hasher, the clock and the authentication settings.
 
-use crate::accounts::UserCreatedHook;
-use crate::alerts::{AlertPolicy, AlertSink, Alerts};
-use crate::audit::{AuditSettings, Auditor};
-use crate::authentication::Authenticator;
+use crate::alerts::Alerts;
+use crate::audit::Auditor;
+use crate::error::Rejection;
 use crate::metrics::Metrics;
-use crate::throttling::Throttle;
+pub use crate::settings::Settings;
 use crate::touch::Toucher;
-use std::collections::BTreeMap;
+use futures::future::BoxFuture;
+use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tessera_core::audit::AuditStore;
 use tessera_core::audited::AuditedWrites;
-use tessera_core::csrf::CsrfConfig;
 use tessera_core::password::{Argon2Params, InvalidParams, PasswordHasher};
 use tessera_core::store::{Health, SessionStore, TokenStore, UserStore};
 use tessera_core::throttle::{
-    AlertWindowStore, LoginAttemptStore, LoginGuard, LoginPolicy, LoginUnlockStore,
-    MemoryAlertWindowStore, MemoryLoginAttemptStore, MemoryThrottleStore, Rate, ThrottleStore,
+    AlertWindowStore, LoginAttemptStore, LoginGuard, LoginUnlockStore, MemoryAlertWindowStore,
+    MemoryLoginAttemptStore, MemoryThrottleStore, ThrottleStore,
 };
-use tessera_core::validation::PasswordPolicy;
 use tessera_core::{Clock, StoreError, Stores, SystemClock, User};
 
-/// Authentication settings (DRF's `REST_FRAMEWORK` dictionary, in part).
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// DRF's `TokenAuthentication.keyword`; matched case-insensitively.
-    pub token_keyword: String,
-    /// Also accept `Authorization: Bearer <key>`.
-    pub accept_bearer: bool,
-    /// Routes' default authenticators (DRF's `DEFAULT_AUTHENTICATION_CLASSES`).
-    pub default_authenticators: Vec<Authenticator>,
-    /// Lifetime of a new token; `None` never expires.
-    pub token_lifetime: Option<Duration>,
-    /// Most unexpired tokens a user may hold.
-    pub max_tokens_per_user: u64,
-    /// A token unused this long is refused (`Invalid token.`), counting from
-    /// its last recorded use, or its issue when never used; `None` (the
-    /// default, as DRF's tokens) for no idle expiry. Uses are recorded at
-    /// most once a minute, so the expiry is exact to the minute. An idle key
-    /// is refused, not deleted: it is still listed (its `last_used` says
-    /// why) and counted against the cap until it expires or is revoked, as
-    /// the setting may be changed back.
-    pub token_idle_timeout: Option<Duration>,
-    /// How long a rotated key keeps working after its successor is issued
-    /// (`POST /auth/tokens/rotate`); presenting it later is reuse.
-    pub token_rotation_grace: Duration,
-    /// Whether a password change ends the user's other sessions and tokens
-    /// (Django's `update_session_auth_hash` keeps only the current one).
-    pub revoke_on_password_change: bool,
-    /// Largest request body read, in bytes.
-    pub body_limit: usize,
-    /// Session cookie name (Django's `SESSION_COOKIE_NAME`).
-    pub session_cookie: String,
-    /// CSRF cookie name (Django's `CSRF_COOKIE_NAME`).
-    pub csrf_cookie: String,
-    /// Whether cookies carry `Secure`.
-    pub secure_cookies: bool,
-    /// A session unused this long ends.
-    pub session_idle_timeout: Duration,
-    /// A session ends this long after login, however busy.
-    pub session_max_age: Duration,
-    /// How long a password proof counts as recent ("sudo mode").
-    pub reauth_window: Duration,
-    /// Trusted `X-Forwarded-For` hops (DRF's `NUM_PROXIES`).
-    pub num_proxies: usize,
-    /// Django's `CSRF_TRUSTED_ORIGINS`, parsed.
-    pub csrf: CsrfConfig,
-    /// Django's `CSRF_USE_SESSIONS`: a session's CSRF secret lives in its
-    /// server-side data (`_csrftoken`, Django's `CSRF_SESSION_KEY`), and the
-    /// `csrftoken` cookie is not read for session-authenticated requests.
-    pub csrf_use_sessions: bool,
-    /// The audit writer's queue and aggregation window.
-    pub audit: AuditSettings,
-    /// Rules for new passwords (Django's `AUTH_PASSWORD_VALIDATORS`).
-    pub password_policy: PasswordPolicy,
-    /// DRF's `DEFAULT_THROTTLE_RATES`: `anon`, `user` and scope names.
-    pub throttle_rates: BTreeMap<String, Rate>,
-    /// DRF's `DEFAULT_THROTTLE_CLASSES`: applied by every policy that does
-    /// not name its own (each does nothing until its rate is configured).
-    pub default_throttles: Vec<Throttle>,
-    /// Login protection: failures per username and address, back-off.
-    pub login_policy: LoginPolicy,
-    /// Attack-pattern alert thresholds.
-    pub alert_policy: AlertPolicy,
-    /// Where alerts are delivered besides the audit log.
-    pub alert_sink: Option<Arc<dyn AlertSink>>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            token_keyword: "Token".to_owned(),
-            accept_bearer: false,
-            default_authenticators: vec![Authenticator::Token, Authenticator::Session],
-            token_lifetime: Some(Duration::from_secs(90 * 24 * 3600)),
-            max_tokens_per_user: 100,
-            token_idle_timeout: None,
-            token_rotation_grace: Duration::from_secs(60),
-            revoke_on_password_change: true,
-            body_limit: 64 * 1024,
-            session_cookie: "sessionid".to_owned(),
-            csrf_cookie: "csrftoken".to_owned(),
-            secure_cookies: true,
-            session_idle_timeout: Duration::from_secs(24 * 3600),
-            session_max_age: Duration::from_secs(14 * 24 * 3600),
-            reauth_window: Duration::from_secs(600),
-            num_proxies: 0,
-            csrf: CsrfConfig::default(),
-            csrf_use_sessions: false,
-            audit: AuditSettings::default(),
-            password_policy: PasswordPolicy::default(),
-            throttle_rates: BTreeMap::new(),
-            default_throttles: vec![Throttle::Anon, Throttle::User],
-            login_policy: LoginPolicy::default(),
-            alert_policy: AlertPolicy::default(),
-            alert_sink: None,
-        }
-    }
-}
+/// Code run after a user is created (Django's `post_save` signal on the user
+/// model). It may add fields to the creation's response, such as a key it
+/// issued (`{"token": "tsr_..."}`): a key is shown once, when it is made.
+pub type UserCreatedHook = Arc<
+    dyn Fn(Tessera, User) -> BoxFuture<'static, Result<Map<String, Value>, Rejection>>
+        + Send
+        + Sync,
+>;
 
 /// The shared state of a Tessera-protected application. Cheap to clone.
 ///
@@ -467,7 +376,7 @@ impl Tessera {
     pub async fn purge_expired(&self) -> Result<(u64, u64), StoreError> {
         let now = self.clock().now();
         let tokens = self.stores().tokens.purge_expired_tokens(now).await?;
-        let idle = crate::authentication::session::idle_timeout(self);
+        let idle = self.settings().session_idle();
         let sessions = self
             .stores()
             .sessions

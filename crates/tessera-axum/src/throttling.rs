@@ -17,27 +17,7 @@ use tessera_core::audit::EventKind;
 use tessera_core::throttle::Rate;
 use tessera_core::Identity;
 
-/// A throttle of a route.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Throttle {
-    /// DRF's `AnonRateThrottle`: the `anon` rate, per client address.
-    Anon,
-    /// DRF's `UserRateThrottle`: the `user` rate, per user (or address).
-    User,
-    /// DRF's `ScopedRateThrottle`: the named rate, per user (or address).
-    Scoped(String),
-}
-
-impl Throttle {
-    /// The name of the rate in the configuration.
-    pub fn scope(&self) -> &str {
-        match self {
-            Throttle::Anon => "anon",
-            Throttle::User => "user",
-            Throttle::Scoped(scope) => scope,
-        }
-    }
-}
+pub use crate::settings::Throttle;
 
 /// DRF's `Throttled` message.
 pub fn throttled(wait_secs: u64) -> ApiError {

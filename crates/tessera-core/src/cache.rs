@@ -33,7 +33,13 @@
 //!   the bound), so that a flood of made-up keys costs one read per key, and
 //!   a key created by another process (or imported) works here within the
 //!   bound. A key created through this decorator is forgotten as unknown at
-//!   once.
+//!   once; so is every unknown token key when a token's expiry is changed
+//!   through it (a key refused as expired is remembered as unknown, and is
+//!   valid again at once once re-dated).
+//! - **Idle timeouts are the caller's.** A session is looked up in the store
+//!   without an idle limit and cached as it is; the caller's idle timeout is
+//!   applied to every answer, hit or miss, so that one caller's shorter
+//!   timeout never refuses the session to another's longer one.
 //!
 //! Invalidation is per user, not per key: a revoked token drops every cached
 //! credential of its owner (each one miss later). That covers the writes that
@@ -88,6 +94,11 @@ pub const DEFAULT_CAPACITY: usize = 200_000;
 /// for half of it drops its whole cache when the poller recovers, since rows
 /// it did not read may be gone.
 pub const LOG_RETENTION: Duration = Duration::from_secs(600);
+
+/// The idle timeout the session decorator asks the store with: longer than
+/// any session lives, so that the store's answer does not depend on the
+/// caller's timeout (applied by the decorator).
+const UNBOUNDED_IDLE: time::Duration = time::Duration::days(100 * 365);
 
 /// Settings of the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -613,6 +624,13 @@ impl<T: Clone + Owned> Map<T> {
     fn forget_unknown(&self, key: &KeyDigest) {
         self.unknown.remove(key);
     }
+
+    /// Forgets every key remembered as unknown: after a write that can make
+    /// a refused key valid again (re-dating a token), since unknown keys are
+    /// not tied to a user that a revocation would name.
+    fn forget_all_unknown(&self) {
+        self.unknown.clear();
+    }
 }
 
 /// A caching decorator over a store that is a user, token and session store.
@@ -771,6 +789,9 @@ impl<S: TokenStore> TokenStore for Cached<S> {
         expires: Option<OffsetDateTime>,
     ) -> Result<bool, StoreError> {
         let result = self.inner.set_token_expiry(id, expires).await;
+        // A key refused as expired is remembered as unknown: extending its
+        // expiry must take effect here at once, as every local write does.
+        self.tokens.forget_all_unknown();
         self.state.after_write().await;
         result
     }
@@ -820,9 +841,15 @@ impl<S: SessionStore> SessionStore for Cached<S> {
         }
         self.miss();
         let seq = self.state.read_seq();
-        let found = self.inner.find_session(digest, now, idle_timeout).await?;
+        // The idle timeout is the caller's, per call: what is cached must not
+        // depend on it. The store is asked without an idle limit (its answer
+        // is then "no such live session" only for an unknown digest or a
+        // session past its absolute expiry), and the caller's timeout is
+        // applied here, as on a hit. Caching the store's `None` for an idle
+        // session would refuse it to a caller with a longer timeout.
+        let found = self.inner.find_session(digest, now, UNBOUNDED_IDLE).await?;
         self.sessions.put(*digest, found.clone(), seq);
-        Ok(found)
+        Ok(found.filter(|(session, _)| session.is_live(now, idle_timeout)))
     }
     async fn list_sessions(
         &self,

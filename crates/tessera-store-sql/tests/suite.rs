@@ -17,7 +17,7 @@ use tessera_core::store::{Health, SessionStore, StoreError, TokenStore, UserStor
 use tessera_core::user::UserUpdate;
 use tessera_store_sql::SqlStore;
 use tessera_testkit::{
-    counter_tests, store_tests, suite, unreachable_backend, CounterStores, Fixture,
+    counter_tests, store_tests, suite, unreachable_backend, CacheLayer, CounterStores, Fixture,
 };
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -77,6 +77,15 @@ async fn postgres_in_schema() -> Option<(Fixture<SqlStore>, String)> {
 
 store_tests!(sqlite, async { Some(sqlite().await) });
 store_tests!(postgres, postgres());
+
+// The whole suite again through the credential cache the server runs on
+// (`with_cache`, its revocation poller started).
+store_tests!(sqlite_cached, async {
+    Some(sqlite().await.map(CacheLayer::with_log))
+});
+store_tests!(postgres_cached, async {
+    Some(postgres().await?.map(CacheLayer::with_log))
+});
 
 /// The shared counters in a schema of their own; `None` as [`postgres`].
 async fn postgres_counters() -> Option<Fixture<CounterStores>> {

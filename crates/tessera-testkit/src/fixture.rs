@@ -43,6 +43,17 @@ impl<S> Fixture<S> {
         self
     }
 
+    /// The same fixture around `wrap(store)` (a decorator over the store,
+    /// such as [`CacheLayer`](crate::CacheLayer)): the wrapped store is dropped
+    /// before the teardown runs.
+    pub fn map<T>(self, wrap: impl FnOnce(S) -> T) -> Fixture<T> {
+        Fixture {
+            store: wrap(self.store),
+            teardown: self.teardown,
+            guards: self.guards,
+        }
+    }
+
     /// The store under test.
     pub fn store(&self) -> &S {
         &self.store

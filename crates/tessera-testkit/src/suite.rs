@@ -5,11 +5,10 @@
 //! Every function starts from an empty store and uses times with a non-zero
 //! microsecond part, so that a backend that loses precision fails.
 
-use crate::{SessionSuite, Store};
-use futures::future::join_all;
+use crate::{AuditSuite, SessionSuite, Store, TokenSuite, UnlockSuite};
 use serde_json::json;
 use tessera_core::audit::{
-    AggregatedEvents, AuditPage, AuditQuery, AuditRecord, EventKind, NewAuditEvent,
+    AggregatedEvents, AuditPage, AuditQuery, AuditRecord, AuditStore, EventKind, NewAuditEvent,
     MAX_DETAIL_BYTES, MAX_IP_CHARS, MAX_REQUEST_ID_CHARS, MAX_USERNAME_CHARS, MAX_USER_AGENT_CHARS,
 };
 use tessera_core::audited::{LoginWrite, LoginWritten, Rehash, Rotated, TokenRotation, TokenWrite};
@@ -18,7 +17,7 @@ use tessera_core::import::{
     ImportBatch, Imported, ImportedSession, ImportedToken, ImportedUser, Rejection, TokenKind,
 };
 use tessera_core::session::{NewSession, SessionKey, SessionRecord};
-use tessera_core::store::{SessionStore, StoreError, UserStore};
+use tessera_core::store::{Health, SessionStore, StoreError, TokenStore, UserStore};
 use tessera_core::token::{KeyDigest, NewToken, TokenKey, TokenRecord};
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
@@ -82,7 +81,7 @@ async fn user<S: UserStore>(store: &S, username: &str) -> User {
         .expect("create_user")
 }
 
-async fn token<S: Store>(store: &S, new: NewToken) -> TokenRecord {
+async fn token<S: TokenStore>(store: &S, new: NewToken) -> TokenRecord {
     store
         .create_token(new, None)
         .await
@@ -90,7 +89,7 @@ async fn token<S: Store>(store: &S, new: NewToken) -> TokenRecord {
         .expect("a token without a cap is always stored")
 }
 
-async fn usernames<S: Store>(
+async fn usernames<S: UserStore>(
     store: &S,
     search: Option<&str>,
     offset: u64,
@@ -104,7 +103,7 @@ async fn usernames<S: Store>(
     (page.count, names)
 }
 
-async fn token_names<S: Store>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<String> {
+async fn token_names<S: TokenStore>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<String> {
     store
         .list_tokens(user_id, now)
         .await
@@ -141,10 +140,45 @@ async fn session_ids<S: SessionStore>(store: &S, user_id: i64, now: OffsetDateTi
         .collect()
 }
 
+/// Runs `task(store, input)` for each of `inputs` on a tokio task of its
+/// own, so that on the suite's multi-threaded runtime they run at once on
+/// several threads (a `join_all` in one task polls them one at a time and
+/// cannot race a store that takes no await point between its steps); the
+/// results in input order.
+///
+/// # Panics
+///
+/// When a task panicked.
+async fn spawn_all<S, I, T, F, Fut>(
+    store: &S,
+    inputs: impl IntoIterator<Item = I>,
+    task: F,
+) -> Vec<T>
+where
+    S: Clone + Send + Sync + 'static,
+    F: Fn(S, I) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = inputs
+        .into_iter()
+        .map(|input| tokio::spawn(task(store.clone(), input)))
+        .collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        results.push(
+            handle
+                .await
+                .expect("a concurrent task of the suite panicked"),
+        );
+    }
+    results
+}
+
 // ---------------------------------------------------------------- users
 
 /// `create_user` returns the user as stored, and `user_by_id` reads it back.
-pub async fn create_user_returns_the_stored_user<S: Store>(store: &S) {
+pub async fn create_user_returns_the_stored_user<S: UserStore>(store: &S) {
     let new = NewUser {
         username: "alice".to_owned(),
         email: "alice@example.com".to_owned(),
@@ -168,7 +202,7 @@ pub async fn create_user_returns_the_stored_user<S: Store>(store: &S) {
 }
 
 /// Flags and an empty e-mail round-trip as given.
-pub async fn create_user_keeps_flags_and_empty_email<S: Store>(store: &S) {
+pub async fn create_user_keeps_flags_and_empty_email<S: UserStore>(store: &S) {
     let mut new = new_user("root");
     new.email = String::new();
     new.is_active = false;
@@ -182,7 +216,7 @@ pub async fn create_user_keeps_flags_and_empty_email<S: Store>(store: &S) {
 }
 
 /// A taken username is `Conflict`, and the existing user is left as it was.
-pub async fn create_user_with_a_taken_username_is_a_conflict<S: Store>(store: &S) {
+pub async fn create_user_with_a_taken_username_is_a_conflict<S: UserStore>(store: &S) {
     let alice = user(store, "alice").await;
     let mut again = new_user("alice");
     again.email = "impostor@example.com".to_owned();
@@ -194,14 +228,14 @@ pub async fn create_user_with_a_taken_username_is_a_conflict<S: Store>(store: &S
 }
 
 /// Usernames are compared exactly: `alice` and `Alice` are two users.
-pub async fn usernames_differing_in_case_are_different_users<S: Store>(store: &S) {
+pub async fn usernames_differing_in_case_are_different_users<S: UserStore>(store: &S) {
     let lower = user(store, "alice").await;
     let upper = user(store, "Alice").await;
     assert_ne!(lower.id, upper.id);
 }
 
 /// Ids are distinct; an unknown id is `None`.
-pub async fn user_by_id_of_an_unknown_user_is_none<S: Store>(store: &S) {
+pub async fn user_by_id_of_an_unknown_user_is_none<S: UserStore>(store: &S) {
     let a = user(store, "a").await;
     let b = user(store, "b").await;
     assert_ne!(a.id, b.id);
@@ -212,7 +246,7 @@ pub async fn user_by_id_of_an_unknown_user_is_none<S: Store>(store: &S) {
 }
 
 /// `credentials_by_username` returns the user and the stored hash.
-pub async fn credentials_by_username_returns_the_user_and_hash<S: Store>(store: &S) {
+pub async fn credentials_by_username_returns_the_user_and_hash<S: UserStore>(store: &S) {
     let alice = user(store, "alice").await;
     user(store, "bob").await;
     let credentials = store
@@ -226,7 +260,7 @@ pub async fn credentials_by_username_returns_the_user_and_hash<S: Store>(store: 
 
 /// Only the exact username is found: not another case, prefix, padding or
 /// (for non-ASCII) another case either.
-pub async fn credentials_by_username_is_an_exact_match<S: Store>(store: &S) {
+pub async fn credentials_by_username_is_an_exact_match<S: UserStore>(store: &S) {
     user(store, "alice").await;
     user(store, "zoë").await;
     for other in [
@@ -247,7 +281,7 @@ pub async fn credentials_by_username_is_an_exact_match<S: Store>(store: &S) {
 
 /// `update_user` changes the given fields, leaves the rest, and returns the
 /// user as stored; `Some("")` sets an empty e-mail.
-pub async fn update_user_changes_only_the_given_fields<S: Store>(store: &S) {
+pub async fn update_user_changes_only_the_given_fields<S: UserStore>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let update = UserUpdate {
@@ -279,7 +313,7 @@ pub async fn update_user_changes_only_the_given_fields<S: Store>(store: &S) {
 }
 
 /// Every field of [`UserUpdate`] is applied, the password hash included.
-pub async fn update_user_applies_every_field<S: Store>(store: &S) {
+pub async fn update_user_applies_every_field<S: UserStore>(store: &S) {
     let alice = user(store, "alice").await;
     let update = UserUpdate {
         email: Some("new@example.org".to_owned()),
@@ -305,7 +339,7 @@ pub async fn update_user_applies_every_field<S: Store>(store: &S) {
 }
 
 /// An empty update returns the user unchanged.
-pub async fn update_user_with_nothing_to_change_returns_the_user<S: Store>(store: &S) {
+pub async fn update_user_with_nothing_to_change_returns_the_user<S: UserStore>(store: &S) {
     let alice = user(store, "alice").await;
     let updated = store
         .update_user(alice.id, UserUpdate::default())
@@ -315,7 +349,7 @@ pub async fn update_user_with_nothing_to_change_returns_the_user<S: Store>(store
 }
 
 /// Updating an unknown user is `None`.
-pub async fn update_user_of_an_unknown_user_is_none<S: Store>(store: &S) {
+pub async fn update_user_of_an_unknown_user_is_none<S: UserStore>(store: &S) {
     let alice = user(store, "alice").await;
     let update = UserUpdate {
         is_staff: Some(true),
@@ -330,7 +364,7 @@ pub async fn update_user_of_an_unknown_user_is_none<S: Store>(store: &S) {
 
 /// `set_last_login` records the time to the microsecond, for that user only;
 /// a later login replaces it.
-pub async fn set_last_login_records_the_time<S: Store>(store: &S) {
+pub async fn set_last_login_records_the_time<S: UserStore>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let at = T0 + Duration::hours(1) + Duration::microseconds(654_321);
@@ -355,7 +389,7 @@ pub async fn set_last_login_records_the_time<S: Store>(store: &S) {
 }
 
 /// Without a search, every user, ordered by id; `count` is all of them.
-pub async fn list_users_orders_by_id_and_counts_all<S: Store>(store: &S) {
+pub async fn list_users_orders_by_id_and_counts_all<S: UserStore>(store: &S) {
     let (count, names) = usernames(store, None, 0, 10).await;
     assert_eq!((count, names), (0, Vec::<String>::new()));
     let mut ids = Vec::new();
@@ -374,7 +408,7 @@ pub async fn list_users_orders_by_id_and_counts_all<S: Store>(store: &S) {
 }
 
 /// `offset` and `limit` page through the users; `count` is always the total.
-pub async fn list_users_pages_with_offset_and_limit<S: Store>(store: &S) {
+pub async fn list_users_pages_with_offset_and_limit<S: UserStore>(store: &S) {
     for name in ["u1", "u2", "u3", "u4", "u5"] {
         user(store, name).await;
     }
@@ -398,7 +432,9 @@ pub async fn list_users_pages_with_offset_and_limit<S: Store>(store: &S) {
 
 /// A search matches a case-insensitive substring of the username or the
 /// e-mail; `count` counts the matches.
-pub async fn list_users_search_matches_username_or_email_case_insensitively<S: Store>(store: &S) {
+pub async fn list_users_search_matches_username_or_email_case_insensitively<S: UserStore>(
+    store: &S,
+) {
     for (username, email) in [
         ("alice", "a@example.com"),
         ("bob", "ALICE.fan@Example.org"),
@@ -428,7 +464,7 @@ pub async fn list_users_search_matches_username_or_email_case_insensitively<S: S
 }
 
 /// A search's `count` is the number of matches, not of the page.
-pub async fn list_users_search_pages_and_counts_matches<S: Store>(store: &S) {
+pub async fn list_users_search_pages_and_counts_matches<S: UserStore>(store: &S) {
     for name in ["match1", "other1", "match2", "other2", "match3"] {
         user(store, name).await;
     }
@@ -440,7 +476,7 @@ pub async fn list_users_search_pages_and_counts_matches<S: Store>(store: &S) {
 }
 
 /// `%`, `_` and `\` in a search are literal characters, not wildcards.
-pub async fn list_users_search_treats_wildcards_literally<S: Store>(store: &S) {
+pub async fn list_users_search_treats_wildcards_literally<S: UserStore>(store: &S) {
     for (username, email) in [
         ("a_b", "one@example.com"),
         ("axb", "two@example.com"),
@@ -468,7 +504,7 @@ pub async fn list_users_search_treats_wildcards_literally<S: Store>(store: &S) {
 // ---------------------------------------------------------------- tokens
 
 /// `create_token` returns the record as stored: every field, no `last_used`.
-pub async fn create_token_returns_the_record<S: Store>(store: &S) {
+pub async fn create_token_returns_the_record<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = NewToken {
         scopes: vec!["notes:read".to_owned(), "notes:write".to_owned()],
@@ -494,7 +530,7 @@ pub async fn create_token_returns_the_record<S: Store>(store: &S) {
 }
 
 /// `find_token` by digest returns the record and its owner.
-pub async fn find_token_returns_the_record_and_its_user<S: Store>(store: &S) {
+pub async fn find_token_returns_the_record_and_its_user<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let new = NewToken {
@@ -517,7 +553,7 @@ pub async fn find_token_returns_the_record_and_its_user<S: Store>(store: &S) {
 }
 
 /// A digest that was never stored finds nothing.
-pub async fn find_token_with_an_unknown_digest_is_none<S: Store>(store: &S) {
+pub async fn find_token_with_an_unknown_digest_is_none<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     token(store, new_token(alice.id, "laptop")).await;
     let unknown = TokenKey::generate().digest();
@@ -526,7 +562,7 @@ pub async fn find_token_with_an_unknown_digest_is_none<S: Store>(store: &S) {
 }
 
 /// A token is found until its expiry and not at or after it.
-pub async fn find_token_at_or_after_expiry_is_none<S: Store>(store: &S) {
+pub async fn find_token_at_or_after_expiry_is_none<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let expires = T0 + Duration::hours(1);
     let new = NewToken {
@@ -552,7 +588,7 @@ pub async fn find_token_at_or_after_expiry_is_none<S: Store>(store: &S) {
 }
 
 /// A token without an expiry is found at any time.
-pub async fn token_without_expiry_never_expires<S: Store>(store: &S) {
+pub async fn token_without_expiry_never_expires<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_token(alice.id, "forever");
     let digest = new.digest;
@@ -564,7 +600,7 @@ pub async fn token_without_expiry_never_expires<S: Store>(store: &S) {
 }
 
 /// A token's owner is returned as stored now, after changes to it.
-pub async fn find_token_returns_the_owner_as_it_is_now<S: Store>(store: &S) {
+pub async fn find_token_returns_the_owner_as_it_is_now<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_token(alice.id, "laptop");
     let digest = new.digest;
@@ -582,7 +618,7 @@ pub async fn find_token_returns_the_owner_as_it_is_now<S: Store>(store: &S) {
 }
 
 /// Scopes round-trip exactly: none, one, several, with awkward characters.
-pub async fn token_scopes_round_trip<S: Store>(store: &S) {
+pub async fn token_scopes_round_trip<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let cases: [&[&str]; 4] = [
         &[],
@@ -616,7 +652,7 @@ pub async fn token_scopes_round_trip<S: Store>(store: &S) {
 }
 
 /// `created`, `expires` and `authenticated_at` come back to the microsecond.
-pub async fn token_times_round_trip_to_the_microsecond<S: Store>(store: &S) {
+pub async fn token_times_round_trip_to_the_microsecond<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = NewToken {
         created: datetime!(2024-02-29 23:59:59.999999 UTC),
@@ -643,7 +679,7 @@ pub async fn token_times_round_trip_to_the_microsecond<S: Store>(store: &S) {
 }
 
 /// An `authenticated_at` of `None` stays `None`; `Some` stays `Some`.
-pub async fn authenticated_at_round_trips<S: Store>(store: &S) {
+pub async fn authenticated_at_round_trips<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let never = new_token(alice.id, "never");
     let never_digest = never.digest;
@@ -668,7 +704,7 @@ pub async fn authenticated_at_round_trips<S: Store>(store: &S) {
 }
 
 /// A digest already stored is `Conflict`, with or without a cap.
-pub async fn create_token_with_a_taken_digest_is_a_conflict<S: Store>(store: &S) {
+pub async fn create_token_with_a_taken_digest_is_a_conflict<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let first = new_token(alice.id, "first");
@@ -687,7 +723,7 @@ pub async fn create_token_with_a_taken_digest_is_a_conflict<S: Store>(store: &S)
 }
 
 /// A token for a user that does not exist is refused.
-pub async fn create_token_for_an_unknown_user_fails<S: Store>(store: &S) {
+pub async fn create_token_for_an_unknown_user_fails<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     for cap in [None, Some(5)] {
         let new = new_token(alice.id + 1000, "orphan");
@@ -700,7 +736,7 @@ pub async fn create_token_for_an_unknown_user_fails<S: Store>(store: &S) {
 }
 
 /// At the cap, `create_token` stores nothing and answers `None`.
-pub async fn max_per_user_refuses_tokens_past_the_cap<S: Store>(store: &S) {
+pub async fn max_per_user_refuses_tokens_past_the_cap<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     for i in 0..3 {
         let created = store
@@ -736,7 +772,7 @@ pub async fn max_per_user_refuses_tokens_past_the_cap<S: Store>(store: &S) {
 
 /// Tokens expired at the new token's `created` time do not count against the
 /// cap; one expiring exactly then is expired.
-pub async fn max_per_user_counts_only_unexpired_tokens<S: Store>(store: &S) {
+pub async fn max_per_user_counts_only_unexpired_tokens<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let expired = [
         (T0 - Duration::days(2), T0 - Duration::seconds(1)),
@@ -768,7 +804,7 @@ pub async fn max_per_user_counts_only_unexpired_tokens<S: Store>(store: &S) {
 }
 
 /// The cap is per user: another user's tokens do not count.
-pub async fn max_per_user_counts_each_user_separately<S: Store>(store: &S) {
+pub async fn max_per_user_counts_each_user_separately<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     for owner in [alice.id, bob.id] {
@@ -788,17 +824,22 @@ pub async fn max_per_user_counts_each_user_separately<S: Store>(store: &S) {
 /// The count and the insert are one atomic step: for each of four users,
 /// twenty concurrent creations (all eighty at once) under a cap of five store
 /// exactly five tokens.
-pub async fn max_per_user_is_atomic_under_concurrency<S: Store>(store: &S) {
+pub async fn max_per_user_is_atomic_under_concurrency<S: TokenSuite + Clone>(store: &S) {
     let mut users = Vec::new();
     for name in ["alice", "bob", "carol", "dave"] {
         users.push(user(store, name).await.id);
     }
-    let attempts = (0..20).flat_map(|i| {
-        users
-            .iter()
-            .map(move |&owner| store.create_token(new_token(owner, &format!("t{i}")), Some(5)))
-    });
-    let results = join_all(attempts).await;
+    // One user's attempts after another's: the first tasks the worker
+    // threads pick up race on the same user.
+    let attempts = users
+        .iter()
+        .flat_map(|&owner| (0..20).map(move |i| (owner, i)));
+    let results = spawn_all(store, attempts, |store, (owner, i)| async move {
+        store
+            .create_token(new_token(owner, &format!("t{i}")), Some(5))
+            .await
+    })
+    .await;
     let mut stored = std::collections::BTreeMap::new();
     for result in results {
         if let Some(record) = result.expect("create_token") {
@@ -814,7 +855,7 @@ pub async fn max_per_user_is_atomic_under_concurrency<S: Store>(store: &S) {
 
 /// `list_tokens` lists one user's unexpired tokens, oldest first (by id when
 /// created together).
-pub async fn list_tokens_is_oldest_first_and_excludes_expired<S: Store>(store: &S) {
+pub async fn list_tokens_is_oldest_first_and_excludes_expired<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let now = T0 + Duration::minutes(1);
@@ -849,7 +890,7 @@ pub async fn list_tokens_is_oldest_first_and_excludes_expired<S: Store>(store: &
 }
 
 /// Deleting without an owner deletes the token; a second delete finds nothing.
-pub async fn delete_token_deletes_it<S: Store>(store: &S) {
+pub async fn delete_token_deletes_it<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_token(alice.id, "laptop");
     let digest = new.digest;
@@ -870,7 +911,7 @@ pub async fn delete_token_deletes_it<S: Store>(store: &S) {
 
 /// With an owner, only that owner's token is deleted; another owner's id
 /// answers `false` and leaves it.
-pub async fn delete_token_with_an_owner_deletes_only_their_token<S: Store>(store: &S) {
+pub async fn delete_token_with_an_owner_deletes_only_their_token<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let new = new_token(alice.id, "laptop");
@@ -893,7 +934,7 @@ pub async fn delete_token_with_an_owner_deletes_only_their_token<S: Store>(store
 }
 
 /// Deleting an id that does not exist answers `false`.
-pub async fn delete_unknown_token_is_false<S: Store>(store: &S) {
+pub async fn delete_unknown_token_is_false<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let record = token(store, new_token(alice.id, "laptop")).await;
     for owner in [None, Some(alice.id)] {
@@ -908,7 +949,7 @@ pub async fn delete_unknown_token_is_false<S: Store>(store: &S) {
 
 /// `delete_user_tokens` deletes every token of the user, expired ones too,
 /// but `except`, and counts them; other users' tokens are untouched.
-pub async fn delete_user_tokens_deletes_all_but_the_exception<S: Store>(store: &S) {
+pub async fn delete_user_tokens_deletes_all_but_the_exception<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let laptop = token(store, new_token(alice.id, "laptop")).await;
@@ -949,7 +990,7 @@ pub async fn delete_user_tokens_deletes_all_but_the_exception<S: Store>(store: &
 
 /// `touch_token` sets `last_used` to the microsecond, for that token only; a
 /// later use replaces it.
-pub async fn touch_token_records_the_last_use<S: Store>(store: &S) {
+pub async fn touch_token_records_the_last_use<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_token(alice.id, "laptop");
     let digest = new.digest;
@@ -974,7 +1015,7 @@ pub async fn touch_token_records_the_last_use<S: Store>(store: &S) {
 }
 
 /// `token_by_id` returns a token whether expired or not; unknown ids are `None`.
-pub async fn token_by_id_returns_expired_tokens_too<S: Store>(store: &S) {
+pub async fn token_by_id_returns_expired_tokens_too<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let mut new = new_token(alice.id, "old");
     new.expires = Some(T0 + Duration::seconds(1));
@@ -1000,7 +1041,7 @@ pub async fn token_by_id_returns_expired_tokens_too<S: Store>(store: &S) {
 /// `set_token_expiry` moves the expiry either way (or removes it), and the
 /// token is found or not accordingly; `set_token_authenticated_at` records a
 /// password proof. Both say whether the token existed.
-pub async fn token_expiry_and_authentication_time_can_be_set<S: Store>(store: &S) {
+pub async fn token_expiry_and_authentication_time_can_be_set<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let new = new_token(alice.id, "laptop");
     let digest = new.digest;
@@ -1048,7 +1089,7 @@ pub async fn token_expiry_and_authentication_time_can_be_set<S: Store>(store: &S
 
 /// `purge_expired_tokens` deletes the tokens expired at `now` (expiry at or
 /// before it), counts them, and keeps the rest.
-pub async fn purge_expired_tokens_deletes_only_expired_ones<S: Store>(store: &S) {
+pub async fn purge_expired_tokens_deletes_only_expired_ones<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let tokens = [
@@ -1667,16 +1708,16 @@ pub fn new_event(
     }
 }
 
-async fn append<S: Store>(store: &S, event: NewAuditEvent) -> AuditRecord {
+async fn append<S: AuditStore>(store: &S, event: NewAuditEvent) -> AuditRecord {
     store.append(event).await.expect("append")
 }
 
-async fn audit_page<S: Store>(store: &S, q: AuditQuery) -> AuditPage {
+async fn audit_page<S: AuditStore>(store: &S, q: AuditQuery) -> AuditPage {
     store.query(&q).await.expect("query")
 }
 
 /// How many events match `q`, and the ids of its page, in order.
-async fn audit_ids<S: Store>(store: &S, q: AuditQuery) -> (u64, Vec<i64>) {
+async fn audit_ids<S: AuditStore>(store: &S, q: AuditQuery) -> (u64, Vec<i64>) {
     let page = audit_page(store, q).await;
     (page.count, page.events.into_iter().map(|e| e.id).collect())
 }
@@ -1696,7 +1737,7 @@ fn filtered(
 }
 
 /// An empty trail lists nothing, and counts nothing.
-pub async fn audit_query_of_an_empty_store_is_empty<S: Store>(store: &S) {
+pub async fn audit_query_of_an_empty_store_is_empty<S: AuditSuite>(store: &S) {
     let page = audit_page(store, AuditQuery::default()).await;
     assert_eq!(page.count, 0);
     assert!(page.events.is_empty());
@@ -1704,7 +1745,7 @@ pub async fn audit_query_of_an_empty_store_is_empty<S: Store>(store: &S) {
 
 /// `append` returns the event as stored, with a new id, and `query` reads every
 /// field back: the full event, and one with nothing optional.
-pub async fn append_returns_the_record_that_query_reads_back<S: Store>(store: &S) {
+pub async fn append_returns_the_record_that_query_reads_back<S: AuditSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let full = NewAuditEvent {
         detail: json!({"reason": "bad_password", "attempt": 3, "scopes": ["a", "b"]}),
@@ -1723,7 +1764,7 @@ pub async fn append_returns_the_record_that_query_reads_back<S: Store>(store: &S
 
 /// Times are kept to the microsecond: the nanoseconds below are dropped, in
 /// what `append` returns as in what `query` reads.
-pub async fn audit_times_are_kept_to_the_microsecond<S: Store>(store: &S) {
+pub async fn audit_times_are_kept_to_the_microsecond<S: AuditSuite>(store: &S) {
     let times = [
         T0,
         T0 + Duration::nanoseconds(999),
@@ -1740,7 +1781,7 @@ pub async fn audit_times_are_kept_to_the_microsecond<S: Store>(store: &S) {
 }
 
 /// Every kind is stored and found by its own filter.
-pub async fn every_audit_event_kind_round_trips<S: Store>(store: &S) {
+pub async fn every_audit_event_kind_round_trips<S: AuditSuite>(store: &S) {
     for kind in EventKind::ALL {
         append(store, new_event(T0, kind, None, "alice")).await;
     }
@@ -1753,7 +1794,7 @@ pub async fn every_audit_event_kind_round_trips<S: Store>(store: &S) {
 
 /// The `user` filter keeps exactly that user's events: not another user's,
 /// not those without a user.
-pub async fn audit_query_filters_by_user<S: Store>(store: &S) {
+pub async fn audit_query_filters_by_user<S: AuditSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
     let a1 = append(
@@ -1791,7 +1832,7 @@ pub async fn audit_query_filters_by_user<S: Store>(store: &S) {
 }
 
 /// The `event` filter keeps exactly the events of that kind.
-pub async fn audit_query_filters_by_event<S: Store>(store: &S) {
+pub async fn audit_query_filters_by_event<S: AuditSuite>(store: &S) {
     let failed1 = append(store, new_event(T0, EventKind::LoginFailed, None, "x")).await;
     append(
         store,
@@ -1813,7 +1854,7 @@ pub async fn audit_query_filters_by_event<S: Store>(store: &S) {
 /// `since` is inclusive, exactly: an event at `since` is listed, one a
 /// microsecond before is not, and a `since` between two microseconds falls
 /// between them.
-pub async fn audit_query_since_is_inclusive<S: Store>(store: &S) {
+pub async fn audit_query_since_is_inclusive<S: AuditSuite>(store: &S) {
     let us = Duration::microseconds(1);
     let before = append(store, NewAuditEvent::new(T0 - us, EventKind::Logout)).await;
     let at = append(store, NewAuditEvent::new(T0, EventKind::Logout)).await;
@@ -1842,7 +1883,7 @@ pub async fn audit_query_since_is_inclusive<S: Store>(store: &S) {
 }
 
 /// Filters combine: an event is listed only when it passes every filter set.
-pub async fn audit_query_filters_combine<S: Store>(store: &S) {
+pub async fn audit_query_filters_combine<S: AuditSuite>(store: &S) {
     let (alice, bob) = (Some(1), Some(2));
     let late = T0 + Duration::hours(1);
     let failed = EventKind::LoginFailed;
@@ -1868,7 +1909,7 @@ pub async fn audit_query_filters_combine<S: Store>(store: &S) {
 
 /// Events are listed newest first, and events at the same time by id,
 /// highest first, whatever order they were appended in.
-pub async fn audit_query_is_newest_first_with_ties_by_id<S: Store>(store: &S) {
+pub async fn audit_query_is_newest_first_with_ties_by_id<S: AuditSuite>(store: &S) {
     let s = Duration::seconds(1);
     let mut appended = Vec::new();
     for time in [T0 + 2 * s, T0, T0 + s, T0, T0 + 2 * s, T0 - s] {
@@ -1882,7 +1923,7 @@ pub async fn audit_query_is_newest_first_with_ties_by_id<S: Store>(store: &S) {
 
 /// `offset` and `limit` page through the newest-first list; `count` counts
 /// every match, whatever the page.
-pub async fn audit_query_pages_with_offset_and_limit_and_counts_all<S: Store>(store: &S) {
+pub async fn audit_query_pages_with_offset_and_limit_and_counts_all<S: AuditSuite>(store: &S) {
     let mut ids = Vec::new();
     for i in 0..5 {
         let time = T0 + Duration::seconds(i);
@@ -1915,7 +1956,7 @@ pub async fn audit_query_pages_with_offset_and_limit_and_counts_all<S: Store>(st
 
 /// `append_many` stores every event of the batch, sanitised, with ids in the
 /// batch's order; an empty batch stores nothing.
-pub async fn append_many_stores_every_event<S: Store>(store: &S) {
+pub async fn append_many_stores_every_event<S: AuditSuite>(store: &S) {
     store.append_many(Vec::new()).await.expect("append_many");
     assert_eq!(audit_ids(store, AuditQuery::default()).await, (0, vec![]));
     let batch = vec![
@@ -1940,7 +1981,7 @@ pub async fn append_many_stores_every_event<S: Store>(store: &S) {
 
 /// A batch larger than a SQL store writes in one statement (512 events) is
 /// stored whole, in order.
-pub async fn append_many_stores_a_large_batch_in_order<S: Store>(store: &S) {
+pub async fn append_many_stores_a_large_batch_in_order<S: AuditSuite>(store: &S) {
     let batch: Vec<NewAuditEvent> = (0..1100)
         .map(|i| new_event(T0, EventKind::LoginFailed, Some(i), &format!("u{i}")))
         .collect();
@@ -1958,7 +1999,7 @@ pub async fn append_many_stores_a_large_batch_in_order<S: Store>(store: &S) {
 
 /// Long text is cut to its limit in characters (not bytes), text at the limit
 /// is kept whole, control characters are kept, and NUL becomes U+FFFD.
-pub async fn audit_long_fields_are_truncated<S: Store>(store: &S) {
+pub async fn audit_long_fields_are_truncated<S: AuditSuite>(store: &S) {
     let long = NewAuditEvent {
         username: "ü".repeat(MAX_USERNAME_CHARS + 44),
         ip: Some("1".repeat(MAX_IP_CHARS + 1)),
@@ -1991,7 +2032,7 @@ pub async fn audit_long_fields_are_truncated<S: Store>(store: &S) {
 
 /// `detail` round-trips as JSON: objects, nesting, every kind of value, and
 /// details that are not objects; one too big is replaced.
-pub async fn audit_detail_round_trips<S: Store>(store: &S) {
+pub async fn audit_detail_round_trips<S: AuditSuite>(store: &S) {
     let cases = [
         json!({}),
         json!({
@@ -2028,7 +2069,7 @@ pub async fn audit_detail_round_trips<S: Store>(store: &S) {
 
 /// Events may name a user id that no user has (events outlive users): they
 /// are stored, and found by that id.
-pub async fn audit_events_of_unknown_users_are_kept<S: Store>(store: &S) {
+pub async fn audit_events_of_unknown_users_are_kept<S: AuditSuite>(store: &S) {
     let alice = user(store, "alice").await;
     let ghost = alice.id + 1_000;
     let record = append(
@@ -2083,7 +2124,7 @@ fn noise(
 }
 
 /// Each aggregated row's (kind, ip, route, count), sorted.
-async fn aggregated_rows<S: Store>(store: &S) -> Vec<(EventKind, String, String, u64)> {
+async fn aggregated_rows<S: AuditStore>(store: &S) -> Vec<(EventKind, String, String, u64)> {
     let mut rows: Vec<_> = all_events(store)
         .await
         .into_iter()
@@ -2104,7 +2145,7 @@ async fn aggregated_rows<S: Store>(store: &S) -> Vec<(EventKind, String, String,
 /// the first event and keeping it as later counts are added; entries of one
 /// key in one call are summed; a different kind, address, route or window is
 /// another row.
-pub async fn aggregated_events_add_up_in_one_row_per_key<S: Store>(store: &S) {
+pub async fn aggregated_events_add_up_in_one_row_per_key<S: AuditSuite>(store: &S) {
     store
         .add_aggregated(Vec::new())
         .await
@@ -2202,7 +2243,7 @@ pub async fn aggregated_events_add_up_in_one_row_per_key<S: Store>(store: &S) {
 
 /// A `detail` that is not an object is kept under `"detail"`, beside the
 /// route and the count; an event without an address has a row of its own.
-pub async fn aggregated_rows_keep_any_detail<S: Store>(store: &S) {
+pub async fn aggregated_rows_keep_any_detail<S: AuditSuite>(store: &S) {
     let mut entry = noise(T0, EventKind::PermissionDenied, "ignored", "/r", 1);
     entry.first.ip = None;
     entry.first.detail = json!("text");
@@ -2230,18 +2271,21 @@ pub async fn aggregated_rows_keep_any_detail<S: Store>(store: &S) {
 
 /// Many writers adding to one key at once (as several processes do) make one
 /// row whose count is the sum.
-pub async fn aggregated_rows_are_one_under_concurrency<S: Store>(store: &S) {
-    let adds = (0..40i64).map(|i| {
+pub async fn aggregated_rows_are_one_under_concurrency<S: AuditSuite + Clone>(store: &S) {
+    let adds = spawn_all(store, 0..40i64, |store, i| async move {
         let time = T0 + Duration::milliseconds(i);
-        store.add_aggregated(vec![noise(
-            time,
-            EventKind::Throttled,
-            "198.51.100.1",
-            "/x",
-            5,
-        )])
-    });
-    for result in join_all(adds).await {
+        store
+            .add_aggregated(vec![noise(
+                time,
+                EventKind::Throttled,
+                "198.51.100.1",
+                "/x",
+                5,
+            )])
+            .await
+    })
+    .await;
+    for result in adds {
         result.expect("add_aggregated");
     }
     assert_eq!(
@@ -2257,7 +2301,7 @@ pub async fn aggregated_rows_are_one_under_concurrency<S: Store>(store: &S) {
 
 /// Retention deletes exactly the events before the cut-off, aggregated rows
 /// included, and says how many; a key whose row was deleted starts a new row.
-pub async fn delete_events_before_removes_only_older_events<S: Store>(store: &S) {
+pub async fn delete_events_before_removes_only_older_events<S: AuditSuite>(store: &S) {
     assert_eq!(store.delete_events_before(T0).await.expect("delete"), 0);
     let us = Duration::microseconds(1);
     let old = append(
@@ -2306,7 +2350,7 @@ pub async fn delete_events_before_removes_only_older_events<S: Store>(store: &S)
 
 /// Retention on a trail larger than one deleting statement (10,000 events
 /// in a SQL store) deletes all of it.
-pub async fn delete_events_before_deletes_a_large_trail<S: Store>(store: &S) {
+pub async fn delete_events_before_deletes_a_large_trail<S: AuditSuite>(store: &S) {
     let batch: Vec<NewAuditEvent> = (0..10_500)
         .map(|i| NewAuditEvent::new(T0 - Duration::seconds(i + 1), EventKind::Logout))
         .collect();
@@ -2327,7 +2371,7 @@ pub async fn delete_events_before_deletes_a_large_trail<S: Store>(store: &S) {
 // ---------------------------------------------------------------- audited writes
 
 /// Every stored event, oldest first.
-async fn all_events<S: Store>(store: &S) -> Vec<AuditRecord> {
+async fn all_events<S: AuditStore>(store: &S) -> Vec<AuditRecord> {
     let mut events = audit_page(store, AuditQuery::default()).await.events;
     events.sort_by_key(|e| e.id);
     events
@@ -2335,7 +2379,7 @@ async fn all_events<S: Store>(store: &S) -> Vec<AuditRecord> {
 
 /// What the store keeps of `event` as its only event so far: `event`,
 /// sanitised, with the id it was given.
-async fn only_event<S: Store>(store: &S, event: NewAuditEvent) -> AuditRecord {
+async fn only_event<S: AuditStore>(store: &S, event: NewAuditEvent) -> AuditRecord {
     let events = all_events(store).await;
     assert_eq!(events.len(), 1, "{events:?}");
     let stored = events[0].clone();
@@ -2536,26 +2580,28 @@ pub async fn create_token_audited_refused_or_failed_writes_no_event<S: Store>(st
 
 /// Concurrent `create_token_audited` calls with a cap store exactly the cap's
 /// worth of tokens per user, and one event for each token stored.
-pub async fn create_token_audited_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
+pub async fn create_token_audited_cap_is_atomic_under_concurrency<S: Store + Clone>(store: &S) {
     let users = four_users(store).await;
-    let attempts = (0..20).flat_map(|i| {
-        users.iter().map(move |&owner| {
-            let event = NewAuditEvent {
-                detail: json!({}),
-                ..audited_event(EventKind::TokenCreated, Some(owner), "")
-            };
-            store.create_token_audited(new_token(owner, &format!("t{i}")), Some(5), event)
-        })
-    });
-    let stored = join_all(attempts)
-        .await
-        .into_iter()
-        .filter_map(|result| result.expect("create_token_audited"));
+    let attempts = users
+        .iter()
+        .flat_map(|&owner| (0..20).map(move |i| (owner, i)));
+    let stored = spawn_all(store, attempts, |store, (owner, i)| async move {
+        let event = NewAuditEvent {
+            detail: json!({}),
+            ..audited_event(EventKind::TokenCreated, Some(owner), "")
+        };
+        store
+            .create_token_audited(new_token(owner, &format!("t{i}")), Some(5), event)
+            .await
+    })
+    .await
+    .into_iter()
+    .filter_map(|result| result.expect("create_token_audited"));
     assert_five_tokens_each_audited(store, &users, stored).await;
 }
 
 /// Four users: alice, bob, carol and dave; their ids.
-async fn four_users<S: Store>(store: &S) -> Vec<i64> {
+async fn four_users<S: UserStore>(store: &S) -> Vec<i64> {
     let mut users = Vec::new();
     for name in ["alice", "bob", "carol", "dave"] {
         users.push(user(store, name).await.id);
@@ -2624,7 +2670,7 @@ fn login_write(user_id: i64, token: Option<&str>, cap: Option<u64>) -> LoginWrit
     }
 }
 
-async fn stored_hash<S: Store>(store: &S, username: &str) -> Option<String> {
+async fn stored_hash<S: UserStore>(store: &S, username: &str) -> Option<String> {
     store
         .credentials_by_username(username)
         .await
@@ -2795,20 +2841,24 @@ pub async fn record_login_past_the_cap_or_of_no_user<S: Store>(store: &S) {
 
 /// Concurrent logins that obtain tokens under a cap store exactly the cap's
 /// worth of tokens per user, one event for each, and every login's event.
-pub async fn record_login_cap_is_atomic_under_concurrency<S: Store>(store: &S) {
+pub async fn record_login_cap_is_atomic_under_concurrency<S: Store + Clone>(store: &S) {
     let users = four_users(store).await;
-    let logins = (0..12).flat_map(|i| {
-        users.iter().map(move |&owner| {
-            store.record_login(login_write(owner, Some(&format!("t{i}")), Some(5)))
-        })
-    });
-    let stored = join_all(logins).await.into_iter().filter_map(|result| {
-        match result.expect("record_login") {
+    let logins = users
+        .iter()
+        .flat_map(|&owner| (0..12).map(move |i| (owner, i)));
+    let logins = spawn_all(store, logins, |store, (owner, i)| async move {
+        store
+            .record_login(login_write(owner, Some(&format!("t{i}")), Some(5)))
+            .await
+    })
+    .await;
+    let stored = logins
+        .into_iter()
+        .filter_map(|result| match result.expect("record_login") {
             LoginWritten::Recorded(record) => record,
             LoginWritten::NoSuchUser => panic!("every user exists"),
             LoginWritten::RecordedSession(_) => panic!("no session was asked for"),
-        }
-    });
+        });
     assert_five_tokens_each_audited(store, &users, stored).await;
     for owner in users {
         let filter = filtered(Some(owner), Some(EventKind::LoginSucceeded), None);
@@ -3119,7 +3169,7 @@ async fn rotated<S: Store>(store: &S, rotation: TokenRotation) -> TokenRecord {
 }
 
 /// The ids of a user's tokens that `list_tokens` gives at `now`.
-async fn token_ids<S: Store>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<i64> {
+async fn token_ids<S: TokenStore>(store: &S, user_id: i64, now: OffsetDateTime) -> Vec<i64> {
     store
         .list_tokens(user_id, now)
         .await
@@ -3368,7 +3418,7 @@ pub async fn rotate_token_audited_counts_against_the_cap<S: Store>(store: &S) {
 
 /// Of concurrent rotations of one token, exactly one wins; the others are
 /// `AlreadyRotated`, and one token and one event are written.
-pub async fn rotate_token_audited_is_atomic_under_concurrency<S: Store>(store: &S) {
+pub async fn rotate_token_audited_is_atomic_under_concurrency<S: Store + Clone>(store: &S) {
     let alice = user(store, "alice").await;
     let old = token(store, new_token(alice.id, "k")).await;
     for cap in [None, Some(100)] {
@@ -3377,17 +3427,19 @@ pub async fn rotate_token_audited_is_atomic_under_concurrency<S: Store>(store: &
         } else {
             token(store, new_token(alice.id, "k2")).await
         };
-        let attempts = (0..8).map(|_| {
-            store.rotate_token_audited(
-                rotation(old.id, alice.id, cap),
-                audited_event(EventKind::TokenRotated, Some(alice.id), "alice"),
-            )
-        });
-        let outcomes: Vec<Rotated> = join_all(attempts)
-            .await
-            .into_iter()
-            .map(|r| r.expect("rotate_token_audited"))
-            .collect();
+        let (old_id, alice_id) = (old.id, alice.id);
+        let outcomes: Vec<Rotated> = spawn_all(store, 0..8, move |store, _| async move {
+            store
+                .rotate_token_audited(
+                    rotation(old_id, alice_id, cap),
+                    audited_event(EventKind::TokenRotated, Some(alice_id), "alice"),
+                )
+                .await
+        })
+        .await
+        .into_iter()
+        .map(|r| r.expect("rotate_token_audited"))
+        .collect();
         let won = outcomes
             .iter()
             .filter(|o| matches!(o, Rotated::Rotated(_)))
@@ -3495,7 +3547,7 @@ pub async fn purge_keeps_rotated_out_tokens_while_their_family_lives<S: Store>(s
 
 /// An unlock is found by its key, the latest replacing an earlier one, kept
 /// to the microsecond, with its audit event written alongside.
-pub async fn record_unlock_keeps_the_latest_per_key_with_its_event<S: Store>(store: &S) {
+pub async fn record_unlock_keeps_the_latest_per_key_with_its_event<S: UnlockSuite>(store: &S) {
     use tessera_core::throttle::login::username_key;
     let key = username_key("alice");
     assert_eq!(store.last_unlock(&key).await.unwrap(), None);
@@ -3528,7 +3580,7 @@ pub async fn record_unlock_keeps_the_latest_per_key_with_its_event<S: Store>(sto
 // ---------------------------------------------------------------- health
 
 /// `ping` answers on a working store.
-pub async fn ping_answers<S: Store>(store: &S) {
+pub async fn ping_answers<S: Health>(store: &S) {
     store.ping().await.expect("ping");
 }
 
@@ -4071,7 +4123,7 @@ pub async fn import_groups_and_memberships_are_kept_with_the_user<S: Store>(stor
 
 /// Users are counted by the scheme of their password hash, as
 /// `scheme_name_of` names it.
-pub async fn count_password_schemes_by_prefix<S: Store>(store: &S) {
+pub async fn count_password_schemes_by_prefix<S: UserStore>(store: &S) {
     assert!(store
         .count_password_schemes()
         .await
@@ -4115,7 +4167,7 @@ pub async fn count_password_schemes_by_prefix<S: Store>(store: &S) {
 }
 
 /// `query_users`: each filter, their combination, paging and the count.
-pub async fn query_users_filters_by_search_flags_and_ids<S: Store>(store: &S) {
+pub async fn query_users_filters_by_search_flags_and_ids<S: UserStore>(store: &S) {
     use tessera_core::store::UserQuery;
     let alice = user(store, "alice").await;
     let bob = user(store, "bob").await;
@@ -4228,7 +4280,7 @@ pub async fn live_tokens_and_sessions_are_counted<S: Store>(store: &S) {
 }
 
 /// The username, address and `until` (exclusive) filters.
-pub async fn audit_query_filters_by_username_address_and_until<S: Store>(store: &S) {
+pub async fn audit_query_filters_by_username_address_and_until<S: AuditSuite>(store: &S) {
     let failed = EventKind::LoginFailed;
     let e1 = append(store, new_event(T0, failed, None, "alice")).await;
     let e2 = append(
@@ -4271,7 +4323,7 @@ pub async fn audit_query_filters_by_username_address_and_until<S: Store>(store: 
 
 /// `event_counts`: per kind and bucket from `since`, only the kinds asked
 /// for, an aggregated row counting its count.
-pub async fn event_counts_are_bucketed_by_kind_and_time<S: Store>(store: &S) {
+pub async fn event_counts_are_bucketed_by_kind_and_time<S: AuditSuite>(store: &S) {
     let hour = std::time::Duration::from_secs(3600);
     let ok = EventKind::LoginSucceeded;
     let failed = EventKind::LoginFailed;

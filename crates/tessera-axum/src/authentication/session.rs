@@ -72,5 +72,5 @@ fn failed(tessera: &Tessera) -> Option<Principal> {
 
 /// The configured idle timeout as a `time::Duration`.
 pub fn idle_timeout(tessera: &Tessera) -> time::Duration {
-    time::Duration::try_from(tessera.settings().session_idle_timeout).unwrap_or(time::Duration::DAY)
+    tessera.settings().session_idle()
 }
