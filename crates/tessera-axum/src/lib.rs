@@ -58,7 +58,29 @@
 //!     Router::new().route("/api/example/", get(example).layer(policy.layer(tessera)))
 //! }
 //! ```
-
+//!
+//! # The modules, by who needs them
+//!
+//! - **Every application:** [`prelude`] (one import for a route), [`views`]
+//!   (DRF's ready views, mounted with one `merge`), [`serve`], and the
+//!   crate-root types ([`Tessera`] and its builder, [`Policy`], [`Caller`],
+//!   [`AuthUser`], [`ApiError`]).
+//! - **Extending it:** [`authentication`] (the [`Authenticate`] trait for an
+//!   authenticator of your own, see `examples/custom-auth`), [`throttling`]
+//!   (named and scoped rates), [`openapi`] (your routes described beside the
+//!   views, see `examples/notes`).
+//! - **Building blocks the ready views are made of**, for a view of your own
+//!   that does what one of them does (a login page, a token endpoint with
+//!   another body): [`accounts`], [`login`], [`sessions`], [`cookies`],
+//!   [`csrf`], [`audit`], [`touch`], [`fields`], [`body`], [`client`].
+//! - **The machinery [`serve`] and the Tessera server wire up**, public so
+//!   that a server of your own can wire it the same way: [`observability`]
+//!   (request ids, the access log), [`metrics`], [`alerts`],
+//!   [`address_counts`].
+//!
+//! Everything else (the policy layer's internals, the state, the settings'
+//! module, the error types' module) is private and re-exported where a user
+//! needs a name from it.
 pub mod accounts;
 pub mod address_counts;
 pub mod alerts;
