@@ -14,6 +14,12 @@ use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+/// With `--features mimalloc`, the allocator of the `tessera` binary (a
+/// reference figure; the baseline is the default build).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The body of Tessera's `/api/public/` for an anonymous caller.
 async fn public() -> Json<Value> {
     Json(json!({ "user": Option::<String>::None }))

@@ -14,7 +14,9 @@
 //! event of kind `throttled`, `csrf_failed`, `permission_denied` or
 //! `login_failed` (a failed token check) with neither a user nor an attempted
 //! username ([`NewAuditEvent::is_aggregated`]) is counted in memory under
-//! (kind, client address, route, window) and the counts are added to their
+//! (kind, client address, route, window) (by the request itself when that
+//! row is pending already, without the queue; else by the writer, which
+//! makes the row) and the counts are added to their
 //! rows ([`AuditStore::add_aggregated`]) at least every
 //! [`AuditSettings::flush_interval`] (one second), so that an event shows in
 //! its row's count within API.md's five seconds. The map holds at most
@@ -129,6 +131,18 @@ impl RequestMeta {
         }
     }
 
+    /// An event of this request, taking the request's details rather than
+    /// copying them.
+    pub fn into_event(self, time: time::OffsetDateTime, kind: EventKind) -> NewAuditEvent {
+        NewAuditEvent {
+            ip: self.ip,
+            user_agent: self.user_agent,
+            request_id: self.request_id,
+            route: self.route,
+            ..NewAuditEvent::new(time, kind)
+        }
+    }
+
     /// An event of this request.
     pub fn event(&self, time: time::OffsetDateTime, kind: EventKind) -> NewAuditEvent {
         NewAuditEvent {
@@ -175,6 +189,8 @@ impl Counters {
 pub struct Auditor {
     store: Arc<dyn AuditStore>,
     queue: mpsc::Sender<Message>,
+    /// The writer's pending aggregated rows.
+    pending: PendingRows,
     settings: AuditSettings,
     counters: Arc<Counters>,
     /// The writer and its queue's receiving end, until spawned.
@@ -207,17 +223,19 @@ impl Auditor {
         };
         let (queue, receiver) = mpsc::channel(settings.queue_capacity);
         let counters = Arc::new(Counters::default());
+        let pending = PendingRows::default();
         let writer = Writer {
             store: store.clone(),
             settings,
             counters: counters.clone(),
             batch: Vec::with_capacity(BATCH),
-            pending: HashMap::new(),
+            pending: pending.clone(),
             due: None,
         };
         Arc::new(Auditor {
             store,
             queue,
+            pending,
             settings,
             counters,
             unstarted: std::sync::Mutex::new(Some((writer, receiver))),
@@ -278,9 +296,13 @@ impl Auditor {
         // Cut to the stored sizes now, so that the queue and the writer's
         // map hold bounded events, whatever the size of a client's headers.
         self.start_here();
+        let event = event.sanitized();
+        if event.is_aggregated() && self.count_in_pending_row(&event) {
+            return;
+        }
         let mut pending = Pending {
             auditor: self,
-            event: Some(Box::new(event.sanitized())),
+            event: Some(Box::new(event)),
         };
         match self.queue.reserve().await {
             Ok(permit) => {
@@ -294,6 +316,29 @@ impl Auditor {
                     self.write_directly(*event).await;
                 }
             }
+        }
+    }
+
+    /// Adds an aggregated event to its row if the writer holds that row
+    /// already (the writer writes it within a flush interval); `false` when
+    /// it does not, and the event goes through the queue.
+    fn count_in_pending_row(&self, event: &NewAuditEvent) -> bool {
+        let key = RowKey {
+            event: event.event,
+            ip: event.ip.clone(),
+            route: event.route.clone(),
+            window: tessera_core::audit::window_start(event.time, self.settings.aggregate_window),
+        };
+        let mut rows = lock_rows(&self.pending);
+        match rows.get_mut(&key) {
+            Some(row) => {
+                if event.time < row.first.time {
+                    row.first = event.clone();
+                }
+                row.count = row.count.saturating_add(1);
+                true
+            }
+            None => false,
         }
     }
 
@@ -374,13 +419,24 @@ struct RowKey {
     window: OffsetDateTime,
 }
 
+/// Aggregated counts not yet written, by row. The writer adds new rows;
+/// [`Auditor::record`] adds an event to a row already there itself, without
+/// the queue (a flood of one kind from one address is one lock and one
+/// lookup a request).
+type PendingRows = Arc<std::sync::Mutex<HashMap<RowKey, AggregatedEvents>>>;
+
+fn lock_rows(rows: &PendingRows) -> std::sync::MutexGuard<'_, HashMap<RowKey, AggregatedEvents>> {
+    rows.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The background task's state.
 struct Writer {
     store: Arc<dyn AuditStore>,
     settings: AuditSettings,
     counters: Arc<Counters>,
     batch: Vec<NewAuditEvent>,
-    pending: HashMap<RowKey, AggregatedEvents>,
+    pending: PendingRows,
     /// When the pending counts must be written at the latest.
     due: Option<Instant>,
 }
@@ -441,17 +497,28 @@ impl Writer {
             route: entry.first.route.clone(),
             window: entry.window,
         };
-        if let Some(existing) = self.pending.get_mut(&key) {
-            existing.merge(entry);
-            return;
-        }
-        if self.pending.len() >= self.settings.max_pending_rows {
+        let full = {
+            let mut rows = lock_rows(&self.pending);
+            if let Some(existing) = rows.get_mut(&key) {
+                existing.merge(entry);
+                return;
+            }
+            rows.len() >= self.settings.max_pending_rows
+        };
+        if full {
             self.write_pending().await;
         }
-        self.pending.insert(key, entry);
-        self.counters
-            .pending_rows
-            .store(self.pending.len(), Ordering::Relaxed);
+        let rows = {
+            let mut rows = lock_rows(&self.pending);
+            match rows.get_mut(&key) {
+                Some(existing) => existing.merge(entry),
+                None => {
+                    rows.insert(key, entry);
+                }
+            }
+            rows.len()
+        };
+        self.counters.pending_rows.store(rows, Ordering::Relaxed);
         if self.due.is_none() {
             self.due = Some(Instant::now() + self.settings.flush_interval);
         }
@@ -469,10 +536,13 @@ impl Writer {
 
     async fn write_pending(&mut self) {
         self.due = None;
-        if self.pending.is_empty() {
+        let entries: Vec<AggregatedEvents> = {
+            let mut rows = lock_rows(&self.pending);
+            rows.drain().map(|(_, e)| e).collect()
+        };
+        if entries.is_empty() {
             return;
         }
-        let entries: Vec<AggregatedEvents> = self.pending.drain().map(|(_, e)| e).collect();
         self.counters.pending_rows.store(0, Ordering::Relaxed);
         if let Err(e) = self.store.add_aggregated(entries).await {
             self.counters.failed(&e);

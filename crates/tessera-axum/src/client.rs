@@ -62,12 +62,20 @@ pub struct Https;
 /// `X-Forwarded-Proto` (Django's `SECURE_PROXY_SSL_HEADER`). Without trusted
 /// proxies the header is ignored.
 pub fn is_secure(parts: &Parts, num_proxies: usize) -> bool {
-    if parts.extensions.get::<Https>().is_some() {
+    secure(&parts.extensions, &parts.headers, num_proxies)
+}
+
+/// [`is_secure`] for a whole request (a middleware that has not split it).
+pub fn is_secure_request<B>(request: &http::Request<B>, num_proxies: usize) -> bool {
+    secure(request.extensions(), request.headers(), num_proxies)
+}
+
+fn secure(extensions: &http::Extensions, headers: &http::HeaderMap, num_proxies: usize) -> bool {
+    if extensions.get::<Https>().is_some() {
         return true;
     }
     num_proxies > 0
-        && parts
-            .headers
+        && headers
             .get("x-forwarded-proto")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next_back())

@@ -3,7 +3,7 @@
 
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use tessera_core::password::HashError;
 use tessera_core::StoreError;
@@ -141,9 +141,21 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// The body of every error: `{"code": ..., "detail": ...}`, keys in that
+/// order (as a `serde_json::Map` sorts them), serialised without building a
+/// map first.
+#[derive(serde::Serialize)]
+struct ErrorBody<'a> {
+    code: &'a str,
+    detail: &'a str,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({"detail": self.detail, "code": self.code});
+        let body = ErrorBody {
+            code: self.code,
+            detail: &self.detail,
+        };
         let mut response = (self.status, axum::Json(body)).into_response();
         for (name, value) in self.headers {
             response.headers_mut().insert(name, value);

@@ -37,7 +37,7 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
 pub const MAX_REQUEST_ID_LEN: usize = 64;
 
 /// Longest path written in a log line; longer ones are cut.
-const MAX_LOGGED_PATH: usize = 256;
+pub const MAX_LOGGED_PATH: usize = 256;
 
 /// The id of a request: the client's `X-Request-Id` when it is sane, else a
 /// fresh random one (128 bits, hex).
@@ -140,7 +140,7 @@ async fn observe(State(tessera): State<Tessera>, mut request: Request, next: Nex
 
 /// The path as logged: at most [`MAX_LOGGED_PATH`] characters (a URI path is
 /// ASCII). The query string is never passed here.
-fn logged_path(path: &str) -> &str {
+pub fn logged_path(path: &str) -> &str {
     match path.char_indices().nth(MAX_LOGGED_PATH) {
         Some((end, _)) => &path[..end],
         None => path,

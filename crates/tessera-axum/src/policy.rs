@@ -491,7 +491,7 @@ async fn audit_denied(
     user: Option<&tessera_core::User>,
 ) {
     let meta = RequestMeta::of(parts, tessera.settings().num_proxies);
-    let mut event = meta.event(tessera.clock().now(), EventKind::PermissionDenied);
+    let mut event = meta.into_event(tessera.clock().now(), EventKind::PermissionDenied);
     if let Some(user) = user {
         event.user = Some(user.id);
         event.username = user.username.clone();

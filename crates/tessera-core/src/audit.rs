@@ -261,22 +261,21 @@ impl NewAuditEvent {
     /// a `detail` over [`MAX_DETAIL_BYTES`] replaced by `{"truncated": true}`.
     /// Other control characters are kept (see the [module](self) docs).
     pub fn sanitized(self) -> Self {
-        let detail_too_big =
-            serde_json::to_string(&self.detail).map_or(true, |json| json.len() > MAX_DETAIL_BYTES);
+        let detail_too_big = json_len(&self.detail).is_none_or(|len| len > MAX_DETAIL_BYTES);
         NewAuditEvent {
             time: truncate_to_micros(self.time),
             event: self.event,
             user: self.user,
-            username: clean(&self.username, MAX_USERNAME_CHARS),
-            ip: self.ip.map(|ip| clean(&ip, MAX_IP_CHARS)),
-            user_agent: self.user_agent.map(|ua| clean(&ua, MAX_USER_AGENT_CHARS)),
-            request_id: self.request_id.map(|id| clean(&id, MAX_REQUEST_ID_CHARS)),
+            username: clean(self.username, MAX_USERNAME_CHARS),
+            ip: self.ip.map(|ip| clean(ip, MAX_IP_CHARS)),
+            user_agent: self.user_agent.map(|ua| clean(ua, MAX_USER_AGENT_CHARS)),
+            request_id: self.request_id.map(|id| clean(id, MAX_REQUEST_ID_CHARS)),
             detail: if detail_too_big {
                 serde_json::json!({"truncated": true})
             } else {
                 self.detail
             },
-            route: self.route.map(|route| clean(&route, MAX_ROUTE_CHARS)),
+            route: self.route.map(|route| clean(route, MAX_ROUTE_CHARS)),
         }
     }
 
@@ -298,7 +297,31 @@ impl NewAuditEvent {
 }
 
 /// At most `max` characters of `text`, with NUL replaced by U+FFFD.
-fn clean(text: &str, max: usize) -> String {
+/// The length of `value` as JSON, counted without building the text; `None`
+/// if it cannot be serialised.
+fn json_len(value: &serde_json::Value) -> Option<usize> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    serde_json::to_writer(&mut count, value).ok()?;
+    Some(count.0)
+}
+
+/// `text` cut to `max` characters, NULs replaced (PostgreSQL refuses them in
+/// text). Most texts need neither, and are kept as they are.
+fn clean(text: String, max: usize) -> String {
+    // At most `max` bytes is at most `max` characters.
+    if text.len() <= max && !text.as_bytes().contains(&0) {
+        return text;
+    }
     text.chars()
         .take(max)
         .map(|c| {

@@ -25,12 +25,14 @@
 //! assert!(!AllowedHosts::new(["*"]).is_allowed(b"bad host"));
 //! ```
 
-use crate::csrf::{is_same_domain, split_domain};
+use crate::csrf::{is_same_domain_lowered, split_domain};
 
 /// A list of allowed host patterns (Django's `ALLOWED_HOSTS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowedHosts {
     patterns: Vec<String>,
+    /// The patterns lowercased once (Django lowercases each at each check).
+    lowered: Vec<String>,
 }
 
 impl AllowedHosts {
@@ -41,9 +43,9 @@ impl AllowedHosts {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        AllowedHosts {
-            patterns: patterns.into_iter().map(Into::into).collect(),
-        }
+        let patterns: Vec<String> = patterns.into_iter().map(Into::into).collect();
+        let lowered = patterns.iter().map(|p| p.to_lowercase()).collect();
+        AllowedHosts { patterns, lowered }
     }
 
     /// The patterns, as given.
@@ -65,9 +67,9 @@ impl AllowedHosts {
         let Some(domain) = split_domain(host) else {
             return false;
         };
-        self.patterns
+        self.lowered
             .iter()
-            .any(|p| p == "*" || is_same_domain(&domain, p))
+            .any(|p| p == "*" || is_same_domain_lowered(&domain, p))
     }
 }
 

@@ -4,6 +4,12 @@ use clap::Parser;
 use std::process::ExitCode;
 use tessera_server::cli::{run, Cli};
 
+/// mimalloc rather than the system's malloc: a request makes about a hundred
+/// small allocations, which cost glibc's malloc and free a fifth of the
+/// request's instructions (callgrind; bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // JSON lines on stderr, or text with TESSERA_LOG_FORMAT=text.

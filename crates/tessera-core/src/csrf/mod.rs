@@ -317,12 +317,16 @@ impl CookieState {
 /// `evilexample.com`). `host` is not lowercased; an empty pattern matches
 /// nothing.
 pub fn is_same_domain(host: &str, pattern: &str) -> bool {
+    is_same_domain_lowered(host, &pattern.to_lowercase())
+}
+
+/// [`is_same_domain`] of a pattern already lowercased.
+pub(crate) fn is_same_domain_lowered(host: &str, pattern: &str) -> bool {
     if pattern.is_empty() {
         return false;
     }
-    let pattern = pattern.to_lowercase();
     match pattern.strip_prefix('.') {
-        Some(bare) if host.ends_with(&pattern) || host == bare => true,
+        Some(bare) if host.ends_with(pattern) || host == bare => true,
         _ => pattern == host,
     }
 }

@@ -3,13 +3,11 @@
 //! store read, and every later part (the CSRF origin check, absolute links)
 //! sees only an allowed host.
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode, Version};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
-use std::sync::Arc;
 use tessera_axum::ApiError;
 use tessera_core::host::AllowedHosts;
 
@@ -60,44 +58,39 @@ fn invalid_host(check: &HostCheck) -> Response {
     response
 }
 
-/// The middleware: the host is the `Host` header, else the URI's authority
-/// (HTTP/2's `:authority`, an absolute-form request line), else for HTTP/1.0
-/// the server's own address; an HTTP/1.1 request without any is refused, as
-/// RFC 9112 (section 3.2) requires.
-pub(crate) async fn check(
-    State(check): State<Arc<HostCheck>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (mut parts, body) = request.into_parts();
-    let host = match parts.headers.get(header::HOST) {
-        Some(value) => value.as_bytes().to_vec(),
-        None => match parts.uri.authority() {
-            Some(authority) => authority.as_str().as_bytes().to_vec(),
-            None if parts.version <= Version::HTTP_10 => check.own.as_bytes().to_vec(),
-            None => return invalid_host(&check),
+/// The check; the refusal when the host is not allowed. The host is the
+/// `Host` header, else the URI's authority (HTTP/2's `:authority`, an
+/// absolute-form request line), else for HTTP/1.0 the server's own address;
+/// an HTTP/1.1 request without any is refused, as RFC 9112 (section 3.2)
+/// requires. An allowed host is recorded as the request's
+/// [`RequestOrigin`] (and as its `Host` when it came from elsewhere).
+pub(crate) fn admit(check: &HostCheck, request: &mut Request) -> Option<Response> {
+    let (host, from_header) = match request.headers().get(header::HOST) {
+        Some(value) => (value.as_bytes(), true),
+        None => match request.uri().authority() {
+            Some(authority) => (authority.as_str().as_bytes(), false),
+            None if request.version() <= Version::HTTP_10 => (check.own.as_bytes(), false),
+            None => return Some(invalid_host(check)),
         },
     };
-    if !check.allowed.is_allowed(&host) {
-        let shown: String = String::from_utf8_lossy(&host).chars().take(100).collect();
+    if !check.allowed.is_allowed(host) {
+        let shown: String = String::from_utf8_lossy(host).chars().take(100).collect();
         tracing::info!(host = ?shown, "request refused: Host not in server.allowed_hosts");
-        return invalid_host(&check);
+        return Some(invalid_host(check));
     }
-    // Allowed hosts are `name[:port]` of ASCII letters, digits, `.-:[]`.
-    let host = String::from_utf8_lossy(&host).into_owned();
-    if !parts.headers.contains_key(header::HOST) {
+    // An allowed host is `name[:port]` of ASCII letters, digits, `.-:[]`.
+    let secure = tessera_axum::client::is_secure_request(request, check.num_proxies);
+    let origin = format!(
+        "{}://{}",
+        if secure { "https" } else { "http" },
+        String::from_utf8_lossy(host)
+    );
+    if !from_header {
         // Later readers of `Host` (the CSRF check) see the host checked here.
-        if let Ok(value) = HeaderValue::from_str(&host) {
-            parts.headers.insert(header::HOST, value);
+        if let Ok(value) = HeaderValue::from_str(&origin[origin.len() - host.len()..]) {
+            request.headers_mut().insert(header::HOST, value);
         }
     }
-    let scheme = if tessera_axum::client::is_secure(&parts, check.num_proxies) {
-        "https"
-    } else {
-        "http"
-    };
-    parts
-        .extensions
-        .insert(RequestOrigin(format!("{scheme}://{host}")));
-    next.run(Request::from_parts(parts, body)).await
+    request.extensions_mut().insert(RequestOrigin(origin));
+    None
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_ui;
 pub(crate) mod cors;
+mod front;
 pub(crate) mod hosts;
 mod login_page;
 mod ops;
@@ -12,18 +13,15 @@ mod unlock;
 
 use crate::openapi::{op, Auth, Returns, RouteDoc, Routes, Shape};
 use crate::AppState;
-use axum::extract::Request;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
+use axum::http::{header, HeaderMap, Method};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
-use axum::{Extension, Router};
+use axum::Router;
 use std::sync::Arc;
-use tessera_axum::body::BodyLimit;
 use tessera_axum::views::Views;
 use tessera_axum::ApiError;
-use tower::util::MapResponseLayer;
 use tower::ServiceBuilder;
 use tower_http::cors::CorsLayer;
 
@@ -116,67 +114,29 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
                 async move { api_root(&root, &origin, &headers) }
             }),
         );
-    let host_check = Arc::new(hosts::HostCheck {
+    let hosts = hosts::HostCheck {
         allowed: crate::allowed_hosts(&state.config),
         own: state.config.server.bind.to_string(),
         num_proxies: state.config.throttle.num_proxies,
         vary: cors.as_ref().and_then(|_| cors::vary()),
-    });
-    // One `Router::layer` call for the whole stack (first listed: outermost):
-    // axum boxes every route once per call, and each request clones every
-    // level of that chain (an allocation a level), so separate calls cost a
-    // request a dozen allocations more than this.
-    let router = router.fallback(not_found).layer(
-        ServiceBuilder::new()
-            // The hardening headers, in one layer (five `SetResponseHeader`
-            // layers cost a request five service clones and futures).
-            .layer(MapResponseLayer::new(hardening_headers))
-            .layer(Extension(BodyLimit(state.config.limits.body_bytes)))
-            // Django's `ALLOWED_HOSTS`: outside every route, so before
-            // authentication, and inside the hardening headers and request logs.
-            .layer(middleware::from_fn_with_state(host_check, hosts::check))
-            // CORS: before authentication (a preflight is answered here), after the
-            // host check (a foreign host is refused even for a preflight). Without
-            // `[cors]` there is no layer at all.
-            .option_layer(
-                cors.map(|layer| middleware::from_fn_with_state(Arc::new(layer), cors::cors)),
-            )
-            .layer(middleware::from_fn(method_not_allowed)),
-    );
-    // Request ids, request logs and metrics (observability.rs).
-    crate::observability::instrument(router, tessera).with_state(state)
-}
-
-/// The headers every response gets: `X-Frame-Options: DENY`,
-/// `Referrer-Policy: same-origin` and `X-Content-Type-Options: nosniff`
-/// always (replacing a route's own); `Content-Security-Policy: default-src
-/// 'none'; frame-ancestors 'none'` (API responses load nothing and may not be
-/// framed, SECURITY H5; the login page sets its own policy) and
-/// `Cache-Control: no-store` unless the route set its own.
-fn hardening_headers(mut response: Response) -> Response {
-    let headers = response.headers_mut();
-    headers.insert(
-        HeaderName::from_static("x-frame-options"),
-        HeaderValue::from_static("DENY"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
-        headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-        );
-    }
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
+    };
+    let front = front::FrontLayer(Arc::new(front::Shared {
+        tessera: tessera.clone(),
+        hosts,
+        body_limit: state.config.limits.body_bytes,
+    }));
+    // One `Router::layer` call, one service (front.rs): axum boxes every
+    // route once per call, and each request clones every level of the chain
+    // below it, so each separate layer costs a request a clone and a boxed
+    // future. CORS, when on, sits inside the host check (a foreign host is
+    // refused even for a preflight) and before authentication (a preflight
+    // is answered there).
+    router
+        .fallback(not_found)
+        .layer(ServiceBuilder::new().layer(front).option_layer(
+            cors.map(|layer| middleware::from_fn_with_state(Arc::new(layer), cors::cors)),
+        ))
+        .with_state(state)
 }
 
 /// The seed's example views, documented here because they live in the
@@ -313,31 +273,4 @@ fn api_root(
 
 async fn not_found() -> ApiError {
     ApiError::not_found()
-}
-
-/// axum answers a wrong method with an empty 405 and an `Allow` header; give it
-/// DRF's body, keeping the header.
-async fn method_not_allowed(request: Request, next: Next) -> Response {
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
-        return response;
-    }
-    let allow = response.headers().get(header::ALLOW).cloned();
-    let mut error = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!("Method \"{}\" not allowed.", method_name(&method)),
-    );
-    if let Some(allow) = allow {
-        error = error.with_header(header::ALLOW, allow);
-    }
-    error.into_response()
-}
-
-fn method_name(method: &Method) -> String {
-    // Methods are tokens (no quotes or controls), safe to echo.
-    method.as_str().to_owned()
 }
