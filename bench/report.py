@@ -296,8 +296,9 @@ def main():
             "Stores filled directly (bench/populate.py; keys last used an hour before, so the "
             "server makes its real last-used writes), each served by its own server at the "
             "default log level, both up at once; wrk cycles through the keys in use (its "
-            "threads evenly spaced in the list), after one warm-up pass over them (not "
-            "reported); the two stores' rows alternate in each round. "
+            "threads evenly spaced in the list), after warm-up passes over them until "
+            "a pass meets almost no uncached key (not reported); the two stores' rows "
+            "alternate in each round. "
             "× small: the median of each round's ratio to the 100-key store's figure."
         )
         w("")
