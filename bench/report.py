@@ -130,65 +130,66 @@ def main():
         f"the server on {store}."
     )
     w("")
-    w("### HTTP")
-    w("")
-    w(
-        f"{http_rounds} rounds at each connection count and log level, each round every row one "
-        "after another, bare axum (bench/bare, the same axum/tokio/hyper) first; req/s, p50 and "
-        "p99 are the medians over the rounds, failures their sum, × bare the median of each "
-        "round's ratio to the same round's bare-axum figure (its range over the rounds beside "
-        "it); cache: the credential cache's hit rate over the rounds (from /metrics; n/a when "
-        "the server exports no cache counter); RSS: the server's after the rounds; log B/req: "
-        "bytes of log per request."
-    )
-    for level in levels:
+    if levels:  # none in a `bench/run scale` run
+        w("### HTTP")
         w("")
-        label = "the server's default log level (`info`: the access log on)" if level == "default" else f"`RUST_LOG={level}`"
-        w(f"#### Log level: {label}")
-        w("")
-        w("| scenario | conns | req/s | p50 ms | p99 ms | failures | × bare | range | cache | RSS MiB | log B/req | other load |")
-        w("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
-        for conns in conns_list:
-            for key, name in SCENARIOS:
-                rs = runs(key, conns, log=level)
-                if not rs:
-                    continue
-                rr = [] if key in ("login", "bare") else ratios(key, conns, level)
-                logb = [r["log_bytes"] / max(r["requests"], 1) for r in rs if r.get("log_bytes") is not None]
-                w(
-                    f"| {name} | {conns} | {median([rps(r) for r in rs]):,.0f} "
-                    f"| {ms(median([r['p50_us'] for r in rs]))} | {ms(median([r['p99_us'] for r in rs]))} "
-                    f"| {sum(failures(r) for r in rs)} | {f'{median(rr):.2f}' if rr else ''} | {spread(rr)} "
-                    f"| {'' if key == 'bare' else hit_rate(rs)} "
-                    f"| {rs[-1].get('rss_kb', 0) / 1024:.0f} "
-                    f"| {f'{median(logb):.0f}' if logb and key != 'bare' else ''} "
-                    f"| {max(other(r) for r in rs):.2f} |"
-                )
-    w("")
-    w(
-        "failures: socket errors and timeouts, plus answers other than the expected "
-        "one (any status >= 400, except in the refused row, where anything below 400). "
-        "other load: CPU (in cores, of the machine's "
-        f"{machine['cores']}) that processes other than the server and wrk used during the run "
-        "(the highest of the rounds); anything well above 0 means the figure was taken on a busy machine."
-    )
-    for r in rows:
-        if r["kind"] == "main_rss":
-            w(
-                f"Server resident memory after the `{r.get('log', '?')}` pass: {r['rss_kb'] / 1024:.1f} MiB "
-                f"(peak {r['hwm_kb'] / 1024:.1f} MiB)."
-            )
-    gave = {r["when"]: r for r in rows if r["kind"] == "gave_way"}
-    if "matrix" in gave:
-        def told(r):
-            return f"{r['gave_way']} gave way, {r['forced']} of them then ran anyway"
         w(
-            "Hashing jobs that gave way to a busy runtime (`tessera_password_hash_gave_way_total`, "
-            f"`..._forced_total`) after this matrix: {told(gave['matrix'])} "
-            "(few expected: the login rows run alone)"
-            + (f"; after the login storm rounds: {told(gave['storm'])}." if "storm" in gave else ".")
+            f"{http_rounds} rounds at each connection count and log level, each round every row one "
+            "after another, bare axum (bench/bare, the same axum/tokio/hyper) first; req/s, p50 and "
+            "p99 are the medians over the rounds, failures their sum, × bare the median of each "
+            "round's ratio to the same round's bare-axum figure (its range over the rounds beside "
+            "it); cache: the credential cache's hit rate over the rounds (from /metrics; n/a when "
+            "the server exports no cache counter); RSS: the server's after the rounds; log B/req: "
+            "bytes of log per request."
         )
-    w("")
+        for level in levels:
+            w("")
+            label = "the server's default log level (`info`: the access log on)" if level == "default" else f"`RUST_LOG={level}`"
+            w(f"#### Log level: {label}")
+            w("")
+            w("| scenario | conns | req/s | p50 ms | p99 ms | failures | × bare | range | cache | RSS MiB | log B/req | other load |")
+            w("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+            for conns in conns_list:
+                for key, name in SCENARIOS:
+                    rs = runs(key, conns, log=level)
+                    if not rs:
+                        continue
+                    rr = [] if key in ("login", "bare") else ratios(key, conns, level)
+                    logb = [r["log_bytes"] / max(r["requests"], 1) for r in rs if r.get("log_bytes") is not None]
+                    w(
+                        f"| {name} | {conns} | {median([rps(r) for r in rs]):,.0f} "
+                        f"| {ms(median([r['p50_us'] for r in rs]))} | {ms(median([r['p99_us'] for r in rs]))} "
+                        f"| {sum(failures(r) for r in rs)} | {f'{median(rr):.2f}' if rr else ''} | {spread(rr)} "
+                        f"| {'' if key == 'bare' else hit_rate(rs)} "
+                        f"| {rs[-1].get('rss_kb', 0) / 1024:.0f} "
+                        f"| {f'{median(logb):.0f}' if logb and key != 'bare' else ''} "
+                        f"| {max(other(r) for r in rs):.2f} |"
+                    )
+        w("")
+        w(
+            "failures: socket errors and timeouts, plus answers other than the expected "
+            "one (any status >= 400, except in the refused row, where anything below 400). "
+            "other load: CPU (in cores, of the machine's "
+            f"{machine['cores']}) that processes other than the server and wrk used during the run "
+            "(the highest of the rounds); anything well above 0 means the figure was taken on a busy machine."
+        )
+        for r in rows:
+            if r["kind"] == "main_rss":
+                w(
+                    f"Server resident memory after the `{r.get('log', '?')}` pass: {r['rss_kb'] / 1024:.1f} MiB "
+                    f"(peak {r['hwm_kb'] / 1024:.1f} MiB)."
+                )
+        gave = {r["when"]: r for r in rows if r["kind"] == "gave_way"}
+        if "matrix" in gave:
+            def told(r):
+                return f"{r['gave_way']} gave way, {r['forced']} of them then ran anyway"
+            w(
+                "Hashing jobs that gave way to a busy runtime (`tessera_password_hash_gave_way_total`, "
+                f"`..._forced_total`) after this matrix: {told(gave['matrix'])} "
+                "(few expected: the login rows run alone)"
+                + (f"; after the login storm rounds: {told(gave['storm'])}." if "storm" in gave else ".")
+            )
+        w("")
 
     if argon2s:
         argon2 = argon2s[0]
@@ -294,8 +295,10 @@ def main():
         w(
             "Stores filled directly (bench/populate.py; keys last used an hour before, so the "
             "server makes its real last-used writes), each served by its own server at the "
-            "default log level, both up at once; wrk cycles through the keys in use (each "
-            "thread from its own place); the two stores' rows alternate in each round. "
+            "default log level, both up at once; wrk cycles through the keys in use (its "
+            "threads evenly spaced in the list), after warm-up passes over them until "
+            "a pass meets almost no uncached key (not reported); the two stores' rows "
+            "alternate in each round. "
             "× small: the median of each round's ratio to the 100-key store's figure."
         )
         w("")

@@ -3,7 +3,10 @@
 --   BENCH_METHOD      request method (default GET)
 --   BENCH_BODY        request body; sent as application/json
 --   BENCH_KEYS        a file of header values, one a line, used in turn
---                     (each thread starts at its own place in the list)
+--                     (each thread starts at its own place in the list:
+--                     with BENCH_THREADS, the number of wrk threads, the
+--                     threads start evenly spaced, so that together they
+--                     cycle through every value, not overlapping runs)
 --   BENCH_KEY_HEADER  the header those values go in (Authorization, Cookie)
 --   BENCH_BODIES      a file of request bodies, one a line, used in turn
 --                     (logins of many users); overrides BENCH_BODY
@@ -50,9 +53,14 @@ end
 
 local i = 0
 local b = 0
+local nthreads = tonumber(os.getenv("BENCH_THREADS") or "")
 function init(args)
   if values then
-    i = ((thread_index or 0) * 7919) % #values
+    if nthreads and nthreads > 0 then
+      i = math.floor((thread_index or 0) * #values / nthreads) % #values
+    else
+      i = ((thread_index or 0) * 7919) % #values
+    end
   end
   if bodies then
     b = ((thread_index or 0) * 7919) % #bodies

@@ -34,7 +34,8 @@ pub type UserCreatedHook = Arc<
 ///
 /// Made with [`Tessera::builder`]; building touches no async runtime, so it
 /// may happen before one exists. The background work (the audit log's
-/// writer and the periodic purge of expired credentials) starts with
+/// writer, the writer of credentials' last uses and the periodic purge of
+/// expired credentials) starts with
 /// [`Tessera::start_background`], which [`crate::serve`] calls.
 ///
 /// ```
@@ -271,11 +272,11 @@ impl TesseraBuilder {
                     .with_unlocks(stores.unlocks.clone()),
                 alerts,
                 metrics,
+                toucher: Toucher::new(stores.clone()),
                 stores,
                 hasher,
                 clock,
                 settings,
-                toucher: Arc::new(Toucher::default()),
                 hooks: self.hooks,
                 purge: Mutex::new(None),
             }),
@@ -316,17 +317,19 @@ impl Tessera {
     }
 
     /// Starts the background work on `runtime`: the audit log's writer, the
+    /// writer of credentials' last uses ([`Toucher`]), the
     /// credential cache's revocation poller (when the stores have a cache,
     /// [`Stores::cache`]: without it, cached credentials are trusted for at
     /// most [`tessera_core::cache::REVOCATION_BOUND`]) and a task deleting
     /// expired tokens and sessions, and old rows of the revocation log, every
     /// [`PURGE_INTERVAL`], the first time at once. Calling it again does
-    /// nothing. Without it, the audit writer starts on the runtime of the
-    /// first event, and nothing is purged.
+    /// nothing. Without it, the audit writer and the last-use writer start
+    /// on the runtime of their first event, and nothing is purged.
     ///
     /// In async code, pass `&tokio::runtime::Handle::current()`.
     pub fn start_background(&self, runtime: &tokio::runtime::Handle) {
         self.inner.auditor.start(runtime);
+        self.inner.toucher.start(runtime);
         if let Some(cache) = &self.stores().cache {
             cache.start(runtime);
         }
@@ -355,7 +358,8 @@ impl Tessera {
         }));
     }
 
-    /// Stops the background work and writes the audit events still queued;
+    /// Stops the background work and writes the credential uses and audit
+    /// events still queued;
     /// call it when the application stops ([`crate::serve`] does).
     pub async fn shutdown(&self) {
         let purge = match self.inner.purge.lock() {
@@ -368,6 +372,10 @@ impl Tessera {
         if let Some(cache) = &self.stores().cache {
             cache.stop();
         }
+        // Flushed before the writer is stopped: stopping it in the middle of
+        // a batch would lose that batch; the flush waits for it.
+        self.inner.toucher.flush().await;
+        self.inner.toucher.stop();
         self.inner.auditor.flush().await;
     }
 

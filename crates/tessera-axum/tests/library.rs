@@ -348,3 +348,83 @@ async fn without_a_client_address_other_usernames_failures_lock_nobody_out() {
     // Without an address there is no shared bucket: alice still logs in.
     assert_eq!(alice_after_failures(None).await, StatusCode::OK);
 }
+
+/// Credential uses are written off the request path, in batches; those still
+/// queued when the application stops are written by `Tessera::shutdown`, and
+/// a use within the minute of the last one is not written again.
+#[tokio::test]
+async fn uses_still_queued_are_written_at_shutdown() {
+    use tessera_axum::touch::Used;
+    use tessera_testkit::suite::{new_session, new_token, new_user, T0};
+    let tessera = tessera(settings());
+    let stores = tessera.stores().clone();
+    let alice = stores.users.create_user(new_user("alice")).await.unwrap();
+    let token = |name: &'static str| {
+        let stores = stores.clone();
+        async move {
+            stores
+                .tokens
+                .create_token(new_token(alice.id, name), None)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (a, b, c) = (token("a").await, token("b").await, token("c").await);
+    let session = stores
+        .sessions
+        .create_session(new_session(alice.id))
+        .await
+        .unwrap();
+    let now = T0 + time::Duration::hours(2);
+    let toucher = tessera.toucher();
+    toucher.used(Used::Token(a.id), None, now);
+    toucher.used(
+        Used::Token(b.id),
+        Some(T0),
+        now + time::Duration::microseconds(1),
+    );
+    toucher.used(Used::Session(session.id), Some(T0), now);
+    // Within the minute of a queued use, or of the stored one: not again.
+    toucher.used(Used::Token(a.id), None, now + time::Duration::seconds(59));
+    toucher.used(
+        Used::Token(c.id),
+        Some(now - time::Duration::seconds(30)),
+        now,
+    );
+    assert_eq!(toucher.writes(), 3);
+    // No waiting: the writer gathers for a while before it writes, and
+    // shutdown writes what it has not.
+    tessera.shutdown().await;
+    let last_used = |id| {
+        let stores = stores.clone();
+        async move {
+            stores
+                .tokens
+                .token_by_id(id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used
+        }
+    };
+    assert_eq!(last_used(a.id).await, Some(now));
+    assert_eq!(
+        last_used(b.id).await,
+        Some(now + time::Duration::microseconds(1))
+    );
+    assert_eq!(last_used(c.id).await, None);
+    let sessions = stores
+        .sessions
+        .list_sessions(alice.id, now, time::Duration::DAY)
+        .await
+        .unwrap();
+    assert_eq!(
+        sessions
+            .iter()
+            .map(|s| (s.id, s.last_seen))
+            .collect::<Vec<_>>(),
+        [(session.id, now)]
+    );
+    assert_eq!((toucher.dropped(), toucher.failures()), (0, 0));
+}

@@ -807,6 +807,9 @@ impl<S: TokenStore> TokenStore for Cached<S> {
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
         self.inner.touch_token(id, at).await
     }
+    async fn touch_tokens(&self, uses: &[(i64, OffsetDateTime)]) -> Result<(), StoreError> {
+        self.inner.touch_tokens(uses).await
+    }
     async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         self.inner.purge_expired_tokens(now).await
     }
@@ -884,6 +887,9 @@ impl<S: SessionStore> SessionStore for Cached<S> {
     }
     async fn touch_session(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
         self.inner.touch_session(id, at).await
+    }
+    async fn touch_sessions(&self, uses: &[(i64, OffsetDateTime)]) -> Result<(), StoreError> {
+        self.inner.touch_sessions(uses).await
     }
     async fn session_owner(&self, id: i64) -> Result<Option<i64>, StoreError> {
         self.inner.session_owner(id).await

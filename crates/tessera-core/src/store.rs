@@ -162,6 +162,17 @@ pub trait TokenStore: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Records a use of the token.
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Records uses of several tokens, each `(id, at)` as
+    /// [`touch_token`](TokenStore::touch_token) would (unknown ids are no
+    /// error). The credentials' use recorder writes its queue this way, so a
+    /// backend that can should do it in one transaction; the default writes
+    /// them one by one and stops at the first failure.
+    async fn touch_tokens(&self, uses: &[(i64, OffsetDateTime)]) -> Result<(), StoreError> {
+        for &(id, at) in uses {
+            self.touch_token(id, at).await?;
+        }
+        Ok(())
+    }
     /// Deletes the tokens expired at `now`, and the rotated-out tokens past
     /// their grace period whose family has no live token left; how many. A
     /// rotated-out token whose family still has a live one is kept, so that
@@ -211,6 +222,17 @@ pub trait SessionStore: Send + Sync + 'static {
     async fn set_session_data(&self, id: i64, data: serde_json::Value) -> Result<(), StoreError>;
     /// Records a use of the session.
     async fn touch_session(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError>;
+    /// Records uses of several sessions, each `(id, at)` as
+    /// [`touch_session`](SessionStore::touch_session) would (unknown ids are
+    /// no error). The credentials' use recorder writes its queue this way,
+    /// so a backend that can should do it in one transaction; the default
+    /// writes them one by one and stops at the first failure.
+    async fn touch_sessions(&self, uses: &[(i64, OffsetDateTime)]) -> Result<(), StoreError> {
+        for &(id, at) in uses {
+            self.touch_session(id, at).await?;
+        }
+        Ok(())
+    }
     /// The id of the user who owns the session with this id, live or not.
     async fn session_owner(&self, id: i64) -> Result<Option<i64>, StoreError>;
     /// Deletes a session; with `owner`, only if that user owns it. Whether one was deleted.

@@ -40,6 +40,7 @@ mod revocations;
 mod rows;
 mod sessions;
 mod tokens;
+mod touches;
 mod unlocks;
 mod users;
 

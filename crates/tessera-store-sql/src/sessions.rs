@@ -267,6 +267,10 @@ impl SessionStore for SqlStore {
         .map_err(store_error)
     }
 
+    async fn touch_sessions(&self, uses: &[(i64, OffsetDateTime)]) -> Result<(), StoreError> {
+        crate::touches::touch_many(self, crate::touches::Touched::Sessions, uses).await
+    }
+
     async fn session_owner(&self, id: i64) -> Result<Option<i64>, StoreError> {
         with_pool!(self, pool => {
             sqlx::query_scalar(SESSION_OWNER).bind(id).fetch_optional(pool).await

@@ -375,6 +375,10 @@ impl TokenStore for SqlStore {
         .map_err(store_error)
     }
 
+    async fn touch_tokens(&self, uses: &[(i64, OffsetDateTime)]) -> Result<(), StoreError> {
+        crate::touches::touch_many(self, crate::touches::Touched::Tokens, uses).await
+    }
+
     async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         with_pool!(self, pool => {
             sqlx::query(PURGE_EXPIRED_TOKENS)

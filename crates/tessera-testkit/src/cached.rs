@@ -226,6 +226,9 @@ impl<S: ImportStore> TokenStore for CacheLayer<S> {
     async fn touch_token(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
         self.stores.tokens.touch_token(id, at).await
     }
+    async fn touch_tokens(&self, uses: &[(i64, OffsetDateTime)]) -> Result<(), StoreError> {
+        self.stores.tokens.touch_tokens(uses).await
+    }
     async fn purge_expired_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         self.stores.tokens.purge_expired_tokens(now).await
     }
@@ -284,6 +287,9 @@ impl<S: ImportStore> SessionStore for CacheLayer<S> {
     }
     async fn touch_session(&self, id: i64, at: OffsetDateTime) -> Result<(), StoreError> {
         self.stores.sessions.touch_session(id, at).await
+    }
+    async fn touch_sessions(&self, uses: &[(i64, OffsetDateTime)]) -> Result<(), StoreError> {
+        self.stores.sessions.touch_sessions(uses).await
     }
     async fn session_owner(&self, id: i64) -> Result<Option<i64>, StoreError> {
         self.stores.sessions.session_owner(id).await

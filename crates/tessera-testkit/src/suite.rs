@@ -1014,6 +1014,59 @@ pub async fn touch_token_records_the_last_use<S: TokenSuite>(store: &S) {
         .expect("touching an unknown token is not an error");
 }
 
+/// Ids to touch around `real`: 600 unknown ids below every real one and 600
+/// above, so that a batch spans several statements of a backend that splits
+/// it, the real ids in none of them first.
+fn around(real: &[(i64, OffsetDateTime)]) -> Vec<(i64, OffsetDateTime)> {
+    let unknown_low = (1..=600).map(|i| (-i, T0));
+    let unknown_high = (1..=600).map(|i| (i64::MAX - i, T0));
+    unknown_high
+        .chain(real.iter().copied())
+        .chain(unknown_low)
+        .collect()
+}
+
+/// `touch_tokens` sets each listed token's `last_used` to its own time, to
+/// the microsecond, in any order, skipping unknown ids; the others are
+/// untouched, and an empty batch is no error.
+pub async fn touch_tokens_records_each_use<S: TokenSuite>(store: &S) {
+    let alice = user(store, "alice").await;
+    let bob = user(store, "bob").await;
+    let a = token(store, new_token(alice.id, "a")).await;
+    let b = token(store, new_token(alice.id, "b")).await;
+    let c = token(store, new_token(alice.id, "c")).await;
+    let d = token(store, new_token(bob.id, "d")).await;
+    let at_a = T0 + Duration::minutes(3) + Duration::microseconds(1);
+    let at_c = T0 + Duration::minutes(2) + Duration::microseconds(9);
+    store
+        .touch_tokens(&around(&[(c.id, at_c), (a.id, at_a)]))
+        .await
+        .expect("touch_tokens");
+    store.touch_tokens(&[]).await.expect("an empty batch");
+    let listed = store.list_tokens(alice.id, T0).await.expect("list_tokens");
+    let last_used: Vec<_> = listed.iter().map(|t| (t.id, t.last_used)).collect();
+    assert_eq!(
+        last_used,
+        [(a.id, Some(at_a)), (b.id, None), (c.id, Some(at_c))]
+    );
+    let listed = store.list_tokens(bob.id, T0).await.expect("list_tokens");
+    assert_eq!(
+        listed
+            .iter()
+            .map(|t| (t.id, t.last_used))
+            .collect::<Vec<_>>(),
+        [(d.id, None)]
+    );
+    // A later batch replaces the time.
+    let later = at_a + Duration::hours(1);
+    store
+        .touch_tokens(&[(a.id, later)])
+        .await
+        .expect("touch_tokens");
+    let found = store.token_by_id(a.id).await.expect("token_by_id");
+    assert_eq!(found.map(|t| t.last_used), Some(Some(later)));
+}
+
 /// `token_by_id` returns a token whether expired or not; unknown ids are `None`.
 pub async fn token_by_id_returns_expired_tokens_too<S: TokenSuite>(store: &S) {
     let alice = user(store, "alice").await;
@@ -1368,6 +1421,57 @@ pub async fn touch_session_extends_idle_life<S: SessionSuite>(store: &S) {
         .touch_session(record.id + 1000, later)
         .await
         .expect("touching an unknown session is not an error");
+}
+
+/// `touch_sessions` sets each listed session's `last_seen` to its own time,
+/// to the microsecond, in any order, skipping unknown ids, and the idle
+/// timeout then runs from it; the others are untouched.
+pub async fn touch_sessions_records_each_use<S: SessionSuite>(store: &S) {
+    let alice = user(store, "alice").await;
+    let first = new_session(alice.id);
+    let first_digest = first.digest;
+    let first = session(store, first).await;
+    let second = new_session(alice.id);
+    let second_digest = second.digest;
+    let second = session(store, second).await;
+    let third = new_session(alice.id);
+    let third_digest = third.digest;
+    let third = session(store, third).await;
+    let at_first = T0 + IDLE - Duration::microseconds(3);
+    let at_third = T0 + Duration::minutes(20) + Duration::microseconds(11);
+    store
+        .touch_sessions(&around(&[(third.id, at_third), (first.id, at_first)]))
+        .await
+        .expect("touch_sessions");
+    store.touch_sessions(&[]).await.expect("an empty batch");
+    let now = T0 + Duration::minutes(30);
+    assert_eq!(
+        live(store, &first_digest, now).await,
+        Some(SessionRecord {
+            last_seen: at_first,
+            ..first.clone()
+        })
+    );
+    assert_eq!(live(store, &second_digest, now).await, Some(second.clone()));
+    assert_eq!(
+        live(store, &third_digest, now).await,
+        Some(SessionRecord {
+            last_seen: at_third,
+            ..third.clone()
+        })
+    );
+    // Idle from the recorded use: the first and third live on past
+    // T0 + IDLE, the second (never touched) does not; the third is idle an
+    // IDLE after its use.
+    let later = T0 + IDLE + Duration::minutes(1);
+    assert!(live(store, &first_digest, later).await.is_some());
+    assert_eq!(live(store, &second_digest, later).await, None);
+    assert!(live(store, &third_digest, later).await.is_some());
+    assert_eq!(
+        session_ids(store, alice.id, later).await,
+        [first.id, third.id]
+    );
+    assert_eq!(live(store, &third_digest, at_third + IDLE).await, None);
 }
 
 /// `rotate_session` gives the same row a new digest: the old one finds

@@ -46,12 +46,9 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
     tessera
         .metrics()
         .record_auth(AuthMethod::Session, Outcome::Success);
-    tessera.toucher().used(
-        tessera.stores(),
-        Used::Session(session.id),
-        Some(session.last_seen),
-        now,
-    );
+    tessera
+        .toucher()
+        .used(Used::Session(session.id), Some(session.last_seen), now);
     Ok(Some(Principal {
         user,
         credential: Credential::Session {

@@ -143,12 +143,9 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
     tessera
         .metrics()
         .record_auth(AuthMethod::Token, Outcome::Success);
-    tessera.toucher().used(
-        tessera.stores(),
-        Used::Token(token.id),
-        token.last_used,
-        now,
-    );
+    tessera
+        .toucher()
+        .used(Used::Token(token.id), token.last_used, now);
     Ok(Some(Principal {
         user,
         credential: Credential::Token {

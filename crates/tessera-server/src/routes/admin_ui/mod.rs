@@ -114,7 +114,6 @@ async fn session_of(
         .filter(|(_, user)| user.is_active)
         .inspect(|(session, _)| {
             tessera.toucher().used(
-                tessera.stores(),
                 tessera_axum::touch::Used::Session(session.id),
                 Some(session.last_seen),
                 now,
