@@ -80,14 +80,11 @@ pub(crate) fn admit(check: &HostCheck, request: &mut Request) -> Option<Response
     }
     // An allowed host is `name[:port]` of ASCII letters, digits, `.-:[]`.
     let secure = tessera_axum::client::is_secure_request(request, check.num_proxies);
-    let origin = format!(
-        "{}://{}",
-        if secure { "https" } else { "http" },
-        String::from_utf8_lossy(host)
-    );
+    let scheme = if secure { "https://" } else { "http://" };
+    let origin = format!("{scheme}{}", String::from_utf8_lossy(host));
     if !from_header {
         // Later readers of `Host` (the CSRF check) see the host checked here.
-        if let Ok(value) = HeaderValue::from_str(&origin[origin.len() - host.len()..]) {
+        if let Some(Ok(value)) = origin.get(scheme.len()..).map(HeaderValue::from_str) {
             request.headers_mut().insert(header::HOST, value);
         }
     }
