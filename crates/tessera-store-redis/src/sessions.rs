@@ -16,8 +16,11 @@
 //! The session's two keys expire when it would end: at the idle timeout
 //! after its last use, capped by its absolute end (`expires`); every touch
 //! moves the deadline. The times to live are durations from the session's
-//! own times (Redis's clock need not agree with the server's). A user's set
-//! lives as long as the user's longest-lived session.
+//! own times (Redis's clock need not agree with the server's), plus a
+//! second's grace (`TTL_GRACE_MS`): a key's expiry only frees memory, and
+//! without the grace a session touched a millisecond before its end could
+//! vanish between two reads of one request. A user's set lives as long as
+//! the user's longest-lived session.
 //! Liveness is checked again on every read with the caller's idle timeout,
 //! so a session is never answered past its end, whatever Redis still holds.
 //! The user of a session is read from the user store on every find (users
@@ -38,6 +41,12 @@ use tessera_core::token::{KeyDigest, NewToken, TokenRecord};
 use tessera_core::user::{NewUser, UserUpdate};
 use tessera_core::User;
 use time::{Duration, OffsetDateTime};
+
+/// Milliseconds a session's keys outlive its end in Redis. Liveness is
+/// decided on every read from the stored times, so the grace never serves
+/// an ended session; it keeps one alive in Redis across the reads of a
+/// request made just before its end.
+const TTL_GRACE_MS: i64 = 1_000;
 
 /// Creates a session. `KEYS`: the digest key, the session's hash, the
 /// user's set. `ARGV`: id, user id, digest, data, created, expires, ip, ua,
@@ -72,14 +81,15 @@ return 1
 
 /// Records a use. `KEYS[1]` the hash; `ARGV`: the prefix, last_seen
 /// (micros), the idle timeout (micros). The keys live on for
-/// `min(last_seen + idle, expires) - last_seen` (at least a millisecond).
-/// Returns 1 when the session exists.
+/// `min(last_seen + idle, expires) - last_seen` (at least a millisecond),
+/// plus the grace (`ARGV[4]`, milliseconds). Returns 1 when the session
+/// exists.
 const TOUCH: &str = r"
 local v = redis.call('HMGET', KEYS[1], 'digest', 'expires')
 if v[1] == false then return 0 end
 local seen = tonumber(ARGV[2])
 local deadline = math.min(seen + tonumber(ARGV[3]), tonumber(v[2]))
-local ms = string.format('%d', math.max(1, math.ceil((deadline - seen) / 1000)))
+local ms = string.format('%d', math.max(1, math.ceil((deadline - seen) / 1000)) + tonumber(ARGV[4]))
 redis.call('HSET', KEYS[1], 'last_seen', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ms)
 redis.call('PEXPIRE', ARGV[1] .. 's:d:' .. v[1], ms)
@@ -347,6 +357,7 @@ impl SessionStore for RedisSessionStore {
             i64::try_from(d.whole_milliseconds())
                 .unwrap_or(i64::MAX)
                 .max(1)
+                .saturating_add(TTL_GRACE_MS)
         };
         let ttl = ms(self.idle_timeout.min(expires - created));
         let user_ttl = ms(expires - created);
@@ -498,6 +509,7 @@ impl SessionStore for RedisSessionStore {
             .arg(&*self.prefix)
             .arg(to_micros(at))
             .arg(idle)
+            .arg(TTL_GRACE_MS)
             .invoke_async::<i64>(&mut connection)
             .await
             .map(drop)
