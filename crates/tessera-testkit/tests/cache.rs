@@ -211,3 +211,58 @@ async fn a_rotation_and_a_family_revocation_invalidate_at_once() {
     assert!(cache.find_token(&old_digest, T0).await.unwrap().is_none());
     assert!(cache.find_token(&new_digest, T0).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_users_credentials_share_a_copy_only_while_it_is_what_the_store_holds() {
+    // The cache keeps one copy of a user for all of their cached
+    // credentials. A credential read after the user changed behind the
+    // cache's back (another process, before its revocation reaches this one)
+    // must carry the user as the store has it now, not the shared copy.
+    let (inner, cache) = cached(Duration::from_secs(60));
+    let user = cache.create_user(new_user("alice")).await.unwrap();
+    let first = new_token(user.id, "first");
+    let first_digest = first.digest;
+    cache.create_token(first, None).await.unwrap();
+    let session = new_session(user.id);
+    let session_digest = session.digest;
+    cache.create_session(session).await.unwrap();
+    let idle = time::Duration::hours(1);
+    let found = cache.find_token(&first_digest, T0).await.unwrap().unwrap();
+    assert_eq!(found.1, user);
+    let update = UserUpdate {
+        email: Some("new@example.com".to_owned()),
+        is_staff: Some(true),
+        ..UserUpdate::default()
+    };
+    let changed = inner.update_user(user.id, update).await.unwrap().unwrap();
+    assert_ne!(changed, user);
+    // A miss reads the user afresh...
+    let (_, session_user) = cache
+        .find_session(&session_digest, T0, idle)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session_user, changed);
+    let second = new_token(user.id, "second");
+    let second_digest = second.digest;
+    cache.create_token(second, None).await.unwrap();
+    let (_, second_user) = cache.find_token(&second_digest, T0).await.unwrap().unwrap();
+    assert_eq!(second_user, changed);
+    // ...and the hits serve what each entry was read with: the first token
+    // keeps the copy it was cached with until a revocation or its TTL.
+    let (_, first_user) = cache.find_token(&first_digest, T0).await.unwrap().unwrap();
+    assert_eq!(first_user, user);
+    let (_, session_user) = cache
+        .find_session(&session_digest, T0, idle)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session_user, changed);
+    // A write through the cache drops every cached credential of the user.
+    cache
+        .update_user(user.id, UserUpdate::default())
+        .await
+        .unwrap();
+    let (_, first_user) = cache.find_token(&first_digest, T0).await.unwrap().unwrap();
+    assert_eq!(first_user, changed);
+}
