@@ -63,6 +63,16 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
 /// How long SQLite waits for another connection's write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Each SQLite connection's page cache (`PRAGMA cache_size`; negative: in
+/// KiB): 512 KiB, not SQLite's default 2 MiB. Reads are point lookups by a
+/// unique index, mostly answered by the credential cache in front; the
+/// operating system caches the file's pages once for every connection. At
+/// a million tokens the default cost 27 MiB of the server's memory (ten
+/// connections' caches filled with random pages) and bought no speed: the
+/// same checks a second on a miss, the same with the working set cached
+/// (`bench/run scale`; bench/RESULTS.md).
+const SQLITE_CACHE_SIZE: &str = "-512";
 /// How long a request waits for a pooled connection before the store counts as
 /// unavailable (a 503 rather than a request hanging on a dead database), unless
 /// [`ConnectOptions::acquire_timeout`] says otherwise: short enough that a
@@ -204,7 +214,8 @@ impl SqlStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .pragma("cache_size", SQLITE_CACHE_SIZE);
         // No ping when a connection is taken from the pool: a SQLite
         // connection lives in this process and cannot have been dropped by a
         // server, and the ping is a round trip to the connection's thread,
