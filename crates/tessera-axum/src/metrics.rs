@@ -30,6 +30,9 @@
 //! | `tessera_audit_pending_rows` | gauge | |
 //! | `tessera_audit_write_failures_total` | counter | |
 //! | `tessera_audit_events_lost_total` | counter | |
+//! | `tessera_last_used_queued_total` | counter | |
+//! | `tessera_last_used_dropped_total` | counter | |
+//! | `tessera_last_used_write_failures_total` | counter | |
 //!
 //! ## Failed token checks per address
 //!
@@ -48,6 +51,7 @@
 
 use crate::address_counts::{AddressCounts, OTHER};
 use crate::audit::Auditor;
+use crate::touch::Toucher;
 use http::Method;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -233,6 +237,14 @@ impl Metrics {
     pub fn register_auditor(&mut self, auditor: Arc<Auditor>) {
         self.registry
             .register_collector(Box::new(AuditorMetrics(auditor)));
+    }
+
+    /// Reports the use recorder's counts (credential uses queued for their
+    /// `last_used` / `last_seen` write, dropped with the queue full, batches
+    /// the store refused) at every scrape.
+    pub fn register_toucher(&mut self, toucher: Arc<Toucher>) {
+        self.registry
+            .register_collector(Box::new(ToucherMetrics(toucher)));
     }
 
     /// Reports the credential cache's hits, misses and unknown-key hits, and
@@ -536,6 +548,38 @@ impl Collector for AuditorMetrics {
                 "tessera_audit_events_lost",
                 "Audit events lost because their request was cancelled while the queue was full.",
                 self.0.lost(),
+            ),
+        ];
+        for (name, help, value) in counters {
+            let counter = ConstCounter::new(value);
+            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+            counter.encode(metric)?;
+        }
+        Ok(())
+    }
+}
+
+/// The use recorder's counts, read at scrape time.
+#[derive(Debug)]
+struct ToucherMetrics(Arc<Toucher>);
+
+impl Collector for ToucherMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let counters = [
+            (
+                "tessera_last_used_queued",
+                "Credential uses queued to be written as last_used or last_seen (at most one a credential a minute).",
+                self.0.writes(),
+            ),
+            (
+                "tessera_last_used_dropped",
+                "Credential uses not written because the queue was full.",
+                self.0.dropped(),
+            ),
+            (
+                "tessera_last_used_write_failures",
+                "Batches of last-used writes the store refused.",
+                self.0.failures(),
             ),
         ];
         for (name, help, value) in counters {

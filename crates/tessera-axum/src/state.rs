@@ -255,6 +255,8 @@ impl TesseraBuilder {
         if let Some(cache) = &stores.cache {
             metrics.register_cache(cache.clone());
         }
+        let toucher = Toucher::new(stores.clone());
+        metrics.register_toucher(toucher.clone());
         let alerts = Alerts::new(
             settings.alert_policy,
             settings.alert_sink.clone(),
@@ -272,7 +274,7 @@ impl TesseraBuilder {
                     .with_unlocks(stores.unlocks.clone()),
                 alerts,
                 metrics,
-                toucher: Toucher::new(stores.clone()),
+                toucher,
                 stores,
                 hasher,
                 clock,

@@ -427,4 +427,12 @@ async fn uses_still_queued_are_written_at_shutdown() {
         [(session.id, now)]
     );
     assert_eq!((toucher.dropped(), toucher.failures()), (0, 0));
+    let text = tessera.metrics().encode().unwrap();
+    for line in [
+        "tessera_last_used_queued_total 3\n",
+        "tessera_last_used_dropped_total 0\n",
+        "tessera_last_used_write_failures_total 0\n",
+    ] {
+        assert!(text.contains(line), "{line} in {text}");
+    }
 }
