@@ -362,6 +362,32 @@ fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// Encodes `(name, help, value)` gauges read at scrape time.
+fn encode_gauges(
+    encoder: &mut DescriptorEncoder,
+    gauges: &[(&str, &str, usize)],
+) -> Result<(), std::fmt::Error> {
+    for &(name, help, value) in gauges {
+        let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
+        let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
+        gauge.encode(metric)?;
+    }
+    Ok(())
+}
+
+/// Encodes `(name, help, value)` counters read at scrape time.
+fn encode_counters(
+    encoder: &mut DescriptorEncoder,
+    counters: &[(&str, &str, u64)],
+) -> Result<(), std::fmt::Error> {
+    for &(name, help, value) in counters {
+        let counter = ConstCounter::new(value);
+        let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
+        counter.encode(metric)?;
+    }
+    Ok(())
+}
+
 /// The password hasher's queue and how often it gave way, read at scrape time.
 #[derive(Debug)]
 struct HasherMetrics(PasswordHasher);
@@ -385,11 +411,7 @@ impl Collector for HasherMetrics {
                 self.0.queue_limit(),
             ),
         ];
-        for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
-            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
-            gauge.encode(metric)?;
-        }
+        encode_gauges(&mut encoder, &gauges)?;
         let counters = [
             (
                 "tessera_password_hash_gave_way",
@@ -422,11 +444,7 @@ impl Collector for HasherMetrics {
                 self.0.refused(),
             ),
         ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
-            counter.encode(metric)?;
-        }
+        encode_counters(&mut encoder, &counters)?;
         Ok(())
     }
 }
@@ -493,11 +511,7 @@ impl Collector for CacheMetrics {
                 self.0.poll_failures(),
             ),
         ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
-            counter.encode(metric)?;
-        }
+        encode_counters(&mut encoder, &counters)?;
         let fresh = ConstGauge::new(i64::from(self.0.is_fresh()));
         let metric = encoder.encode_descriptor(
             "tessera_revocation_log_fresh",
@@ -533,11 +547,7 @@ impl Collector for AuditorMetrics {
                 self.0.pending_rows(),
             ),
         ];
-        for (name, help, value) in gauges {
-            let gauge = ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX));
-            let metric = encoder.encode_descriptor(name, help, None, gauge.metric_type())?;
-            gauge.encode(metric)?;
-        }
+        encode_gauges(&mut encoder, &gauges)?;
         let counters = [
             (
                 "tessera_audit_write_failures",
@@ -550,11 +560,7 @@ impl Collector for AuditorMetrics {
                 self.0.lost(),
             ),
         ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
-            counter.encode(metric)?;
-        }
+        encode_counters(&mut encoder, &counters)?;
         Ok(())
     }
 }
@@ -582,11 +588,7 @@ impl Collector for ToucherMetrics {
                 self.0.failures(),
             ),
         ];
-        for (name, help, value) in counters {
-            let counter = ConstCounter::new(value);
-            let metric = encoder.encode_descriptor(name, help, None, counter.metric_type())?;
-            counter.encode(metric)?;
-        }
+        encode_counters(&mut encoder, &counters)?;
         Ok(())
     }
 }
