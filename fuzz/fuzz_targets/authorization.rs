@@ -66,9 +66,9 @@ fuzz_target!(|data: &[u8]| {
             let again = format!("Token {key}");
             assert_eq!(
                 parse_header(Some(again.as_bytes()), KEYWORDS),
-                TokenHeader::Key(key.clone())
+                TokenHeader::Key(key)
             );
-            check_key(&key);
+            check_key(key);
         }
         TokenHeader::Malformed(_) => {}
     }

@@ -25,7 +25,7 @@
 //! assert!(!AllowedHosts::new(["*"]).is_allowed(b"bad host"));
 //! ```
 
-use crate::csrf::{is_same_domain_lowered, split_domain};
+use crate::csrf::domain_of;
 
 /// A list of allowed host patterns (Django's `ALLOWED_HOSTS`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,16 +60,30 @@ impl AllowedHosts {
 
     /// Django's `validate_host(split_domain_port(host))`: whether a `Host`
     /// header value (raw bytes, port included) is well formed and allowed.
+    ///
+    /// Runs on every request: the host is matched in place, case-insensitively,
+    /// with no copy.
     pub fn is_allowed(&self, host: &[u8]) -> bool {
-        let Ok(host) = std::str::from_utf8(host) else {
-            return false;
-        };
-        let Some(domain) = split_domain(host) else {
+        let Some(domain) = domain_of(host) else {
             return false;
         };
         self.lowered
             .iter()
-            .any(|p| p == "*" || is_same_domain_lowered(&domain, p))
+            .any(|p| p == "*" || same_domain(domain, p.as_bytes()))
+    }
+}
+
+/// Django's `is_same_domain` of a domain as sent and a lowercased pattern:
+/// `.example.com` matches `example.com` and its subdomains, anything else
+/// only itself.
+fn same_domain(domain: &[u8], pattern: &[u8]) -> bool {
+    let ends_with = |suffix: &[u8]| {
+        domain.len() >= suffix.len()
+            && domain[domain.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
+    };
+    match pattern.strip_prefix(b".") {
+        Some(bare) if ends_with(pattern) || domain.eq_ignore_ascii_case(bare) => true,
+        _ => !pattern.is_empty() && domain.eq_ignore_ascii_case(pattern),
     }
 }
 
@@ -110,6 +124,27 @@ mod tests {
             assert!(!hosts.is_allowed(refused.as_bytes()), "{refused}");
         }
         assert!(!hosts.is_allowed(b"ex\xe4mple.com"));
+    }
+
+    #[test]
+    fn a_host_past_ascii_is_refused_as_django_reads_it() {
+        // Django reads the header as latin-1, where no letter but A-Z
+        // lowercases to ASCII; read as UTF-8, U+212A (Kelvin) would lowercase
+        // to `k` and pass for `kelvin.example`.
+        let hosts = AllowedHosts::new(["kelvin.example", ".example.org", "*.example.net"]);
+        assert!(hosts.is_allowed(b"KELVIN.example"));
+        assert!(!hosts.is_allowed("\u{212A}elvin.example".as_bytes()));
+        assert!(!hosts.is_allowed("a.\u{212A}.example.org".as_bytes()));
+        assert!(!AllowedHosts::new(["*"]).is_allowed("\u{212A}.example".as_bytes()));
+        // Case and a trailing dot, as Django: in place, no copy.
+        assert!(hosts.is_allowed(b"A.B.EXAMPLE.ORG:443"));
+        assert!(hosts.is_allowed(b"Example.Org."));
+        assert!(!hosts.is_allowed(b"xexample.org"));
+        // `*.example.net` is a literal name in Django, not a wildcard.
+        assert!(!hosts.is_allowed(b"a.example.net"));
+        let v6 = AllowedHosts::new(["[::abcd]"]);
+        assert!(v6.is_allowed(b"[::ABCD]:8000"));
+        assert!(!v6.is_allowed(b"[::abce]"));
     }
 
     #[test]

@@ -38,6 +38,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use http::{HeaderValue, Request, Response, StatusCode};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use rustls::server::{ClientHello, ResolvesServerCert};
@@ -535,18 +536,23 @@ async fn answer(
             "request_header_fields_too_large",
         )
     } else {
-        let timed_out = Arc::new(AtomicBool::new(false));
-        let body = DeadlineBody {
-            inner: body,
-            deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
-            timed_out: timed_out.clone(),
+        // A request without a body (most: `GET`, `Content-Length: 0`) has
+        // nothing to time out, and skips the deadline's allocations.
+        let timed_out = (!body.is_end_stream()).then(|| Arc::new(AtomicBool::new(false)));
+        let body = match &timed_out {
+            Some(flag) => Body::new(DeadlineBody {
+                inner: body,
+                deadline: Box::pin(tokio::time::sleep(limits.body_read_timeout)),
+                timed_out: flag.clone(),
+            }),
+            None => Body::new(body),
         };
-        let request = Request::from_parts(parts, Body::new(body));
+        let request = Request::from_parts(parts, body);
         let response = match app.oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         };
-        if timed_out.load(Ordering::Relaxed) {
+        if timed_out.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
             json_error(
                 StatusCode::REQUEST_TIMEOUT,
                 "Request body not received in time.",
@@ -700,7 +706,13 @@ struct IdleTimeout<S> {
     inner: S,
     idle: Duration,
     in_flight: Arc<AtomicUsize>,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// One timer for the connection's life, armed (reset to `idle` from
+    /// now) when a read waits with no request in flight. Resetting a later
+    /// deadline is an atomic store in tokio's timer; a timer made and dropped
+    /// for each request cost an allocation and two trips through the timer
+    /// wheel's lock.
+    deadline: Pin<Box<tokio::time::Sleep>>,
+    armed: bool,
 }
 
 impl<S> IdleTimeout<S> {
@@ -709,7 +721,8 @@ impl<S> IdleTimeout<S> {
             inner,
             idle,
             in_flight,
-            deadline: None,
+            deadline: Box::pin(tokio::time::sleep(idle)),
+            armed: false,
         }
     }
 }
@@ -723,19 +736,20 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(result) => {
-                this.deadline = None;
+                this.armed = false;
                 Poll::Ready(result)
             }
             Poll::Pending if this.in_flight.load(Ordering::Acquire) > 0 => {
-                this.deadline = None;
+                this.armed = false;
                 Poll::Pending
             }
             Poll::Pending => {
-                let idle = this.idle;
-                let deadline = this
-                    .deadline
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                match deadline.as_mut().poll(cx) {
+                if !this.armed {
+                    let until = tokio::time::Instant::now() + this.idle;
+                    this.deadline.as_mut().reset(until);
+                    this.armed = true;
+                }
+                match this.deadline.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
                         "idle timeout",

@@ -57,26 +57,29 @@ pub const USER_INACTIVE: &str = "User inactive or deleted.";
 
 /// What the `Authorization` header says to the token authenticator.
 #[derive(Debug, PartialEq, Eq)]
-pub enum TokenHeader {
+pub enum TokenHeader<'a> {
     /// No header, or another scheme's: not ours.
     Absent,
-    /// A candidate key.
-    Key(String),
+    /// A candidate key, borrowed from the header.
+    Key(&'a str),
     /// Our keyword with a malformed rest: the message to refuse it with.
     Malformed(&'static str),
 }
 
 /// Parses an `Authorization` header value as DRF's `TokenAuthentication` does.
-pub fn parse_header(value: Option<&[u8]>, keywords: &[&str]) -> TokenHeader {
+///
+/// `keywords` are the schemes that are ours (`Token`, and `Bearer` when it is
+/// accepted), compared case-insensitively. Nothing is allocated: this runs
+/// on every request that carries the header.
+pub fn parse_header<'a>(value: Option<&'a [u8]>, keywords: &[&str]) -> TokenHeader<'a> {
     let Some(value) = value else {
         return TokenHeader::Absent;
     };
     // Python's bytes.split(): runs of ASCII white space, none at the ends.
-    let parts: Vec<&[u8]> = value
+    let mut parts = value
         .split(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
-        .filter(|p| !p.is_empty())
-        .collect();
-    let Some(scheme) = parts.first() else {
+        .filter(|p| !p.is_empty());
+    let Some(scheme) = parts.next() else {
         return TokenHeader::Absent;
     };
     if !keywords
@@ -85,32 +88,34 @@ pub fn parse_header(value: Option<&[u8]>, keywords: &[&str]) -> TokenHeader {
     {
         return TokenHeader::Absent;
     }
-    match parts.len() {
-        1 => TokenHeader::Malformed(NO_CREDENTIALS),
-        2 => match std::str::from_utf8(parts[1]) {
-            Ok(key) => TokenHeader::Key(key.to_owned()),
+    match (parts.next(), parts.next()) {
+        (None, _) => TokenHeader::Malformed(NO_CREDENTIALS),
+        (Some(key), None) => match std::str::from_utf8(key) {
+            Ok(key) => TokenHeader::Key(key),
             Err(_) => TokenHeader::Malformed(INVALID_CHARACTERS),
         },
-        _ => TokenHeader::Malformed(CONTAINS_SPACES),
+        (Some(_), Some(_)) => TokenHeader::Malformed(CONTAINS_SPACES),
     }
 }
 
 /// Authenticates a request by its `Authorization` header.
 pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Principal>, ApiError> {
     let settings = tessera.settings();
-    let mut keywords = vec![settings.token_keyword.as_str()];
-    if settings.accept_bearer {
-        keywords.push("Bearer");
-    }
+    let keywords = [settings.token_keyword.as_str(), "Bearer"];
+    let keywords = if settings.accept_bearer {
+        &keywords[..]
+    } else {
+        &keywords[..1]
+    };
     let header = parts.headers.get(AUTHORIZATION).map(|v| v.as_bytes());
-    let candidate = match parse_header(header, &keywords) {
+    let candidate = match parse_header(header, keywords) {
         TokenHeader::Absent => return Ok(None),
         TokenHeader::Malformed(message) => {
             return Err(failed(tessera, parts, message, "malformed_header", None).await)
         }
         TokenHeader::Key(candidate) => candidate,
     };
-    let Some(key) = TokenKey::parse(&candidate) else {
+    let Some(key) = TokenKey::parse(candidate) else {
         return Err(failed(tessera, parts, INVALID_TOKEN, "invalid_token", None).await);
     };
     let now = tessera.clock().now();
@@ -202,7 +207,7 @@ async fn failed(
 mod tests {
     use super::*;
 
-    fn parse(v: &[u8]) -> TokenHeader {
+    fn parse(v: &[u8]) -> TokenHeader<'_> {
         parse_header(Some(v), &["Token"])
     }
 
@@ -225,17 +230,17 @@ mod tests {
             parse(b"Token \xff\xfe"),
             TokenHeader::Malformed(INVALID_CHARACTERS)
         );
-        assert_eq!(parse(b"Token abc"), TokenHeader::Key("abc".into()));
-        assert_eq!(parse(b"token abc"), TokenHeader::Key("abc".into()));
-        assert_eq!(parse(b"TOKEN  abc "), TokenHeader::Key("abc".into()));
-        assert_eq!(parse("Token é".as_bytes()), TokenHeader::Key("é".into()));
+        assert_eq!(parse(b"Token abc"), TokenHeader::Key("abc"));
+        assert_eq!(parse(b"token abc"), TokenHeader::Key("abc"));
+        assert_eq!(parse(b"TOKEN  abc "), TokenHeader::Key("abc"));
+        assert_eq!(parse("Token é".as_bytes()), TokenHeader::Key("é"));
     }
 
     #[test]
     fn bearer_only_when_enabled() {
         assert_eq!(
             parse_header(Some(b"bearer k"), &["Token", "Bearer"]),
-            TokenHeader::Key("k".into())
+            TokenHeader::Key("k")
         );
     }
 }

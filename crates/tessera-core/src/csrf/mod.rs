@@ -337,28 +337,44 @@ use url::ParsedUrl;
 /// Django's `split_domain_port`: the lowercased domain (one trailing dot
 /// dropped) if `host` matches `host_validation_re`, else `None`.
 pub(crate) fn split_domain(host: &str) -> Option<String> {
-    let host = host.to_lowercase();
-    let is_port = |rest: &str| {
+    domain_of(host.as_bytes()).map(|domain| String::from_utf8_lossy(domain).to_ascii_lowercase())
+}
+
+/// [`split_domain`] on a header's bytes, without copying: the domain as
+/// sent (not lowercased), one trailing dot dropped, if `host` matches
+/// Django's `host_validation_re` (`[a-z0-9.-]+` or a bracketed IPv6
+/// address, then an optional `:port`), matched after lowercasing.
+///
+/// Django reads header values as latin-1, and no latin-1 character but the
+/// ASCII capitals lowercases to ASCII, so a host with a byte past ASCII
+/// never matches (reading it as UTF-8 would let `\u{212A}` (the Kelvin
+/// sign) lowercase to `k`).
+pub(crate) fn domain_of(host: &[u8]) -> Option<&[u8]> {
+    let is_port = |rest: &[u8]| {
         rest.is_empty()
             || rest
-                .strip_prefix(':')
-                .is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .strip_prefix(b":")
+                .is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
     };
-    let (domain, rest) = if let Some(inner) = host.strip_prefix('[') {
+    let (domain, rest) = if let Some(inner) = host.strip_prefix(b"[") {
         // \[[a-f0-9]*:[a-f0-9.:]+\]
-        let (body, rest) = inner.split_once(']')?;
-        let hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
-        let head = body.bytes().take_while(|&b| hex(b)).count();
-        let tail = body[head..].strip_prefix(':')?;
-        if tail.is_empty() || !tail.bytes().all(|b| hex(b) || b == b'.' || b == b':') {
+        let close = inner.iter().position(|&b| b == b']')?;
+        let (body, rest) = (&inner[..close], &inner[close + 1..]);
+        let head = body.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+        let tail = body[head..].strip_prefix(b":")?;
+        if tail.is_empty()
+            || !tail
+                .iter()
+                .all(|&b| b.is_ascii_hexdigit() || b == b'.' || b == b':')
+        {
             return None;
         }
-        (&host[..body.len() + 2], rest)
+        (&host[..close + 2], rest)
     } else {
         // [a-z0-9.-]+
         let end = host
-            .bytes()
-            .take_while(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+            .iter()
+            .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
             .count();
         if end == 0 {
             return None;
@@ -368,8 +384,8 @@ pub(crate) fn split_domain(host: &str) -> Option<String> {
     if !is_port(rest) {
         return None;
     }
-    let domain = domain.strip_suffix('.').unwrap_or(domain);
-    (!domain.is_empty()).then(|| domain.to_owned())
+    let domain = domain.strip_suffix(b".").unwrap_or(domain);
+    (!domain.is_empty()).then_some(domain)
 }
 
 /// Configuration of the check: Django's `CSRF_TRUSTED_ORIGINS` (parsed once)

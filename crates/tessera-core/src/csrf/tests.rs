@@ -1438,6 +1438,9 @@ fn host_validation_follows_split_domain_port() {
         ("example.com:80a", None),
         (".", None),
         ("", None),
+        ("[::ABCD]:1", Some("[::abcd]")),
+        ("\u{212A}.example", None),
+        ("\u{c0}.example", None),
     ] {
         assert_eq!(split_domain(host).as_deref(), domain, "{host}");
     }

@@ -8,9 +8,10 @@
 use super::pagination::Page;
 use crate::openapi::{op, Auth, Returns, Routes, Shape};
 use crate::AppState;
-use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::Method;
 use axum::http::StatusCode;
+use axum::http::Uri;
 use axum::routing::{delete, get, patch};
 use axum::Json;
 use serde_json::{json, Value};
@@ -233,7 +234,7 @@ impl ListQuery {
 async fn list_users(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-    OriginalUri(uri): OriginalUri,
+    uri: Uri,
     origin: super::hosts::RequestOrigin,
 ) -> Result<Json<Value>, ApiError> {
     let query = ListQuery::of(query.as_deref());
@@ -285,7 +286,7 @@ impl AuditQueryParams {
 async fn list_audit(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
-    OriginalUri(uri): OriginalUri,
+    uri: Uri,
     origin: super::hosts::RequestOrigin,
 ) -> Result<Json<Value>, Rejection> {
     let query = AuditQueryParams::of(query.as_deref());

@@ -17,7 +17,7 @@
 //! 3. The host check ([`hosts::admit`]): a `Host` that is not allowed is
 //!    answered `400 invalid_host` before routing, CORS, authentication or any
 //!    store read.
-//! 4. [`BodyLimit`] for the body extractors.
+//! 4. [`BodyLimit`] for the body extractors (of a request that has a body).
 //! 5. The route (inside CORS when `[cors]` is on).
 //! 6. A `405` from the router gets the contract's body ([`explain_405`]),
 //!    keeping the headers it had (`Allow`, CORS).
@@ -115,28 +115,40 @@ where
         let route = request.extensions().get::<MatchedPath>().cloned();
         let span = tracing::info_span!("request", request_id = %id);
         let refused = span.in_scope(|| hosts::admit(&self.shared.hosts, &mut request));
-        let extensions = request.extensions_mut();
-        extensions.insert(RequestId(id.clone()));
-        extensions.insert(BodyLimit(self.shared.body_limit));
+        request.extensions_mut().insert(RequestId(id.clone()));
+        // Only a request with a body has one to limit (an insert saved for
+        // most requests).
+        if !http_body::Body::is_end_stream(request.body()) {
+            request
+                .extensions_mut()
+                .insert(BodyLimit(self.shared.body_limit));
+        }
         // The path is logged from the request line as sent; the route is
-        // the matched pattern.
-        let path = request.uri().path().to_owned();
-        // The service that was ready serves this request; a clone stays for
-        // the next (tower's rule for `call` after `poll_ready`).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        // the matched pattern. (A `Uri` clone shares its bytes: no copy for
+        // a line that is mostly not written.)
+        let uri = request.uri().clone();
+        // The service polled ready is called here, at once: its future
+        // owns what it needs, so no clone of the route (a boxed service, an
+        // allocation) is kept for the next request.
+        let routed = match refused {
+            None => Ok(span.in_scope(|| self.inner.call(request)).instrument(span)),
+            Some(refusal) => Err(refusal),
+        };
         let shared = self.shared.clone();
         Box::pin(async move {
-            let mut response = match refused {
-                None => match inner.call(request).instrument(span).await {
+            let mut response = match routed {
+                Ok(routed) => match routed.await {
                     Ok(response) => response,
                     Err(never) => match never {},
                 },
-                Some(refusal) => refusal,
+                Err(refusal) => refusal,
             };
             if response.status() == StatusCode::METHOD_NOT_ALLOWED {
                 response = explain_405(&method, response);
             }
+            // Room for the headers added below and by the edge (length,
+            // HSTS) at once, rather than a second growth of the map.
+            response.headers_mut().reserve(8);
             if let header::Entry::Occupied(mut entry) =
                 response.headers_mut().entry(header::SET_COOKIE)
             {
@@ -154,7 +166,7 @@ where
                 .tessera
                 .metrics()
                 .record_request(route, &method, status);
-            access_log(&id, &method, &path, route, status, started.elapsed());
+            access_log(&id, &method, uri.path(), route, status, started.elapsed());
             Ok(response)
         })
     }

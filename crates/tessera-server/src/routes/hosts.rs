@@ -3,6 +3,7 @@
 //! store read, and every later part (the CSRF origin check, absolute links)
 //! sees only an allowed host.
 
+use crate::AppState;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode, Version};
@@ -13,13 +14,11 @@ use tessera_core::host::AllowedHosts;
 
 /// What the host check needs: the allowed patterns, the server's own
 /// `host:port` (for HTTP/1.0 requests, which may omit `Host`, as Django then
-/// uses `SERVER_NAME:SERVER_PORT`) and the trusted proxy count (for the
-/// scheme of absolute links).
+/// uses `SERVER_NAME:SERVER_PORT`).
 #[derive(Debug, Clone)]
 pub(crate) struct HostCheck {
     pub(crate) allowed: AllowedHosts,
     pub(crate) own: String,
-    pub(crate) num_proxies: usize,
     /// The `Vary` of the CORS layer when CORS is on: the `400` of a foreign
     /// host carries it too, as every other response does then.
     pub(crate) vary: Option<HeaderValue>,
@@ -27,20 +26,39 @@ pub(crate) struct HostCheck {
 
 /// The request's scheme and allowed host, `http://api.example.com:8000`: the
 /// base of every absolute link the server builds.
+///
+/// Worked out by the few routes that build links, from the `Host` that
+/// [`admit`] checked (and set, when the host came from elsewhere), checked
+/// again against `server.allowed_hosts` here: a router built without the
+/// check never gets an unchecked `Host` into a link, only the loopback name.
+/// (Recording it for every request cost an allocation and an extension
+/// insert a request, for the two routes that read it.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RequestOrigin(pub(crate) String);
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
+impl FromRequestParts<AppState> for RequestOrigin {
     type Rejection = Infallible;
 
-    /// The origin the host check recorded; without the check (a router built
-    /// without it), the loopback name, never an unchecked `Host`.
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<RequestOrigin>()
-            .cloned()
-            .unwrap_or_else(|| RequestOrigin("http://localhost".to_owned())))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let allowed = crate::allowed_hosts(&state.config);
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .map(HeaderValue::as_bytes)
+            .filter(|host| allowed.is_allowed(host));
+        let Some(host) = host else {
+            return Ok(RequestOrigin("http://localhost".to_owned()));
+        };
+        // An allowed host is `name[:port]` of ASCII letters, digits, `.-:[]`.
+        let secure = tessera_axum::client::is_secure(parts, state.config.throttle.num_proxies);
+        let scheme = if secure { "https://" } else { "http://" };
+        Ok(RequestOrigin(format!(
+            "{scheme}{}",
+            String::from_utf8_lossy(host)
+        )))
     }
 }
 
@@ -62,8 +80,8 @@ fn invalid_host(check: &HostCheck) -> Response {
 /// `Host` header, else the URI's authority (HTTP/2's `:authority`, an
 /// absolute-form request line), else for HTTP/1.0 the server's own address;
 /// an HTTP/1.1 request without any is refused, as RFC 9112 (section 3.2)
-/// requires. An allowed host is recorded as the request's
-/// [`RequestOrigin`] (and as its `Host` when it came from elsewhere).
+/// requires. An allowed host that came from elsewhere is set as the
+/// request's `Host`.
 pub(crate) fn admit(check: &HostCheck, request: &mut Request) -> Option<Response> {
     let (host, from_header) = match request.headers().get(header::HOST) {
         Some(value) => (value.as_bytes(), true),
@@ -78,16 +96,12 @@ pub(crate) fn admit(check: &HostCheck, request: &mut Request) -> Option<Response
         tracing::info!(host = ?shown, "request refused: Host not in server.allowed_hosts");
         return Some(invalid_host(check));
     }
-    // An allowed host is `name[:port]` of ASCII letters, digits, `.-:[]`.
-    let secure = tessera_axum::client::is_secure_request(request, check.num_proxies);
-    let scheme = if secure { "https://" } else { "http://" };
-    let origin = format!("{scheme}{}", String::from_utf8_lossy(host));
     if !from_header {
-        // Later readers of `Host` (the CSRF check) see the host checked here.
-        if let Some(Ok(value)) = origin.get(scheme.len()..).map(HeaderValue::from_str) {
+        // Later readers of `Host` (the CSRF check, [`RequestOrigin`]) see
+        // the host checked here.
+        if let Ok(value) = HeaderValue::from_bytes(host) {
             request.headers_mut().insert(header::HOST, value);
         }
     }
-    request.extensions_mut().insert(RequestOrigin(origin));
     None
 }

@@ -117,7 +117,6 @@ fn finish(state: AppState, routes: Routes, cors: Option<CorsLayer>) -> Router {
     let hosts = hosts::HostCheck {
         allowed: crate::allowed_hosts(&state.config),
         own: state.config.server.bind.to_string(),
-        num_proxies: state.config.throttle.num_proxies,
         vary: cors.as_ref().and_then(|_| cors::vary()),
     };
     let front = front::FrontLayer(Arc::new(front::Shared {

@@ -206,6 +206,37 @@ async fn an_idle_keep_alive_connection_is_closed_while_others_are_served() {
 }
 
 #[tokio::test]
+async fn a_connection_in_use_outlives_its_idle_timeout_and_then_closes_once_silent() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            ("TESSERA_SERVER__IDLE_TIMEOUT", "1s"),
+            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", "60s"),
+        ],
+    );
+    let mut conn = connect(server.addr, Duration::from_secs(10));
+    // A request every 400 ms for 2.4 s: each silence is shorter than the
+    // idle timeout, the connection's life longer; the one timer the
+    // connection keeps is pushed back after each request.
+    for _ in 0..7 {
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let answer = read_response(&mut conn);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        std::thread::sleep(Duration::from_millis(400));
+    }
+    let started = Instant::now();
+    assert_eq!(read_to_close(&mut conn), "");
+    let waited = started.elapsed();
+    // 600 ms of the second were already spent silent before `started`.
+    assert!(
+        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
 async fn connections_past_max_connections_are_refused_not_queued() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(
