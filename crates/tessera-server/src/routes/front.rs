@@ -113,7 +113,8 @@ where
         };
         let method = request.method().clone();
         let route = request.extensions().get::<MatchedPath>().cloned();
-        let span = tracing::info_span!("request", request_id = %id);
+        // A `&str` field, recorded as such (`%id` would format it first).
+        let span = tracing::info_span!("request", request_id = id.as_str());
         let refused = span.in_scope(|| hosts::admit(&self.shared.hosts, &mut request));
         request.extensions_mut().insert(RequestId(id.clone()));
         // Only a request with a body has one to limit (an insert saved for
