@@ -163,18 +163,26 @@ fn is_well_formed(candidate: &str) -> bool {
     }
     let (random, sum) = body.split_at(RANDOM_CHARS);
     // Not a secret comparison: the checksum is public information.
-    checksum(random).as_bytes() == sum
+    checksum_bytes(random) == sum
 }
 
 /// Base62 of CRC32(`data`), zero-padded to six characters.
 pub fn checksum(data: &[u8]) -> String {
+    checksum_bytes(data)
+        .iter()
+        .map(|&b| char::from(b))
+        .collect()
+}
+
+/// [`checksum`] without the allocation (every token check computes one).
+fn checksum_bytes(data: &[u8]) -> [u8; CHECKSUM_CHARS] {
     let mut n = crc32fast::hash(data);
     let mut out = [b'0'; CHECKSUM_CHARS];
     for slot in out.iter_mut().rev() {
         *slot = BASE62[(n % 62) as usize];
         n /= 62;
     }
-    out.iter().map(|&b| char::from(b)).collect()
+    out
 }
 
 /// A stored token, never with its key.
