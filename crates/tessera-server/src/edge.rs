@@ -745,7 +745,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
             }
             Poll::Pending => {
                 if !this.armed {
-                    let until = tokio::time::Instant::now() + this.idle;
+                    // A timeout past what an `Instant` can hold (a configured
+                    // `500000000000y`) never fires, as `tokio::time::sleep`'s.
+                    let Some(until) = tokio::time::Instant::now().checked_add(this.idle) else {
+                        return Poll::Pending;
+                    };
                     this.deadline.as_mut().reset(until);
                     this.armed = true;
                 }

@@ -237,6 +237,25 @@ async fn a_connection_in_use_outlives_its_idle_timeout_and_then_closes_once_sile
 }
 
 #[tokio::test]
+async fn an_idle_timeout_too_long_for_the_clock_never_fires_and_never_breaks_a_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            ("TESSERA_SERVER__IDLE_TIMEOUT", "500000000000y"),
+            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", "60s"),
+        ],
+    );
+    let mut conn = connect(server.addr, Duration::from_secs(10));
+    for _ in 0..3 {
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let answer = read_response(&mut conn);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    }
+}
+
+#[tokio::test]
 async fn connections_past_max_connections_are_refused_not_queued() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(
