@@ -28,7 +28,7 @@ use tessera_core::password::{Verification, MAX_PASSWORD_BYTES};
 use tessera_core::secret::Secret;
 use tessera_core::session::{NewSession, SessionRecord};
 use tessera_core::throttle::login::username_key;
-use tessera_core::throttle::Admission;
+use tessera_core::throttle::{Admission, Attempt};
 use tessera_core::token::TokenRecord;
 use tessera_core::user::normalize_username;
 use tessera_core::User;
@@ -115,18 +115,15 @@ fn client_ip(meta: &RequestMeta) -> Option<IpAddr> {
 /// Login protection, before any password is checked: a username or address
 /// in its back-off is refused with the throttled 429, whether the username
 /// exists or not, and the attempt is not counted. Otherwise how the attempt
-/// was admitted ([`Admission::Allowed`] or [`Admission::IfRight`]).
-async fn guard(
-    tessera: &Tessera,
-    meta: &RequestMeta,
-    username: &str,
-) -> Result<Admission, ApiError> {
+/// was admitted ([`Admission::Allowed`] or [`Admission::IfRight`]), and
+/// whether the username had failures counted.
+async fn guard(tessera: &Tessera, meta: &RequestMeta, username: &str) -> Result<Attempt, ApiError> {
     let now = tessera.clock().now();
     let decision = tessera
         .login_guard()
-        .check(username, client_ip(meta), now)
+        .check_attempt(username, client_ip(meta), now)
         .await?;
-    match decision.retry_after_secs() {
+    match decision.admission.retry_after_secs() {
         None => Ok(decision),
         Some(wait) => {
             let mut event = meta.event(now, EventKind::Throttled);
@@ -254,7 +251,8 @@ pub async fn check_password<'a>(
     // metrics: login duration, until the login is written (or refused here)
     let timer = tessera.metrics().login_timer();
     let username = normalize_username(username);
-    let admission = guard(tessera, meta, &username).await?;
+    let attempt = guard(tessera, meta, &username).await?;
+    let admission = attempt.admission;
     let checked = check(tessera, &username, password).await?;
     let Some(user) = checked.user else {
         failure(tessera, meta, via, &username, checked.known).await?;
@@ -265,8 +263,9 @@ pub async fn check_password<'a>(
         return Ok(None);
     };
     // A login let through a username's lock leaves the count of the
-    // failures made elsewhere as it is.
-    if admission.is_allowed() {
+    // failures made elsewhere as it is; a username with none counted has
+    // nothing to forget.
+    if admission.is_allowed() && attempt.counted {
         tessera.login_guard().record_success(&username).await?;
     }
     let at = tessera.clock().now();
@@ -412,7 +411,8 @@ pub async fn verify_user_password(
     user: &User,
     password: &Secret,
 ) -> Result<bool, ApiError> {
-    let admission = guard(tessera, meta, &user.username).await?;
+    let attempt = guard(tessera, meta, &user.username).await?;
+    let admission = attempt.admission;
     let checked = check(tessera, &user.username, password).await?;
     let ok = checked.user.is_some_and(|u| u.id == user.id);
     if !ok {
@@ -420,7 +420,7 @@ pub async fn verify_user_password(
         if !admission.is_allowed() {
             refuse_past_lock(tessera, meta, &user.username).await?;
         }
-    } else if admission.is_allowed() {
+    } else if admission.is_allowed() && attempt.counted {
         tessera.login_guard().record_success(&user.username).await?;
     }
     Ok(ok)

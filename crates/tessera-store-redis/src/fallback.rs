@@ -262,6 +262,18 @@ impl LoginAttemptStore for WithFallback {
         .await
     }
 
+    async fn live_records(
+        &self,
+        keys: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Option<LoginRecord>>, StoreError> {
+        self.run(
+            self.redis.live_records(keys, now),
+            self.fallback.login_attempts.live_records(keys, now),
+        )
+        .await
+    }
+
     async fn record_failure(
         &self,
         key: &str,

@@ -334,6 +334,33 @@ impl ThrottleStore for RedisCounterStore {
     }
 }
 
+/// A login record's hash fields, as `HMGET` reads them.
+const RECORD_FIELDS: [&str; 5] = ["failures", "locks", "window_ends", "locked_until", "since"];
+
+type RecordFields = (
+    Option<u32>,
+    Option<u32>,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// The record in `fields`, when it is whole and live at `now`.
+fn live(fields: RecordFields, now: OffsetDateTime) -> Option<LoginRecord> {
+    let (Some(failures), Some(locks), Some(window_ends), Some(locked_until), Some(since)) = fields
+    else {
+        return None;
+    };
+    let record = LoginRecord {
+        failures,
+        locks,
+        window_ends,
+        locked_until,
+        since,
+    };
+    record.is_live(now).then_some(record)
+}
+
 #[async_trait]
 impl LoginAttemptStore for RedisCounterStore {
     async fn live_record(
@@ -342,31 +369,33 @@ impl LoginAttemptStore for RedisCounterStore {
         now: OffsetDateTime,
     ) -> Result<Option<LoginRecord>, StoreError> {
         let mut connection = self.connection.clone();
-        let fields: (
-            Option<u32>,
-            Option<u32>,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-        ) = redis::cmd("HMGET")
+        let fields: RecordFields = redis::cmd("HMGET")
             .arg(self.login_key(key))
-            .arg(&["failures", "locks", "window_ends", "locked_until", "since"])
+            .arg(&RECORD_FIELDS)
             .query_async(&mut connection)
             .await
             .map_err(unavailable)?;
-        let (Some(failures), Some(locks), Some(window_ends), Some(locked_until), Some(since)) =
-            fields
-        else {
-            return Ok(None);
-        };
-        let record = LoginRecord {
-            failures,
-            locks,
-            window_ends,
-            locked_until,
-            since,
-        };
-        Ok(record.is_live(now).then_some(record))
+        Ok(live(fields, now))
+    }
+
+    /// One pipeline of `HMGET`s: one round trip.
+    async fn live_records(
+        &self,
+        keys: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Option<LoginRecord>>, StoreError> {
+        let mut connection = self.connection.clone();
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("HMGET")
+                .arg(self.login_key(key))
+                .arg(&RECORD_FIELDS);
+        }
+        let rows: Vec<RecordFields> = pipe
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(rows.into_iter().map(|fields| live(fields, now)).collect())
     }
 
     async fn record_failure(

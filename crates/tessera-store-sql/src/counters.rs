@@ -60,6 +60,10 @@ const PURGE_WINDOWS: &str = "DELETE FROM tessera_throttle_windows WHERE key IN \
 const LIVE_RECORD: &str = "SELECT failures, locks, window_ends, locked_until, since \
      FROM tessera_login_attempts WHERE key = $1 AND window_ends > $2";
 
+/// [`LIVE_RECORD`] of several keys (`$1`, an array) at once.
+const LIVE_RECORDS: &str = "SELECT key, failures, locks, window_ends, locked_until, since \
+     FROM tessera_login_attempts WHERE key = ANY($1) AND window_ends > $2";
+
 const RESET_RECORD: &str = "DELETE FROM tessera_login_attempts WHERE key = $1";
 
 const PURGE_RECORDS: &str = "DELETE FROM tessera_login_attempts WHERE key IN \
@@ -180,6 +184,19 @@ fn micros(d: std::time::Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
+/// A login record's row: failures, locks, window end, lock end, since.
+type RecordRow = (i32, i32, i64, i64, i64);
+
+fn login_record((failures, locks, window_ends, locked_until, since): RecordRow) -> LoginRecord {
+    LoginRecord {
+        failures: u32::try_from(failures).unwrap_or(0),
+        locks: u32::try_from(locks).unwrap_or(0),
+        window_ends,
+        locked_until,
+        since,
+    }
+}
+
 /// A count kept as `INTEGER`.
 fn int(n: u32) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
@@ -276,21 +293,38 @@ impl LoginAttemptStore for PgCounterStore {
         key: &str,
         now: OffsetDateTime,
     ) -> Result<Option<LoginRecord>, StoreError> {
-        let row: Option<(i32, i32, i64, i64, i64)> = sqlx::query_as(LIVE_RECORD)
+        let row: Option<RecordRow> = sqlx::query_as(LIVE_RECORD)
             .bind(row_key(key))
             .bind(to_micros(now))
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)?;
-        Ok(row.map(
-            |(failures, locks, window_ends, locked_until, since)| LoginRecord {
-                failures: u32::try_from(failures).unwrap_or(0),
-                locks: u32::try_from(locks).unwrap_or(0),
-                window_ends,
-                locked_until,
-                since,
-            },
-        ))
+        Ok(row.map(login_record))
+    }
+
+    /// One statement for all the keys.
+    async fn live_records(
+        &self,
+        keys: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Option<LoginRecord>>, StoreError> {
+        let row_keys: Vec<Vec<u8>> = keys.iter().map(|key| row_key(key)).collect();
+        let rows: Vec<(Vec<u8>, i32, i32, i64, i64, i64)> = sqlx::query_as(LIVE_RECORDS)
+            .bind(&row_keys)
+            .bind(to_micros(now))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(row_keys
+            .iter()
+            .map(|wanted| {
+                rows.iter().find(|row| &row.0 == wanted).map(
+                    |&(_, failures, locks, window_ends, locked_until, since)| {
+                        login_record((failures, locks, window_ends, locked_until, since))
+                    },
+                )
+            })
+            .collect())
     }
 
     async fn record_failure(

@@ -244,6 +244,32 @@ pub async fn login_records_lengthen_reset_and_expire(s: &CounterStores) {
         .is_some());
 }
 
+/// `live_records` answers each key as `live_record` does, in the order
+/// asked: a live key, an absent one, a dead one, a key asked twice.
+pub async fn login_records_read_together_as_one_by_one(s: &CounterStores) {
+    let limit = LoginPolicy::default().username_limit();
+    s.logins.record_failure("live", limit, T0).await.unwrap();
+    s.logins.record_failure("live", limit, T0).await.unwrap();
+    s.logins
+        .record_failure("dead", limit, T0 - secs(15 * 60))
+        .await
+        .unwrap();
+    s.logins.record_failure("other", limit, T0).await.unwrap();
+    let keys = ["absent", "live", "dead", "live", "other"];
+    let together = s.logins.live_records(&keys, T0).await.unwrap();
+    let mut one_by_one = Vec::new();
+    for key in keys {
+        one_by_one.push(s.logins.live_record(key, T0).await.unwrap());
+    }
+    assert_eq!(together, one_by_one);
+    let failures: Vec<Option<u32>> = together.iter().map(|r| r.map(|r| r.failures)).collect();
+    assert_eq!(failures, [None, Some(2), None, Some(2), Some(1)]);
+    assert_eq!(
+        s.logins.live_records(&[], T0).await.unwrap(),
+        Vec::<Option<_>>::new()
+    );
+}
+
 /// 200 failures at once from tasks on several threads are each counted, and
 /// exactly one of them begins the lock.
 pub async fn login_failures_are_exact_under_concurrency(s: &CounterStores) {

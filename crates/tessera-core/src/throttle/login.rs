@@ -16,7 +16,10 @@
 //!    a `lockout` audit event.
 //! 3. [`record_success`](LoginGuard::record_success) when the password was
 //!    right: the username's count and lock are forgotten; the address's are
-//!    not (one address guessing many accounts stays counted).
+//!    not (one address guessing many accounts stays counted). A caller that
+//!    used [`check_attempt`](LoginGuard::check_attempt) instead of `check`
+//!    skips it when [`Attempt::counted`] says the username had no failures,
+//!    which saves a login a write to the counter store.
 //!
 //! `check` has a third answer, [`Admission::IfRight`], for a username whose
 //! lock has grown past `max_lockout` (see [Locks that cost the
@@ -247,6 +250,21 @@ impl Admission {
     }
 }
 
+/// What [`LoginGuard::check_attempt`] found before a password is checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// Whether and how the attempt may be checked ([`LoginGuard::check`]'s
+    /// answer).
+    pub admission: Admission,
+    /// Whether the username had a live record of failures. A right password
+    /// resets it ([`LoginGuard::record_success`]) only then: with none, there
+    /// is nothing to forget, and the login saves a write to the counter
+    /// store. A failure counted by a concurrent attempt while this one's
+    /// password was hashed is then kept, as if it had come just after the
+    /// login (which of the two came first is a race either way).
+    pub counted: bool,
+}
+
 /// The rule [`LoginRecord::fail`] applies to one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureLimit {
@@ -406,6 +424,21 @@ pub trait LoginAttemptStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Option<LoginRecord>, StoreError>;
 
+    /// The live records of several keys at `now`, in the order of `keys`:
+    /// a login reads its username's and its address's together, in one
+    /// round trip where the store can (the default reads them one by one).
+    async fn live_records(
+        &self,
+        keys: &[&str],
+        now: OffsetDateTime,
+    ) -> Result<Vec<Option<LoginRecord>>, StoreError> {
+        let mut records = Vec::with_capacity(keys.len());
+        for key in keys {
+            records.push(self.live_record(key, now).await?);
+        }
+        Ok(records)
+    }
+
     /// When `key` is locked at `now`, the end of the lock.
     async fn locked_until(
         &self,
@@ -518,19 +551,56 @@ impl LoginGuard {
         ip: impl Into<Option<IpAddr>>,
         now: OffsetDateTime,
     ) -> Result<Admission, StoreError> {
+        Ok(self.check_attempt(username, ip, now).await?.admission)
+    }
+
+    /// [`check`](Self::check), and whether the username had failures
+    /// counted: a right password then calls
+    /// [`record_success`](Self::record_success) only if it had (see
+    /// [`Attempt::counted`]). The username's and the address's records are
+    /// read together ([`LoginAttemptStore::live_records`]).
+    pub async fn check_attempt(
+        &self,
+        username: &str,
+        ip: impl Into<Option<IpAddr>>,
+        now: OffsetDateTime,
+    ) -> Result<Attempt, StoreError> {
         let ip: Option<IpAddr> = ip.into();
         let key = username_key(username);
-        let mut record = self.store.live_record(&key, now).await?;
+        let (mut record, address) = match ip {
+            Some(ip) => {
+                let address = address_key(ip);
+                let mut records = self
+                    .store
+                    .live_records(&[&key, &address], now)
+                    .await?
+                    .into_iter();
+                (records.next().flatten(), records.next().flatten())
+            }
+            None => (self.store.live_record(&key, now).await?, None),
+        };
         if let Some(r) = record.filter(|r| r.locked_until(now).is_some()) {
             if self.unlocked_since(&key, &r).await? {
                 record = None;
             }
         }
+        let admission = self.admission(username, ip, record, address, now).await?;
+        Ok(Attempt {
+            admission,
+            counted: record.is_some(),
+        })
+    }
+
+    async fn admission(
+        &self,
+        username: &str,
+        ip: Option<IpAddr>,
+        record: Option<LoginRecord>,
+        address: Option<LoginRecord>,
+        now: OffsetDateTime,
+    ) -> Result<Admission, StoreError> {
         let by_username = record.and_then(|r| r.locked_until(now));
-        let by_address = match ip {
-            Some(ip) => self.store.locked_until(&address_key(ip), now).await?,
-            None => None,
-        };
+        let by_address = address.and_then(|r| r.locked_until(now));
         let wait = |until: OffsetDateTime| {
             wait_from_micros(to_micros(until).saturating_sub(to_micros(now)))
         };
@@ -706,6 +776,96 @@ mod tests {
             last = guard.record_failure(username, ip, at).await.unwrap();
         }
         last
+    }
+
+    /// A memory store that counts its reads.
+    #[derive(Default)]
+    struct CountedReads {
+        inner: MemoryLoginAttemptStore,
+        one: std::sync::atomic::AtomicUsize,
+        together: std::sync::atomic::AtomicUsize,
+    }
+
+    #[async_trait]
+    impl LoginAttemptStore for CountedReads {
+        async fn live_record(
+            &self,
+            key: &str,
+            now: OffsetDateTime,
+        ) -> Result<Option<LoginRecord>, StoreError> {
+            self.one.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.live_record(key, now).await
+        }
+
+        async fn live_records(
+            &self,
+            keys: &[&str],
+            now: OffsetDateTime,
+        ) -> Result<Vec<Option<LoginRecord>>, StoreError> {
+            self.together
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut records = Vec::new();
+            for key in keys {
+                records.push(self.inner.live_record(key, now).await?);
+            }
+            Ok(records)
+        }
+
+        async fn record_failure(
+            &self,
+            key: &str,
+            limit: FailureLimit,
+            now: OffsetDateTime,
+        ) -> Result<Option<Lockout>, StoreError> {
+            self.inner.record_failure(key, limit, now).await
+        }
+
+        async fn reset(&self, key: &str) -> Result<(), StoreError> {
+            self.inner.reset(key).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_attempt_reads_both_records_at_once_and_says_whether_the_username_counted() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let store = Arc::new(CountedReads::default());
+        let g = LoginGuard::new(store.clone(), LoginPolicy::default());
+        let reads = || (store.one.load(SeqCst), store.together.load(SeqCst));
+        let fresh = g.check_attempt("alice", IP, T0).await.unwrap();
+        assert_eq!(
+            fresh,
+            Attempt {
+                admission: Admission::Allowed,
+                counted: false
+            }
+        );
+        assert_eq!(reads(), (0, 1), "one read of both records");
+        // Without an address, the username's record alone.
+        assert!(!g.check_attempt("alice", None, T0).await.unwrap().counted);
+        assert_eq!(reads(), (1, 1));
+        // The address's failures are not the username's.
+        g.record_failure("bob", IP, T0).await.unwrap();
+        assert!(!g.check_attempt("alice", IP, T0).await.unwrap().counted);
+        g.record_failure("alice", OTHER_IP, T0).await.unwrap();
+        let counted = g.check_attempt("alice", IP, T0).await.unwrap();
+        assert_eq!(
+            counted,
+            Attempt {
+                admission: Admission::Allowed,
+                counted: true
+            }
+        );
+        assert!(g.check_attempt(" ALICE", None, T0).await.unwrap().counted);
+        g.record_success("alice").await.unwrap();
+        assert!(!g.check_attempt("alice", IP, T0).await.unwrap().counted);
+        // A locked address still refuses, read together with the username
+        // (its 100th failure locks it: one above, 99 here).
+        for _ in 0..99 {
+            g.record_failure("carol", OTHER_IP, T0).await.unwrap();
+        }
+        let refused = g.check_attempt("dave", OTHER_IP, T0).await.unwrap();
+        assert_eq!(refused.admission.retry_after_secs(), Some(30));
+        assert!(!refused.counted);
     }
 
     async fn wait(

@@ -82,8 +82,8 @@ mod rate;
 
 pub use alerts::{AlertWindowStore, MemoryAlertWindowStore};
 pub use login::{
-    Admission, FailureLimit, Lockout, LockoutStarted, LoginAttemptStore, LoginGuard, LoginPolicy,
-    LoginRecord, LoginUnlockStore,
+    Admission, Attempt, FailureLimit, Lockout, LockoutStarted, LoginAttemptStore, LoginGuard,
+    LoginPolicy, LoginRecord, LoginUnlockStore,
 };
 pub use memory::{MemoryLoginAttemptStore, MemoryThrottleStore, DEFAULT_CAPACITY};
 pub use rate::{Period, Rate, RateError};
