@@ -159,6 +159,12 @@ async fn a_key_of_another_type_is_unavailable_not_a_panic() {
         matches!(record, Err(StoreError::Unavailable(_))),
         "{record:?}"
     );
+    // In a pipeline, behind a key that reads well.
+    let records = store.live_records(&["fine", "k"], T0).await;
+    assert!(
+        matches!(records, Err(StoreError::Unavailable(_))),
+        "{records:?}"
+    );
     delete_prefix(&prefix).await;
 }
 
