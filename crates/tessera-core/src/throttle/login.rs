@@ -424,9 +424,11 @@ pub trait LoginAttemptStore: Send + Sync + 'static {
         now: OffsetDateTime,
     ) -> Result<Option<LoginRecord>, StoreError>;
 
-    /// The live records of several keys at `now`, in the order of `keys`:
-    /// a login reads its username's and its address's together, in one
-    /// round trip where the store can (the default reads them one by one).
+    /// The live records of several keys at `now`, one entry a key in the
+    /// order of `keys`: a login reads its username's and its address's
+    /// together, in one round trip where the store can (the default reads
+    /// them one by one). An answer of another length is an error to
+    /// [`LoginGuard::check`], which then refuses the login (fail closed).
     async fn live_records(
         &self,
         keys: &[&str],
@@ -570,12 +572,16 @@ impl LoginGuard {
         let (mut record, address) = match ip {
             Some(ip) => {
                 let address = address_key(ip);
-                let mut records = self
-                    .store
-                    .live_records(&[&key, &address], now)
-                    .await?
-                    .into_iter();
-                (records.next().flatten(), records.next().flatten())
+                let records = self.store.live_records(&[&key, &address], now).await?;
+                // A store that answered for fewer keys than asked must not
+                // let an address's lock go unread (fail closed).
+                let [username, address] = <[_; 2]>::try_from(records).map_err(|records| {
+                    StoreError::Other(
+                        format!("live_records answered {} records for 2 keys", records.len())
+                            .into(),
+                    )
+                })?;
+                (username, address)
             }
             None => (self.store.live_record(&key, now).await?, None),
         };
@@ -778,12 +784,14 @@ mod tests {
         last
     }
 
-    /// A memory store that counts its reads.
+    /// A memory store that counts its reads; with `short` set, its
+    /// `live_records` answers no record at all (a broken store).
     #[derive(Default)]
     struct CountedReads {
         inner: MemoryLoginAttemptStore,
         one: std::sync::atomic::AtomicUsize,
         together: std::sync::atomic::AtomicUsize,
+        short: std::sync::atomic::AtomicBool,
     }
 
     #[async_trait]
@@ -805,6 +813,9 @@ mod tests {
             self.together
                 .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let mut records = Vec::new();
+            if self.short.load(std::sync::atomic::Ordering::SeqCst) {
+                return Ok(records);
+            }
             for key in keys {
                 records.push(self.inner.live_record(key, now).await?);
             }
@@ -866,6 +877,14 @@ mod tests {
         let refused = g.check_attempt("dave", OTHER_IP, T0).await.unwrap();
         assert_eq!(refused.admission.retry_after_secs(), Some(30));
         assert!(!refused.counted);
+        // A store that answers for fewer keys than asked is an error, never
+        // an address without a lock.
+        store.short.store(true, SeqCst);
+        let broken = g.check("dave", OTHER_IP, T0).await;
+        assert!(
+            matches!(&broken, Err(StoreError::Other(e)) if e.to_string() == "live_records answered 0 records for 2 keys"),
+            "{broken:?}"
+        );
     }
 
     async fn wait(
