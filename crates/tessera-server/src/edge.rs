@@ -12,7 +12,7 @@
 //! - The TLS handshake has `server.header_read_timeout` to complete.
 //! - A head not received within `server.header_read_timeout` closes the
 //!   connection without an answer (nginx answers `408` there too late for
-//!   most clients to read it; hyper closes). A body not received within
+//!   most clients to read it; Tessera closes). A body not received within
 //!   `server.body_read_timeout` of its head is answered `408`
 //!   `{"detail": "Request body not received in time.", "code": "request_timeout"}`
 //!   and the connection closed.
@@ -40,21 +40,21 @@ use axum::Router;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
-use tower::ServiceExt as _;
+use tower::Service as _;
 
 /// The limits of [`serve`], from `[server]`.
 #[derive(Debug, Clone)]
@@ -417,33 +417,39 @@ async fn connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let in_flight = Arc::new(AtomicUsize::new(0));
+    let in_flight = Arc::new(Activity::new());
     // Requests started on this connection, and in flight (for the stop).
     let started = Arc::new(AtomicUsize::new(0));
     let in_flight_now = in_flight.clone();
-    let io = TokioIo::new(IdleTimeout::new(
-        stream,
-        limits.idle_timeout,
-        in_flight.clone(),
-    ));
+    let io = TokioIo::new(ReadDeadlines::new(stream, &limits, in_flight.clone()));
     let mut builder = hyper::server::conn::http1::Builder::new();
+    // The header timeout is `ReadDeadlines`'s, not hyper's (no timer given,
+    // none of hyper's).
     builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        .header_read_timeout(None)
         // The exact limit is checked in `answer` (with a JSON body); this
         // one stops a huge head before it is buffered.
         .max_header_size((2 * limits.max_header_bytes).max(8192));
     let counted = started.clone();
+    // This connection's own router (cloned when it was accepted): a request
+    // holds it only while `answer` hands the request over. hyper calls the
+    // service from the connection's task alone, so the lock is never
+    // contended (and a panic cannot have poisoned it: nothing runs under it
+    // but the router's synchronous call).
+    let app = std::sync::Mutex::new(app);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        let app = app.clone();
-        let limits = limits.clone();
-        let in_flight = in_flight.clone();
         counted.fetch_add(1, Ordering::AcqRel);
-        async move {
-            Ok::<_, std::convert::Infallible>(
-                answer(request, peer, tls, app, &limits, in_flight).await,
-            )
-        }
+        let answered = answer(
+            request,
+            peer,
+            tls,
+            &mut app
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            &limits,
+            in_flight.clone(),
+        );
+        async move { Ok::<_, std::convert::Infallible>(answered.await) }
     });
     let conn = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
@@ -461,7 +467,7 @@ async fn connection<S>(
     // would reset it. Wait for it to start, for a short while.
     let linger_until = tokio::time::Instant::now() + STOP_LINGER;
     let seen = started.load(Ordering::Acquire);
-    while in_flight_now.load(Ordering::Acquire) == 0
+    while in_flight_now.count.load(Ordering::Acquire) == 0
         && started.load(Ordering::Acquire) == seen
         && tokio::time::Instant::now() < linger_until
     {
@@ -513,14 +519,20 @@ fn json_error(status: StatusCode, detail: &str, code: &str) -> Response<Body> {
 }
 
 /// One request through the limits and the application.
-async fn answer(
+///
+/// The request is checked and handed to the router at once, before the
+/// returned future runs: the router's future owns what it needs, so the
+/// connection's router serves it without a clone of its own (a clone is a
+/// reference count shared by every connection, a cache line the cores of a
+/// busy server pass between them for every request).
+fn answer(
     request: Request<Incoming>,
     peer: SocketAddr,
     tls: bool,
-    app: Router,
+    app: &mut Router,
     limits: &Limits,
-    in_flight: Arc<AtomicUsize>,
-) -> Response<Body> {
+    in_flight: Arc<Activity>,
+) -> impl Future<Output = Response<Body>> + Send + 'static {
     let guard = InFlight::enter(in_flight);
     let too_large = header_bytes(&request) > limits.max_header_bytes;
     let (mut parts, body) = request.into_parts();
@@ -529,12 +541,13 @@ async fn answer(
         parts.extensions.insert(Https);
     }
     let secure = tls || tessera_axum::client::is_secure(&parts, limits.trusted_proxies);
-    let mut response = if too_large {
-        json_error(
+    let hsts = limits.hsts.as_ref().filter(|_| secure).cloned();
+    let routed = if too_large {
+        Err(json_error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "Request header fields too large.",
             "request_header_fields_too_large",
-        )
+        ))
     } else {
         // A request without a body (most: `GET`, `Content-Length: 0`) has
         // nothing to time out, and skips the deadline's allocations.
@@ -547,36 +560,45 @@ async fn answer(
             }),
             None => Body::new(body),
         };
-        let request = Request::from_parts(parts, body);
-        let response = match app.oneshot(request).await {
-            Ok(response) => response,
-            Err(never) => match never {},
-        };
-        if timed_out.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
-            json_error(
-                StatusCode::REQUEST_TIMEOUT,
-                "Request body not received in time.",
-                "request_timeout",
-            )
-        } else {
-            response
-        }
+        // A `Router` is always ready (its `poll_ready` answers `Ready` at
+        // once), so it is called without polling it first.
+        Ok((app.call(Request::from_parts(parts, body)), timed_out))
     };
-    if secure {
-        secure_set_cookies(response.headers_mut());
-        if let Some(hsts) = &limits.hsts {
-            response
-                .headers_mut()
-                .insert(http::header::STRICT_TRANSPORT_SECURITY, hsts.clone());
+    async move {
+        let mut response = match routed {
+            Err(refusal) => refusal,
+            Ok((routed, timed_out)) => {
+                let response = match routed.await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                if timed_out.is_some_and(|flag| flag.load(Ordering::Relaxed)) {
+                    json_error(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "Request body not received in time.",
+                        "request_timeout",
+                    )
+                } else {
+                    response
+                }
+            }
+        };
+        if secure {
+            secure_set_cookies(response.headers_mut());
+            if let Some(hsts) = hsts {
+                response
+                    .headers_mut()
+                    .insert(http::header::STRICT_TRANSPORT_SECURITY, hsts);
+            }
         }
-    }
-    // The connection counts as busy until the response body is sent.
-    response.map(|body| {
-        Body::new(GuardedBody {
-            inner: body,
-            _guard: guard,
+        // The connection counts as busy until the response body is sent.
+        response.map(|body| {
+            Body::new(GuardedBody {
+                inner: body,
+                _guard: guard,
+            })
         })
-    })
+    }
 }
 
 /// Adds `Secure` to every `Set-Cookie` of a response to a request that came
@@ -609,19 +631,44 @@ fn secure_set_cookies(headers: &mut http::HeaderMap) {
     }
 }
 
+/// A connection's requests being answered, and when the last one was.
+struct Activity {
+    count: AtomicUsize,
+    /// When the connection opened.
+    opened: tokio::time::Instant,
+    /// When its last request was answered, in nanoseconds after `opened`.
+    answered: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            count: AtomicUsize::new(0),
+            opened: tokio::time::Instant::now(),
+            answered: AtomicU64::new(0),
+        }
+    }
+
+    fn last_answered(&self) -> tokio::time::Instant {
+        self.opened + Duration::from_nanos(self.answered.load(Ordering::Acquire))
+    }
+}
+
 /// Counts a request of the connection as being answered while alive.
-struct InFlight(Arc<AtomicUsize>);
+struct InFlight(Arc<Activity>);
 
 impl InFlight {
-    fn enter(counter: Arc<AtomicUsize>) -> InFlight {
-        counter.fetch_add(1, Ordering::AcqRel);
-        InFlight(counter)
+    fn enter(activity: Arc<Activity>) -> InFlight {
+        activity.count.fetch_add(1, Ordering::AcqRel);
+        InFlight(activity)
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let since = u64::try_from(self.0.opened.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.0.answered.store(since, Ordering::Release);
+        self.0.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -700,72 +747,116 @@ impl http_body::Body for DeadlineBody {
     }
 }
 
-/// The connection's stream, failing a read once the client has been silent
-/// for `server.idle_timeout` while none of its requests is being answered.
-struct IdleTimeout<S> {
+/// The connection's stream, failing a read (which closes the connection
+/// without an answer) when, with none of its requests being answered,
+///
+/// - the client has been silent for `server.idle_timeout` (since its last
+///   bytes, or since its last request was answered, whichever is later), or
+/// - the next request's head has not arrived within
+///   `server.header_read_timeout` of the connection waiting for it (since
+///   the previous request was answered, or since the connection opened),
+///   however the bytes trickle in.
+///
+/// hyper's own header timeout made (and dropped) a timer for every request:
+/// an allocation and two trips through the timer wheel's lock. Here one
+/// timer serves the connection's life. It is set when a read waits, also
+/// while a request is being answered (then to the shorter timeout from now,
+/// a check and nothing more: a request may take as long as it takes), and when it fires
+/// the deadlines are worked out again from what happened since. Setting it
+/// to a later deadline, the usual case, is an atomic store in tokio.
+struct ReadDeadlines<S> {
     inner: S,
     idle: Duration,
-    in_flight: Arc<AtomicUsize>,
-    /// One timer for the connection's life, armed (reset to `idle` from
-    /// now) when a read waits with no request in flight. Resetting a later
-    /// deadline is an atomic store in tokio's timer; a timer made and dropped
-    /// for each request cost an allocation and two trips through the timer
-    /// wheel's lock.
+    header: Duration,
+    activity: Arc<Activity>,
     deadline: Pin<Box<tokio::time::Sleep>>,
+    /// The deadline is set for the present wait.
     armed: bool,
+    /// When the present wait began (the client's bytes before it were read).
+    waiting_since: tokio::time::Instant,
 }
 
-impl<S> IdleTimeout<S> {
-    fn new(inner: S, idle: Duration, in_flight: Arc<AtomicUsize>) -> Self {
-        IdleTimeout {
+impl<S> ReadDeadlines<S> {
+    fn new(inner: S, limits: &Limits, activity: Arc<Activity>) -> Self {
+        ReadDeadlines {
             inner,
-            idle,
-            in_flight,
-            deadline: Box::pin(tokio::time::sleep(idle)),
+            idle: limits.idle_timeout,
+            header: limits.header_read_timeout,
+            activity,
+            deadline: Box::pin(tokio::time::sleep(limits.idle_timeout)),
             armed: false,
+            waiting_since: tokio::time::Instant::now(),
+        }
+    }
+
+    /// When the present wait should end, as things stand at `now`; `None`:
+    /// never (a timeout past what an `Instant` can hold, a configured
+    /// `500000000000y`, never fires, as `tokio::time::sleep`'s).
+    fn until(&self, now: tokio::time::Instant) -> Option<tokio::time::Instant> {
+        if self.activity.count.load(Ordering::Acquire) > 0 {
+            // A request is being answered: its body has a deadline of its
+            // own, and the wait for the next head has not begun. Look again
+            // in a while: no later than either deadline can fall once it is
+            // answered (both count from its answer, which is after now).
+            return now.checked_add(self.idle.min(self.header));
+        }
+        // The wait for the next head began when the last request was
+        // answered (on a new connection: when it opened).
+        let head_since = self.activity.last_answered();
+        let quiet_since = head_since.max(self.waiting_since);
+        match (
+            quiet_since.checked_add(self.idle),
+            head_since.checked_add(self.header),
+        ) {
+            (Some(idle), Some(head)) => Some(idle.min(head)),
+            (Some(until), None) | (None, Some(until)) => Some(until),
+            (None, None) => None,
         }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for IdleTimeout<S> {
+impl<S: AsyncRead + Unpin> AsyncRead for ReadDeadlines<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                this.armed = false;
-                Poll::Ready(result)
-            }
-            Poll::Pending if this.in_flight.load(Ordering::Acquire) > 0 => {
-                this.armed = false;
-                Poll::Pending
-            }
-            Poll::Pending => {
-                if !this.armed {
-                    // A timeout past what an `Instant` can hold (a configured
-                    // `500000000000y`) never fires, as `tokio::time::sleep`'s.
-                    let Some(until) = tokio::time::Instant::now().checked_add(this.idle) else {
-                        return Poll::Pending;
-                    };
-                    this.deadline.as_mut().reset(until);
-                    this.armed = true;
-                }
-                match this.deadline.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+        if let Poll::Ready(result) = Pin::new(&mut this.inner).poll_read(cx, buf) {
+            this.armed = false;
+            return Poll::Ready(result);
+        }
+        if !this.armed {
+            let now = tokio::time::Instant::now();
+            this.waiting_since = now;
+            let Some(until) = this.until(now) else {
+                return Poll::Pending;
+            };
+            this.deadline.as_mut().reset(until);
+            this.armed = true;
+        }
+        while this.deadline.as_mut().poll(cx).is_ready() {
+            // Fired: see whether a deadline has really passed.
+            let now = tokio::time::Instant::now();
+            match this.until(now) {
+                Some(until) if until > now => this.deadline.as_mut().reset(until),
+                Some(_) => {
+                    return Poll::Ready(Err(std::io::Error::new(
                         std::io::ErrorKind::TimedOut,
-                        "idle timeout",
-                    ))),
-                    Poll::Pending => Poll::Pending,
+                        "idle or header read timeout",
+                    )))
+                }
+                None => {
+                    this.armed = false;
+                    return Poll::Pending;
                 }
             }
         }
+        Poll::Pending
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for IdleTimeout<S> {
+impl<S: AsyncWrite + Unpin> AsyncWrite for ReadDeadlines<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

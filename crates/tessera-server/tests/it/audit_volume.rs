@@ -268,11 +268,11 @@ async fn a_thousand_concurrent_failed_logins_are_all_recorded() {
         .unwrap();
     assert_eq!(tessera.auditor().settings().queue_capacity, 4);
     let app = TestApp {
-        state: tessera_server::AppState {
+        state: tessera_server::AppState::new(
             tessera,
-            config: Arc::new(config),
-            counters: tessera_server::SharedCounters::in_memory(),
-        },
+            Arc::new(config),
+            tessera_server::SharedCounters::in_memory(),
+        ),
         clock,
         dir,
     };

@@ -237,6 +237,76 @@ async fn a_connection_in_use_outlives_its_idle_timeout_and_then_closes_once_sile
 }
 
 #[tokio::test]
+async fn the_header_timeout_counts_each_heads_wait_not_the_connections_life() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", "1s"),
+            ("TESSERA_SERVER__IDLE_TIMEOUT", "60s"),
+        ],
+    );
+    let mut conn = connect(server.addr, Duration::from_secs(10));
+    // A request every 100 ms for 2.5 s, on one connection: each head comes
+    // well within the header timeout, the connection's life is longer.
+    for _ in 0..25 {
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let answer = read_response(&mut conn);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Then no head: closed by the header timeout, counted from the last
+    // answer (100 ms of it already spent), not by the idle timeout.
+    let started = Instant::now();
+    assert_eq!(read_to_close(&mut conn), "");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(700) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_idle_timeout_counts_from_the_answer_of_a_request_that_took_longer() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            ("TESSERA_SERVER__IDLE_TIMEOUT", "1s"),
+            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", "60s"),
+        ],
+    );
+    let mut conn = connect(server.addr, Duration::from_secs(10));
+    // A body sent in pieces over 2 s, longer than the idle timeout: the
+    // request is being answered meanwhile, so the connection stays.
+    let body = br#"{"username": "nobody", "password": "wrong-password"}"#;
+    let head = format!(
+        "POST /api-token-auth/ HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    for piece in body.chunks(body.len().div_ceil(5)) {
+        std::thread::sleep(Duration::from_millis(400));
+        conn.write_all(piece).unwrap();
+    }
+    let answer = read_response(&mut conn);
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    // Then closed once silent for the idle timeout after the answer, not
+    // at once for the time the request took.
+    let started = Instant::now();
+    assert_eq!(read_to_close(&mut conn), "");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
+
+#[tokio::test]
 async fn an_idle_timeout_too_long_for_the_clock_never_fires_and_never_breaks_a_connection() {
     let dir = tempfile::tempdir().unwrap();
     let server = serve(
