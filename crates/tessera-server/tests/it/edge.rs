@@ -2,7 +2,7 @@
 //! connection cap, TLS with HSTS and secure cookies, certificate reload.
 
 use crate::cli::tessera;
-use crate::e2e::serve;
+use crate::e2e::{serve, Server};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -50,6 +50,41 @@ fn status_and_body(answer: &str) -> (&str, &str) {
     let status = answer.lines().next().unwrap_or_default();
     let body = answer.split_once("\r\n\r\n").map_or("", |(_, b)| b);
     (status, body)
+}
+
+/// `GET /healthz` on `conn`, `times` times, each answered `200`, waiting
+/// `gap` after each answer.
+fn ask_healthz(conn: &mut TcpStream, times: usize, gap: Duration) {
+    for _ in 0..times {
+        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .unwrap();
+        let answer = read_response(conn);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        std::thread::sleep(gap);
+    }
+}
+
+/// Waits for the server to close `conn` without an answer, which must take
+/// at least `at_least` (and less than 5 s).
+fn closed_after(conn: &mut TcpStream, at_least: Duration) {
+    let started = Instant::now();
+    assert_eq!(read_to_close(conn), "", "closed without an answer");
+    let waited = started.elapsed();
+    assert!(
+        waited >= at_least && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+}
+
+/// A server with these idle and header timeouts.
+fn serve_with_timeouts(dir: &std::path::Path, idle: &str, header: &str) -> Server {
+    serve(
+        dir,
+        &[
+            ("TESSERA_SERVER__IDLE_TIMEOUT", idle),
+            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", header),
+        ],
+    )
 }
 
 /// Another client is served meanwhile.
@@ -181,102 +216,45 @@ async fn a_body_not_sent_in_time_is_answered_408_while_others_are_served() {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_while_others_are_served() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(
-        dir.path(),
-        &[
-            ("TESSERA_SERVER__IDLE_TIMEOUT", "1s"),
-            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", "60s"),
-        ],
-    );
+    let server = serve_with_timeouts(dir.path(), "1s", "60s");
     let mut idle = connect(server.addr, Duration::from_secs(10));
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .unwrap();
-    let answer = read_response(&mut idle);
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-    let started = Instant::now();
+    ask_healthz(&mut idle, 1, Duration::ZERO);
     healthz(server.addr).await;
     // Kept alive, then closed once silent for the idle timeout.
-    assert_eq!(read_to_close(&mut idle), "");
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
-        "{waited:?}"
-    );
+    closed_after(&mut idle, Duration::from_millis(800));
     healthz(server.addr).await;
 }
 
 #[tokio::test]
 async fn a_connection_in_use_outlives_its_idle_timeout_and_then_closes_once_silent() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(
-        dir.path(),
-        &[
-            ("TESSERA_SERVER__IDLE_TIMEOUT", "1s"),
-            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", "60s"),
-        ],
-    );
+    let server = serve_with_timeouts(dir.path(), "1s", "60s");
     let mut conn = connect(server.addr, Duration::from_secs(10));
     // A request every 400 ms for 2.4 s: each silence is shorter than the
     // idle timeout, the connection's life longer; the one timer the
     // connection keeps is pushed back after each request.
-    for _ in 0..7 {
-        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .unwrap();
-        let answer = read_response(&mut conn);
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-        std::thread::sleep(Duration::from_millis(400));
-    }
-    let started = Instant::now();
-    assert_eq!(read_to_close(&mut conn), "");
-    let waited = started.elapsed();
-    // 600 ms of the second were already spent silent before `started`.
-    assert!(
-        waited >= Duration::from_millis(400) && waited < Duration::from_secs(5),
-        "{waited:?}"
-    );
+    ask_healthz(&mut conn, 7, Duration::from_millis(400));
+    // 400 ms of the second were already spent silent.
+    closed_after(&mut conn, Duration::from_millis(400));
 }
 
 #[tokio::test]
 async fn the_header_timeout_counts_each_heads_wait_not_the_connections_life() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(
-        dir.path(),
-        &[
-            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", "1s"),
-            ("TESSERA_SERVER__IDLE_TIMEOUT", "60s"),
-        ],
-    );
+    let server = serve_with_timeouts(dir.path(), "60s", "1s");
     let mut conn = connect(server.addr, Duration::from_secs(10));
     // A request every 100 ms for 2.5 s, on one connection: each head comes
     // well within the header timeout, the connection's life is longer.
-    for _ in 0..25 {
-        conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            .unwrap();
-        let answer = read_response(&mut conn);
-        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    ask_healthz(&mut conn, 25, Duration::from_millis(100));
     // Then no head: closed by the header timeout, counted from the last
     // answer (100 ms of it already spent), not by the idle timeout.
-    let started = Instant::now();
-    assert_eq!(read_to_close(&mut conn), "");
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(700) && waited < Duration::from_secs(5),
-        "{waited:?}"
-    );
+    closed_after(&mut conn, Duration::from_millis(700));
 }
 
 #[tokio::test]
 async fn the_idle_timeout_counts_from_the_answer_of_a_request_that_took_longer() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(
-        dir.path(),
-        &[
-            ("TESSERA_SERVER__IDLE_TIMEOUT", "1s"),
-            ("TESSERA_SERVER__HEADER_READ_TIMEOUT", "60s"),
-        ],
-    );
+    let server = serve_with_timeouts(dir.path(), "1s", "60s");
     let mut conn = connect(server.addr, Duration::from_secs(10));
     // A body sent in pieces over 2 s, longer than the idle timeout: the
     // request is being answered meanwhile, so the connection stays.
@@ -297,13 +275,7 @@ async fn the_idle_timeout_counts_from_the_answer_of_a_request_that_took_longer()
     );
     // Then closed once silent for the idle timeout after the answer, not
     // at once for the time the request took.
-    let started = Instant::now();
-    assert_eq!(read_to_close(&mut conn), "");
-    let waited = started.elapsed();
-    assert!(
-        waited >= Duration::from_millis(800) && waited < Duration::from_secs(5),
-        "{waited:?}"
-    );
+    closed_after(&mut conn, Duration::from_millis(800));
 }
 
 #[tokio::test]
