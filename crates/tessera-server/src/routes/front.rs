@@ -205,10 +205,7 @@ pub(crate) fn explain_405(method: &Method, response: Response) -> Response {
 /// framed, SECURITY H5; the login page sets its own policy) and
 /// `Cache-Control: no-store` unless the route set its own.
 pub(crate) fn hardening_headers(headers: &mut http::HeaderMap) {
-    headers.insert(
-        HeaderName::from_static("x-frame-options"),
-        HeaderValue::from_static("DENY"),
-    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
