@@ -417,11 +417,11 @@ async fn connection<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let in_flight = Arc::new(Activity::new());
-    // Requests started on this connection, and in flight (for the stop).
+    // Its requests being answered, and when the last one was.
+    let activity = Arc::new(Activity::new());
+    // Requests started on this connection (for the stop).
     let started = Arc::new(AtomicUsize::new(0));
-    let in_flight_now = in_flight.clone();
-    let io = TokioIo::new(ReadDeadlines::new(stream, &limits, in_flight.clone()));
+    let io = TokioIo::new(ReadDeadlines::new(stream, &limits, activity.clone()));
     let mut builder = hyper::server::conn::http1::Builder::new();
     // The header timeout is `ReadDeadlines`'s, not hyper's (no timer given,
     // none of hyper's).
@@ -431,6 +431,7 @@ async fn connection<S>(
         // one stops a huge head before it is buffered.
         .max_header_size((2 * limits.max_header_bytes).max(8192));
     let counted = started.clone();
+    let answering = activity.clone();
     // This connection's own router (cloned when it was accepted): a request
     // holds it only while `answer` hands the request over. hyper calls the
     // service from the connection's task alone, so the lock is never
@@ -447,7 +448,7 @@ async fn connection<S>(
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
             &limits,
-            in_flight.clone(),
+            answering.clone(),
         );
         async move { Ok::<_, std::convert::Infallible>(answered.await) }
     });
@@ -467,7 +468,7 @@ async fn connection<S>(
     // would reset it. Wait for it to start, for a short while.
     let linger_until = tokio::time::Instant::now() + STOP_LINGER;
     let seen = started.load(Ordering::Acquire);
-    while in_flight_now.count.load(Ordering::Acquire) == 0
+    while activity.count.load(Ordering::Acquire) == 0
         && started.load(Ordering::Acquire) == seen
         && tokio::time::Instant::now() < linger_until
     {
@@ -531,9 +532,9 @@ fn answer(
     tls: bool,
     app: &mut Router,
     limits: &Limits,
-    in_flight: Arc<Activity>,
+    activity: Arc<Activity>,
 ) -> impl Future<Output = Response<Body>> + Send + 'static {
-    let guard = InFlight::enter(in_flight);
+    let guard = InFlight::enter(activity);
     let too_large = header_bytes(&request) > limits.max_header_bytes;
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(ConnectInfo(peer));
