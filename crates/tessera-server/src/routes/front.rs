@@ -115,7 +115,7 @@ where
         let route = request.extensions().get::<MatchedPath>().cloned();
         // A `&str` field, recorded as such (`%id` would format it first).
         let span = tracing::info_span!("request", request_id = id.as_str());
-        let refused = span.in_scope(|| hosts::admit(&self.shared.hosts, &mut request));
+        let refused = hosts::admit(&self.shared.hosts, &mut request, &span);
         request.extensions_mut().insert(RequestId(id.clone()));
         // Only a request with a body has one to limit (an insert saved for
         // most requests).
@@ -130,9 +130,11 @@ where
         let uri = request.uri().clone();
         // The service polled ready is called here, at once: its future
         // owns what it needs, so no clone of the route (a boxed service, an
-        // allocation) is kept for the next request.
+        // allocation) is kept for the next request. The route's work (and
+        // its log lines) happens when its future is polled, in the span;
+        // calling it only makes the future.
         let routed = match refused {
-            None => Ok(span.in_scope(|| self.inner.call(request)).instrument(span)),
+            None => Ok(self.inner.call(request).instrument(span)),
             Some(refusal) => Err(refusal),
         };
         let shared = self.shared.clone();

@@ -81,8 +81,12 @@ fn invalid_host(check: &HostCheck) -> Response {
 /// absolute-form request line), else for HTTP/1.0 the server's own address;
 /// an HTTP/1.1 request without any is refused, as RFC 9112 (section 3.2)
 /// requires. An allowed host that came from elsewhere is set as the
-/// request's `Host`.
-pub(crate) fn admit(check: &HostCheck, request: &mut Request) -> Option<Response> {
+/// request's `Host`. A refusal is logged in `span` (the request's).
+pub(crate) fn admit(
+    check: &HostCheck,
+    request: &mut Request,
+    span: &tracing::Span,
+) -> Option<Response> {
     let (host, from_header) = match request.headers().get(header::HOST) {
         Some(value) => (value.as_bytes(), true),
         None => match request.uri().authority() {
@@ -93,7 +97,9 @@ pub(crate) fn admit(check: &HostCheck, request: &mut Request) -> Option<Response
     };
     if !check.allowed.is_allowed(host) {
         let shown: String = String::from_utf8_lossy(host).chars().take(100).collect();
-        tracing::info!(host = ?shown, "request refused: Host not in server.allowed_hosts");
+        span.in_scope(|| {
+            tracing::info!(host = ?shown, "request refused: Host not in server.allowed_hosts");
+        });
         return Some(invalid_host(check));
     }
     if !from_header {

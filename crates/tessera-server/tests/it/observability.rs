@@ -436,6 +436,24 @@ async fn the_binary_logs_one_json_line_per_request_without_secrets() {
         .await
         .unwrap();
     assert_eq!(query.status(), 200);
+    // What is logged while a request is answered carries its id: a refused
+    // host (checked before routing) and a failed CSRF check (in the route).
+    let bad_host = http
+        .get(server.url("/healthz"))
+        .header("x-request-id", "obs-bad-host")
+        .header("host", "evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad_host.status(), 400);
+    let no_csrf = http
+        .post(server.url("/auth/login"))
+        .header("x-request-id", "obs-no-csrf")
+        .json(&json!({"username": "admin", "password": "admin-pass-123"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_csrf.status(), 403);
 
     // A session login: its id and CSRF secret are never logged either.
     let csrf = http.get(server.url("/auth/csrf")).send().await.unwrap();
@@ -487,6 +505,8 @@ async fn the_binary_logs_one_json_line_per_request_without_secrets() {
         "obs-me",
         "obs-bad-key",
         "obs-query",
+        "obs-bad-host",
+        "obs-no-csrf",
         "obs-session",
         "obs-session-me",
         generated.as_str(),
@@ -528,6 +548,16 @@ async fn the_binary_logs_one_json_line_per_request_without_secrets() {
         })
     );
     assert_eq!(by_id("obs-query")["path"], "/healthz");
+    let logged_in_request = |message: &str| -> Vec<&Value> {
+        parsed.iter().filter(|v| v["message"] == message).collect()
+    };
+    let host_refused = logged_in_request("request refused: Host not in server.allowed_hosts");
+    assert_eq!(host_refused.len(), 1, "{lines:#?}");
+    assert_eq!(host_refused[0]["span"]["request_id"], "obs-bad-host");
+    assert_eq!(host_refused[0]["host"], "\"evil.example\"");
+    let csrf_failed = logged_in_request("CSRF check failed");
+    assert_eq!(csrf_failed.len(), 1, "{lines:#?}");
+    assert_eq!(csrf_failed[0]["span"]["request_id"], "obs-no-csrf");
     assert_eq!(by_id("obs-bad-key")["status"], 401);
 
     let whole = lines.join("\n");
