@@ -8,7 +8,10 @@
 //! written more than once a minute. That record is two maps, the uses of
 //! this interval and of the one before, swapped once an interval: a lookup
 //! and an insert cost the same whatever their size, and they hold the
-//! credentials used in the last two intervals, no more.
+//! credentials used in the last two intervals, no more. Each thread keeps a
+//! small copy of what the record told it (a slot per credential hash), so
+//! that a credential used again within the minute is answered without the
+//! record's lock: a hot key is checked on every core at once.
 //!
 //! A use to record goes into a queue; a background task
 //! ([`Toucher::start`], or on first use) waits [`BATCH_WINDOW`] after the
@@ -69,6 +72,40 @@ impl Used {
 /// [`INTERVAL`] in microseconds.
 const INTERVAL_MICROS: i64 = INTERVAL.whole_microseconds() as i64;
 
+/// Whether a use recorded at `at` is within the interval before `now` (both
+/// in microseconds since the epoch; a clock set back counts as within).
+fn within_interval(at: i64, now: i64) -> bool {
+    now.saturating_sub(at) < INTERVAL_MICROS
+}
+
+/// Slots of a thread's [`SEEN`] table (a power of two).
+const SEEN_SLOTS: usize = 256;
+
+/// A slot of [`SEEN`]: the [`Toucher::instance`], the [`Used::packed`]
+/// credential and when its use was recorded (microseconds since the epoch);
+/// an instance of 0 is an empty slot.
+type Seen = (u64, u64, i64);
+
+thread_local! {
+    /// Each thread's copy of the uses it saw recorded, one slot per
+    /// credential hash (a later one takes the slot): a credential used again
+    /// within the minute is answered here, without the shared lock that
+    /// every request on every core would otherwise take (a hot key whose
+    /// cached `last_used` stays old until its cache entry is read again).
+    /// It holds only what the shared record said, so it never skips a use
+    /// the shared record would have queued.
+    static SEEN: std::cell::RefCell<[Seen; SEEN_SLOTS]> =
+        const { std::cell::RefCell::new([(0, 0, 0); SEEN_SLOTS]) };
+}
+
+/// The [`SEEN`] slot of a packed credential (Fibonacci hashing).
+fn seen_slot(packed: u64) -> usize {
+    (packed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SEEN_SLOTS.trailing_zeros())) as usize
+}
+
+/// Numbers [`Toucher`] instances for [`SEEN`] (0 is an empty slot).
+static INSTANCES: AtomicU64 = AtomicU64::new(1);
+
 /// The recent uses and the queue.
 #[derive(Debug, Default)]
 struct Recent {
@@ -84,21 +121,20 @@ struct Recent {
 }
 
 impl Recent {
-    /// Whether `what` was recorded within the interval before `now`.
-    fn within(&self, what: Used, now: OffsetDateTime) -> bool {
+    /// When `what` was recorded, if that was within the interval before
+    /// `now` (microseconds since the epoch).
+    fn within(&self, what: Used, now: OffsetDateTime) -> Option<i64> {
         let (key, now) = (what.packed(), to_micros(now));
-        let recent = |map: &HashMap<u64, i64>| {
-            map.get(&key)
-                .is_some_and(|t| now.saturating_sub(*t) < INTERVAL_MICROS)
-        };
-        recent(&self.current) || recent(&self.previous)
+        let recent =
+            |map: &HashMap<u64, i64>| map.get(&key).copied().filter(|t| within_interval(*t, now));
+        recent(&self.current).or_else(|| recent(&self.previous))
     }
 
     /// Queues a use of `what` at `now` unless one was recorded within the
     /// interval, or the queue is full.
     fn record(&mut self, what: Used, now: OffsetDateTime) -> Recorded {
-        if self.within(what, now) {
-            return Recorded::Recently;
+        if let Some(at) = self.within(what, now) {
+            return Recorded::Recently { at };
         }
         if self.queue.len() >= MAX_QUEUED {
             return Recorded::Full;
@@ -129,14 +165,17 @@ impl Recent {
 enum Recorded {
     /// Queued; `first` when the queue was empty.
     Queued { first: bool },
-    /// Nothing: recorded within the interval.
-    Recently,
+    /// Nothing: recorded within the interval, at `at` (microseconds since
+    /// the epoch).
+    Recently { at: i64 },
     /// Nothing: the queue is full.
     Full,
 }
 
 /// Coalesces credential-use writes.
 pub struct Toucher {
+    /// This recorder's number in the threads' [`SEEN`] tables.
+    instance: u64,
     stores: Stores,
     recent: Mutex<Recent>,
     wake: Arc<Notify>,
@@ -166,6 +205,7 @@ impl Toucher {
     /// [`Toucher::start`], or on the runtime of the first use queued.
     pub fn new(stores: Stores) -> Arc<Self> {
         Arc::new(Toucher {
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             stores,
             recent: Mutex::new(Recent::default()),
             wake: Arc::new(Notify::new()),
@@ -185,10 +225,24 @@ impl Toucher {
         if stored.is_some_and(|t| now - t < INTERVAL) {
             return;
         }
+        let (packed, micros) = (what.packed(), to_micros(now));
+        let slot = seen_slot(packed);
+        let seen = SEEN.with(|seen| seen.borrow()[slot]);
+        if seen.0 == self.instance && seen.1 == packed && within_interval(seen.2, micros) {
+            return;
+        }
         let recorded = match self.recent.lock() {
             Ok(mut recent) => recent.record(what, now),
             Err(_) => return,
         };
+        let at = match recorded {
+            Recorded::Queued { .. } => Some(micros),
+            Recorded::Recently { at } => Some(at),
+            Recorded::Full => None,
+        };
+        if let Some(at) = at {
+            SEEN.with(|seen| seen.borrow_mut()[slot] = (self.instance, packed, at));
+        }
         match recorded {
             Recorded::Queued { first } => {
                 self.writes.fetch_add(1, Ordering::Relaxed);
@@ -197,7 +251,7 @@ impl Toucher {
                     self.wake.notify_one();
                 }
             }
-            Recorded::Recently => {}
+            Recorded::Recently { .. } => {}
             Recorded::Full => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }

@@ -436,3 +436,64 @@ async fn uses_still_queued_are_written_at_shutdown() {
         assert!(text.contains(line), "{line} in {text}");
     }
 }
+
+/// A hot key whose cached `last_used` stays old is recorded once a minute
+/// whichever thread serves it (each thread answers its repeats from its own
+/// copy of what was recorded), and one application's record never stands for
+/// another's: two applications on one thread each write their own use.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hot_key_is_recorded_once_a_minute_by_each_application() {
+    use tessera_axum::touch::Used;
+    use tessera_testkit::suite::T0;
+    let (one, two) = (tessera(settings()), tessera(settings()));
+    let now = T0 + time::Duration::hours(2);
+    // Repeats on this thread and on the runtime's workers, the stored time
+    // an hour old each time.
+    let stale = Some(T0);
+    for i in 0..1000 {
+        one.toucher()
+            .used(Used::Token(7), stale, now + time::Duration::milliseconds(i));
+    }
+    let spawned = (0..8)
+        .map(|i| {
+            let one = one.clone();
+            tokio::spawn(async move {
+                for j in 0..1000 {
+                    one.toucher().used(
+                        Used::Token(7),
+                        stale,
+                        now + time::Duration::milliseconds(i * 1000 + j),
+                    );
+                }
+            })
+        })
+        .collect::<Vec<_>>();
+    for task in spawned {
+        task.await.unwrap();
+    }
+    assert_eq!(one.toucher().writes(), 1);
+    // The other application, same credential id, same thread: its own use.
+    two.toucher().used(Used::Token(7), stale, now);
+    assert_eq!(two.toucher().writes(), 1);
+    // A session with the token's id is another credential.
+    one.toucher().used(Used::Session(7), stale, now);
+    assert_eq!(one.toucher().writes(), 2);
+    // A microsecond short of the minute: still recorded; at the minute: again.
+    let minute = now + time::Duration::minutes(1);
+    one.toucher().used(
+        Used::Token(7),
+        stale,
+        minute - time::Duration::microseconds(1),
+    );
+    assert_eq!(one.toucher().writes(), 2);
+    one.toucher().used(Used::Token(7), stale, minute);
+    assert_eq!(one.toucher().writes(), 3);
+    // Many keys sharing this thread's slots: each still written once.
+    for id in 1000..3000 {
+        one.toucher().used(Used::Token(id), stale, minute);
+        one.toucher().used(Used::Token(id), stale, minute);
+    }
+    assert_eq!(one.toucher().writes(), 2003);
+    one.shutdown().await;
+    two.shutdown().await;
+}
