@@ -12,7 +12,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::throttle::{
-    AlertWindowStore, Decision, FailureLimit, LoginAttemptStore, LoginPolicy, Rate, ThrottleStore,
+    AlertWindowStore, Decision, FailureLimit, LoginAttemptStore, LoginPolicy, LoginRecord, Rate,
+    ThrottleStore,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -264,6 +265,24 @@ pub async fn login_records_read_together_as_one_by_one(s: &CounterStores) {
     assert_eq!(together, one_by_one);
     let failures: Vec<Option<u32>> = together.iter().map(|r| r.map(|r| r.failures)).collect();
     assert_eq!(failures, [None, Some(2), None, Some(2), Some(1)]);
+    // Two keys (a login's username and address: a statement of their own
+    // on PostgreSQL), in either order, the same key twice, and one key.
+    let failures_of = |records: Vec<Option<LoginRecord>>| -> Vec<Option<u32>> {
+        records.iter().map(|r| r.map(|r| r.failures)).collect()
+    };
+    for (pair, expected) in [
+        (["live", "other"], [Some(2), Some(1)]),
+        (["other", "live"], [Some(1), Some(2)]),
+        (["absent", "live"], [None, Some(2)]),
+        (["live", "dead"], [Some(2), None]),
+        (["live", "live"], [Some(2), Some(2)]),
+        (["dead", "absent"], [None, None]),
+    ] {
+        let records = s.logins.live_records(&pair, T0).await.unwrap();
+        assert_eq!(failures_of(records), expected, "{pair:?}");
+    }
+    let one = s.logins.live_records(&["live"], T0).await.unwrap();
+    assert_eq!(failures_of(one), [Some(2)]);
     assert_eq!(
         s.logins.live_records(&[], T0).await.unwrap(),
         Vec::<Option<_>>::new()
