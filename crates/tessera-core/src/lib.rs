@@ -24,6 +24,7 @@ pub mod error;
 pub mod host;
 pub mod identity;
 pub mod import;
+pub mod log_scope;
 pub mod password;
 pub mod permission;
 pub mod scope;

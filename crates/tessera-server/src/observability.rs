@@ -12,8 +12,9 @@
 //!   every request gets an id: the client's `X-Request-Id` when it is sane (at
 //!   most 64 characters of `[A-Za-z0-9._-]`), else a random one. It is put in
 //!   the request's extensions as [`RequestId`](tessera_axum::audit::RequestId) (the audit log records it),
-//!   in the request's span, in its log line and in the response's
-//!   `X-Request-Id`.
+//!   in every line logged while the request is answered (its log scope,
+//!   [`JsonLines`], or with the text format its span), in its log line and
+//!   in the response's `X-Request-Id`.
 //! - One log line per request: method, path (never the query string, which
 //!   may hold secrets), matched route, status, latency and request id. No
 //!   header is logged; `Authorization`, `Cookie` and `Set-Cookie` are marked
@@ -32,9 +33,12 @@ use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tessera_axum::metrics::CONTENT_TYPE;
 use tessera_axum::{ApiError, Tessera};
+use tessera_core::log_scope;
 use tracing_subscriber::field::RecordFields;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FormatFields, FormattedFields};
+use tracing_subscriber::fmt::format::{Format, Json, Writer};
+use tracing_subscriber::fmt::time::FormatTime;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
 
 pub use tessera_axum::observability::{
     instrument, is_sane_request_id, logged_path, new_request_id, request_id, MAX_LOGGED_PATH,
@@ -85,10 +89,7 @@ pub fn init_logging() {
         .with_writer(LogWriter(LogThread::global()));
     let installed = match format {
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .event_format(JsonLines::new())
             .fmt_fields(SpanFields)
             .try_init(),
         LogFormat::Text => builder.try_init(),
@@ -98,6 +99,78 @@ pub fn init_logging() {
     }
     if let (Ok(()), Some(problem)) = (installed, problem) {
         tracing::warn!("{problem}; logging JSON");
+    }
+}
+
+/// Whether a request's log lines are named by its log scope
+/// ([`tessera_core::log_scope`], what [`JsonLines`] reads) rather than by a
+/// `tracing` span: with the JSON lines [`init_logging`] installed.
+pub(crate) fn request_scopes() -> bool {
+    JSON_LINES.load(Ordering::Relaxed)
+}
+
+/// The JSON lines of [`init_logging`]: tracing-subscriber's JSON format
+/// (the event's fields at the top level, then `target`, then the current
+/// span as `"span"`), and for a line logged in a request's log scope
+/// ([`tessera_core::log_scope`]) with no span current, the span a request's
+/// line had when every request opened a `tracing` span:
+/// `"span":{"request_id":"…","name":"request"}`, the line's last key. A
+/// test compares both lines byte for byte.
+#[derive(Debug)]
+pub struct JsonLines<T = tracing_subscriber::fmt::time::SystemTime>(Format<Json, T>);
+
+impl JsonLines {
+    /// The format [`init_logging`] installs.
+    pub fn new() -> Self {
+        Self(
+            tracing_subscriber::fmt::format()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false),
+        )
+    }
+
+    /// The same lines without their `timestamp`.
+    pub fn without_time(self) -> JsonLines<()> {
+        JsonLines(self.0.without_time())
+    }
+}
+
+impl Default for JsonLines {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S, N, T> FormatEvent<S, N> for JsonLines<T>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'w> FormatFields<'w> + 'static,
+    T: FormatTime,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> fmt::Result {
+        // A span of the event's own, or a current one, is shown as ever.
+        let scope = match log_scope::current() {
+            Some(scope) if event.parent().is_none() && ctx.lookup_current().is_none() => scope,
+            _ => return self.0.format_event(ctx, writer, event),
+        };
+        let mut line = String::with_capacity(256);
+        self.0.format_event(ctx, Writer::new(&mut line), event)?;
+        let Some(object) = line.strip_suffix("}\n") else {
+            return writer.write_str(&line);
+        };
+        let mut span = Vec::with_capacity(64);
+        json_string(&mut span, scope.request_id());
+        writer.write_str(object)?;
+        writer.write_str(",\"span\":{\"request_id\":")?;
+        writer.write_str(std::str::from_utf8(&span).map_err(|_| fmt::Error)?)?;
+        writer.write_str(",\"name\":\"request\"}}\n")
     }
 }
 
@@ -789,6 +862,89 @@ mod tests {
         tracing::subscriber::with_default(subscriber, &emit);
         let text = |out: Shared| String::from_utf8(lock(&out.0).clone()).unwrap();
         (text(theirs), text(ours))
+    }
+
+    /// The lines `emit` logs through the JSON lines of [`init_logging`]
+    /// (without the time): `emit(false)` logged in log scopes with
+    /// [`JsonLines`], and `emit(true)`, the same with a `tracing` span for
+    /// each scope, with tracing-subscriber's JSON format.
+    fn with_scopes_and_with_spans(emit: impl Fn(bool)) -> (String, String) {
+        let spans = Shared::default();
+        let writer = spans.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .without_time()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .fmt_fields(SpanFields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || emit(true));
+        let scopes = Shared::default();
+        let writer = scopes.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .event_format(JsonLines::new().without_time())
+            .fmt_fields(SpanFields)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || emit(false));
+        let text = |out: Shared| String::from_utf8(lock(&out.0).clone()).unwrap();
+        (text(scopes), text(spans))
+    }
+
+    /// Runs `f` as a request `id` runs it: in a span named `request` when
+    /// `span`, else in its log scope.
+    fn in_request(span: bool, id: &str, f: impl FnOnce()) {
+        if span {
+            tracing::info_span!("request", request_id = id).in_scope(f);
+        } else {
+            log_scope::in_scope(log_scope::RequestScope::new(id), f);
+        }
+    }
+
+    #[test]
+    fn a_scopes_lines_are_a_request_spans_lines() {
+        let hostile = "a\"b\\c\u{1}\u{7f}\u{e9}\n}{\"forged\":1}";
+        let (scopes, spans) = with_scopes_and_with_spans(|span| {
+            in_request(span, "0f3a-._x", || tracing::info!(user = 7, "inside"));
+            in_request(
+                span,
+                "w-1",
+                || tracing::warn!(target: "tessera::csrf", reason = hostile, "CSRF check failed"),
+            );
+            in_request(span, "e", || tracing::error!(""));
+            // A field named as the span's key.
+            in_request(span, "s", || tracing::info!(span = "mine", "named span"));
+            // A span of its own inside the request shows, not the request.
+            in_request(span, "n", || {
+                tracing::info_span!("inner", step = 2).in_scope(|| tracing::info!("nested"))
+            });
+            // So does an event's explicit parent.
+            let parent = tracing::info_span!("parent", p = 1);
+            in_request(span, "p", || tracing::info!(parent: &parent, "explicit"));
+            // Outside any request: no span.
+            tracing::info!("outside");
+            // The longest id a request has.
+            in_request(span, &"z".repeat(64), || tracing::info!("long id"));
+        });
+        assert_eq!(scopes, spans);
+        let lines: Vec<&str> = scopes.lines().collect();
+        assert_eq!(lines.len(), 8, "{scopes}");
+        let target = module_path!();
+        assert_eq!(
+            lines[0],
+            format!(
+                r#"{{"level":"INFO","message":"inside","user":7,"target":"{target}","span":{{"request_id":"0f3a-._x","name":"request"}}}}"#
+            )
+        );
+        assert!(lines[1].ends_with(r#","span":{"request_id":"w-1","name":"request"}}"#));
+        assert!(lines[4].ends_with(r#","span":{"step":2,"name":"inner"}}"#));
+        assert!(lines[5].ends_with(r#","span":{"p":1,"name":"parent"}}"#));
+        assert!(!lines[6].contains("span"), "{}", lines[6]);
+        for line in &lines {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
+        }
     }
 
     #[test]

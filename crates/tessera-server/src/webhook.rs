@@ -37,8 +37,10 @@ impl Webhook {
 impl AlertSink for Webhook {
     fn send(&self, alert: serde_json::Value) {
         let this = self.clone();
-        // Its log lines carry the id of the request that raised the alert.
-        tokio::spawn(tracing::Instrument::in_current_span(async move {
+        // Its log lines carry the id of the request that raised the alert
+        // (its log scope or its span).
+        let scope = tessera_core::log_scope::current();
+        let sending = tracing::Instrument::in_current_span(async move {
             let mut delay = this.first_delay;
             for attempt in 1..=this.attempts {
                 match this.client.post(&this.url).json(&alert).send().await {
@@ -54,6 +56,7 @@ impl AlertSink for Webhook {
                 }
             }
             tracing::error!("alert webhook failed after every attempt");
-        }));
+        });
+        tokio::spawn(tessera_core::log_scope::Scoped::new(scope, sending));
     }
 }

@@ -476,12 +476,15 @@ impl Pool {
         let (done, mut result) = tokio::sync::oneshot::channel::<T>();
         let state = Arc::new(AtomicU8::new(QUEUED));
         // The job logs (a stored hash of an unknown format, say) in the
-        // request's span, with its request id, and to the caller's
-        // subscriber.
+        // request's span or log scope, with its request id, and to the
+        // caller's subscriber.
         let span = tracing::Span::current();
+        let scope = crate::log_scope::current();
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
         let task: Job = Box::new(move || {
-            let value = tracing::dispatcher::with_default(&dispatch, || span.in_scope(job));
+            let value = tracing::dispatcher::with_default(&dispatch, || {
+                crate::log_scope::in_scope(scope, || span.in_scope(job))
+            });
             let _ = done.send(value);
         });
         {

@@ -647,3 +647,51 @@ async fn a_jobs_log_lines_carry_the_callers_span() {
         .unwrap_or_else(|| panic!("no line about the hash in {text:?}"));
     assert!(line.contains("req-42"), "{line}");
 }
+
+#[tokio::test]
+async fn a_jobs_log_lines_are_in_the_callers_log_scope() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    /// A logging thread's name and its scope's request id.
+    type Seen = (String, Option<String>);
+    // What the hashing thread's scope was when it logged each line.
+    #[derive(Clone, Default)]
+    struct Scopes(Arc<std::sync::Mutex<Vec<Seen>>>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Scopes {
+        fn on_event(
+            &self,
+            event: &tracing::Event<'_>,
+            _: tracing_subscriber::layer::Context<'_, S>,
+        ) {
+            let scope = crate::log_scope::current().map(|s| s.request_id().to_owned());
+            let thread = std::thread::current().name().unwrap_or("").to_owned();
+            if event.metadata().target().starts_with("tessera_core") {
+                if let Ok(mut seen) = self.0.lock() {
+                    seen.push((thread, scope));
+                }
+            }
+        }
+    }
+    let scopes = Scopes::default();
+    let subscriber = tracing_subscriber::registry().with(scopes.clone());
+    let _default = tracing::subscriber::set_default(subscriber);
+    let hasher = idle_lane_only();
+    let scope = crate::log_scope::RequestScope::new("req-43");
+    let verified = crate::log_scope::Scoped::new(
+        scope,
+        hasher.verify(&Secret::new("pw"), Some("md5$salt$0123456789abcdef")),
+    )
+    .await;
+    assert_eq!(verified.ok(), Some(Verification::Invalid));
+    // Outside the scope, a job is in none.
+    let verified = hasher
+        .verify(&Secret::new("pw"), Some("md5$salt$0123456789abcdef"))
+        .await;
+    assert_eq!(verified.ok(), Some(Verification::Invalid));
+    let seen = scopes.0.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    // Logged on a hashing thread, not the caller's.
+    let caller = std::thread::current().name().unwrap_or("").to_owned();
+    assert!(seen.iter().all(|(thread, _)| *thread != caller), "{seen:?}");
+    assert_eq!(seen[0].1.as_deref(), Some("req-43"));
+    assert_eq!(seen[1].1, None);
+}

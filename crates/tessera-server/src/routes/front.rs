@@ -12,8 +12,9 @@
 //! 1. `Authorization`, `Proxy-Authorization`, `Cookie` and `X-CSRFToken` are
 //!    marked sensitive (redacted in any debug output of the request).
 //! 2. The request id ([`request_id`]): in the request's headers and
-//!    extensions ([`RequestId`], the audit log records it), its span, its
-//!    log line and the response's `X-Request-Id`.
+//!    extensions ([`RequestId`], the audit log records it), its log scope
+//!    or span ([`RequestLog`]), its log line and the response's
+//!    `X-Request-Id`.
 //! 3. The host check ([`hosts::admit`]): a `Host` that is not allowed is
 //!    answered `400 invalid_host` before routing, CORS, authentication or any
 //!    store read.
@@ -27,12 +28,13 @@
 //!    ([`crate::observability::access_log`]).
 
 use super::hosts::{self, HostCheck};
-use crate::observability::{access_log, request_id, REQUEST_ID_HEADER};
+use crate::observability::{access_log, request_id, request_scopes, REQUEST_ID_HEADER};
 use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use std::convert::Infallible;
+use std::future::Future as _;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -40,6 +42,7 @@ use tessera_axum::audit::RequestId;
 use tessera_axum::body::BodyLimit;
 use tessera_axum::metrics::UNMATCHED_ROUTE;
 use tessera_axum::{ApiError, Tessera};
+use tessera_core::log_scope::{self, RequestScope};
 use tower::{Layer, Service};
 use tracing::Instrument as _;
 
@@ -113,9 +116,8 @@ where
         };
         let method = request.method().clone();
         let route = request.extensions().get::<MatchedPath>().cloned();
-        // A `&str` field, recorded as such (`%id` would format it first).
-        let span = tracing::info_span!("request", request_id = id.as_str());
-        let refused = hosts::admit(&self.shared.hosts, &mut request, &span);
+        let log = RequestLog::new(&id);
+        let refused = hosts::admit(&self.shared.hosts, &mut request, &log);
         request.extensions_mut().insert(RequestId(id.clone()));
         // Only a request with a body has one to limit (an insert saved for
         // most requests).
@@ -131,19 +133,30 @@ where
         // The service polled ready is called here, at once: its future
         // owns what it needs, so no clone of the route (a boxed service, an
         // allocation) is kept for the next request. The route's work (and
-        // its log lines) happens when its future is polled, in the span;
-        // calling it only makes the future.
+        // its log lines) happens when its future is polled, in the span or
+        // log scope; calling it only makes the future.
+        let scoped = log.scope.is_some();
         let routed = match refused {
-            None => Ok(self.inner.call(request).instrument(span)),
+            None => Ok(self.inner.call(request).instrument(log.span)),
             Some(refusal) => Err(refusal),
         };
         let shared = self.shared.clone();
         Box::pin(async move {
             let mut response = match routed {
-                Ok(routed) => match routed.await {
-                    Ok(response) => response,
-                    Err(never) => match never {},
-                },
+                Ok(routed) => {
+                    // The scope is made again from the id at each poll (a
+                    // copy of a few bytes) rather than kept in this future:
+                    // 66 bytes more to move with it cost more (callgrind).
+                    let mut routed = std::pin::pin!(routed);
+                    let answered = std::future::poll_fn(|cx| {
+                        let scope = RequestScope::new(&id).filter(|_| scoped);
+                        log_scope::in_scope(scope, || routed.as_mut().poll(cx))
+                    });
+                    match answered.await {
+                        Ok(response) => response,
+                        Err(never) => match never {},
+                    }
+                }
                 Err(refusal) => refusal,
             };
             if response.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -172,6 +185,38 @@ where
             access_log(&id, &method, uri.path(), route, status, started.elapsed());
             Ok(response)
         })
+    }
+}
+
+/// What names a request in the lines logged while it is answered (as
+/// `"span":{"request_id":"…","name":"request"}` in a JSON line): its log
+/// scope with the JSON lines, which costs a request nothing until something
+/// logs ([`tessera_core::log_scope`]); else (the text lines, or a
+/// subscriber other than the server's) a `tracing` span.
+pub(crate) struct RequestLog {
+    scope: Option<RequestScope>,
+    span: tracing::Span,
+}
+
+impl RequestLog {
+    fn new(id: &str) -> Self {
+        match RequestScope::new(id).filter(|_| request_scopes()) {
+            Some(scope) => Self {
+                scope: Some(scope),
+                span: tracing::Span::none(),
+            },
+            None => Self {
+                scope: None,
+                // A `&str` field, recorded as such (`%id` would format it
+                // first).
+                span: tracing::info_span!("request", request_id = id),
+            },
+        }
+    }
+
+    /// Runs `f` in the request's scope or span.
+    pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        log_scope::in_scope(self.scope, || self.span.in_scope(f))
     }
 }
 

@@ -81,11 +81,11 @@ fn invalid_host(check: &HostCheck) -> Response {
 /// absolute-form request line), else for HTTP/1.0 the server's own address;
 /// an HTTP/1.1 request without any is refused, as RFC 9112 (section 3.2)
 /// requires. An allowed host that came from elsewhere is set as the
-/// request's `Host`. A refusal is logged in `span` (the request's).
+/// request's `Host`. A refusal is logged as the request's (`log`).
 pub(crate) fn admit(
     check: &HostCheck,
     request: &mut Request,
-    span: &tracing::Span,
+    log: &super::front::RequestLog,
 ) -> Option<Response> {
     let (host, from_header) = match request.headers().get(header::HOST) {
         Some(value) => (value.as_bytes(), true),
@@ -97,7 +97,7 @@ pub(crate) fn admit(
     };
     if !check.allowed.is_allowed(host) {
         let shown: String = String::from_utf8_lossy(host).chars().take(100).collect();
-        span.in_scope(|| {
+        log.in_scope(|| {
             tracing::info!(host = ?shown, "request refused: Host not in server.allowed_hosts");
         });
         return Some(invalid_host(check));
