@@ -833,35 +833,45 @@ mod tests {
         String::from_utf8(bytes).unwrap()
     }
 
+    /// tracing-subscriber's JSON format as [`init_logging`] configures it,
+    /// without the time.
+    fn tracing_json() -> Format<Json, ()> {
+        tracing_subscriber::fmt::format()
+            .without_time()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+    }
+
+    /// The lines `emit` logs through `format` with `fields`.
+    fn lines_of<E, N>(format: E, fields: N, emit: impl FnOnce()) -> String
+    where
+        E: FormatEvent<tracing_subscriber::Registry, N> + Send + Sync + 'static,
+        N: for<'w> FormatFields<'w> + Send + Sync + 'static,
+    {
+        let out = Shared::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .fmt_fields(fields)
+            .event_format(format)
+            .finish();
+        tracing::subscriber::with_default(subscriber, emit);
+        let lines = lock(&out.0).clone();
+        String::from_utf8(lines).unwrap()
+    }
+
     /// The lines `emit` logs through the JSON formatter as [`init_logging`]
     /// configures it (without the time), with tracing-subscriber's span
     /// fields and with [`SpanFields`].
     fn with_both_span_formatters(emit: impl Fn()) -> (String, String) {
-        let theirs = Shared::default();
-        let writer = theirs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .without_time()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .finish();
-        tracing::subscriber::with_default(subscriber, &emit);
-        let ours = Shared::default();
-        let writer = ours.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .without_time()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .fmt_fields(SpanFields)
-            .finish();
-        tracing::subscriber::with_default(subscriber, &emit);
-        let text = |out: Shared| String::from_utf8(lock(&out.0).clone()).unwrap();
-        (text(theirs), text(ours))
+        let theirs = lines_of(
+            tracing_json(),
+            tracing_subscriber::fmt::format::JsonFields::new(),
+            &emit,
+        );
+        (theirs, lines_of(tracing_json(), SpanFields, &emit))
     }
 
     /// The lines `emit` logs through the JSON lines of [`init_logging`]
@@ -869,28 +879,8 @@ mod tests {
     /// [`JsonLines`], and `emit(true)`, the same with a `tracing` span for
     /// each scope, with tracing-subscriber's JSON format.
     fn with_scopes_and_with_spans(emit: impl Fn(bool)) -> (String, String) {
-        let spans = Shared::default();
-        let writer = spans.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .without_time()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .fmt_fields(SpanFields)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || emit(true));
-        let scopes = Shared::default();
-        let writer = scopes.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .event_format(JsonLines::new().without_time())
-            .fmt_fields(SpanFields)
-            .finish();
-        tracing::subscriber::with_default(subscriber, || emit(false));
-        let text = |out: Shared| String::from_utf8(lock(&out.0).clone()).unwrap();
-        (text(scopes), text(spans))
+        let scopes = lines_of(JsonLines::new().without_time(), SpanFields, || emit(false));
+        (scopes, lines_of(tracing_json(), SpanFields, || emit(true)))
     }
 
     /// Runs `f` as a request `id` runs it: in a span named `request` when
