@@ -833,15 +833,10 @@ mod tests {
         String::from_utf8(bytes).unwrap()
     }
 
-    /// tracing-subscriber's JSON format as [`init_logging`] configures it,
-    /// without the time.
+    /// tracing-subscriber's JSON format as [`init_logging`] configures it
+    /// (what [`JsonLines`] wraps), without the time.
     fn tracing_json() -> Format<Json, ()> {
-        tracing_subscriber::fmt::format()
-            .without_time()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
+        JsonLines::new().without_time().0
     }
 
     /// The lines `emit` logs through `format` with `fields`.
