@@ -4,6 +4,7 @@
 //! stays on standard error).
 
 use crate::config::Config;
+use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -134,9 +135,26 @@ pub fn data_location(database_url: &str) -> String {
     match url::Url::parse(database_url) {
         Ok(url) if matches!(url.scheme(), "postgres" | "postgresql") => {
             let database = url.path().trim_start_matches('/');
-            let host = url.host_str().unwrap_or("the local socket");
             let port = url.port().unwrap_or(5432);
-            format!("PostgreSQL database {database:?} on {host}:{port}")
+            // As sqlx reads it: a `host` parameter wins over the URL's host,
+            // and a host that is a path (percent-encoded in the URL's host)
+            // is the directory of a Unix socket.
+            let host = url
+                .query_pairs()
+                .find(|(key, _)| key == "host")
+                .map(|(_, host)| host.into_owned())
+                .or_else(|| {
+                    url.host_str()
+                        .map(|host| percent_decode_str(host).decode_utf8_lossy().into_owned())
+                });
+            match host {
+                Some(dir) if dir.starts_with('/') => format!(
+                    "PostgreSQL database {database:?} on the Unix socket {}/.s.PGSQL.{port}",
+                    dir.trim_end_matches('/')
+                ),
+                Some(host) => format!("PostgreSQL database {database:?} on {host}:{port}"),
+                None => format!("PostgreSQL database {database:?} on the local socket:{port}"),
+            }
         }
         _ => crate::redact_url(database_url),
     }
@@ -161,6 +179,20 @@ mod tests {
         assert_eq!(
             data_location("postgres://tessera:hunter2@db.internal:6543/auth?sslmode=require"),
             "PostgreSQL database \"auth\" on db.internal:6543"
+        );
+        // A Unix socket: its directory as the URL's host, percent-encoded, or
+        // as the `host` parameter (which wins, as in sqlx).
+        assert_eq!(
+            data_location("postgres://tessera@%2Fvar%2Frun%2Fpostgresql/auth"),
+            "PostgreSQL database \"auth\" on the Unix socket /var/run/postgresql/.s.PGSQL.5432"
+        );
+        assert_eq!(
+            data_location("postgres://tessera@localhost:6543/auth?host=/tmp/pg/&sslmode=disable"),
+            "PostgreSQL database \"auth\" on the Unix socket /tmp/pg/.s.PGSQL.6543"
+        );
+        assert_eq!(
+            data_location("postgres://tessera@localhost/auth?host=db.internal"),
+            "PostgreSQL database \"auth\" on db.internal:5432"
         );
     }
 
