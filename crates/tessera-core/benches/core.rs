@@ -46,6 +46,8 @@ fn token(c: &mut Criterion) {
     g.bench_function("parse_and_digest", |b| {
         b.iter(|| TokenKey::parse(black_box(&good)).map(|k| k.digest()))
     });
+    // 43 characters from the OS CSPRNG and the checksum, as every issue does.
+    g.bench_function("generate", |b| b.iter(TokenKey::generate));
     g.finish();
 }
 
@@ -56,6 +58,8 @@ fn csrf(c: &mut Criterion) {
     let plain = secret.expose().to_owned();
 
     let mut g = c.benchmark_group("csrf");
+    // 32 characters from the OS CSPRNG, as a new session's or a rotated secret.
+    g.bench_function("generate_secret", |b| b.iter(generate_secret));
     // Includes 32 characters from the OS CSPRNG, as every issue does.
     g.bench_function("mask", |b| b.iter(|| mask(black_box(&secret))));
     g.bench_function("unmask", |b| b.iter(|| unmask(black_box(&masked))));

@@ -27,6 +27,7 @@ pub mod import;
 pub mod log_scope;
 pub mod password;
 pub mod permission;
+mod random;
 pub mod scope;
 pub mod secret;
 pub mod session;

@@ -7,7 +7,6 @@
 
 use crate::secret::Secret;
 use crate::token::KeyDigest;
-use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
@@ -32,9 +31,9 @@ impl subtle::ConstantTimeEq for SessionKey {
 impl SessionKey {
     /// A fresh id from the OS CSPRNG.
     pub fn generate() -> Self {
-        SessionKey(Secret::new(
-            Alphanumeric.sample_string(&mut rand::rngs::OsRng, SESSION_KEY_LEN),
-        ))
+        let mut key = String::with_capacity(SESSION_KEY_LEN);
+        crate::random::push_alphanumeric(&mut key, SESSION_KEY_LEN);
+        SessionKey(Secret::new(key))
     }
 
     /// Recognises an id by its form, Tessera's or an imported Django

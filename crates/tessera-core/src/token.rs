@@ -35,7 +35,6 @@
 //!   the family has none (all expired or revoked).
 
 use crate::secret::Secret;
-use rand::distributions::{Alphanumeric, DistString};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256, Sha512};
 use std::fmt;
@@ -84,11 +83,11 @@ impl subtle::ConstantTimeEq for TokenKey {
 impl TokenKey {
     /// A fresh key from the OS CSPRNG.
     pub fn generate() -> Self {
-        let random = Alphanumeric.sample_string(&mut rand::rngs::OsRng, RANDOM_CHARS);
         let mut key = String::with_capacity(KEY_LEN);
         key.push_str(PREFIX);
-        key.push_str(&random);
-        key.push_str(&checksum(random.as_bytes()));
+        crate::random::push_alphanumeric(&mut key, RANDOM_CHARS);
+        let sum = checksum_bytes(&key.as_bytes()[PREFIX.len()..]);
+        key.extend(sum.iter().map(|&b| char::from(b)));
         TokenKey(Secret::new(key))
     }
 

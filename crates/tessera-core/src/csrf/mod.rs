@@ -60,7 +60,6 @@
 
 use crate::secret::Secret;
 use http::Method;
-use rand::distributions::{Alphanumeric, DistString};
 use std::fmt;
 use subtle::ConstantTimeEq;
 
@@ -172,9 +171,9 @@ impl fmt::Debug for CsrfSecret {
 
 /// A fresh secret from the OS CSPRNG (Django's `_get_new_csrf_string`).
 pub fn generate_secret() -> CsrfSecret {
-    CsrfSecret(Secret::new(
-        Alphanumeric.sample_string(&mut rand::rngs::OsRng, CSRF_SECRET_LENGTH),
-    ))
+    let mut secret = String::with_capacity(CSRF_SECRET_LENGTH);
+    crate::random::push_alphanumeric(&mut secret, CSRF_SECRET_LENGTH);
+    CsrfSecret(Secret::new(secret))
 }
 
 /// Django's `_mask_cipher_secret`: a fresh random 32-character mask, then each
@@ -182,7 +181,8 @@ pub fn generate_secret() -> CsrfSecret {
 /// (`chars[(x + y) % 62]`); returns mask + cipher, 64 characters, different on
 /// every call.
 pub fn mask(secret: &CsrfSecret) -> String {
-    let mask = Alphanumeric.sample_string(&mut rand::rngs::OsRng, CSRF_SECRET_LENGTH);
+    let mut mask = String::with_capacity(CSRF_SECRET_LENGTH);
+    crate::random::push_alphanumeric(&mut mask, CSRF_SECRET_LENGTH);
     mask_with(secret.expose(), &mask)
 }
 
