@@ -7,15 +7,20 @@
 //! made one call a character (43 for a key, 32 for a CSRF mask), each a
 //! system call (`bench/RESULTS.md`, item 21).
 
+use crate::token::BASE62;
 use rand::RngCore;
 use zeroize::Zeroize;
-
-/// The alphabet (order does not matter: every character is equally likely).
-const ALPHANUMERIC: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// Bytes below this map onto the 62 characters evenly (248 = 4 × 62); a byte
 /// from 248 up is dropped, as it would favour the first eight characters.
 const ACCEPT_BELOW: u8 = 248;
+
+/// `len` characters, as [`push_alphanumeric`] draws them.
+pub(crate) fn alphanumeric(len: usize) -> String {
+    let mut out = String::with_capacity(len);
+    push_alphanumeric(&mut out, len);
+    out
+}
 
 /// Appends `len` characters to `out`, each independent and uniform over
 /// `[A-Za-z0-9]`, from the OS CSPRNG. Panics if the OS has no randomness to
@@ -45,7 +50,7 @@ fn push_accepted(out: &mut String, bytes: &[u8], max: usize) -> usize {
             break;
         }
         if byte < ACCEPT_BELOW {
-            out.push(char::from(ALPHANUMERIC[usize::from(byte % 62)]));
+            out.push(char::from(BASE62[usize::from(byte % 62)]));
             pushed += 1;
         }
     }
@@ -56,17 +61,11 @@ fn push_accepted(out: &mut String, bytes: &[u8], max: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn string(len: usize) -> String {
-        let mut s = String::new();
-        push_alphanumeric(&mut s, len);
-        s
-    }
-
     #[test]
     fn strings_have_the_length_asked_and_only_alphanumerics() {
         // Across the 64-byte draw: 53 characters fit one, 100 take two or more.
         for len in [0, 1, 6, 32, 43, 53, 54, 64, 100, 1000] {
-            let s = string(len);
+            let s = alphanumeric(len);
             assert_eq!(s.len(), len, "{s}");
             assert!(s.bytes().all(|b| b.is_ascii_alphanumeric()), "{s}");
         }
@@ -97,9 +96,9 @@ mod tests {
     fn at_most_the_characters_asked_are_appended() {
         let mut out = String::new();
         assert_eq!(push_accepted(&mut out, &[0, 255, 1, 2, 3], 2), 2);
-        assert_eq!(out, "AB");
+        assert_eq!(out, "01");
         assert_eq!(push_accepted(&mut out, &[61, 62], 5), 2);
-        assert_eq!(out, "AB9A");
+        assert_eq!(out, "01z0");
     }
 
     /// Pearson's chi-squared over 62 characters (61 degrees of freedom: mean
@@ -109,13 +108,13 @@ mod tests {
     /// more likely) gives about 1,300 at this size.
     #[test]
     fn characters_are_uniform() {
-        let s = string(200_000);
+        let s = alphanumeric(200_000);
         let mut counts = [0u32; 128];
         for b in s.bytes() {
             counts[usize::from(b)] += 1;
         }
         let expected = 200_000.0 / 62.0;
-        let chi2: f64 = ALPHANUMERIC
+        let chi2: f64 = BASE62
             .iter()
             .map(|&c| {
                 let d = f64::from(counts[usize::from(c)]) - expected;
@@ -127,6 +126,6 @@ mod tests {
 
     #[test]
     fn two_strings_differ() {
-        assert_ne!(string(32), string(32));
+        assert_ne!(alphanumeric(32), alphanumeric(32));
     }
 }

@@ -31,9 +31,7 @@ impl subtle::ConstantTimeEq for SessionKey {
 impl SessionKey {
     /// A fresh id from the OS CSPRNG.
     pub fn generate() -> Self {
-        let mut key = String::with_capacity(SESSION_KEY_LEN);
-        crate::random::push_alphanumeric(&mut key, SESSION_KEY_LEN);
-        SessionKey(Secret::new(key))
+        SessionKey(Secret::new(crate::random::alphanumeric(SESSION_KEY_LEN)))
     }
 
     /// Recognises an id by its form, Tessera's or an imported Django

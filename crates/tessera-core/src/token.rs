@@ -56,7 +56,10 @@ pub const KNOX_KEY_HEX: usize = 64;
 /// The longest knox `TOKEN_PREFIX` (`MAXIMUM_TOKEN_PREFIX_LENGTH`).
 pub const KNOX_MAX_PREFIX: usize = 10;
 
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// The base62 digits: the checksum's, and the alphabet of every random
+/// string Tessera draws (`crate::random`).
+pub(crate) const BASE62: &[u8; 62] =
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// SHA-256 of a key, the only form in which a store keeps it.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]

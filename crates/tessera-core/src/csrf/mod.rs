@@ -171,9 +171,7 @@ impl fmt::Debug for CsrfSecret {
 
 /// A fresh secret from the OS CSPRNG (Django's `_get_new_csrf_string`).
 pub fn generate_secret() -> CsrfSecret {
-    let mut secret = String::with_capacity(CSRF_SECRET_LENGTH);
-    crate::random::push_alphanumeric(&mut secret, CSRF_SECRET_LENGTH);
-    CsrfSecret(Secret::new(secret))
+    CsrfSecret(Secret::new(crate::random::alphanumeric(CSRF_SECRET_LENGTH)))
 }
 
 /// Django's `_mask_cipher_secret`: a fresh random 32-character mask, then each
@@ -181,8 +179,7 @@ pub fn generate_secret() -> CsrfSecret {
 /// (`chars[(x + y) % 62]`); returns mask + cipher, 64 characters, different on
 /// every call.
 pub fn mask(secret: &CsrfSecret) -> String {
-    let mut mask = String::with_capacity(CSRF_SECRET_LENGTH);
-    crate::random::push_alphanumeric(&mut mask, CSRF_SECRET_LENGTH);
+    let mask = crate::random::alphanumeric(CSRF_SECRET_LENGTH);
     mask_with(secret.expose(), &mask)
 }
 
