@@ -134,7 +134,10 @@ pub(crate) fn cores() -> usize {
 }
 
 /// A queued job: run once, on a hashing thread, after it has started.
-type Job = Box<dyn FnOnce() + Send>;
+/// A queued job: given the pool's count of running jobs, which it lowers
+/// once its value is made and before it is handed over, so that a caller
+/// who has its value never sees its job still counted as running.
+type Job = Box<dyn FnOnce(&AtomicUsize) + Send>;
 
 /// Where a job is in its life; each move away from `QUEUED` happens once.
 const QUEUED: u8 = 0;
@@ -481,10 +484,11 @@ impl Pool {
         let span = tracing::Span::current();
         let scope = crate::log_scope::current();
         let dispatch = tracing::dispatcher::get_default(Clone::clone);
-        let task: Job = Box::new(move || {
+        let task: Job = Box::new(move |running| {
             let value = tracing::dispatcher::with_default(&dispatch, || {
                 crate::log_scope::in_scope(scope, || span.in_scope(job))
             });
+            running.fetch_sub(1, Ordering::AcqRel);
             let _ = done.send(value);
         });
         {
@@ -684,8 +688,8 @@ impl Pool {
             }
             self.running.fetch_add(1, Ordering::AcqRel);
             drop(queue);
+            // The job lowers `running` itself, before its value is sent.
             self.run_job(head.job, start);
-            self.running.fetch_sub(1, Ordering::AcqRel);
             queue = match self.queue.lock() {
                 Ok(queue) => queue,
                 Err(_) => return,
@@ -702,12 +706,12 @@ impl Pool {
             // moments; back at the lowest priority afterwards.
             Start::Forced => {
                 let raised = normal_priority();
-                job();
+                job(&self.running);
                 if raised {
                     lowest_priority();
                 }
             }
-            Start::Open | Start::Share { .. } => job(),
+            Start::Open | Start::Share { .. } => job(&self.running),
         }
         let cost = thread_cpu_time().saturating_sub(before);
         let reserved = match start {

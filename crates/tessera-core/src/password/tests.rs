@@ -2,7 +2,7 @@
 
 use super::*;
 use std::future::Future;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use tracing::Instrument as _;
 
 fn cheap() -> Argon2Params {
@@ -694,4 +694,37 @@ async fn a_jobs_log_lines_are_in_the_callers_log_scope() {
     assert!(seen.iter().all(|(thread, _)| *thread != caller), "{seen:?}");
     assert_eq!(seen[0].1.as_deref(), Some("req-43"));
     assert_eq!(seen[1].1, None);
+}
+
+/// A caller who has its job's value never sees that job still counted as
+/// running (`/metrics` scraped right after a login showed
+/// `tessera_password_hash_running 1` when the worker lowered the count only
+/// after handing the value over). The worker runs at idle priority, so two
+/// busy threads at normal priority (one a core) make it lose its core right
+/// after the hand-off, when it still had that work to do (the old order
+/// failed in nearly every round; with one busy thread, in none).
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_job_is_no_longer_running_once_its_caller_has_its_value() {
+    let hasher = idle_lane_only();
+    let stop = Arc::new(AtomicBool::new(false));
+    let spinners: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let mut seen_running = 0;
+    for _ in 0..100 {
+        hasher.run(|_| ()).await.unwrap_or_else(|e| panic!("{e}"));
+        seen_running += hasher.running();
+    }
+    stop.store(true, Ordering::Relaxed);
+    for spinner in spinners {
+        let _ = spinner.join();
+    }
+    assert_eq!(seen_running, 0);
 }
