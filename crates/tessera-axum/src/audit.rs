@@ -41,7 +41,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tessera_core::audit::{AggregatedEvents, AuditStore, EventKind, NewAuditEvent};
-use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -102,7 +101,7 @@ impl RequestMeta {
     /// Reads the request's address, user agent, id and route.
     pub fn of(parts: &Parts, num_proxies: usize) -> Self {
         RequestMeta {
-            ip: client_ip(parts, num_proxies).map(|ip| ip.to_string()),
+            ip: client_ip(parts, num_proxies).map(crate::client::ip_text),
             user_agent: parts
                 .headers
                 .get(http::header::USER_AGENT)
@@ -327,7 +326,10 @@ impl Auditor {
             event: event.event,
             ip: event.ip.clone(),
             route: event.route.clone(),
-            window: tessera_core::audit::window_start(event.time, self.settings.aggregate_window),
+            window: tessera_core::audit::window_start_micros(
+                event.time,
+                self.settings.aggregate_window,
+            ),
         };
         let mut rows = lock_rows(&self.pending);
         match rows.get_mut(&key) {
@@ -410,13 +412,15 @@ impl Drop for Pending<'_> {
     }
 }
 
-/// What identifies an aggregated row in the writer's map.
+/// What identifies an aggregated row in the writer's map. The window's
+/// start is kept in microseconds: a time is several fields to hash, and
+/// [`Auditor::record`] looks a row up for every anonymous denial.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct RowKey {
     event: EventKind,
     ip: Option<String>,
     route: Option<String>,
-    window: OffsetDateTime,
+    window: i64,
 }
 
 /// Aggregated counts not yet written, by row. The writer adds new rows;
@@ -495,7 +499,7 @@ impl Writer {
             event: entry.first.event,
             ip: entry.first.ip.clone(),
             route: entry.first.route.clone(),
-            window: entry.window,
+            window: tessera_core::clock::to_micros(entry.window),
         };
         let full = {
             let mut rows = lock_rows(&self.pending);
@@ -547,5 +551,47 @@ impl Writer {
         if let Err(e) = self.store.add_aggregated(entries).await {
             self.counters.failed(&e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tessera_core::audit::EventKind;
+    use time::macros::datetime;
+
+    fn denied(ip: &str, seconds: i64) -> NewAuditEvent {
+        NewAuditEvent {
+            ip: Some(ip.to_owned()),
+            route: Some("/api/example/".to_owned()),
+            ..NewAuditEvent::new(
+                datetime!(2024-05-06 07:08:00 UTC) + time::Duration::seconds(seconds),
+                EventKind::PermissionDenied,
+            )
+        }
+    }
+
+    /// A request counts its anonymous denial in the row the writer made
+    /// for the first one (one lock, no queue): both must make the same key.
+    #[tokio::test]
+    async fn a_row_the_writer_holds_is_found_by_the_request_path() {
+        let auditor = Auditor::new(Arc::new(tessera_testkit::MemoryStore::new()));
+        auditor.record(denied("10.0.0.7", 1)).await;
+        for _ in 0..500 {
+            if auditor.pending_rows() == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        assert_eq!(auditor.pending_rows(), 1);
+        // Same address, route and minute: found; another of any: not.
+        assert!(auditor.count_in_pending_row(&denied("10.0.0.7", 59).sanitized()));
+        assert!(!auditor.count_in_pending_row(&denied("10.0.0.8", 1).sanitized()));
+        assert!(!auditor.count_in_pending_row(&denied("10.0.0.7", 60).sanitized()));
+        let other_route = NewAuditEvent {
+            route: Some("/api/public/".to_owned()),
+            ..denied("10.0.0.7", 1)
+        };
+        assert!(!auditor.count_in_pending_row(&other_route.sanitized()));
     }
 }

@@ -107,7 +107,7 @@ fn new_session(
         },
         created: now,
         expires: now + max_age,
-        ip: client_ip(parts, settings.num_proxies).map(|ip| ip.to_string()),
+        ip: client_ip(parts, settings.num_proxies).map(crate::client::ip_text),
         user_agent,
         authenticated_at: Some(now),
     };

@@ -339,8 +339,14 @@ fn clean(text: String, max: usize) -> String {
 /// minute), so that every process sharing a store agrees on them. A zero
 /// window is taken as one microsecond.
 pub fn window_start(time: OffsetDateTime, window: std::time::Duration) -> OffsetDateTime {
+    from_micros(window_start_micros(time, window))
+}
+
+/// [`window_start`] in microseconds since the Unix epoch (a row's key,
+/// without making the time).
+pub fn window_start_micros(time: OffsetDateTime, window: std::time::Duration) -> i64 {
     let length = i64::try_from(window.as_micros()).unwrap_or(i64::MAX).max(1);
-    from_micros(to_micros(time).div_euclid(length) * length)
+    to_micros(time).div_euclid(length) * length
 }
 
 /// The key of an aggregated row's `detail` that holds its count.
@@ -783,6 +789,19 @@ mod tests {
         );
         let hour = std::time::Duration::from_secs(3600);
         assert_eq!(window_start(T0, hour), datetime!(2024-05-06 07:00 UTC));
+        // The key's microseconds are the window's start (a row counted by
+        // `Auditor::record` and one the writer made must have one key).
+        for (time, window) in [
+            (T0, minute),
+            (T0, hour),
+            (OffsetDateTime::UNIX_EPOCH, minute),
+        ] {
+            assert_eq!(
+                window_start_micros(time, window),
+                crate::clock::to_micros(window_start(time, window))
+            );
+        }
+        assert_eq!(window_start_micros(T0, minute), 1_714_979_280_000_000);
         let before_epoch = OffsetDateTime::UNIX_EPOCH - time::Duration::seconds(1);
         assert_eq!(
             window_start(before_epoch, minute),
