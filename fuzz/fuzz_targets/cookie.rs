@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     headers.append(COOKIE, value);
 
     if let Some(session) = cookies::read(&headers, "sessionid") {
-        if let Some(key) = SessionKey::parse(&session) {
+        if let Some(key) = SessionKey::parse(session) {
             assert_eq!(key.expose(), session);
             // Tessera's own form, or an imported Django session's key.
             let tessera = session.len() == SESSION_KEY_LEN
@@ -43,15 +43,15 @@ fuzz_target!(|data: &[u8]| {
             let mut back = HeaderMap::new();
             back.insert(COOKIE, HeaderValue::from_str(pair).expect("ASCII"));
             assert_eq!(
-                cookies::read(&back, "sessionid").as_deref(),
+                cookies::read(&back, "sessionid"),
                 Some(key.expose())
             );
         }
     }
 
     let token = cookies::read(&headers, csrf::COOKIE_NAME);
-    let state = CookieState::from_cookie(token.as_deref());
-    match token.as_deref().map(csrf::secret_from_cookie) {
+    let state = CookieState::from_cookie(token);
+    match token.map(csrf::secret_from_cookie) {
         None => assert!(state.secret().is_none() && state.cookie_to_set().is_none()),
         Some(Ok(secret)) => {
             assert_eq!(state.secret(), Some(&secret));

@@ -31,8 +31,8 @@ use http::request::Parts;
 use http::{HeaderMap, StatusCode};
 use tessera_core::audit::EventKind;
 use tessera_core::csrf::{
-    check, generate_secret, mask, origin_verified, CookieState, CsrfRequest, CsrfSecret,
-    SAFE_METHODS,
+    check, generate_secret, is_safe_method, mask, origin_verified, CookieState, CsrfRequest,
+    CsrfSecret,
 };
 use tessera_core::session::SessionRecord;
 
@@ -102,9 +102,13 @@ pub fn failure(reason: &str) -> ApiError {
 /// Checks a request that carries no session (the session login) as
 /// Django's `CsrfViewMiddleware.process_view` would, after the
 /// `Sec-Fetch-Site` check: the secret is the `csrftoken` cookie's. Safe
-/// methods pass. A failure is audited (`csrf_failed`, aggregated per client
-/// address and route: it carries no user) before the 403.
+/// methods pass before anything is read, as in Django. A failure is audited
+/// (`csrf_failed`, aggregated per client address and route: it carries no
+/// user) before the 403.
 pub async fn enforce(parts: &Parts, tessera: &Tessera) -> Result<(), ApiError> {
+    if is_safe_method(&parts.method) {
+        return Ok(());
+    }
     let cookie = cookies::read(&parts.headers, &tessera.settings().csrf_cookie);
     enforce_with(parts, tessera, cookie, None).await
 }
@@ -117,11 +121,20 @@ pub async fn enforce_for_session(
     tessera: &Tessera,
     session: &SessionRecord,
 ) -> Result<(), ApiError> {
+    if is_safe_method(&parts.method) {
+        return Ok(());
+    }
     if !tessera.settings().csrf_use_sessions {
         return enforce(parts, tessera).await;
     }
-    let secret = session_secret(session).map(|s| s.expose().to_owned());
-    enforce_with(parts, tessera, secret, None).await
+    let secret = session_secret(session);
+    enforce_with(
+        parts,
+        tessera,
+        secret.as_ref().map(CsrfSecret::expose),
+        None,
+    )
+    .await
 }
 
 /// [`enforce_for_session`] for an HTML form post: the token may come in the
@@ -133,8 +146,13 @@ pub async fn enforce_form_for_session(
     session: &SessionRecord,
     form_token: Option<&str>,
 ) -> Result<(), ApiError> {
+    if is_safe_method(&parts.method) {
+        return Ok(());
+    }
+    let from_session;
     let secret = if tessera.settings().csrf_use_sessions {
-        session_secret(session).map(|s| s.expose().to_owned())
+        from_session = session_secret(session);
+        from_session.as_ref().map(CsrfSecret::expose)
     } else {
         cookies::read(&parts.headers, &tessera.settings().csrf_cookie)
     };
@@ -149,11 +167,12 @@ fn is_cross_site(parts: &Parts) -> bool {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
 }
 
-/// The `Sec-Fetch-Site` refusal, then Django's check against `secret`.
+/// The `Sec-Fetch-Site` refusal, then Django's check against `secret`, for
+/// an unsafe method (the callers let safe ones pass first).
 async fn enforce_with(
     parts: &Parts,
     tessera: &Tessera,
-    secret: Option<String>,
+    secret: Option<&str>,
     form_token: Option<&str>,
 ) -> Result<(), ApiError> {
     let settings = tessera.settings();
@@ -165,13 +184,10 @@ async fn enforce_with(
         referer: parts.headers.get(REFERER).map(|v| v.as_bytes()),
         // The cookie's value, or the session's secret under `CSRF_USE_SESSIONS`
         // (Django passes either to the same `_check_token`).
-        cookie: secret.as_deref(),
+        cookie: secret,
         header_token: parts.headers.get(HEADER).map(|v| v.as_bytes()),
         form_token,
     };
-    let safe = SAFE_METHODS
-        .iter()
-        .any(|m| parts.method.as_str().eq_ignore_ascii_case(m));
     // Only an `Origin` among the trusted origins excuses it (the request's
     // own origin is not asked: without a host, Django's check compares the
     // `Origin` with the trusted ones alone).
@@ -183,7 +199,7 @@ async fn enforce_with(
             },
             &settings.csrf,
         );
-    let cross_site = !safe && is_cross_site(parts) && !trusted_origin;
+    let cross_site = is_cross_site(parts) && !trusted_origin;
     let reason = if cross_site {
         CROSS_SITE.to_owned()
     } else {
@@ -203,8 +219,7 @@ async fn enforce_with(
 
 /// The request's CSRF cookie state (Django's `process_request`).
 pub fn cookie_state(headers: &HeaderMap, tessera: &Tessera) -> CookieState {
-    let cookie = cookies::read(headers, &tessera.settings().csrf_cookie);
-    CookieState::from_cookie(cookie.as_deref())
+    CookieState::from_cookie(cookies::read(headers, &tessera.settings().csrf_cookie))
 }
 
 /// Deletes the CSRF cookie (at login under `CSRF_USE_SESSIONS`, when the

@@ -67,7 +67,7 @@ async fn end_old_session(tessera: &Tessera, parts: &Parts) -> Result<(), ApiErro
     let settings = tessera.settings();
     let sessions = &tessera.stores().sessions;
     if let Some(old) =
-        cookies::read(&parts.headers, &settings.session_cookie).and_then(|v| SessionKey::parse(&v))
+        cookies::read(&parts.headers, &settings.session_cookie).and_then(SessionKey::parse)
     {
         let now = tessera.clock().now();
         let idle = crate::authentication::session::idle_timeout(tessera);

@@ -21,7 +21,7 @@ pub async fn authenticate(parts: &Parts, tessera: &Tessera) -> Result<Option<Pri
     let Some(value) = cookies::read(&parts.headers, &settings.session_cookie) else {
         return Ok(None);
     };
-    let Some(key) = SessionKey::parse(&value) else {
+    let Some(key) = SessionKey::parse(value) else {
         return Ok(failed(tessera));
     };
     let now = tessera.clock().now();

@@ -133,7 +133,7 @@ async fn live_session(
     headers: &HeaderMap,
 ) -> Result<Option<tessera_core::session::SessionRecord>, ApiError> {
     let Some(key) = crate::cookies::read(headers, &tessera.settings().session_cookie)
-        .and_then(|v| tessera_core::session::SessionKey::parse(&v))
+        .and_then(tessera_core::session::SessionKey::parse)
     else {
         return Ok(None);
     };

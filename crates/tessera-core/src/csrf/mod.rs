@@ -671,12 +671,18 @@ fn is_method(method: &Method, name: &str) -> bool {
     method.as_str().eq_ignore_ascii_case(name)
 }
 
+/// Whether `method` is one of [`SAFE_METHODS`], which the check accepts
+/// before it reads anything else (Django compares the upper-cased method).
+pub fn is_safe_method(method: &Method) -> bool {
+    SAFE_METHODS.iter().any(|m| is_method(method, m))
+}
+
 /// The CSRF check, in Django's order (`CsrfViewMiddleware.process_view`): safe
 /// methods pass; then the `Origin` if present, else over HTTPS the `Referer`;
 /// then cookie and token. Call it for every unsafe request authenticated by
 /// session, and for the session login; never for token-authenticated ones.
 pub fn check(req: &CsrfRequest<'_>, config: &CsrfConfig) -> Result<(), CsrfFailure> {
-    if SAFE_METHODS.iter().any(|m| is_method(&req.method, m)) {
+    if is_safe_method(&req.method) {
         return Ok(());
     }
     if let Some(origin) = req.origin {

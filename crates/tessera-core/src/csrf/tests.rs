@@ -1245,6 +1245,27 @@ fn safe_methods_are_never_checked() {
     }
 }
 
+/// What the HTTP layer lets pass before it reads the cookie: the methods
+/// `check` passes, compared upper-cased as Django compares them.
+#[test]
+fn the_safe_methods_are_djangos_in_any_case() {
+    for m in ["GET", "HEAD", "OPTIONS", "TRACE", "get", "Head", "tRaCe"] {
+        let method = Method::from_bytes(m.as_bytes()).unwrap();
+        assert!(is_safe_method(&method), "{m}");
+    }
+    for m in [
+        "POST", "PUT", "PATCH", "DELETE", "CONNECT", "PROPFIND", "post", "GETX",
+    ] {
+        let method = Method::from_bytes(m.as_bytes()).unwrap();
+        assert!(!is_safe_method(&method), "{m}");
+        let req = CsrfRequest {
+            method,
+            ..CsrfRequest::default()
+        };
+        assert_eq!(check(&req, &config(&[])), Err(CsrfFailure::NoCookie), "{m}");
+    }
+}
+
 #[test]
 fn a_bare_32_character_secret_is_accepted() {
     let c = config(&[]);

@@ -98,8 +98,8 @@ async fn session_of(
     parts: &Parts,
 ) -> Result<Option<(SessionRecord, User)>, ApiError> {
     let settings = tessera.settings();
-    let Some(key) = cookies::read(&parts.headers, &settings.session_cookie)
-        .and_then(|value| SessionKey::parse(&value))
+    let Some(key) =
+        cookies::read(&parts.headers, &settings.session_cookie).and_then(SessionKey::parse)
     else {
         return Ok(None);
     };
